@@ -1,0 +1,2 @@
+//! Placeholder; the criterion benches land in the next commit.
+fn main() {}

@@ -1,0 +1,176 @@
+//! `DetectorConfig`: every knob of the pipeline in one serializable type, validated in
+//! one place. The CLI and the server each build exactly one and never change it after.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Words per shingle.
+pub const DEFAULT_SHINGLE_SIZE: usize = 5;
+/// MinHash permutations (signature lanes).
+pub const DEFAULT_NUM_PERM: usize = 128;
+/// Seed for shingle hashing and the permutation family.
+pub const DEFAULT_SEED: u64 = 0x6e65_6172_6475_7031; // "neardup1"
+/// Estimated Jaccard the LSH bands are tuned to surface as candidates.
+pub const DEFAULT_LSH_THRESHOLD: f64 = 0.2;
+/// Estimated Jaccard at or above which a candidate is a duplicate.
+pub const DEFAULT_JACCARD_THRESHOLD: f64 = 0.3;
+/// Estimated containment of the shorter in the longer at or above which a candidate is a copy.
+pub const DEFAULT_CONTAINMENT_THRESHOLD: f64 = 0.8;
+/// Matches reported per verdict.
+pub const DEFAULT_MAX_MATCHES: usize = 10;
+
+/// All detection settings. Construct with [`Default`] and adjust, then call
+/// [`DetectorConfig::validate`]; every consumer assumes a validated config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Words (or characters, for scripts written without spaces) per shingle.
+    pub shingle_size: usize,
+    /// MinHash permutations; a multiple of 16 so the kernel fills whole vectors.
+    pub num_perm: usize,
+    /// Seed of the hash family. Signatures are only comparable under the same seed.
+    pub seed: u64,
+    /// Jaccard similarity the LSH banding is tuned for (candidates, not verdicts).
+    pub lsh_threshold: f64,
+    /// LSH bands (`b`). Derived from `lsh_threshold` by [`DetectorConfig::with_lsh_threshold`].
+    pub bands: usize,
+    /// Rows per band (`r`); `bands * rows <= num_perm`.
+    pub rows: usize,
+    /// Estimated Jaccard at or above which two articles are duplicates.
+    pub jaccard_threshold: f64,
+    /// Estimated containment of the shorter article in the longer at or above which the
+    /// shorter is a (partial) copy.
+    pub containment_threshold: f64,
+    /// Most matches returned with one verdict.
+    pub max_matches: usize,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        let (bands, rows) = optimal_bands(DEFAULT_LSH_THRESHOLD, DEFAULT_NUM_PERM);
+        DetectorConfig {
+            shingle_size: DEFAULT_SHINGLE_SIZE,
+            num_perm: DEFAULT_NUM_PERM,
+            seed: DEFAULT_SEED,
+            lsh_threshold: DEFAULT_LSH_THRESHOLD,
+            bands,
+            rows,
+            jaccard_threshold: DEFAULT_JACCARD_THRESHOLD,
+            containment_threshold: DEFAULT_CONTAINMENT_THRESHOLD,
+            max_matches: DEFAULT_MAX_MATCHES,
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// Sets the LSH threshold and re-derives bands and rows for the current `num_perm`.
+    pub fn with_lsh_threshold(mut self, threshold: f64) -> Self {
+        self.lsh_threshold = threshold;
+        (self.bands, self.rows) = optimal_bands(threshold, self.num_perm);
+        self
+    }
+
+    /// Sets the permutation count and re-derives bands and rows.
+    pub fn with_num_perm(mut self, num_perm: usize) -> Self {
+        self.num_perm = num_perm;
+        (self.bands, self.rows) = optimal_bands(self.lsh_threshold, num_perm);
+        self
+    }
+
+    /// Checks every setting and their consistency. The only place config is validated.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=64).contains(&self.shingle_size) {
+            return Err(Error::config("shingle_size", "must be between 1 and 64"));
+        }
+        if self.num_perm == 0 || !self.num_perm.is_multiple_of(16) || self.num_perm > 1024 {
+            return Err(Error::config("num_perm", "must be a multiple of 16 between 16 and 1024"));
+        }
+        if self.bands == 0 || self.rows == 0 {
+            return Err(Error::config("bands", "bands and rows must both be at least 1"));
+        }
+        if self.bands * self.rows > self.num_perm {
+            return Err(Error::config(
+                "bands",
+                format!(
+                    "bands x rows = {} x {} exceeds num_perm {}",
+                    self.bands, self.rows, self.num_perm
+                ),
+            ));
+        }
+        if self.rows > 32 {
+            return Err(Error::config("rows", "must be at most 32"));
+        }
+        for (field, value) in [
+            ("lsh_threshold", self.lsh_threshold),
+            ("jaccard_threshold", self.jaccard_threshold),
+            ("containment_threshold", self.containment_threshold),
+        ] {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(Error::config(field, format!("{value} is not in (0, 1]")));
+            }
+        }
+        if self.max_matches == 0 {
+            return Err(Error::config("max_matches", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Bands and rows minimising the equal-weighted false-positive plus false-negative
+/// probability mass around `threshold` (the integral datasketch and MMDS 3.4 use).
+pub fn optimal_bands(threshold: f64, num_perm: usize) -> (usize, usize) {
+    fn integrate(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+        const STEPS: usize = 200;
+        let step = (hi - lo) / STEPS as f64;
+        (0..STEPS).map(|i| f(lo + (i as f64 + 0.5) * step)).sum::<f64>() * step
+    }
+    let threshold = threshold.clamp(0.0, 1.0);
+    let mut best = (f64::INFINITY, 1, num_perm.max(1));
+    for bands in 1..=num_perm {
+        for rows in 1..=(num_perm / bands).min(32) {
+            let p = |s: f64| 1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32);
+            let false_pos = integrate(p, 0.0, threshold);
+            let false_neg = integrate(|s| 1.0 - p(s), threshold, 1.0);
+            let error = 0.5 * false_pos + 0.5 * false_neg;
+            if error < best.0 {
+                best = (error, bands, rows);
+            }
+        }
+    }
+    (best.1, best.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips() {
+        let config = DetectorConfig::default();
+        config.validate().unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<DetectorConfig>(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn bands_follow_threshold() {
+        // Values of datasketch's _optimal_param for 128 permutations.
+        assert_eq!(optimal_bands(0.5, 128), (25, 5));
+        assert_eq!(optimal_bands(0.3, 128), (37, 3));
+    }
+
+    #[test]
+    fn rejects_bad_settings() {
+        let bad = [
+            DetectorConfig { num_perm: 100, ..Default::default() },
+            DetectorConfig { bands: 64, rows: 4, ..Default::default() },
+            DetectorConfig { jaccard_threshold: 0.0, ..Default::default() },
+            DetectorConfig { containment_threshold: 1.5, ..Default::default() },
+            DetectorConfig { shingle_size: 0, ..Default::default() },
+        ];
+        for config in bad {
+            assert!(matches!(config.validate(), Err(Error::InvalidConfig { .. })), "{config:?}");
+        }
+    }
+}

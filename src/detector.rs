@@ -1,0 +1,540 @@
+//! `Detector`: the online engine behind the service. It owns the config, the LSH index,
+//! every indexed signature and the clusters, and labels each incoming article as a new
+//! story or a copy of one already seen.
+//!
+//! Concurrency: fingerprints are computed before any lock is taken; the state lock is
+//! held only to look up candidates and to insert, which takes microseconds. Assignment is
+//! online: a copy joins the cluster of its best match, and never merges two existing
+//! clusters, so one weak link cannot glue two stories together.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use gxhash::gxhash64;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Kind, Similarity, origin_key};
+use crate::config::DetectorConfig;
+use crate::error::{Error, Result};
+use crate::fingerprint::{Fingerprint, Fingerprinter};
+use crate::lsh::{LshIndex, Slot};
+
+/// An incoming article, borrowed from the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Article<'a> {
+    /// The caller's id, unique per article.
+    pub id: &'a str,
+    /// Body text.
+    pub text: &'a str,
+    /// Outlet that published it.
+    pub source: &'a str,
+    /// Publication time, milliseconds since the Unix epoch.
+    pub published: Option<i64>,
+}
+
+/// A stored article that resembles the one being labelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// Id of the stored article.
+    pub id: String,
+    /// Its outlet.
+    pub source: String,
+    /// Estimated Jaccard between the two.
+    pub jaccard: f64,
+    /// Estimated share of the labelled article contained in this one.
+    pub containment: f64,
+}
+
+/// The label given to one article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The article's id.
+    pub id: String,
+    /// New story, duplicate or partial copy.
+    pub kind: Kind,
+    /// The story this article belongs to (named after its first indexed member).
+    pub cluster_id: String,
+    /// The story's earliest published member.
+    pub origin_id: String,
+    /// Copies found, best first.
+    pub matches: Vec<Match>,
+    /// Jaccard of the best match (0 for a new story).
+    pub best_jaccard: f64,
+    /// Containment of the shorter in the longer for the best match.
+    pub best_containment: f64,
+}
+
+/// A member of a cluster, with its similarity to the cluster's origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// Article id.
+    pub id: String,
+    /// Outlet.
+    pub source: String,
+    /// Publication time in Unix milliseconds, if known.
+    pub published: Option<i64>,
+    /// Estimated Jaccard to the origin.
+    pub jaccard: f64,
+    /// Estimated share of this member contained in the origin.
+    pub containment: f64,
+}
+
+/// A story and every indexed copy of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// Cluster id.
+    pub cluster_id: String,
+    /// Earliest published member.
+    pub origin_id: String,
+    /// Members in origin order (earliest first).
+    pub members: Vec<Member>,
+}
+
+/// Counters for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectorStats {
+    /// Indexed articles.
+    pub documents: usize,
+    /// Stories (clusters, singletons included).
+    pub clusters: usize,
+    /// Approximate heap bytes of the index and signatures.
+    pub heap_bytes: usize,
+}
+
+struct Entry {
+    id: Box<str>,
+    source: Box<str>,
+    published: Option<i64>,
+    /// Insertion sequence: breaks publication-time ties by arrival.
+    seq: u64,
+    text_hash: u64,
+    shingle_count: u32,
+    kind: Kind,
+    cluster: u32,
+}
+
+struct Story {
+    id: Box<str>,
+    members: Vec<Slot>,
+}
+
+#[derive(Default)]
+struct State {
+    lsh: LshIndex,
+    /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
+    signatures: Vec<u32>,
+    entries: Vec<Option<Entry>>,
+    free_slots: Vec<Slot>,
+    by_id: HashMap<Box<str>, Slot>,
+    stories: Vec<Option<Story>>,
+    free_stories: Vec<u32>,
+    story_by_id: HashMap<Box<str>, u32>,
+    next_seq: u64,
+}
+
+/// The online near-duplicate detector. Cheap to share behind an `Arc`.
+pub struct Detector {
+    fingerprinter: Fingerprinter,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector").field("config", self.config()).finish_non_exhaustive()
+    }
+}
+
+impl Detector {
+    /// An empty detector. Fails when `config` does not validate.
+    pub fn new(config: DetectorConfig) -> Result<Self> {
+        let fingerprinter = Fingerprinter::new(config)?;
+        let config = fingerprinter.config();
+        let state = State {
+            lsh: LshIndex::new(config.bands, config.rows, config.seed),
+            ..State::default()
+        };
+        Ok(Detector { fingerprinter, state: RwLock::new(state) })
+    }
+
+    /// The active config.
+    pub fn config(&self) -> &DetectorConfig {
+        self.fingerprinter.config()
+    }
+
+    /// The fingerprinter, for callers that compute fingerprints ahead of time.
+    pub fn fingerprinter(&self) -> &Fingerprinter {
+        &self.fingerprinter
+    }
+
+    /// Labels `article` against the index without storing it.
+    pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
+        validate_id(article.id)?;
+        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
+        let state = self.read();
+        let (kind, matches) = state.matches(self.config(), &fingerprint, None);
+        Ok(state.verdict(self.config(), article.id, kind, matches, None))
+    }
+
+    /// Labels and stores `article`. Idempotent on the id: the same id with the same text
+    /// returns the stored verdict; with other text it is [`Error::DuplicateId`].
+    pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
+        validate_id(article.id)?;
+        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
+        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint)
+    }
+
+    /// [`Detector::ingest`] with the fingerprint and text hash already computed (bulk
+    /// loads and replays compute them in parallel).
+    pub fn ingest_fingerprint(
+        &self,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+    ) -> Result<Verdict> {
+        validate_id(article.id)?;
+        let config = self.config();
+        let mut state = self.write();
+        if let Some(&slot) = state.by_id.get(article.id) {
+            let entry = state.entry(slot);
+            if entry.text_hash != text_hash {
+                return Err(Error::DuplicateId {
+                    id: article.id.to_owned(),
+                    reason: "already ingested with different text".into(),
+                });
+            }
+            let stored = entry_fingerprint(&state, config, slot);
+            let kind = entry.kind;
+            let (_, matches) = state.matches(config, &stored, Some(slot));
+            return Ok(state.verdict(config, article.id, kind, matches, Some(slot)));
+        }
+        let (kind, matches) = state.matches(config, fingerprint, None);
+        let story = match matches.first() {
+            Some((slot, _)) => state.entry(*slot).cluster,
+            None => state.new_story(article.id),
+        };
+        let slot = state.insert(config, article, text_hash, fingerprint, kind, story);
+        Ok(state.verdict(config, article.id, kind, matches, Some(slot)))
+    }
+
+    /// Removes an article; returns whether it was indexed.
+    pub fn remove(&self, id: &str) -> bool {
+        let config = self.config();
+        let mut state = self.write();
+        let Some(slot) = state.by_id.remove(id) else { return false };
+        let lanes = state.lanes(config, slot).to_vec();
+        state.lsh.remove(slot, &lanes);
+        let entry = state.entries[slot as usize].take().expect("indexed slot has an entry");
+        state.free_slots.push(slot);
+        let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
+        story.members.retain(|&member| member != slot);
+        if story.members.is_empty() {
+            let story_id = story.id.clone();
+            state.stories[entry.cluster as usize] = None;
+            state.story_by_id.remove(&story_id);
+            state.free_stories.push(entry.cluster);
+        }
+        true
+    }
+
+    /// The cluster named `cluster_id` with every member.
+    pub fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
+        let config = self.config();
+        let state = self.read();
+        let not_found = || Error::NotFound { what: "cluster", id: cluster_id.to_owned() };
+        let &story_ix = state.story_by_id.get(cluster_id).ok_or_else(not_found)?;
+        let story = state.stories[story_ix as usize].as_ref().ok_or_else(not_found)?;
+        let origin = state.origin(story);
+        let origin_entry = state.entry(origin);
+        let mut members: Vec<(Slot, Member)> = story
+            .members
+            .iter()
+            .map(|&slot| {
+                let entry = state.entry(slot);
+                let sim = Similarity::of(
+                    state.lanes(config, slot),
+                    entry.shingle_count,
+                    state.lanes(config, origin),
+                    origin_entry.shingle_count,
+                );
+                let member = Member {
+                    id: entry.id.to_string(),
+                    source: entry.source.to_string(),
+                    published: entry.published,
+                    jaccard: sim.jaccard,
+                    containment: sim.containment,
+                };
+                (slot, member)
+            })
+            .collect();
+        members.sort_by_key(|(slot, _)| state.order_key(*slot));
+        Ok(ClusterView {
+            cluster_id: story.id.to_string(),
+            origin_id: origin_entry.id.to_string(),
+            members: members.into_iter().map(|(_, m)| m).collect(),
+        })
+    }
+
+    /// Document and cluster counts and approximate memory.
+    pub fn stats(&self) -> DetectorStats {
+        let state = self.read();
+        let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
+            + state.by_id.capacity() * (std::mem::size_of::<(Box<str>, Slot)>() + 1)
+            + state
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| 2 * e.id.len() + e.source.len())
+                .sum::<usize>();
+        DetectorStats {
+            documents: state.by_id.len(),
+            clusters: state.story_by_id.len(),
+            heap_bytes: state.lsh.heap_bytes() + state.signatures.capacity() * 4 + entry_bytes,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way
+        // readers could observe as corrupt (inserts finish before publishing the id),
+        // so a poisoned lock is still usable.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Hash of the raw text, used to tell a retried ingest from a conflicting one.
+pub fn text_hash(text: &str) -> u64 {
+    gxhash64(text.as_bytes(), 0)
+}
+
+fn validate_id(id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(Error::input("id", "is missing or blank"));
+    }
+    Ok(())
+}
+
+fn entry_fingerprint(state: &State, config: &DetectorConfig, slot: Slot) -> Fingerprint {
+    Fingerprint {
+        signature: crate::minhash::Signature(state.lanes(config, slot).into()),
+        shingle_count: state.entry(slot).shingle_count,
+    }
+}
+
+impl State {
+    fn entry(&self, slot: Slot) -> &Entry {
+        self.entries[slot as usize].as_ref().expect("slot from the index is live")
+    }
+
+    fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
+        let start = slot as usize * config.num_perm;
+        &self.signatures[start..start + config.num_perm]
+    }
+
+    fn order_key(&self, slot: Slot) -> (i64, usize) {
+        let entry = self.entry(slot);
+        origin_key(entry.published, entry.seq as usize)
+    }
+
+    fn origin(&self, story: &Story) -> Slot {
+        *story
+            .members
+            .iter()
+            .min_by_key(|&&slot| self.order_key(slot))
+            .expect("stories are never empty")
+    }
+
+    /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
+    /// first, and the kind the best one implies.
+    fn matches(
+        &self,
+        config: &DetectorConfig,
+        fingerprint: &Fingerprint,
+        exclude: Option<Slot>,
+    ) -> (Kind, Vec<(Slot, Similarity)>) {
+        let lanes = fingerprint.signature.lanes();
+        let mut candidates = self.lsh.candidates(lanes);
+        candidates.retain(|&slot| Some(slot) != exclude);
+        let mut found: Vec<(Slot, Similarity)> = candidates
+            .into_iter()
+            .filter_map(|slot| {
+                let sim = Similarity::of(
+                    lanes,
+                    fingerprint.shingle_count,
+                    self.lanes(config, slot),
+                    self.entry(slot).shingle_count,
+                );
+                sim.copy_kind(config).map(|_| (slot, sim))
+            })
+            .collect();
+        found.sort_by(|(sa, a), (sb, b)| {
+            a.rank(b).then_with(|| self.order_key(*sa).cmp(&self.order_key(*sb)))
+        });
+        let kind =
+            found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(Kind::NewStory);
+        (kind, found)
+    }
+
+    fn new_story(&mut self, founder: &str) -> u32 {
+        let story = Story { id: founder.into(), members: Vec::new() };
+        let ix = match self.free_stories.pop() {
+            Some(ix) => {
+                self.stories[ix as usize] = Some(story);
+                ix
+            }
+            None => {
+                self.stories.push(Some(story));
+                (self.stories.len() - 1) as u32
+            }
+        };
+        self.story_by_id.insert(founder.into(), ix);
+        ix
+    }
+
+    fn insert(
+        &mut self,
+        config: &DetectorConfig,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+        kind: Kind,
+        story: u32,
+    ) -> Slot {
+        let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
+        let start = slot as usize * config.num_perm;
+        if self.signatures.len() < start + config.num_perm {
+            self.signatures.resize(start + config.num_perm, 0);
+            self.entries.resize_with(slot as usize + 1, || None);
+        }
+        self.signatures[start..start + config.num_perm]
+            .copy_from_slice(fingerprint.signature.lanes());
+        self.lsh.insert(slot, fingerprint.signature.lanes());
+        self.entries[slot as usize] = Some(Entry {
+            id: article.id.into(),
+            source: article.source.into(),
+            published: article.published,
+            seq: self.next_seq,
+            text_hash,
+            shingle_count: fingerprint.shingle_count,
+            kind,
+            cluster: story,
+        });
+        self.next_seq += 1;
+        self.stories[story as usize].as_mut().expect("story exists").members.push(slot);
+        self.by_id.insert(article.id.into(), slot);
+        slot
+    }
+
+    fn verdict(
+        &self,
+        config: &DetectorConfig,
+        id: &str,
+        kind: Kind,
+        matches: Vec<(Slot, Similarity)>,
+        stored: Option<Slot>,
+    ) -> Verdict {
+        let story = stored
+            .map(|slot| self.entry(slot).cluster)
+            .or_else(|| matches.first().map(|(slot, _)| self.entry(*slot).cluster))
+            .and_then(|ix| self.stories[ix as usize].as_ref());
+        let (cluster_id, origin_id) = match story {
+            Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
+            None => (id.to_owned(), id.to_owned()),
+        };
+        let best = matches.first().map(|(_, sim)| *sim);
+        Verdict {
+            id: id.to_owned(),
+            kind,
+            cluster_id,
+            origin_id,
+            best_jaccard: best.map_or(0.0, |s| s.jaccard),
+            best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
+            matches: matches
+                .into_iter()
+                .take(config.max_matches)
+                .map(|(slot, sim)| {
+                    let entry = self.entry(slot);
+                    Match {
+                        id: entry.id.to_string(),
+                        source: entry.source.to_string(),
+                        jaccard: sim.jaccard,
+                        containment: sim.containment,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
+        Thursday, the largest increase in two decades, and signalled that further rises were likely \
+        as inflation stayed well above its target for the sixth month in a row.";
+    const OTHER: &str = "Heavy rain flooded hundreds of homes in the northern valley overnight, and \
+        rescue teams used boats to reach families stranded on rooftops while the river kept rising.";
+
+    fn article<'a>(id: &'a str, text: &'a str, published: i64) -> Article<'a> {
+        Article { id, text, source: "test", published: Some(published) }
+    }
+
+    #[test]
+    fn labels_new_story_then_copy() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let first = detector.ingest(&article("a", STORY, 10)).unwrap();
+        assert_eq!(first.kind, Kind::NewStory);
+        let copy = format!("Home | Business\n\n{STORY}\n\nLeave a comment");
+        let second = detector.ingest(&article("b", &copy, 5)).unwrap();
+        assert_eq!(second.kind, Kind::Duplicate);
+        assert_eq!(second.cluster_id, "a");
+        // b was published earlier, so it is the origin although a founded the cluster.
+        assert_eq!(second.origin_id, "b");
+        assert_eq!(detector.ingest(&article("c", OTHER, 1)).unwrap().kind, Kind::NewStory);
+        let cluster = detector.cluster("a").unwrap();
+        assert_eq!(cluster.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(detector.stats().documents, 3);
+        assert_eq!(detector.stats().clusters, 2);
+    }
+
+    #[test]
+    fn ingest_is_idempotent_and_rejects_conflicts() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let first = detector.ingest(&article("a", STORY, 1)).unwrap();
+        assert_eq!(detector.ingest(&article("a", STORY, 1)).unwrap(), first);
+        assert!(matches!(detector.ingest(&article("a", OTHER, 1)), Err(Error::DuplicateId { .. })));
+        assert_eq!(detector.stats().documents, 1);
+    }
+
+    #[test]
+    fn check_stores_nothing_and_remove_forgets() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        detector.ingest(&article("a", STORY, 1)).unwrap();
+        let checked = detector.check(&article("x", STORY, 2)).unwrap();
+        assert_eq!((checked.kind, checked.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert_eq!(detector.stats().documents, 1);
+        assert!(detector.remove("a"));
+        assert!(!detector.remove("a"));
+        assert_eq!(detector.check(&article("x", STORY, 2)).unwrap().kind, Kind::NewStory);
+        assert!(matches!(detector.cluster("a"), Err(Error::NotFound { .. })));
+        // The freed slot is reused cleanly.
+        detector.ingest(&article("d", OTHER, 3)).unwrap();
+        assert_eq!(detector.ingest(&article("e", OTHER, 4)).unwrap().cluster_id, "d");
+    }
+
+    #[test]
+    fn bad_input_is_typed() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        assert!(matches!(
+            detector.ingest(&article(" ", STORY, 1)),
+            Err(Error::InvalidInput { field: "id", .. })
+        ));
+        assert!(matches!(
+            detector.check(&article("a", "  \n ", 1)),
+            Err(Error::InvalidInput { field: "text", .. })
+        ));
+    }
+}

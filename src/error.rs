@@ -1,0 +1,79 @@
+//! The library's one error type. User faults (bad config, bad input) are kept apart
+//! from internal ones so adapters can map them to exit codes and gRPC statuses.
+
+use std::path::PathBuf;
+
+/// Errors from the neardup library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is out of range or inconsistent with another.
+    #[error("invalid config: {field}: {reason}")]
+    InvalidConfig {
+        /// The offending setting.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// An article or request field is unusable.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The offending field (`id`, `text`, ...).
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The same id was given twice with different content.
+    #[error("duplicate id {id:?}: {reason}")]
+    DuplicateId {
+        /// The id in question.
+        id: String,
+        /// Where or how it was seen before.
+        reason: String,
+    },
+    /// A malformed record in an input file.
+    #[error("{path}:{line}: {reason}")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Something the caller looked up does not exist.
+    #[error("{what} not found: {id:?}")]
+    NotFound {
+        /// Kind of thing (`cluster`, `article`).
+        what: &'static str,
+        /// The id that was looked up.
+        id: String,
+    },
+    /// An I/O failure on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True when the caller can fix the problem by changing its input or settings.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Io { .. })
+    }
+
+    pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig { field, reason: reason.into() }
+    }
+
+    pub(crate) fn input(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput { field, reason: reason.into() }
+    }
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,140 @@
+//! The `neardup` binary: parses arguments, installs logging, runs one subcommand and
+//! turns its outcome into an exit code (0 success, 2 any error, with `{err:#}` on stderr).
+
+mod cli;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use cli::{Cli, Command, EvalArgs, ScanArgs};
+use neardup::eval::{Label, score};
+use neardup::scan::{ScanOptions, scan, write_assignments, write_clusters};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("neardup: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Scan(args) => run_scan(&args),
+        Command::Eval(args) => run_eval(&args),
+        Command::Config(args) => {
+            println!("{}", serde_json::to_string_pretty(&args.to_config()?)?);
+            Ok(())
+        }
+    }
+}
+
+fn run_scan(args: &ScanArgs) -> Result<()> {
+    let config = args.detector.to_config()?;
+    let options = ScanOptions {
+        fields: args.fields(),
+        format: args.format(),
+        skip_invalid: args.skip_invalid,
+        progress: !args.no_progress,
+    };
+    let report = scan(&args.inputs, &config, &options)?;
+    for message in &report.invalid {
+        eprintln!("neardup: skipped {message}");
+    }
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(create(path)?)),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    write_assignments(&report, &config, &mut out).context("failed to write results")?;
+    if let Some(path) = &args.clusters {
+        write_clusters(&report, &mut BufWriter::new(create(path)?))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    eprintln!("neardup: {}", report.summary());
+    Ok(())
+}
+
+fn create(path: &Path) -> Result<File> {
+    File::create(path).with_context(|| format!("failed to create {}", path.display()))
+}
+
+fn run_eval(args: &EvalArgs) -> Result<()> {
+    let truth = load_labels(&args.truth, NullCluster::Named)?;
+    let pred: HashMap<String, Label> =
+        load_labels(&args.pred, NullCluster::Singleton)?.into_iter().collect();
+    let scores = score(&truth, &pred);
+    if args.json {
+        println!("{}", serde_json::to_string(&scores)?);
+    } else {
+        println!("docs: {}", scores.docs);
+        println!("true_clusters: {}", scores.true_clusters);
+        println!("pred_clusters: {}", scores.pred_clusters);
+        println!("precision: {:.4}", scores.precision);
+        println!("recall: {:.4}", scores.recall);
+        println!("f1: {:.4}", scores.f1);
+        println!("ari: {:.4}", scores.ari);
+        if let Some(accuracy) = scores.origin_accuracy {
+            println!("origin_accuracy: {accuracy:.4}");
+        }
+        println!("missing: {}", scores.missing);
+    }
+    Ok(())
+}
+
+/// What a null or missing `cluster` means. score.py stringifies the truth's (so all
+/// unlabelled truth documents form one cluster "None") and treats the prediction's as a
+/// singleton; we follow it so both tools give the same figures.
+#[derive(Clone, Copy)]
+enum NullCluster {
+    Named,
+    Singleton,
+}
+
+/// Reads `{id, cluster[, origin]}` lines.
+fn load_labels(path: &Path, null_cluster: NullCluster) -> Result<Vec<(String, Label)>> {
+    let file = File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
+    let mut out = Vec::new();
+    for (ix, line) in BufReader::new(file).lines().enumerate() {
+        let at = || format!("{}:{}", path.display(), ix + 1);
+        let line = line.with_context(at)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("{}: not JSON", at()))?;
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        };
+        let Some(id) = row.get("id").and_then(text) else { bail!("{}: no id", at()) };
+        let cluster = match (row.get("cluster").and_then(text), null_cluster) {
+            (Some(cluster), _) => cluster,
+            (None, NullCluster::Named) => "None".to_owned(),
+            (None, NullCluster::Singleton) => format!("\u{0}single:{id}"),
+        };
+        let origin = row.get("origin").and_then(text);
+        out.push((id, Label { cluster, origin }));
+    }
+    Ok(out)
+}

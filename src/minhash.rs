@@ -1,0 +1,192 @@
+//! MinHash signatures over shingle hashes, stored as `u32` lanes.
+//!
+//! Permutation `i` maps a shingle hash `x` (its low 32 bits) to `a_i * x + b_i mod 2^32`
+//! with odd `a_i`: a bijection per lane whose ordering is driven by the high bits of the
+//! product, which depend on every bit of `x`. Since `x` is already a gxhash output, this
+//! cheap family estimates Jaccard within the binomial error (see the property tests).
+//! The kernel is one multiply, add and min per lane, over `u32` lanes so it fills 16
+//! lanes per AVX-512 instruction; the widest kernel the CPU has is picked at run time,
+//! and all kernels compute bit-identical results.
+
+use serde::{Deserialize, Serialize};
+
+/// A MinHash signature: one `u32` minimum per permutation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Signature(pub Box<[u32]>);
+
+impl Signature {
+    /// Number of lanes (permutations).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for a zero-lane signature (never produced by [`MinHasher`]).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The lanes.
+    pub fn lanes(&self) -> &[u32] {
+        &self.0
+    }
+
+    /// Estimated Jaccard similarity: the fraction of equal lanes.
+    pub fn jaccard(&self, other: &Signature) -> f64 {
+        estimate_jaccard(&self.0, &other.0)
+    }
+}
+
+/// Fraction of equal lanes between two signatures of the same length.
+pub fn estimate_jaccard(a: &[u32], b: &[u32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    if a.is_empty() {
+        return 0.0;
+    }
+    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    equal as f64 / a.len() as f64
+}
+
+/// Containment of A in B estimated from their Jaccard and set sizes:
+/// `|A ∩ B| / |A| = J (|A| + |B|) / ((1 + J) |A|)`, clamped to [0, 1].
+pub fn estimate_containment(jaccard: f64, size_a: u32, size_b: u32) -> f64 {
+    if size_a == 0 {
+        return 0.0;
+    }
+    let c =
+        jaccard * (f64::from(size_a) + f64::from(size_b)) / ((1.0 + jaccard) * f64::from(size_a));
+    c.clamp(0.0, 1.0)
+}
+
+/// Computes signatures for one seed and permutation count.
+#[derive(Debug, Clone)]
+pub struct MinHasher {
+    mul: Box<[u32]>,
+    add: Box<[u32]>,
+}
+
+const LANES: usize = 16;
+
+impl MinHasher {
+    /// A hasher with `num_perm` permutations drawn deterministically from `seed`.
+    /// `num_perm` must be a positive multiple of 16 (checked by `DetectorConfig::validate`).
+    pub fn new(num_perm: usize, seed: u64) -> Self {
+        assert!(
+            num_perm > 0 && num_perm.is_multiple_of(LANES),
+            "num_perm must be a multiple of 16"
+        );
+        let mut state = seed;
+        let mut next = || {
+            // splitmix64: a fixed, documented generator keeps signatures stable across
+            // releases and machines.
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let (mul, add): (Vec<u32>, Vec<u32>) = (0..num_perm)
+            .map(|_| {
+                let r = next();
+                ((r as u32) | 1, (r >> 32) as u32)
+            })
+            .unzip();
+        MinHasher { mul: mul.into(), add: add.into() }
+    }
+
+    /// Number of permutations.
+    pub fn num_perm(&self) -> usize {
+        self.mul.len()
+    }
+
+    /// The signature of a set of shingle hashes. An empty set gives all-`u32::MAX` lanes.
+    pub fn signature(&self, hashes: &[u64]) -> Signature {
+        let mut out = vec![0u32; self.num_perm()];
+        self.signature_into(hashes, &mut out);
+        Signature(out.into())
+    }
+
+    /// Writes the signature of `hashes` into `out` (length `num_perm`).
+    pub fn signature_into(&self, hashes: &[u64], out: &mut [u32]) {
+        assert_eq!(out.len(), self.num_perm());
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { kernel_avx512(hashes, &self.mul, &self.add, out) };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { kernel_avx2(hashes, &self.mul, &self.add, out) };
+                return;
+            }
+        }
+        kernel(hashes, &self.mul, &self.add, out);
+    }
+}
+
+#[inline(always)]
+fn kernel(hashes: &[u64], mul: &[u32], add: &[u32], out: &mut [u32]) {
+    out.fill(u32::MAX);
+    let out = out.chunks_exact_mut(LANES);
+    let params = mul.chunks_exact(LANES).zip(add.chunks_exact(LANES));
+    // Lanes outermost: one block of 16 minima stays in a register across all shingles.
+    for (block, (mul, add)) in out.zip(params) {
+        let mut acc = [u32::MAX; LANES];
+        for &h in hashes {
+            let x = h as u32;
+            for i in 0..LANES {
+                acc[i] = acc[i].min(mul[i].wrapping_mul(x).wrapping_add(add[i]));
+            }
+        }
+        block.copy_from_slice(&acc);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn kernel_avx512(hashes: &[u64], mul: &[u32], add: &[u32], out: &mut [u32]) {
+    kernel(hashes, mul, add, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn kernel_avx2(hashes: &[u64], mul: &[u32], add: &[u32], out: &mut [u32]) {
+    kernel(hashes, mul, add, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_agree() {
+        let hasher = MinHasher::new(128, 42);
+        let hashes: Vec<u64> =
+            (0..1000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let mut portable = vec![0; 128];
+        kernel(&hashes, &hasher.mul, &hasher.add, &mut portable);
+        assert_eq!(hasher.signature(&hashes).lanes(), &portable[..]);
+    }
+
+    #[test]
+    fn golden_vector() {
+        // Pins the permutation family: changing it invalidates every stored signature.
+        let hasher = MinHasher::new(16, 7);
+        let sig = hasher.signature(&[1, 2, 3, 0xDEAD_BEEF_0000_0001]);
+        assert_eq!(sig.lanes(), GOLDEN);
+    }
+
+    const GOLDEN: &[u32] = &[
+        372243858, 3774967598, 380354185, 1672953606, 1208975132, 194603159, 320092038, 184881998,
+        1426034492, 53451953, 540598918, 513257956, 893978670, 621961606, 3901665556, 2806519396,
+    ];
+
+    #[test]
+    fn containment_formula() {
+        // A = 20 shingles inside B = 100: J = 0.2, C(A in B) = 1, C(B in A) = 0.2.
+        assert!((estimate_containment(0.2, 20, 100) - 1.0).abs() < 1e-9);
+        assert!((estimate_containment(0.2, 100, 20) - 0.2).abs() < 1e-9);
+        assert_eq!(estimate_containment(0.5, 0, 10), 0.0);
+    }
+}
