@@ -90,6 +90,26 @@ pub struct ClusterView {
     pub members: Vec<Member>,
 }
 
+/// An article as a durable log keeps it: what the index needs plus the decision made
+/// when it was first ingested (see [`Detector::restore`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredArticle<'a> {
+    /// Article id.
+    pub id: &'a str,
+    /// Outlet.
+    pub source: &'a str,
+    /// Publication time in Unix milliseconds.
+    pub published: Option<i64>,
+    /// [`text_hash`] of the original text (tells retries from conflicting re-ingests).
+    pub text_hash: u64,
+    /// Its fingerprint.
+    pub fingerprint: &'a Fingerprint,
+    /// The kind it was given.
+    pub kind: Kind,
+    /// The cluster it joined (or founded).
+    pub cluster_id: &'a str,
+}
+
 /// Counters for monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorStats {
@@ -272,6 +292,48 @@ impl Detector {
             origin_id: origin_entry.id.to_string(),
             members: members.into_iter().map(|(_, m)| m).collect(),
         })
+    }
+
+    /// Whether an article with this id is indexed.
+    pub fn contains(&self, id: &str) -> bool {
+        self.read().by_id.contains_key(id)
+    }
+
+    /// Puts back an article with the decision recorded when it was first ingested,
+    /// without deciding again: replaying a log must give the clusters the original run
+    /// gave, even though the articles it was compared with may since have been removed
+    /// or expired. It joins the cluster named `stored.cluster_id`, founding it if absent
+    /// (a member may be replayed before its cluster's founder, whose record may also be
+    /// gone). Articles restored in log order get the same origin tie-breaks as the
+    /// original run.
+    pub fn restore(&self, stored: &StoredArticle<'_>) -> Result<()> {
+        validate_id(stored.id)?;
+        let config = self.config();
+        if stored.fingerprint.signature.len() != config.num_perm {
+            return Err(Error::input(
+                "signature",
+                format!(
+                    "has {} lanes, the config has num_perm = {}",
+                    stored.fingerprint.signature.len(),
+                    config.num_perm
+                ),
+            ));
+        }
+        let mut state = self.write();
+        if state.by_id.contains_key(stored.id) {
+            return Err(Error::DuplicateId {
+                id: stored.id.to_owned(),
+                reason: "restored twice".into(),
+            });
+        }
+        let story = match state.story_by_id.get(stored.cluster_id) {
+            Some(&story) => story,
+            None => state.new_story(stored.cluster_id),
+        };
+        let article =
+            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
+        state.insert(config, &article, stored.text_hash, stored.fingerprint, stored.kind, story);
+        Ok(())
     }
 
     /// Document and cluster counts and approximate memory.
@@ -535,6 +597,62 @@ mod tests {
         assert!(matches!(
             detector.check(&article("a", "  \n ", 1)),
             Err(Error::InvalidInput { field: "text", .. })
+        ));
+    }
+
+    #[test]
+    fn restore_reproduces_decisions_without_deciding_again() {
+        let online = Detector::new(DetectorConfig::default()).unwrap();
+        let copy = format!("Home | Business\n\n{STORY}\n\nLeave a comment");
+        let texts = [("a", STORY, 10), ("b", copy.as_str(), 5), ("c", OTHER, 1)];
+        let verdicts: Vec<Verdict> = texts
+            .iter()
+            .map(|&(id, text, t)| online.ingest(&article(id, text, t)).unwrap())
+            .collect();
+        // Replay only b and c, as after a's removal: b must stay in cluster "a" as a
+        // duplicate, although nothing indexed would make it one now.
+        let replayed = Detector::new(DetectorConfig::default()).unwrap();
+        for (&(id, text, t), verdict) in texts.iter().zip(&verdicts).skip(1) {
+            let fingerprint = replayed.fingerprinter().fingerprint(text).unwrap();
+            replayed
+                .restore(&StoredArticle {
+                    id,
+                    source: "test",
+                    published: Some(t),
+                    text_hash: text_hash(text),
+                    fingerprint: &fingerprint,
+                    kind: verdict.kind,
+                    cluster_id: &verdict.cluster_id,
+                })
+                .unwrap();
+        }
+        online.remove("a");
+        assert!(replayed.contains("b") && !replayed.contains("a"));
+        assert_eq!(replayed.cluster("a").unwrap(), online.cluster("a").unwrap());
+        assert_eq!(replayed.cluster("c").unwrap(), online.cluster("c").unwrap());
+        // A retry gets the recorded kind; a conflicting text is still refused.
+        let retry = replayed.ingest(&article("b", &copy, 5)).unwrap();
+        assert_eq!((retry.kind, retry.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert!(matches!(replayed.ingest(&article("b", OTHER, 5)), Err(Error::DuplicateId { .. })));
+        let fingerprint = replayed.fingerprinter().fingerprint(OTHER).unwrap();
+        let again = StoredArticle {
+            id: "c",
+            source: "",
+            published: None,
+            text_hash: 0,
+            fingerprint: &fingerprint,
+            kind: Kind::NewStory,
+            cluster_id: "c",
+        };
+        assert!(matches!(replayed.restore(&again), Err(Error::DuplicateId { .. })));
+        let short = Fingerprint {
+            signature: crate::minhash::Signature(vec![0; 16].into()),
+            shingle_count: 1,
+        };
+        let bad = StoredArticle { id: "z", fingerprint: &short, ..again };
+        assert!(matches!(
+            replayed.restore(&bad),
+            Err(Error::InvalidInput { field: "signature", .. })
         ));
     }
 }

@@ -41,10 +41,14 @@ pub mod text;
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
+#[cfg(feature = "store")]
+pub mod store;
 
 pub use cluster::{Kind, Similarity};
-pub use config::DetectorConfig;
-pub use detector::{Article, ClusterView, Detector, DetectorStats, Match, Member, Verdict};
+pub use config::{DetectorConfig, StoreConfig, SyncMode};
+pub use detector::{
+    Article, ClusterView, Detector, DetectorStats, Match, Member, StoredArticle, Verdict,
+};
 pub use error::{Error, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use minhash::{MinHasher, Signature};
