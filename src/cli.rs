@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use neardup::DetectorConfig;
 use neardup::corpus::{Fields, Format};
+use neardup::{DetectorConfig, StoreConfig};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
@@ -30,6 +30,9 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// Print the effective detector config as JSON (usable with --config).
     Config(DetectorArgs),
+    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
+    /// the directory must not be in use). Prints a JSON report.
+    Compact(CompactArgs),
 }
 
 /// `neardup scan`.
@@ -66,6 +69,10 @@ pub(crate) struct ScanArgs {
     /// Never draw the progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
+    /// Also write the scanned articles and their clusters as a new data directory that
+    /// `neardup serve --data-dir` opens (the directory must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) save: Option<PathBuf>,
     /// Detector settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
@@ -97,6 +104,32 @@ impl ScanArgs {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Lines => Format::Lines,
         })
+    }
+}
+
+/// `neardup compact`.
+#[derive(Debug, Args)]
+pub(crate) struct CompactArgs {
+    /// The data directory.
+    #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// Also drop articles older than the newest minus this span (e.g. `7d`).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) window: Option<String>,
+}
+
+impl CompactArgs {
+    /// The store settings.
+    pub(crate) fn to_config(&self) -> Result<StoreConfig> {
+        let window = self
+            .window
+            .as_deref()
+            .map(|text| neardup::config::parse_duration("window", text))
+            .transpose()?;
+        let config =
+            StoreConfig { data_dir: self.data_dir.clone(), window, ..StoreConfig::default() };
+        config.validate()?;
+        Ok(config)
     }
 }
 

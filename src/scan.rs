@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::cluster::{Assignment, Kind, assign_clusters, links_to_earlier};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
+use crate::detector::{StoredArticle, text_hash};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::lsh::{LshIndex, Slot};
@@ -41,6 +42,8 @@ pub struct ScannedDoc {
     pub source: Option<String>,
     /// Publication time in Unix milliseconds.
     pub published: Option<i64>,
+    /// [`text_hash`] of its text (a data directory needs it to tell retries apart).
+    pub text_hash: u64,
     /// Its fingerprint.
     pub fingerprint: Fingerprint,
 }
@@ -147,6 +150,7 @@ pub fn scan(
                 id: record.id.into_owned(),
                 source: record.source.map(|s| s.into_owned()),
                 published: record.date.as_deref().and_then(parse_date),
+                text_hash: text_hash(&record.text),
                 fingerprint,
             })
         })
@@ -218,6 +222,32 @@ pub fn cluster_fingerprints(
         })
         .collect();
     assign_clusters(fingerprints, published, links)
+}
+
+/// Writes the scanned articles as a new data directory `dir` that the service can open
+/// (`neardup scan --save`), in input order and with the batch clusters: each article
+/// joins the cluster named after its origin, as `write_assignments` reports it.
+/// `ingested_at` dates undated articles for a time window. Returns the articles written.
+pub fn save(
+    report: &ScanReport,
+    config: &DetectorConfig,
+    dir: &Path,
+    ingested_at: i64,
+) -> Result<u64> {
+    let mut writer = crate::store::BulkWriter::create(dir, config)?;
+    for (ix, (doc, assignment)) in report.docs.iter().zip(&report.assignments).enumerate() {
+        let article = StoredArticle {
+            id: &doc.id,
+            source: doc.source.as_deref().unwrap_or(""),
+            published: doc.published,
+            text_hash: doc.text_hash,
+            fingerprint: &doc.fingerprint,
+            kind: report.kind(ix, config),
+            cluster_id: &report.docs[assignment.origin].id,
+        };
+        writer.append(&article, ingested_at)?;
+    }
+    writer.finish()
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {

@@ -100,6 +100,8 @@ pub struct StoreStats {
     pub dead_records: u64,
     /// Compactions finished since opening.
     pub compactions: u64,
+    /// Log syncs since opening; with group commit, fewer than the records appended.
+    pub syncs: u64,
     /// What opening found.
     pub recovery: RecoveryReport,
 }
@@ -435,6 +437,7 @@ impl Store {
             records: self.inner.records.load(Ordering::Relaxed),
             dead_records: self.inner.dead.load(Ordering::Relaxed),
             compactions: self.inner.compactions.load(Ordering::Relaxed),
+            syncs: self.inner.writer.shared.syncs.load(Ordering::Relaxed),
             recovery: self.inner.recovery.clone(),
         }
     }

@@ -36,7 +36,6 @@ struct Queue {
     buf: Vec<u8>,
     /// Sequence number the next record gets (the first is 1).
     next_lsn: u64,
-    /// Records framed but not written, by number (for counters).
     shutdown: bool,
 }
 
@@ -46,6 +45,8 @@ pub(crate) struct Shared {
     space: Condvar,
     /// Highest sequence number acknowledged under the sync mode.
     acked: AtomicU64,
+    /// Syncs issued (group commit: fewer than records under concurrency).
+    pub(crate) syncs: AtomicU64,
     failed: OnceLock<String>,
     acked_event: Event,
     pub(crate) active: Mutex<Active>,
@@ -141,6 +142,7 @@ impl Writer {
             work: Condvar::new(),
             space: Condvar::new(),
             acked: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
             failed: OnceLock::new(),
             acked_event: Event::new(),
             active: Mutex::new(active),
@@ -246,6 +248,7 @@ fn write_loop(shared: &Shared, mode: SyncMode, interval: std::time::Duration) {
             };
             if sync_now {
                 active.file.sync_data()?;
+                shared.syncs.fetch_add(1, Ordering::Relaxed);
                 unsynced = false;
                 last_sync = Instant::now();
             }
