@@ -299,6 +299,30 @@ impl Detector {
         self.read().by_id.contains_key(id)
     }
 
+    /// The indexed article published earliest, with its time (undated ones aside).
+    /// Scans every entry: for monitoring, not for a hot path.
+    pub fn oldest(&self) -> Option<(String, i64)> {
+        let state = self.read();
+        state
+            .entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.published.map(|t| (t, e.seq, &e.id)))
+            .min()
+            .map(|(t, _, id)| (id.to_string(), t))
+    }
+
+    /// Makes room for `additional` more articles at once, so that restoring a large log
+    /// does not grow (and copy) the tables step by step.
+    pub fn reserve(&self, additional: usize) {
+        let num_perm = self.config().num_perm;
+        let mut state = self.write();
+        state.signatures.reserve(additional * num_perm);
+        state.entries.reserve(additional);
+        state.by_id.reserve(additional);
+        state.lsh.reserve(additional);
+    }
+
     /// Puts back an article with the decision recorded when it was first ingested,
     /// without deciding again: replaying a log must give the clusters the original run
     /// gave, even though the articles it was compared with may since have been removed
@@ -307,33 +331,36 @@ impl Detector {
     /// gone). Articles restored in log order get the same origin tie-breaks as the
     /// original run.
     pub fn restore(&self, stored: &StoredArticle<'_>) -> Result<()> {
-        validate_id(stored.id)?;
+        self.restore_many(std::slice::from_ref(stored))
+    }
+
+    /// [`Detector::restore`] for many articles in order, with the LSH index built band
+    /// by band on every core: how a large log is loaded at start-up. On an error, the
+    /// articles before the bad one stay restored.
+    pub fn restore_many(&self, batch: &[StoredArticle<'_>]) -> Result<()> {
         let config = self.config();
-        if stored.fingerprint.signature.len() != config.num_perm {
-            return Err(Error::input(
-                "signature",
-                format!(
-                    "has {} lanes, the config has num_perm = {}",
-                    stored.fingerprint.signature.len(),
-                    config.num_perm
-                ),
-            ));
-        }
         let mut state = self.write();
-        if state.by_id.contains_key(stored.id) {
-            return Err(Error::DuplicateId {
-                id: stored.id.to_owned(),
-                reason: "restored twice".into(),
-            });
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut outcome = Ok(());
+        for stored in batch {
+            if let Err(error) = state.restore_one(config, stored, &mut slots) {
+                outcome = Err(error);
+                break;
+            }
         }
-        let story = match state.story_by_id.get(stored.cluster_id) {
-            Some(&story) => story,
-            None => state.new_story(stored.cluster_id),
-        };
-        let article =
-            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
-        state.insert(config, &article, stored.text_hash, stored.fingerprint, stored.kind, story);
-        Ok(())
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let state = &mut *state;
+        let (lsh, signatures) = (&mut state.lsh, &state.signatures);
+        let num_perm = config.num_perm;
+        let lanes = |slot: Slot| &signatures[slot as usize * num_perm..][..num_perm];
+        if slots.len() < 1024 {
+            for &slot in &slots {
+                lsh.insert(slot, lanes(slot));
+            }
+        } else {
+            lsh.insert_many(&slots, lanes, threads);
+        }
+        outcome
     }
 
     /// Document and cluster counts and approximate memory.
@@ -439,6 +466,41 @@ impl State {
         (kind, found)
     }
 
+    /// Checks and inserts one restored article without indexing it; pushes its slot.
+    fn restore_one(
+        &mut self,
+        config: &DetectorConfig,
+        stored: &StoredArticle<'_>,
+        slots: &mut Vec<Slot>,
+    ) -> Result<()> {
+        validate_id(stored.id)?;
+        if stored.fingerprint.signature.len() != config.num_perm {
+            return Err(Error::input(
+                "signature",
+                format!(
+                    "has {} lanes, the config has num_perm = {}",
+                    stored.fingerprint.signature.len(),
+                    config.num_perm
+                ),
+            ));
+        }
+        if self.by_id.contains_key(stored.id) {
+            return Err(Error::DuplicateId {
+                id: stored.id.to_owned(),
+                reason: "restored twice".into(),
+            });
+        }
+        let story = match self.story_by_id.get(stored.cluster_id) {
+            Some(&story) => story,
+            None => self.new_story(stored.cluster_id),
+        };
+        let article =
+            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
+        let (hash, fingerprint, kind) = (stored.text_hash, stored.fingerprint, stored.kind);
+        slots.push(self.insert_unindexed(config, &article, hash, fingerprint, kind, story));
+        Ok(())
+    }
+
     fn new_story(&mut self, founder: &str) -> u32 {
         let story = Story { id: founder.into(), members: Vec::new() };
         let ix = match self.free_stories.pop() {
@@ -464,6 +526,21 @@ impl State {
         kind: Kind,
         story: u32,
     ) -> Slot {
+        let slot = self.insert_unindexed(config, article, text_hash, fingerprint, kind, story);
+        self.lsh.insert(slot, fingerprint.signature.lanes());
+        slot
+    }
+
+    /// [`State::insert`] without the LSH index (bulk restores index many at once).
+    fn insert_unindexed(
+        &mut self,
+        config: &DetectorConfig,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+        kind: Kind,
+        story: u32,
+    ) -> Slot {
         let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
         let start = slot as usize * config.num_perm;
         if self.signatures.len() < start + config.num_perm {
@@ -472,7 +549,6 @@ impl State {
         }
         self.signatures[start..start + config.num_perm]
             .copy_from_slice(fingerprint.signature.lanes());
-        self.lsh.insert(slot, fingerprint.signature.lanes());
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source: article.source.into(),
@@ -560,6 +636,7 @@ mod tests {
         assert_eq!(cluster.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(detector.stats().documents, 3);
         assert_eq!(detector.stats().clusters, 2);
+        assert_eq!(detector.oldest(), Some(("c".to_owned(), 1)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! tie-breaks). Only the in-memory decision and the queueing of the record happen under
 //! it; fingerprinting comes before and the wait for durability after.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -40,20 +40,26 @@ pub struct DurableStats {
     pub detector: DetectorStats,
     /// The log.
     pub store: StoreStats,
-    /// The indexed article with the oldest time (publication, or ingestion when undated):
-    /// its id and Unix milliseconds.
+    /// The indexed article with the oldest time and that time (Unix ms): publication, or
+    /// ingestion for undated articles under a window; without a window, the earliest
+    /// published article (undated ones are not considered).
     pub oldest_kept: Option<(String, i64)>,
 }
 
-/// Time keys of the indexed articles, to expire the oldest first.
+/// Time keys of the indexed articles, to expire the oldest first. Kept only when a
+/// window is set: without one nothing expires, and the oldest article is found by a scan.
 #[derive(Default)]
 struct TimeIndex {
-    time_of: HashMap<Box<str>, i64>,
+    enabled: bool,
+    time_of: gxhash::HashMap<Box<str>, i64>,
     by_time: BTreeSet<(i64, Box<str>)>,
 }
 
 impl TimeIndex {
     fn insert(&mut self, id: &str, time: i64) {
+        if !self.enabled {
+            return;
+        }
         self.time_of.insert(id.into(), time);
         self.by_time.insert((time, id.into()));
     }
@@ -88,11 +94,23 @@ impl DurableDetector {
     /// damaged other than by a torn tail.
     pub fn open(store: &StoreConfig, detector: DetectorConfig) -> Result<Self> {
         let started = Instant::now();
+        let windowed = store.window.is_some();
         let (store, recovered) = Store::open(store, &detector)?;
         let detector = Detector::new(detector)?;
-        let mut times = TimeIndex::default();
-        times.time_of.reserve(recovered.len());
-        recovered.restore_into(&detector, |id, time| times.insert(id, time))?;
+        // The index and the time index are independent: build them side by side.
+        let (restored, times) = std::thread::scope(|scope| {
+            let times = scope.spawn(|| {
+                let mut times = TimeIndex { enabled: windowed, ..TimeIndex::default() };
+                if windowed {
+                    times.time_of.reserve(recovered.len());
+                    recovered.for_each_live(|id, time| times.insert(id, time));
+                }
+                times
+            });
+            let restored = recovered.restore_into(&detector);
+            (restored, times.join().expect("time index thread does not panic"))
+        });
+        restored?;
         tracing::info!(
             articles = recovered.len(),
             seconds = started.elapsed().as_secs_f64(),
@@ -193,8 +211,13 @@ impl DurableDetector {
 
     /// Counters of the index and the log, the window and the oldest article kept.
     pub fn stats(&self) -> DurableStats {
-        let oldest_kept =
-            lock(&self.times).by_time.first().map(|(time, id)| (id.to_string(), *time));
+        let times = lock(&self.times);
+        let oldest_kept = if times.enabled {
+            times.by_time.first().map(|(time, id)| (id.to_string(), *time))
+        } else {
+            drop(times);
+            self.detector.oldest()
+        };
         DurableStats { detector: self.detector.stats(), store: self.store.stats(), oldest_kept }
     }
 

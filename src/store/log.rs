@@ -58,6 +58,23 @@ impl Lanes<'_> {
         }
     }
 
+    /// Copies the lanes into `out`; false when the lengths differ.
+    pub(crate) fn copy_to(self, out: &mut [u32]) -> bool {
+        if self.len() != out.len() {
+            return false;
+        }
+        match self {
+            Lanes::Words(words) => out.copy_from_slice(words),
+            Lanes::Bytes(bytes) => {
+                for (dst, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *dst = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+        }
+        true
+    }
+
+    #[cfg(test)]
     pub(crate) fn to_boxed(self) -> Box<[u32]> {
         match self {
             Lanes::Words(words) => words.into(),

@@ -159,25 +159,35 @@ impl Recovered {
     }
 
     /// Restores every live article into `detector` in log order, with its recorded
-    /// decision; `each(id, time_key)` sees each one. Signatures are decoded in parallel,
-    /// inserts are sequential (log order fixes origin tie-breaks).
-    pub fn restore_into(&self, detector: &Detector, mut each: impl FnMut(&str, i64)) -> Result<()> {
+    /// decision (log order fixes origin tie-breaks). Signatures are decoded in parallel,
+    /// the LSH index is built band by band on every core.
+    pub fn restore_into(&self, detector: &Detector) -> Result<()> {
         const CHUNK: usize = 1 << 16;
+        detector.reserve(self.len());
+        let num_perm = detector.config().num_perm;
         for chunk in self.replayed.live.chunks(CHUNK) {
-            let fingerprints: Vec<Fingerprint> = chunk
+            let decoded: Vec<(InsertRecord<'_>, Fingerprint)> = chunk
                 .par_iter()
                 .with_min_len(1024)
                 .map(|live| {
                     let insert = recover::insert_at(&self.scanned, live);
-                    Fingerprint {
-                        signature: Signature(insert.lanes.to_boxed()),
-                        shingle_count: insert.shingle_count,
+                    let mut lanes = vec![0; num_perm].into_boxed_slice();
+                    if !insert.lanes.copy_to(&mut lanes) {
+                        return Err(self.bad_record(
+                            live,
+                            format!("signature has {} lanes, not {num_perm}", insert.lanes.len()),
+                        ));
                     }
+                    let fingerprint = Fingerprint {
+                        signature: Signature(lanes),
+                        shingle_count: insert.shingle_count,
+                    };
+                    Ok((insert, fingerprint))
                 })
-                .collect();
-            for (live, fingerprint) in chunk.iter().zip(&fingerprints) {
-                let insert = recover::insert_at(&self.scanned, live);
-                let stored = StoredArticle {
+                .collect::<Result<_>>()?;
+            let batch: Vec<StoredArticle<'_>> = decoded
+                .iter()
+                .map(|(insert, fingerprint)| StoredArticle {
                     id: insert.id,
                     source: insert.source,
                     published: insert.published,
@@ -185,16 +195,30 @@ impl Recovered {
                     fingerprint,
                     kind: insert.kind,
                     cluster_id: insert.cluster_id,
-                };
-                detector.restore(&stored).map_err(|e| Error::BadLogRecord {
-                    path: self.scanned.segments[live.segment].path.clone(),
-                    offset: (live.payload.start - log::FRAME_HEADER) as u64,
-                    reason: e.to_string(),
-                })?;
-                each(insert.id, live.time_key);
+                })
+                .collect();
+            if let Err(error) = detector.restore_many(&batch) {
+                // Name the record: the first of the batch not restored.
+                let at = batch.iter().position(|a| !detector.contains(a.id)).unwrap_or(0);
+                return Err(self.bad_record(&chunk[at], error.to_string()));
             }
         }
         Ok(())
+    }
+
+    fn bad_record(&self, live: &recover::LiveRef, reason: String) -> Error {
+        Error::BadLogRecord {
+            path: self.scanned.segments[live.segment].path.clone(),
+            offset: (live.payload.start - log::FRAME_HEADER) as u64,
+            reason,
+        }
+    }
+
+    /// Calls `each(id, time_key)` for every live article, in log order.
+    pub fn for_each_live(&self, mut each: impl FnMut(&str, i64)) {
+        for live in &self.replayed.live {
+            each(recover::insert_at(&self.scanned, live).id, live.time_key);
+        }
     }
 }
 
