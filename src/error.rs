@@ -133,6 +133,7 @@ impl Error {
         Error::InvalidConfig { field, reason: reason.into() }
     }
 
+    #[cfg(feature = "store")]
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
