@@ -180,11 +180,10 @@ fn replay_reproduces_verdicts_and_clusters() {
 
 #[test]
 fn replay_on_the_syndication_corpus() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/synd-dev.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("SKIPPED replay_on_the_syndication_corpus: {} is absent", path.display());
+    let Some(data) = crate::common::shared_data("replay_on_the_syndication_corpus") else {
         return;
     };
+    let text = std::fs::read_to_string(data.join("synd-dev.jsonl")).unwrap();
     let docs: Vec<Doc> = text
         .lines()
         .take(2000)
