@@ -97,7 +97,8 @@ fn synth(dir: &Path, n: usize) {
             source: &format!("outlet{}.example", i % 20),
             published: Some(1_700_000_000_000 + i as i64 * 1000),
             text_hash: rng.next(),
-            fingerprint: &fingerprint,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
             kind,
             cluster_id: &cluster,
         };
@@ -163,7 +164,8 @@ fn commit(records: usize) {
                             source: "wire",
                             published: Some(i as i64),
                             text_hash: i as u64,
-                            fingerprint: &fingerprint,
+                            lanes: fingerprint.signature.lanes(),
+                            shingle_count: fingerprint.shingle_count,
                             kind: Kind::NewStory,
                             cluster_id: &id,
                         };

@@ -102,8 +102,10 @@ pub struct StoredArticle<'a> {
     pub published: Option<i64>,
     /// [`text_hash`] of the original text (tells retries from conflicting re-ingests).
     pub text_hash: u64,
-    /// Its fingerprint.
-    pub fingerprint: &'a Fingerprint,
+    /// Its MinHash signature lanes (`num_perm` of them).
+    pub lanes: &'a [u32],
+    /// Distinct shingles of its text.
+    pub shingle_count: u32,
     /// The kind it was given.
     pub kind: Kind,
     /// The cluster it joined (or founded).
@@ -474,12 +476,12 @@ impl State {
         slots: &mut Vec<Slot>,
     ) -> Result<()> {
         validate_id(stored.id)?;
-        if stored.fingerprint.signature.len() != config.num_perm {
+        if stored.lanes.len() != config.num_perm {
             return Err(Error::input(
                 "signature",
                 format!(
                     "has {} lanes, the config has num_perm = {}",
-                    stored.fingerprint.signature.len(),
+                    stored.lanes.len(),
                     config.num_perm
                 ),
             ));
@@ -496,8 +498,9 @@ impl State {
         };
         let article =
             Article { id: stored.id, text: "", source: stored.source, published: stored.published };
-        let (hash, fingerprint, kind) = (stored.text_hash, stored.fingerprint, stored.kind);
-        slots.push(self.insert_unindexed(config, &article, hash, fingerprint, kind, story));
+        let signature = (stored.lanes, stored.shingle_count);
+        let (hash, kind) = (stored.text_hash, stored.kind);
+        slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
         Ok(())
     }
 
@@ -526,7 +529,8 @@ impl State {
         kind: Kind,
         story: u32,
     ) -> Slot {
-        let slot = self.insert_unindexed(config, article, text_hash, fingerprint, kind, story);
+        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
+        let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
         self.lsh.insert(slot, fingerprint.signature.lanes());
         slot
     }
@@ -537,7 +541,7 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        fingerprint: &Fingerprint,
+        (lanes, shingle_count): (&[u32], u32),
         kind: Kind,
         story: u32,
     ) -> Slot {
@@ -547,15 +551,14 @@ impl State {
             self.signatures.resize(start + config.num_perm, 0);
             self.entries.resize_with(slot as usize + 1, || None);
         }
-        self.signatures[start..start + config.num_perm]
-            .copy_from_slice(fingerprint.signature.lanes());
+        self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source: article.source.into(),
             published: article.published,
             seq: self.next_seq,
             text_hash,
-            shingle_count: fingerprint.shingle_count,
+            shingle_count,
             kind,
             cluster: story,
         });
@@ -697,7 +700,8 @@ mod tests {
                     source: "test",
                     published: Some(t),
                     text_hash: text_hash(text),
-                    fingerprint: &fingerprint,
+                    lanes: fingerprint.signature.lanes(),
+                    shingle_count: fingerprint.shingle_count,
                     kind: verdict.kind,
                     cluster_id: &verdict.cluster_id,
                 })
@@ -717,16 +721,13 @@ mod tests {
             source: "",
             published: None,
             text_hash: 0,
-            fingerprint: &fingerprint,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
             kind: Kind::NewStory,
             cluster_id: "c",
         };
         assert!(matches!(replayed.restore(&again), Err(Error::DuplicateId { .. })));
-        let short = Fingerprint {
-            signature: crate::minhash::Signature(vec![0; 16].into()),
-            shingle_count: 1,
-        };
-        let bad = StoredArticle { id: "z", fingerprint: &short, ..again };
+        let bad = StoredArticle { id: "z", lanes: &[0; 16], ..again };
         assert!(matches!(
             replayed.restore(&bad),
             Err(Error::InvalidInput { field: "signature", .. })

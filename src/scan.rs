@@ -242,7 +242,8 @@ pub fn save(
             source: doc.source.as_deref().unwrap_or(""),
             published: doc.published,
             text_hash: doc.text_hash,
-            fingerprint: &doc.fingerprint,
+            lanes: doc.fingerprint.signature.lanes(),
+            shingle_count: doc.fingerprint.shingle_count,
             kind: report.kind(ix, config),
             cluster_id: &report.docs[assignment.origin].id,
         };

@@ -170,7 +170,8 @@ impl DurableDetector {
             source: article.source,
             published: article.published,
             text_hash: hash,
-            fingerprint: &fingerprint,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
             kind: verdict.kind,
             cluster_id: &verdict.cluster_id,
         };

@@ -5,7 +5,9 @@
 //! like any other damage, and the magic lets recovery look past a bad frame for later
 //! valid ones: a bad frame followed by none is a torn tail (a crash mid-write), a bad
 //! frame followed by valid ones is corruption. Payloads are hand-rolled little-endian:
-//! the records are few and fixed, and the signature lanes dominate their size.
+//! the records are few and fixed, and the signature lanes dominate their size. Payloads
+//! are padded to a multiple of 4 bytes and lanes start 4-aligned, so every frame starts
+//! 4-aligned and a memory-mapped log hands out lanes as `&[u32]` without copying.
 
 use std::ops::Range;
 
@@ -50,7 +52,22 @@ pub(crate) enum Lanes<'a> {
     Bytes(&'a [u8]),
 }
 
-impl Lanes<'_> {
+impl<'a> Lanes<'a> {
+    /// Lanes read from a payload: borrowed as words when aligned (always, for logs this
+    /// module wrote, on a little-endian machine), else kept as bytes to decode.
+    fn from_bytes(bytes: &'a [u8]) -> Self {
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: every bit pattern is a valid u32, and align_to only returns a
+            // middle part that is correctly aligned for u32.
+            let (head, words, tail) = unsafe { bytes.align_to::<u32>() };
+            if head.is_empty() && tail.is_empty() {
+                return Lanes::Words(words);
+            }
+        }
+        Lanes::Bytes(bytes)
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Lanes::Words(words) => words.len(),
@@ -129,7 +146,8 @@ pub(crate) fn frame(buf: &mut Vec<u8>, record: &Record<'_>) {
     let start = buf.len();
     buf.extend_from_slice(&MAGIC);
     buf.extend_from_slice(&[0; 8]);
-    encode(buf, record);
+    encode(buf, record, start + FRAME_HEADER);
+    pad4(buf, start + FRAME_HEADER);
     let len = (buf.len() - start - FRAME_HEADER) as u32;
     debug_assert!(len as usize <= MAX_PAYLOAD);
     let len_bytes = len.to_le_bytes();
@@ -144,7 +162,14 @@ fn put_str(buf: &mut Vec<u8>, text: &str) {
     buf.extend_from_slice(text.as_bytes());
 }
 
-fn encode(buf: &mut Vec<u8>, record: &Record<'_>) {
+/// Zero bytes up to the next multiple of 4 counted from `base`.
+fn pad4(buf: &mut Vec<u8>, base: usize) {
+    while !(buf.len() - base).is_multiple_of(4) {
+        buf.push(0);
+    }
+}
+
+fn encode(buf: &mut Vec<u8>, record: &Record<'_>, base: usize) {
     match record {
         Record::Header(header) => {
             buf.push(TYPE_HEADER);
@@ -167,6 +192,7 @@ fn encode(buf: &mut Vec<u8>, record: &Record<'_>) {
             put_str(buf, insert.source);
             // A founder's cluster is named after itself: store it once.
             put_str(buf, if insert.cluster_id == insert.id { "" } else { insert.cluster_id });
+            pad4(buf, base);
             match insert.lanes {
                 Lanes::Words(words) => {
                     for word in words {
@@ -194,6 +220,8 @@ fn kind_byte(kind: Kind) -> u8 {
 /// Little-endian cursor over a payload; every read is bounds-checked.
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// Bytes consumed so far.
+    pos: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -203,6 +231,7 @@ impl<'a> Reader<'a> {
         }
         let (head, tail) = self.bytes.split_at(n);
         self.bytes = tail;
+        self.pos += n;
         Ok(head)
     }
     fn u8(&mut self) -> Result<u8, String> {
@@ -228,7 +257,7 @@ impl<'a> Reader<'a> {
 
 /// Decodes a payload whose checksum already passed.
 pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
-    let mut r = Reader { bytes: payload };
+    let mut r = Reader { bytes: payload, pos: 0 };
     let record = match r.u8()? {
         TYPE_HEADER => {
             let format_version = r.u32()?;
@@ -259,7 +288,8 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
             let id = r.str("id")?;
             let source = r.str("source")?;
             let cluster_id = r.str("cluster id")?;
-            let lanes = Lanes::Bytes(r.take(4 * lanes)?);
+            r.take((4 - r.pos % 4) % 4)?;
+            let lanes = Lanes::from_bytes(r.take(4 * lanes)?);
             Record::Insert(InsertRecord {
                 id,
                 source,
@@ -275,7 +305,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
         TYPE_REMOVE => Record::Remove { id: r.str("id")? },
         other => return Err(format!("unknown record type {other}")),
     };
-    if !r.bytes.is_empty() {
+    if r.bytes.len() > 3 || r.bytes.iter().any(|&b| b != 0) {
         return Err(format!("{} unexpected bytes after the record", r.bytes.len()));
     }
     Ok(record)
@@ -401,6 +431,7 @@ mod tests {
         );
         assert_eq!((first.text_hash, first.shingle_count), (0xdead_beef_0000_0001, 9));
         assert_eq!(&*first.lanes.to_boxed(), &[1, 2, 3, u32::MAX]);
+        assert!(frames.iter().all(|f| f.offset % 4 == 0 && f.payload.len() % 4 == 0));
         let Record::Insert(second) = decoded[1] else { panic!() };
         assert_eq!(second.cluster_id, "founder");
         assert!(matches!(decoded[2], Record::Header(h) if h == header));

@@ -46,8 +46,6 @@ use serde::Serialize;
 use crate::config::{DetectorConfig, StoreConfig, SyncMode};
 use crate::detector::{Detector, StoredArticle};
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
-use crate::minhash::Signature;
 
 pub use compact::{CompactReport, CompactStep};
 pub use durable::{DurableDetector, DurableStats, Ingested};
@@ -159,40 +157,43 @@ impl Recovered {
     }
 
     /// Restores every live article into `detector` in log order, with its recorded
-    /// decision (log order fixes origin tie-breaks). Signatures are decoded in parallel,
-    /// the LSH index is built band by band on every core.
+    /// decision (log order fixes origin tie-breaks). Records are decoded in parallel and
+    /// their lanes borrowed straight from the mapped log; the LSH index is built band by
+    /// band on every core.
     pub fn restore_into(&self, detector: &Detector) -> Result<()> {
         const CHUNK: usize = 1 << 16;
         detector.reserve(self.len());
-        let num_perm = detector.config().num_perm;
         for chunk in self.replayed.live.chunks(CHUNK) {
-            let decoded: Vec<(InsertRecord<'_>, Fingerprint)> = chunk
+            // Lanes come as bytes only from a misaligned or big-endian read: decode those.
+            let decoded: Vec<(InsertRecord<'_>, Option<Box<[u32]>>)> = chunk
                 .par_iter()
                 .with_min_len(1024)
                 .map(|live| {
                     let insert = recover::insert_at(&self.scanned, live);
-                    let mut lanes = vec![0; num_perm].into_boxed_slice();
-                    if !insert.lanes.copy_to(&mut lanes) {
-                        return Err(self.bad_record(
-                            live,
-                            format!("signature has {} lanes, not {num_perm}", insert.lanes.len()),
-                        ));
-                    }
-                    let fingerprint = Fingerprint {
-                        signature: Signature(lanes),
-                        shingle_count: insert.shingle_count,
+                    let owned = match insert.lanes {
+                        Lanes::Words(_) => None,
+                        Lanes::Bytes(_) => {
+                            let mut lanes = vec![0; insert.lanes.len()].into_boxed_slice();
+                            insert.lanes.copy_to(&mut lanes);
+                            Some(lanes)
+                        }
                     };
-                    Ok((insert, fingerprint))
+                    (insert, owned)
                 })
-                .collect::<Result<_>>()?;
+                .collect();
             let batch: Vec<StoredArticle<'_>> = decoded
                 .iter()
-                .map(|(insert, fingerprint)| StoredArticle {
+                .map(|(insert, owned)| StoredArticle {
                     id: insert.id,
                     source: insert.source,
                     published: insert.published,
                     text_hash: insert.text_hash,
-                    fingerprint,
+                    lanes: match (insert.lanes, owned) {
+                        (Lanes::Words(words), _) => words,
+                        (Lanes::Bytes(_), Some(owned)) => owned,
+                        (Lanes::Bytes(_), None) => unreachable!("byte lanes were decoded above"),
+                    },
+                    shingle_count: insert.shingle_count,
                     kind: insert.kind,
                     cluster_id: insert.cluster_id,
                 })
@@ -375,7 +376,7 @@ impl Store {
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         check_field("cluster_id", article.cluster_id)?;
-        let lanes = article.fingerprint.signature.lanes();
+        let lanes = article.lanes;
         if lanes.len() != self.inner.num_perm {
             return Err(Error::input(
                 "signature",
@@ -394,7 +395,7 @@ impl Store {
             published: article.published,
             ingested_at,
             text_hash: article.text_hash,
-            shingle_count: article.fingerprint.shingle_count,
+            shingle_count: article.shingle_count,
             lanes: Lanes::Words(lanes),
         };
         {
@@ -539,7 +540,7 @@ impl BulkWriter {
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         check_field("cluster_id", article.cluster_id)?;
-        let lanes = article.fingerprint.signature.lanes();
+        let lanes = article.lanes;
         if lanes.len() != self.num_perm {
             return Err(Error::input(
                 "signature",
@@ -554,7 +555,7 @@ impl BulkWriter {
             published: article.published,
             ingested_at,
             text_hash: article.text_hash,
-            shingle_count: article.fingerprint.shingle_count,
+            shingle_count: article.shingle_count,
             lanes: Lanes::Words(lanes),
         };
         if self.records == 0 {
