@@ -439,6 +439,23 @@ mod tests {
     }
 
     #[test]
+    fn misaligned_lanes_are_decoded_not_borrowed() {
+        let framed = insert("a", "a", &[1, 2, 3, 0xdead_beef]);
+        let mut shifted = vec![0u8; 1];
+        shifted.extend(&framed);
+        for bytes in [&framed[..], &shifted[1..]] {
+            // Lanes start 4-aligned within the frame: borrowed iff the frame is aligned.
+            let aligned = bytes.as_ptr().align_offset(4) == 0;
+            let Ok(Record::Insert(record)) = decode(&bytes[FRAME_HEADER..]) else { panic!() };
+            assert_eq!(matches!(record.lanes, Lanes::Words(_)), aligned);
+            let mut out = [0u32; 4];
+            assert!(record.lanes.copy_to(&mut out));
+            assert_eq!(out, [1, 2, 3, 0xdead_beef]);
+            assert!(!record.lanes.copy_to(&mut [0u32; 3]));
+        }
+    }
+
+    #[test]
     fn damage_is_located() {
         let one = insert("a", "a", &[1; 16]);
         let mut buf = one.clone();

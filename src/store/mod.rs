@@ -10,7 +10,7 @@
 //!   refused ([`Error::CorruptLog`]).
 //! * Removes are tombstones; [`Store::compact`] rewrites the sealed segments without
 //!   dead or expired records, crash-safely (temp file, fsync, rename, fsync directory).
-//! * [`DurableDetector`] puts a [`Detector`](crate::Detector) and a store together:
+//! * [`DurableDetector`] puts a [`Detector`] and a store together:
 //!   that is what the service calls.
 //!
 //! Layout of a data directory:
