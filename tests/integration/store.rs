@@ -283,6 +283,33 @@ fn bit_flips_in_the_tail_are_cut_and_in_the_middle_refused() {
 }
 
 #[test]
+fn damage_in_a_sealed_segment_is_refused_even_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = store_config(dir.path());
+    let docs = corpus(20, 12);
+    let durable = open(&config);
+    ingest_all(&durable, &docs[..docs.len() / 2]);
+    durable.compact().unwrap(); // seals the first segment, appends go to a second one
+    ingest_all(&durable, &docs[docs.len() / 2..]);
+    drop(durable);
+    let segments = segments(dir.path());
+    assert_eq!(segments.len(), 2, "{segments:?}");
+    // A sealed segment was synced before the next one began: a short end there is
+    // damage, not a crash mid-write, although nothing valid follows inside the file.
+    let sealed = std::fs::read(&segments[0]).unwrap();
+    std::fs::write(&segments[0], &sealed[..sealed.len() - 3]).unwrap();
+    let before = snapshot(dir.path());
+    match DurableDetector::open(&config, DetectorConfig::default()) {
+        Err(Error::CorruptLog { path, next_valid, .. }) => {
+            assert_eq!(path, segments[0]);
+            assert!(next_valid.contains("later segment"), "{next_valid}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn incompatible_manifest_names_the_setting_and_leaves_data_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let config = store_config(dir.path());
@@ -436,6 +463,9 @@ fn window_ages_articles_out_of_memory_and_disk() {
     let late = durable.ingest(&article(&old), T0 + 29 * DAY).unwrap();
     assert!(!late.indexed && !durable.detector().contains("old"));
     assert_eq!(late.verdict.kind, Kind::NewStory);
+    // An undated article counts from its arrival.
+    let undated = Doc { id: "undated".into(), published: None, ..corpus(1, 73).remove(0) };
+    assert!(durable.ingest(&article(&undated), T0 + 25 * DAY).unwrap().indexed);
     let typo =
         Doc { id: "typo".into(), published: Some(T0 + 5000 * DAY), ..corpus(1, 71).remove(0) };
     durable.ingest(&article(&typo), T0 + 29 * DAY).unwrap().ticket.wait().unwrap();
@@ -449,7 +479,9 @@ fn window_ages_articles_out_of_memory_and_disk() {
     let reopened = open(&config);
     let kept_after: Vec<bool> = docs.iter().map(|d| reopened.detector().contains(&d.id)).collect();
     assert_eq!(kept_after, (0..30).map(|day| day >= 20).collect::<Vec<_>>());
+    assert!(reopened.detector().contains("undated"));
     reopened.remove("typo").unwrap().unwrap().wait().unwrap();
+    reopened.remove("undated").unwrap().unwrap().wait().unwrap();
     let report = reopened.compact().unwrap();
     assert_eq!(report.records_after, 10); // days 20..=29
     drop(reopened);
