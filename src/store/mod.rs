@@ -241,7 +241,12 @@ fn lock_dir(dir: &Path) -> Result<File> {
 /// Creates `dir` if needed, locks it and checks or writes its manifest. A directory
 /// without a manifest must be empty: the store never writes into a stranger's folder.
 fn prepare_dir(dir: &Path, detector: &DetectorConfig) -> Result<File> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // The new directory's own entry must survive a power failure too.
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        sync_dir(parent)?;
+    }
     let lock = lock_dir(dir)?;
     let current = Manifest::new(detector);
     match read_manifest(dir)? {
