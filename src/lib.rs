@@ -41,9 +41,11 @@ pub mod text;
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
+#[cfg(feature = "server")]
+pub mod service;
 
 pub use cluster::{Kind, Similarity};
-pub use config::DetectorConfig;
+pub use config::{DetectorConfig, ServiceConfig};
 pub use detector::{Article, ClusterView, Detector, DetectorStats, Match, Member, Verdict};
 pub use error::{Error, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter};
