@@ -1,1 +1,3 @@
 //! x
+#[cfg(all(feature = "server", feature = "cli"))]
+mod grpc;
