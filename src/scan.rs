@@ -97,11 +97,12 @@ impl ScanReport {
             format!(", {} invalid skipped", self.invalid.len())
         };
         format!(
-            "{} documents, {} clusters, {} duplicates{invalid}; {:.2} s, {:.1} MB/s",
+            "{} documents, {} clusters, {} duplicates{invalid}; {:.2} s (read+sign {:.2} s), {:.1} MB/s",
             self.docs.len(),
             self.clusters(),
             self.duplicates(),
             self.seconds,
+            self.sign_seconds,
             mb / self.seconds.max(1e-9),
         )
     }

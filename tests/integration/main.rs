@@ -1,3 +1,9 @@
-//! x
+//! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
+//! files, the gRPC service in-process, and accuracy on the shared evaluation corpora when
+//! they are present.
+
+mod cli;
+mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
+mod properties;
