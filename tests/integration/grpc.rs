@@ -547,3 +547,109 @@ async fn reflection_lists_the_service_in_v1_and_v1alpha() {
     }
     server.shutdown().await;
 }
+
+/// Runs the `neardup` binary off the runtime (the in-process server needs it).
+async fn neardup(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::common::neardup(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// `neardup ingest --server` and `neardup check --server`: the README's example call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_ingest_and_check_print_verdicts() {
+    let server = TestServer::start(ServiceConfig::default()).await;
+    let url = format!("http://{}", server.address);
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("kremlin.jsonl");
+    let kept: Vec<&str> = KREMLIN.lines().filter(|line| !line.contains(EXCERPT)).collect();
+    std::fs::write(&corpus, kept.join("\n")).unwrap();
+    let corpus = corpus.to_str().unwrap().to_owned();
+
+    let args = |command: &str| vec![command.into(), "--server".into(), url.clone(), corpus.clone()];
+    let output = neardup(args("ingest")).await;
+    let stdout = crate::common::stdout_ok(&output);
+    let verdicts: Vec<neardup::Verdict> =
+        stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let as_pb: Vec<pb::Verdict> = verdicts.iter().cloned().map(convert::verdict).collect();
+    assert_matches_truth(&kremlin_without_excerpt(), &as_pb);
+
+    // Checking the same file again: every article now finds its stored self.
+    let output = neardup(args("check")).await;
+    let stdout = crate::common::stdout_ok(&output);
+    let checked: Vec<neardup::Verdict> =
+        stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(checked.len(), verdicts.len());
+    for (verdict, stored) in checked.iter().zip(&verdicts) {
+        assert_eq!((&verdict.id, verdict.kind), (&stored.id, neardup::Kind::Duplicate));
+        assert_eq!(verdict.matches[0].id, stored.id);
+        assert_eq!(verdict.best_jaccard, 1.0);
+    }
+    let stats = server.client().await.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(stats.documents, verdicts.len() as u64);
+
+    // A bad record stops the client with exit code 2 after the verdicts before it.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, format!("{}\n{{\"id\": \"x\"}}\n{}\n", kept[0], kept[1])).unwrap();
+    let bad_args =
+        vec!["ingest".into(), "--server".into(), url.clone(), bad.to_str().unwrap().into()];
+    let output = neardup(bad_args).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.jsonl:2: missing field \"text\""), "{stderr}");
+
+    // A refused article names its position and the status.
+    let conflict = dir.path().join("conflict.jsonl");
+    let row = serde_json::json!({"id": "aggregator-1", "text": "Other words entirely, about the weather."});
+    std::fs::write(&conflict, format!("{row}\n")).unwrap();
+    let output =
+        neardup(vec!["ingest".into(), "--server".into(), url, conflict.to_str().unwrap().into()])
+            .await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("article 1") && stderr.contains("AlreadyExists"), "{stderr}");
+    server.shutdown().await;
+}
+
+/// The binary serves, prints where, and exits 0 on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_binary_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neardup"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (address, stderr) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let line = lines.by_ref().map(Result::unwrap).find(|l| l.contains("listening on")).unwrap();
+        assert!(line.contains("in memory"), "the server says state is not durable: {line}");
+        let address = line.split("listening on ").nth(1).unwrap().split(' ').next().unwrap();
+        (address.to_owned(), lines)
+    })
+    .await
+    .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap(),
+    );
+    let request = tonic_health::pb::HealthCheckRequest { service: SERVICE_NAME.into() };
+    assert_eq!(health.check(request).await.unwrap().into_inner().status, 1); // SERVING
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = stderr.map(Result::unwrap).collect();
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit status {:?}, log {:?}", status.0, status.1);
+    assert!(status.1.iter().any(|l| l.contains("stopped")), "{:?}", status.1);
+}
