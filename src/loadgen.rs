@@ -42,6 +42,12 @@ struct Report {
     check_p90_ms: f64,
     check_p99_ms: f64,
     check_max_ms: f64,
+    /// CPU seconds the server process used in each phase (only when loadgen started it).
+    server_cpu_ingest_seconds: Option<f64>,
+    server_cpu_check_seconds: Option<f64>,
+    /// CPU seconds this client process used in each phase.
+    client_cpu_ingest_seconds: Option<f64>,
+    client_cpu_check_seconds: Option<f64>,
 }
 
 /// Runs both phases and prints the report.
@@ -63,10 +69,17 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
         }
     };
     let limit = Duration::from_secs(args.max_seconds);
+    let server_pid = server.as_ref().map(|s| s.0.id());
+    let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds);
+    let me = Some(std::process::id());
+    let (server_cpu_0, client_cpu_0) = (cpu(server_pid), cpu(me));
     let (ingested, ingest_time, new_stories) = ingest_phase(&url, &corpus, args, limit).await?;
+    let (server_cpu_1, client_cpu_1) = (cpu(server_pid), cpu(me));
     let stats = connect(&url).await?.stats(pb::StatsRequest {}).await?.into_inner();
     let (mut latencies, check_time) = check_phase(&url, &corpus, args, limit).await?;
+    let (server_cpu_2, client_cpu_2) = (cpu(server_pid), cpu(me));
     drop(server);
+    let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
 
     latencies.sort_unstable();
     let quantile = |q: f64| {
@@ -91,6 +104,10 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
         check_p90_ms: quantile(0.90),
         check_p99_ms: quantile(0.99),
         check_max_ms: quantile(1.0),
+        server_cpu_ingest_seconds: used(server_cpu_0, server_cpu_1),
+        server_cpu_check_seconds: used(server_cpu_1, server_cpu_2),
+        client_cpu_ingest_seconds: used(client_cpu_0, client_cpu_1),
+        client_cpu_check_seconds: used(client_cpu_1, client_cpu_2),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -120,8 +137,30 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             report.check_p99_ms,
             report.check_max_ms,
         );
+        let per_call = |seconds: Option<f64>, calls: usize| {
+            seconds.map_or("-".to_owned(), |s| format!("{:.0} us", s * 1e6 / calls as f64))
+        };
+        println!(
+            "cpu per call: ingest server {} client {}; check server {} client {}",
+            per_call(report.server_cpu_ingest_seconds, report.ingested),
+            per_call(report.client_cpu_ingest_seconds, report.ingested),
+            per_call(report.server_cpu_check_seconds, report.checks),
+            per_call(report.client_cpu_check_seconds, report.checks),
+        );
     }
     Ok(())
+}
+
+/// User plus system CPU seconds of process `pid`, all threads included (Linux only).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    // Clock ticks per second of /proc times; 100 on every Linux x86-64 build.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
 }
 
 fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
@@ -310,6 +349,18 @@ mod tests {
         for url in ["http://10.0.0.1:50051", "http://example.com:80"] {
             assert!(ensure_loopback(url).is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let before = cpu_seconds(std::process::id()).unwrap();
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_seconds(std::process::id()).unwrap();
+        assert!(after - before >= 0.1, "{before} -> {after}");
     }
 
     #[test]
