@@ -1,8 +1,8 @@
 //! The gRPC service behind `neardup serve` (`neardup.v1.Deduplicator`), with the standard
 //! health service and server reflection (v1 and v1alpha) next to it. A thin adapter:
 //! each RPC converts the request ([`convert`]), calls the [`Engine`] that wraps the
-//! [`crate::Detector`], converts back and maps errors ([`status`]). State lives in memory
-//! for now and is lost when the server stops.
+//! [`crate::Detector`], converts back and maps errors to statuses (`status.rs`). State
+//! lives in memory for now and is lost when the server stops.
 
 pub mod convert;
 mod dedup;
