@@ -126,6 +126,11 @@ pub(crate) struct LoadgenArgs {
     /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
     #[arg(long, default_value_t = 120)]
     pub(crate) max_seconds: u64,
+    /// Make each repetition of the corpus a set of new stories (every word of pass `p`
+    /// gets a suffix for `p`), so copies pile up only within a pass; by default a
+    /// repetition is an exact copy of the corpus with other ids.
+    #[arg(long)]
+    pub(crate) distinct_passes: bool,
     /// Print the results as one JSON object instead of text.
     #[arg(long)]
     pub(crate) json: bool,

@@ -191,12 +191,41 @@ fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
     Ok(out)
 }
 
-/// Article `i` of the repeated corpus: pass `r` of the corpus gets the id suffix `#r`.
-fn nth_article(corpus: &[pb::Article], i: usize, prefix: &str) -> pb::Article {
+/// Article `i` of the repeated corpus: pass `p` of the corpus gets the id suffix `#p`,
+/// and with `distinct` its words are marked so that it shares no shingle with other passes.
+fn nth_article(corpus: &[pb::Article], i: usize, prefix: &str, distinct: bool) -> pb::Article {
     let mut article = corpus[i % corpus.len()].clone();
     let pass = i / corpus.len();
     article.id = format!("{prefix}{}#{pass}", article.id);
+    if distinct && pass > 0 {
+        article.text = mark_words(&article.text, pass);
+    }
     article
+}
+
+/// Appends a pass-specific letter suffix to every word: copies within one pass still
+/// share their words, but no two passes share a word.
+fn mark_words(text: &str, pass: usize) -> String {
+    let mut suffix = String::from("x");
+    let mut n = pass;
+    while n > 0 {
+        suffix.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let mut in_word = false;
+    for c in text.chars() {
+        let word_char = c.is_alphanumeric();
+        if in_word && !word_char {
+            out.push_str(&suffix);
+        }
+        out.push(c);
+        in_word = word_char;
+    }
+    if in_word {
+        out.push_str(&suffix);
+    }
+    out
 }
 
 /// Streams `args.articles` articles through `args.streams` concurrent calls, each on
@@ -211,7 +240,7 @@ async fn ingest_phase(
     // server's cost.
     let mut per_stream: Vec<Vec<pb::IngestRequest>> = vec![Vec::new(); args.streams];
     for i in 0..args.articles {
-        let article = nth_article(corpus, i, "");
+        let article = nth_article(corpus, i, "", args.distinct_passes);
         per_stream[i % args.streams].push(pb::IngestRequest { article: Some(article) });
     }
     let mut clients = Vec::new();
@@ -262,6 +291,7 @@ async fn check_phase(
     let started = Instant::now();
     let deadline = started + limit;
     let total = args.checks;
+    let distinct = args.distinct_passes;
     let mut tasks = Vec::new();
     for mut client in clients {
         let (corpus, next) = (Arc::clone(&corpus), Arc::clone(&next));
@@ -272,7 +302,8 @@ async fn check_phase(
                 if i >= total || Instant::now() >= deadline {
                     return Ok::<_, tonic::Status>(latencies);
                 }
-                let request = pb::CheckRequest { article: Some(nth_article(&corpus, i, "check-")) };
+                let request =
+                    pb::CheckRequest { article: Some(nth_article(&corpus, i, "check-", distinct)) };
                 let sent = Instant::now();
                 client.check(request).await?;
                 latencies.push(sent.elapsed());
@@ -369,7 +400,18 @@ mod tests {
             pb::Article { id: "a".into(), ..Default::default() },
             pb::Article { id: "b".into(), ..Default::default() },
         ];
-        let ids: Vec<String> = (0..5).map(|i| nth_article(&corpus, i, "").id).collect();
+        let ids: Vec<String> = (0..5).map(|i| nth_article(&corpus, i, "", false).id).collect();
         assert_eq!(ids, ["a#0", "b#0", "a#1", "b#1", "a#2"]);
+    }
+
+    #[test]
+    fn distinct_passes_share_no_word() {
+        assert_eq!(mark_words("Putin's call, 28 Jan.", 1), "Putinxb'sxb callxb, 28xb Janxb.");
+        assert_eq!(mark_words("a", 27), "axbb");
+        let pass = |p| mark_words("the same words again", p);
+        let words = |t: String| t.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let (one, two) = (words(pass(1)), words(pass(2)));
+        assert!(one.iter().all(|w| !two.contains(w)));
+        assert_eq!(pass(3), pass(3));
     }
 }
