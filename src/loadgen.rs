@@ -4,7 +4,7 @@
 //! Phase 2 runs concurrent clients, each on its own connection, sending `Check` calls
 //! one after another, and reports latency percentiles.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -109,10 +109,13 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
         client_cpu_ingest_seconds: used(client_cpu_0, client_cpu_1),
         client_cpu_check_seconds: used(client_cpu_1, client_cpu_2),
     };
+    // Through a lock with `?`, so a closed pipe (`| head`) ends quietly instead of panicking.
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "ingest: {} articles over {} streams in {:.2} s = {:.0} articles/s ({} new stories, {} copies)",
             report.ingested,
             report.ingest_streams,
@@ -120,13 +123,15 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             report.ingest_articles_per_second,
             report.new_stories,
             report.copies,
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "index: {} documents, {:.1} MiB",
             report.index_documents,
             report.index_memory_bytes as f64 / (1 << 20) as f64
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             report.checks,
             report.check_clients,
@@ -136,17 +141,18 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             report.check_p90_ms,
             report.check_p99_ms,
             report.check_max_ms,
-        );
+        )?;
         let per_call = |seconds: Option<f64>, calls: usize| {
             seconds.map_or("-".to_owned(), |s| format!("{:.0} us", s * 1e6 / calls as f64))
         };
-        println!(
+        writeln!(
+            out,
             "cpu per call: ingest server {} client {}; check server {} client {}",
             per_call(report.server_cpu_ingest_seconds, report.ingested),
             per_call(report.client_cpu_ingest_seconds, report.ingested),
             per_call(report.server_cpu_check_seconds, report.checks),
             per_call(report.client_cpu_check_seconds, report.checks),
-        );
+        )?;
     }
     Ok(())
 }
