@@ -63,6 +63,9 @@ pub(crate) struct ServeArgs {
     /// and lost when the server stops.
     #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+    /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
+    pub(crate) shutdown_grace_ms: u64,
     /// Detector settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
@@ -76,6 +79,7 @@ impl ServeArgs {
             listen: self.listen,
             max_message_bytes: self.max_message_bytes,
             data_dir: self.data_dir.clone(),
+            shutdown_grace_ms: self.shutdown_grace_ms,
             detector: self.detector.to_config()?,
         })
     }

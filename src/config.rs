@@ -151,6 +151,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 << 20;
 /// Where the server keeps its state (reserved: state lives in memory for now).
 pub const DEFAULT_DATA_DIR: &str = "./neardup-data";
+/// How long a stopping server waits for requests in flight before it gives up on them.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
 /// Smallest `max_message_bytes` accepted: below it ordinary articles would be refused.
 pub const MIN_MAX_MESSAGE_BYTES: usize = 4 << 10;
 /// Largest `max_message_bytes` accepted (one article, not a corpus, per message).
@@ -167,6 +169,9 @@ pub struct ServiceConfig {
     /// Directory for durable state. Not written yet: the index lives in memory and is
     /// lost at exit until durable storage lands.
     pub data_dir: PathBuf,
+    /// Milliseconds a stopping server waits for requests in flight (a client that stops
+    /// reading its stream would otherwise hold the shutdown forever).
+    pub shutdown_grace_ms: u64,
     /// The detection settings.
     pub detector: DetectorConfig,
 }
@@ -177,6 +182,7 @@ impl Default for ServiceConfig {
             listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             detector: DetectorConfig::default(),
         }
     }
@@ -197,6 +203,9 @@ impl ServiceConfig {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(Error::config("data_dir", "must not be empty"));
+        }
+        if !(1..=3_600_000).contains(&self.shutdown_grace_ms) {
+            return Err(Error::config("shutdown_grace_ms", "must be between 1 ms and one hour"));
         }
         Ok(())
     }
@@ -247,6 +256,7 @@ mod tests {
             ServiceConfig { max_message_bytes: 100, ..Default::default() },
             ServiceConfig { max_message_bytes: 2 << 30, ..Default::default() },
             ServiceConfig { data_dir: PathBuf::new(), ..Default::default() },
+            ServiceConfig { shutdown_grace_ms: 0, ..Default::default() },
             ServiceConfig {
                 detector: DetectorConfig { max_matches: 0, ..Default::default() },
                 ..Default::default()

@@ -12,13 +12,14 @@ mod status;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::ServiceConfig;
 use crate::error::{Error, Result};
@@ -88,6 +89,7 @@ impl Server {
         let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.into()))?;
 
         let (stopping, stop_signal) = watch::channel(false);
+        let mut stopped = stop_signal.clone();
         let dedup = dedup::Dedup::new(self.engine, self.config.clone(), stop_signal);
         let dedup =
             DedupServer::new(dedup).max_decoding_message_size(self.config.max_message_bytes);
@@ -102,15 +104,24 @@ impl Server {
         // Small unary calls must not wait for Nagle's algorithm.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         info!(address = %self.local_addr, "listening");
-        tonic::transport::Server::builder()
+        let serving = tonic::transport::Server::builder()
             .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(dedup)
-            .serve_with_incoming_shutdown(incoming, on_shutdown)
-            .await
-            .map_err(|e| serve_error(e.into()))?;
+            .serve_with_incoming_shutdown(incoming, on_shutdown);
+        let grace = Duration::from_millis(self.config.shutdown_grace_ms);
+        let grace_over = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serving => served.map_err(|e| serve_error(e.into()))?,
+            () = grace_over => {
+                warn!(grace_ms = grace.as_millis() as u64, "requests still in flight after the grace period; stopping anyway");
+            }
+        }
         info!("stopped");
         Ok(())
     }

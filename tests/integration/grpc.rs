@@ -653,3 +653,41 @@ async fn serve_binary_stops_cleanly_on_sigterm() {
     assert!(status.0.success(), "exit status {:?}, log {:?}", status.0, status.1);
     assert!(status.1.iter().any(|l| l.contains("stopped")), "{:?}", status.1);
 }
+
+/// A client that stops reading its verdicts cannot hold the shutdown past the grace period.
+#[tokio::test]
+async fn shutdown_gives_up_on_a_stuck_client_after_the_grace_period() {
+    let config = ServiceConfig { shutdown_grace_ms: 300, ..Default::default() };
+    let server = TestServer::start(config).await;
+    let mut client = server.client().await;
+    // Far more verdict bytes than the response channel and the HTTP/2 windows hold: one
+    // story copied 2,000 times, with long ids and sources in every verdict's 10 matches.
+    let requests: Vec<_> = (0..2000)
+        .map(|i| {
+            ingest_request(pb::Article {
+                id: format!("{i:0>500}"),
+                text: "wire story about the harbour strike and the talks to end it".into(),
+                source: "s".repeat(500),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let _stream = client.ingest_stream(tokio_stream::iter(requests)).await.unwrap();
+    // Wait until the server is stuck: its answers fill every buffer and it stops storing.
+    let mut stats_client = server.client().await;
+    let mut last = u64::MAX;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let stats = stats_client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+        if stats.documents == last {
+            break;
+        }
+        last = stats.documents;
+    }
+    assert!(last > 0 && last < 2000, "the stream is stuck part way: {last} stored");
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("shutdown ends after the grace period");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
