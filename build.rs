@@ -4,6 +4,8 @@
 //! messages, the client and the server from it.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Otherwise cargo reruns this script whenever any file of the package changes.
+    println!("cargo:rerun-if-changed=build.rs");
     // Without the feature the build dependencies are not even compiled in.
     #[cfg(feature = "server")]
     compile_proto()?;

@@ -207,3 +207,47 @@ async fn run_stream(
     }
     debug!(method = "IngestStream", stored, "stream ended");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str) -> Option<pb::Article> {
+        Some(pb::Article {
+            id: id.into(),
+            text: "the harbour strike ended after talks through the night".into(),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn every_call_is_unavailable_while_stopping() {
+        let config = ServiceConfig::default();
+        let engine = Arc::new(Engine::new(config.detector.clone()).unwrap());
+        let (stop, stopping) = watch::channel(false);
+        let dedup = Dedup::new(engine, config, stopping);
+        let ingest = || Request::new(IngestRequest { article: article("a") });
+        assert!(dedup.ingest(ingest()).await.is_ok());
+        stop.send(true).unwrap();
+        let codes = [
+            dedup.ingest(ingest()).await.unwrap_err().code(),
+            dedup
+                .check(Request::new(pb::CheckRequest { article: article("b") }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup
+                .get_cluster(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup
+                .remove(Request::new(pb::RemoveRequest { id: "a".into() }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup.stats(Request::new(pb::StatsRequest {})).await.unwrap_err().code(),
+        ];
+        assert!(codes.iter().all(|&code| code == tonic::Code::Unavailable), "{codes:?}");
+    }
+}
