@@ -12,12 +12,12 @@ impl From<Error> for Status {
     fn from(err: Error) -> Status {
         let message = err.to_string();
         match err {
-            Error::InvalidInput { .. } | Error::InvalidConfig { .. } | Error::BadRecord { .. } => {
-                Status::invalid_argument(message)
-            }
             Error::DuplicateId { .. } => Status::already_exists(message),
             Error::NotFound { .. } => Status::not_found(message),
-            Error::Io { .. } | Error::Internal { .. } | Error::Serve { .. } => {
+            // Other faults of the caller (a bad field, a bad setting) and, for variants
+            // added later, whatever `is_user_error` says.
+            other if other.is_user_error() => Status::invalid_argument(message),
+            _ => {
                 error!(error = %message, "request failed");
                 Status::internal(message)
             }
@@ -72,6 +72,11 @@ mod tests {
             (Error::DuplicateId { id: "a".into(), reason: "x".into() }, Code::AlreadyExists),
             (Error::NotFound { what: "cluster", id: "c".into() }, Code::NotFound),
             (Error::Internal { reason: "boom".into() }, Code::Internal),
+            (Error::config("max_matches", "must be at least 1"), Code::InvalidArgument),
+            (
+                Error::Io { path: "x".into(), source: std::io::ErrorKind::Other.into() },
+                Code::Internal,
+            ),
         ];
         for (err, code) in cases {
             let message = err.to_string();
