@@ -1,6 +1,9 @@
 //! `DetectorConfig`: every knob of the pipeline in one serializable type, validated in
 //! one place. The CLI and the server each build exactly one and never change it after.
+//! `StoreConfig` holds the durable store's settings; `ServiceConfig` adds the gRPC
+//! server's own settings around one `DetectorConfig` and one `StoreConfig`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -308,6 +311,68 @@ pub fn optimal_bands(threshold: f64, num_perm: usize) -> (usize, usize) {
     (best.1, best.2)
 }
 
+/// Address `neardup serve` listens on: loopback only unless asked otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Largest request message the server decodes (8 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 << 20;
+/// How long a stopping server waits for requests in flight before it gives up on them.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+/// Smallest `max_message_bytes` accepted: below it ordinary articles would be refused.
+pub const MIN_MAX_MESSAGE_BYTES: usize = 4 << 10;
+/// Largest `max_message_bytes` accepted (one article, not a corpus, per message).
+pub const MAX_MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// Settings of the gRPC service (`neardup serve`), with the detector it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest request message decoded; bigger ones get `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// The durable store: data directory, sync mode, time window, compaction.
+    pub store: StoreConfig,
+    /// Milliseconds a stopping server waits for requests in flight (a client that stops
+    /// reading its stream would otherwise hold the shutdown forever).
+    pub shutdown_grace_ms: u64,
+    /// The detection settings.
+    pub detector: DetectorConfig,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            store: StoreConfig::default(),
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            detector: DetectorConfig::default(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Checks the server settings, the detector's and the store's. The only place they
+    /// are validated.
+    pub fn validate(&self) -> Result<()> {
+        self.detector.validate()?;
+        self.store.validate()?;
+        if !(MIN_MAX_MESSAGE_BYTES..=MAX_MAX_MESSAGE_BYTES).contains(&self.max_message_bytes) {
+            return Err(Error::config(
+                "max_message_bytes",
+                format!(
+                    "{} is not between {MIN_MAX_MESSAGE_BYTES} and {MAX_MAX_MESSAGE_BYTES}",
+                    self.max_message_bytes
+                ),
+            ));
+        }
+        if !(1..=3_600_000).contains(&self.shutdown_grace_ms) {
+            return Err(Error::config("shutdown_grace_ms", "must be between 1 ms and one hour"));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +430,32 @@ mod tests {
         assert!(parse_duration("window", "7 parsecs").is_err());
         assert_eq!("batch".parse::<SyncMode>().unwrap(), SyncMode::Batch);
         assert!("sometimes".parse::<SyncMode>().is_err());
+    }
+
+    #[test]
+    fn service_defaults_and_limits() {
+        let config = ServiceConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.max_message_bytes, 8 * 1024 * 1024);
+        assert_eq!(config.store.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<ServiceConfig>(&json).unwrap(), config);
+        let bad = [
+            ServiceConfig { max_message_bytes: 100, ..Default::default() },
+            ServiceConfig { max_message_bytes: 2 << 30, ..Default::default() },
+            ServiceConfig {
+                store: StoreConfig { data_dir: PathBuf::new(), ..Default::default() },
+                ..Default::default()
+            },
+            ServiceConfig { shutdown_grace_ms: 0, ..Default::default() },
+            ServiceConfig {
+                detector: DetectorConfig { max_matches: 0, ..Default::default() },
+                ..Default::default()
+            },
+        ];
+        for config in bad {
+            assert!(matches!(config.validate(), Err(Error::InvalidConfig { .. })), "{config:?}");
+        }
     }
 }

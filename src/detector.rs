@@ -192,8 +192,19 @@ impl Detector {
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
         let fingerprint = self.fingerprinter.fingerprint(article.text)?;
+        self.check_fingerprint(article, &fingerprint)
+    }
+
+    /// [`Detector::check`] with the fingerprint already computed (the service computes
+    /// it off its async runtime).
+    pub fn check_fingerprint(
+        &self,
+        article: &Article<'_>,
+        fingerprint: &Fingerprint,
+    ) -> Result<Verdict> {
+        validate_id(article.id)?;
         let state = self.read();
-        let (kind, matches) = state.matches(self.config(), &fingerprint, None);
+        let (kind, matches) = state.matches(self.config(), fingerprint, None);
         Ok(state.verdict(self.config(), article.id, kind, matches, None))
     }
 
@@ -665,6 +676,22 @@ mod tests {
         // The freed slot is reused cleanly.
         detector.ingest(&article("d", OTHER, 3)).unwrap();
         assert_eq!(detector.ingest(&article("e", OTHER, 4)).unwrap().cluster_id, "d");
+    }
+
+    #[test]
+    fn check_fingerprint_equals_check() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        detector.ingest(&article("a", STORY, 1)).unwrap();
+        let copy = format!("{STORY} Reporting by the desk.");
+        let probe = article("x", &copy, 2);
+        let fingerprint = detector.fingerprinter().fingerprint(&copy).unwrap();
+        let verdict = detector.check_fingerprint(&probe, &fingerprint).unwrap();
+        assert_eq!(verdict, detector.check(&probe).unwrap());
+        assert_eq!(verdict.kind, Kind::Duplicate);
+        assert!(matches!(
+            detector.check_fingerprint(&article("", &copy, 2), &fingerprint),
+            Err(Error::InvalidInput { field: "id", .. })
+        ));
     }
 
     #[test]

@@ -114,6 +114,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A bug or a failed worker, not the caller's fault.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server could not listen on its address or failed while serving.
+    #[error("server on {address}: {source}")]
+    Serve {
+        /// The listen address.
+        address: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -122,6 +137,8 @@ impl Error {
         !matches!(
             self,
             Error::Io { .. }
+                | Error::Internal { .. }
+                | Error::Serve { .. }
                 | Error::CorruptLog { .. }
                 | Error::BadLogRecord { .. }
                 | Error::StoreLocked { .. }

@@ -41,11 +41,13 @@ pub mod text;
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
+#[cfg(feature = "server")]
+pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 
 pub use cluster::{Kind, Similarity};
-pub use config::{DetectorConfig, StoreConfig, SyncMode};
+pub use config::{DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
 pub use detector::{
     Article, ClusterView, Detector, DetectorStats, Match, Member, StoredArticle, Verdict,
 };

@@ -1,8 +1,10 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! files, accuracy on the shared evaluation corpora when they are present, and the
-//! durable store on real files and processes.
+//! files, the gRPC service in-process, the durable store on real files and processes,
+//! and accuracy on the shared evaluation corpora when they are present.
 
 mod cli;
 mod common;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod grpc;
 mod properties;
 mod store;
