@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use neardup::config::parse_duration;
 use neardup::corpus::{Fields, Format};
 use neardup::{DetectorConfig, StoreConfig};
 
@@ -34,8 +35,8 @@ pub(crate) enum Command {
     /// the directory must not be in use). Prints a JSON report.
     Compact(CompactArgs),
     /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
-    /// reflection) until SIGINT or SIGTERM. State is kept in memory for now: everything
-    /// ingested is lost when the server stops.
+    /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
+    /// article survives a crash or restart (see --sync).
     #[cfg(feature = "server")]
     Serve(ServeArgs),
     /// Stream articles from corpus files into a running server, which labels and stores
@@ -62,10 +63,28 @@ pub(crate) struct ServeArgs {
     /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_MESSAGE_BYTES)]
     pub(crate) max_message_bytes: usize,
-    /// Directory reserved for durable state. Not used yet: state is in memory for now
-    /// and lost when the server stops.
+    /// Data directory: manifest and log. Created when missing; one written under other
+    /// detector settings is refused, with the setting named (`neardup scan --save DIR`
+    /// writes one from a corpus).
     #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+    /// When an answer waits for the disk. always: after an fdatasync of its record
+    /// (concurrent requests share one); batch: after the write, synced every
+    /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while
+    /// running (a power failure or kernel crash can lose any acknowledged article).
+    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::SyncMode,
+    /// Background sync period of --sync batch (e.g. `100ms`).
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub(crate) batch_interval: String,
+    /// Keep only articles published within this span of the newest one (e.g. `7d`, `36h`);
+    /// older ones leave memory at once and the disk at the next compaction. Default: keep all.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) window: Option<String>,
+    /// Compact the log automatically once this share of its records is dead (removed or
+    /// expired) and at least 10,000 are.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_COMPACT_FRACTION)]
+    pub(crate) compact_fraction: f64,
     /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
     #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
     pub(crate) shutdown_grace_ms: u64,
@@ -81,7 +100,18 @@ impl ServeArgs {
         Ok(neardup::ServiceConfig {
             listen: self.listen,
             max_message_bytes: self.max_message_bytes,
-            store: StoreConfig { data_dir: self.data_dir.clone(), ..StoreConfig::default() },
+            store: StoreConfig {
+                data_dir: self.data_dir.clone(),
+                sync: self.sync,
+                batch_interval: parse_duration("batch_interval", &self.batch_interval)?,
+                window: self
+                    .window
+                    .as_deref()
+                    .map(|text| parse_duration("window", text))
+                    .transpose()?,
+                compact_fraction: self.compact_fraction,
+                ..StoreConfig::default()
+            },
             shutdown_grace_ms: self.shutdown_grace_ms,
             detector: self.detector.to_config()?,
         })
@@ -237,11 +267,8 @@ pub(crate) struct CompactArgs {
 impl CompactArgs {
     /// The store settings.
     pub(crate) fn to_config(&self) -> Result<StoreConfig> {
-        let window = self
-            .window
-            .as_deref()
-            .map(|text| neardup::config::parse_duration("window", text))
-            .transpose()?;
+        let window =
+            self.window.as_deref().map(|text| parse_duration("window", text)).transpose()?;
         let config =
             StoreConfig { data_dir: self.data_dir.clone(), window, ..StoreConfig::default() };
         config.validate()?;

@@ -84,11 +84,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run_serve(args: &cli::ServeArgs) -> Result<()> {
     let config = args.to_config()?;
     runtime()?.block_on(async {
+        let dir = config.store.data_dir.clone();
         let server = neardup::service::Server::bind(config).await?;
-        eprintln!(
-            "neardup: listening on {} (state is in memory for now: it is lost when the server stops)",
-            server.local_addr()
-        );
+        eprintln!("neardup: listening on {} (data in {})", server.local_addr(), dir.display());
         server.run(shutdown_signal()).await?;
         eprintln!("neardup: stopped");
         Ok(())

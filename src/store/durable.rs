@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::config::{DetectorConfig, StoreConfig};
 use crate::detector::{Article, Detector, DetectorStats, StoredArticle, Verdict, text_hash};
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 
 use super::writer::{Ticket, lock};
 use super::{CompactReport, Store, StoreStats, check_field, read_manifest, time_key};
@@ -152,19 +153,33 @@ impl DurableDetector {
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         let fingerprint = self.detector.fingerprinter().fingerprint(article.text)?;
-        let hash = text_hash(article.text);
+        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint, ingested_at)
+    }
+
+    /// [`DurableDetector::ingest`] for an article whose fingerprint and [`text_hash`]
+    /// were computed beforehand (by this detector's [`Detector::fingerprinter`]), so the
+    /// service can fingerprint on its worker pool and keep only this step in order.
+    pub fn ingest_fingerprint(
+        &self,
+        article: &Article<'_>,
+        hash: u64,
+        fingerprint: &Fingerprint,
+        ingested_at: i64,
+    ) -> Result<Ingested> {
+        check_field("id", article.id)?;
+        check_field("source", article.source)?;
         let time = time_key(article.published, ingested_at);
         let mut times = lock(&self.times);
         if self.detector.contains(article.id) {
-            let verdict = self.detector.ingest_fingerprint(article, hash, &fingerprint)?;
+            let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
             return Ok(Ingested { verdict, indexed: true, ticket: self.store.barrier() });
         }
         if time < self.store.cutoff() {
             drop(times);
-            let verdict = self.detector.check(article)?;
+            let verdict = self.detector.check_fingerprint(article, fingerprint)?;
             return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
         }
-        let verdict = self.detector.ingest_fingerprint(article, hash, &fingerprint)?;
+        let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
         let stored = StoredArticle {
             id: article.id,
             source: article.source,
