@@ -5,6 +5,8 @@
 mod cli;
 mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
+mod crash;
+#[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
 mod properties;
 mod store;

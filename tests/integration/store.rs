@@ -682,8 +682,8 @@ fn crash_child() {
 }
 
 /// Starts a process that streams articles into `dir` and prints `ACK id cluster` for
-/// each acknowledged one; the crash test SIGKILLs it. Phase 2 adds a variant that starts
-/// the release `neardup serve --data-dir` and streams over gRPC.
+/// each acknowledged one; the crash test SIGKILLs it. `crash.rs` does the same to the
+/// `neardup serve` binary over gRPC.
 fn spawn_ingester(dir: &Path) -> std::process::Child {
     std::process::Command::new(std::env::current_exe().unwrap())
         .args(["store::crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
