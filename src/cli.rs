@@ -148,18 +148,30 @@ pub(crate) struct LoadgenArgs {
     /// starts `neardup serve` on a free loopback port and stops it at the end.
     #[arg(long)]
     pub(crate) server: Option<String>,
-    /// Articles to ingest (phase 1).
+    /// Articles to ingest (phase 1; 0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub(crate) articles: usize,
     /// Concurrent IngestStream calls sharing the articles.
     #[arg(long, default_value_t = 2)]
     pub(crate) streams: usize,
+    /// Ingest with this many concurrent clients calling the unary Ingest, each on its own
+    /// connection and waiting for every answer, instead of --streams streams.
+    #[arg(long, value_name = "N")]
+    pub(crate) unary_clients: Option<usize>,
     /// Concurrent Check clients, each on its own connection (phase 2).
     #[arg(long, default_value_t = 16)]
     pub(crate) clients: usize,
-    /// Check requests in total across all clients.
+    /// Check requests in total across all clients (0 skips phase 2).
     #[arg(long, default_value_t = 50_000)]
     pub(crate) checks: usize,
+    /// --sync of the server loadgen starts (always, batch or never).
+    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::SyncMode,
+    /// Data directory of the server loadgen starts (kept); by default a fresh temporary
+    /// one, deleted at the end. With an existing directory the report's startup time is
+    /// its restart time.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
     /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
     #[arg(long, default_value_t = 120)]
     pub(crate) max_seconds: u64,
