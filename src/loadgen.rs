@@ -48,6 +48,9 @@ struct Report {
     index_documents: u64,
     index_memory_bytes: u64,
     disk_bytes: u64,
+    /// Records in the log and log syncs since the server started, after the ingest.
+    log_records: u64,
+    log_syncs: u64,
     check_clients: usize,
     checks: usize,
     check_seconds: f64,
@@ -135,6 +138,8 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
         index_documents: stats.documents,
         index_memory_bytes: stats.memory_bytes,
         disk_bytes: stats.disk_bytes,
+        log_records: stats.log_records,
+        log_syncs: stats.log_syncs,
         check_clients: args.clients,
         checks: latencies.len(),
         check_seconds: check_time.as_secs_f64(),
@@ -187,20 +192,24 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             mib(report.server_rss_after_ingest_bytes),
             mib(report.server_peak_rss_after_ingest_bytes),
         )?;
-        writeln!(
-            out,
-            "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            report.checks,
-            report.check_clients,
-            report.check_seconds,
-            report.checks_per_second,
-            report.check_p50_ms,
-            report.check_p90_ms,
-            report.check_p99_ms,
-            report.check_max_ms,
-        )?;
-        let per_call = |seconds: Option<f64>, calls: usize| {
-            seconds.map_or("-".to_owned(), |s| format!("{:.0} us", s * 1e6 / calls as f64))
+        writeln!(out, "log: {} records, {} syncs", report.log_records, report.log_syncs)?;
+        if report.checks > 0 {
+            writeln!(
+                out,
+                "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                report.checks,
+                report.check_clients,
+                report.check_seconds,
+                report.checks_per_second,
+                report.check_p50_ms,
+                report.check_p90_ms,
+                report.check_p99_ms,
+                report.check_max_ms,
+            )?;
+        }
+        let per_call = |seconds: Option<f64>, calls: usize| match seconds {
+            Some(s) if calls > 0 => format!("{:.0} us", s * 1e6 / calls as f64),
+            _ => "-".to_owned(),
         };
         writeln!(
             out,

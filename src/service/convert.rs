@@ -167,6 +167,8 @@ pub fn stats(stats: &DurableStats, config: &ServiceConfig, uptime: Duration) -> 
         oldest_kept_at,
         disk_bytes: stats.store.disk_bytes,
         sync: stats.store.sync.to_string(),
+        log_records: stats.store.records,
+        log_syncs: stats.store.syncs,
     }
 }
 
