@@ -142,9 +142,16 @@ impl Deduplicator for Dedup {
         &self,
         _request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
-        let result = self
-            .ensure_running()
-            .map(|()| convert::stats(&self.engine.stats(), &self.config, self.engine.uptime()));
+        let result = async {
+            self.ensure_running()?;
+            // Off the runtime: without a window, finding the oldest article scans the index.
+            let engine = Arc::clone(&self.engine);
+            let stats = tokio::task::spawn_blocking(move || engine.stats())
+                .await
+                .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+            Ok(convert::stats(&stats, &self.config, self.engine.uptime()))
+        }
+        .await;
         logged("Stats", "", result)
     }
 }

@@ -131,6 +131,7 @@ impl Engine {
     }
 
     /// Counters of the index and the log, the window and the oldest article kept.
+    /// Blocking: without a window the oldest article is found by a scan of the index.
     pub fn stats(&self) -> DurableStats {
         self.durable.stats()
     }

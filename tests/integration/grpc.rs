@@ -800,6 +800,24 @@ async fn incompatible_data_directory_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("num_perm = 128") && stderr.contains("num_perm = 64"), "{stderr}");
     assert_eq!(files(dir.path()), before, "the data is left untouched");
+
+    // Bad store settings are refused before anything is opened.
+    for (flag, value, named) in
+        [("--window", "7 parsecs", "window"), ("--sync", "sometimes", "sync")]
+    {
+        let args = vec![
+            "serve".to_owned(),
+            flag.into(),
+            value.into(),
+            "--data-dir".into(),
+            dir.path().to_str().unwrap().into(),
+        ];
+        let output = neardup(args).await;
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
+    assert_eq!(files(dir.path()), before);
 }
 
 fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
