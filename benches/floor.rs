@@ -300,7 +300,7 @@ fn main() {
                 let report =
                     scan(std::slice::from_ref(&corpus.path), &config, &ScanOptions::default())
                         .expect("bench corpus scans");
-                assert!(report.docs.len() >= n);
+                assert!(report.len() >= n);
             }),
             times: Vec::new(),
         },

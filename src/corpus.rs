@@ -154,6 +154,71 @@ pub struct Span<'a> {
 }
 
 impl Input {
+    /// Splits the input into byte ranges of about `target` bytes that end on line
+    /// boundaries (a whole-file input is one range), so chunks can be processed in
+    /// parallel and released as soon as they are done.
+    pub fn chunks(&self, target: usize) -> Vec<std::ops::Range<usize>> {
+        let len = self.bytes.len();
+        if self.format == Format::Whole || len == 0 {
+            return std::iter::once(0..len).collect();
+        }
+        let mut out = Vec::with_capacity(len / target.max(1) + 1);
+        let mut start = 0;
+        while start < len {
+            let want = (start + target.max(1)).min(len);
+            let end = match memchr::memchr(b'\n', &self.bytes[want..]) {
+                Some(at) => want + at + 1,
+                None => len,
+            };
+            out.push(start..end);
+            start = end;
+        }
+        out
+    }
+
+    /// The article spans of `range` (from [`Input::chunks`]), numbered from
+    /// `first_line`. Blank lines are skipped (they are not articles).
+    pub fn spans_in(&self, range: std::ops::Range<usize>, first_line: usize) -> Vec<Span<'_>> {
+        if self.format == Format::Whole {
+            return vec![Span { line: 1, bytes: &self.bytes }];
+        }
+        let bytes = &self.bytes[range];
+        let mut out = Vec::new();
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', bytes)
+            .chain((bytes.last() != Some(&b'\n') && !bytes.is_empty()).then_some(bytes.len()));
+        for (ix, end) in ends.enumerate() {
+            let line = &bytes[start..end];
+            start = end + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                out.push(Span { line: first_line + ix, bytes: line });
+            }
+        }
+        out
+    }
+
+    /// Tells the kernel the pages of `range` are no longer needed, so a scan of a file
+    /// larger than memory keeps only the part in flight resident. Later reads of the
+    /// range still work (the pages fault back in from the file).
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        #[cfg(unix)]
+        if let Bytes::Mapped(map) = &self.bytes {
+            // SAFETY: the map is a read-only, file-backed private mapping: MADV_DONTNEED
+            // only drops clean page-cache pages from this process, and any later access
+            // reads the unchanged file again, so no reference can observe a change.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    range.len(),
+                )
+            };
+        }
+        #[cfg(not(unix))]
+        let _ = range;
+    }
+
     /// The article spans of this input. Blank lines are skipped (they are not articles).
     pub fn spans(&self) -> Vec<Span<'_>> {
         if self.format == Format::Whole {
@@ -437,6 +502,33 @@ mod tests {
                 .to_string()
                 .contains("x.txt:2: invalid UTF-8")
         );
+    }
+
+    #[test]
+    fn chunks_end_on_lines_and_keep_line_numbers() {
+        let text = "{\"a\":1}\n\n{\"b\":22}\r\n{\"c\":333}\n{\"d\":4}";
+        let input = input(Format::Jsonl, text);
+        for target in [1, 5, 12, 1000] {
+            let chunks = input.chunks(target);
+            assert_eq!(chunks.first().unwrap().start, 0);
+            assert_eq!(chunks.last().unwrap().end, text.len());
+            let mut first_line = 1;
+            let mut spans = Vec::new();
+            for range in chunks {
+                assert!(range.end == text.len() || text.as_bytes()[range.end - 1] == b'\n');
+                first_line += spans_lines(&text[range.clone()]);
+                spans.extend(input.spans_in(range.clone(), first_line - spans_lines(&text[range])));
+            }
+            let whole = input.spans();
+            assert_eq!(spans.len(), whole.len(), "target {target}");
+            for (a, b) in spans.iter().zip(&whole) {
+                assert_eq!((a.line, a.bytes), (b.line, b.bytes));
+            }
+        }
+    }
+
+    fn spans_lines(text: &str) -> usize {
+        text.bytes().filter(|&b| b == b'\n').count()
     }
 
     #[test]
