@@ -31,6 +31,7 @@ use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::lsh::{BandSorter, Slot};
+use crate::minhash::{count_equal_bytes, estimate_containment};
 
 /// Input bytes per unit of parallel work.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -303,6 +304,13 @@ pub fn scan(
     invalid.sort_by_key(|(ix, line, _)| (*ix, *line));
 
     let assignments = cluster_docs(config, &docs);
+    tracing::debug!(
+        documents = docs.len(),
+        sign_seconds,
+        cluster_seconds = started.elapsed().as_secs_f64() - sign_seconds,
+        heap_bytes = docs.heap_bytes(),
+        "scan done"
+    );
     Ok(ScanReport {
         docs,
         assignments,
@@ -435,32 +443,61 @@ pub fn cluster_fingerprints(
 /// buckets of the current one into the union-find.
 fn cluster_docs(config: &DetectorConfig, docs: &Docs) -> Vec<Assignment> {
     let n = docs.len();
+    let num_perm = config.num_perm;
+    // One byte per lane: equal lanes have equal low bytes, so counting equal bytes bounds
+    // the equal-lane count from above at a quarter of the memory traffic. Most candidate
+    // pairs that fail verification are rejected on this alone.
+    let sketches: Vec<u8> = docs.lanes.par_iter().with_min_len(1 << 16).map(|&v| v as u8).collect();
+    let sketch = |doc: usize| &sketches[doc * num_perm..(doc + 1) * num_perm];
+    let verify = |a: Slot, b: Slot| {
+        let (a, b) = (a as usize, b as usize);
+        let upper = count_equal_bytes(sketch(a), sketch(b));
+        // Copy decisions only grow with Jaccard, so failing at the upper bound is final.
+        let optimistic = similarity_from_jaccard(
+            f64::from(upper) / num_perm as f64,
+            docs.shingle_count(a),
+            docs.shingle_count(b),
+        );
+        optimistic.copy_kind(config).is_some() && docs.similarity(a, b).copy_kind(config).is_some()
+    };
     let mut sets = UnionFind::new(n);
     let mut current = BandSorter::default();
     let mut upcoming = BandSorter::default();
     let mut joiner = Joiner::default();
     if config.bands > 0 {
-        current.sort_band(&docs.lanes, config.num_perm, 0, config.rows);
+        current.sort_band(&docs.lanes, num_perm, 0, config.rows);
     }
     for band in 0..config.bands {
-        rayon::join(
+        let ((), sort_seconds) = rayon::join(
             || {
+                let started = Instant::now();
                 for run in current.buckets() {
-                    joiner.join_bucket(run.iter().map(|&(_, slot)| slot), &mut sets, |a, b| {
-                        docs.similarity(a as usize, b as usize).copy_kind(config).is_some()
-                    });
+                    joiner.join_bucket(run.iter().map(|&(_, slot)| slot), &mut sets, verify);
                 }
+                tracing::trace!(band, seconds = started.elapsed().as_secs_f64(), "joined band");
             },
             || {
+                let started = Instant::now();
                 if band + 1 < config.bands {
-                    upcoming.sort_band(&docs.lanes, config.num_perm, band + 1, config.rows);
+                    upcoming.sort_band(&docs.lanes, num_perm, band + 1, config.rows);
                 }
+                started.elapsed().as_secs_f64()
             },
         );
+        tracing::trace!(band = band + 1, seconds = sort_seconds, "sorted band");
         std::mem::swap(&mut current, &mut upcoming);
     }
-    drop((current, upcoming));
+    drop((current, upcoming, sketches));
     assign(docs, &mut sets)
+}
+
+/// The similarity a pair of these sizes would have at this estimated Jaccard.
+fn similarity_from_jaccard(jaccard: f64, size_a: u32, size_b: u32) -> Similarity {
+    Similarity {
+        jaccard,
+        containment: estimate_containment(jaccard, size_a, size_b),
+        containment_rev: estimate_containment(jaccard, size_b, size_a),
+    }
 }
 
 /// Names each set by its origin (smallest [`origin_key`]) and scores every member
@@ -506,7 +543,7 @@ impl Joiner {
         &mut self,
         slots: impl Iterator<Item = Slot>,
         sets: &mut UnionFind,
-        mut verify: impl FnMut(Slot, Slot) -> bool,
+        verify: impl Fn(Slot, Slot) -> bool,
     ) {
         for group in self.groups.drain(..) {
             self.spare.push(group);
