@@ -53,7 +53,7 @@ fn window_hashes_into(normalized: &str, k: usize, seed: u64, out: &mut Vec<u64>)
     let mut ring = 0;
     let mut count = 0usize;
     let mut token_start = 0;
-    let ends = memchr::memchr_iter(b' ', bytes).chain((!bytes.is_empty()).then_some(bytes.len()));
+    let ends = SpaceIter::new(bytes).chain((!bytes.is_empty()).then_some(bytes.len()));
     for end in ends {
         starts[ring] = token_start;
         ring = if ring + 1 == k { 0 } else { ring + 1 };
@@ -66,6 +66,54 @@ fn window_hashes_into(normalized: &str, k: usize, seed: u64, out: &mut Vec<u64>)
     }
     if out.is_empty() && !normalized.is_empty() {
         out.push(gxhash64(bytes, seed));
+    }
+}
+
+/// Positions of the spaces of `bytes`, eight bytes at a time: tokens are a few bytes
+/// long, so a per-token search call (memchr) costs more than it saves.
+struct SpaceIter<'a> {
+    bytes: &'a [u8],
+    /// Offset of the current word in `bytes`.
+    base: usize,
+    /// One high bit per space byte of the current word not yet returned.
+    mask: u64,
+}
+
+impl<'a> SpaceIter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut iter = SpaceIter { bytes, base: 0, mask: 0 };
+        iter.mask = iter.load(0);
+        iter
+    }
+
+    /// The space mask of the eight bytes at `base` (fewer at the end).
+    fn load(&self, base: usize) -> u64 {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        let mut word = [0u8; 8];
+        let tail = self.bytes.len().saturating_sub(base).min(8);
+        word[..tail].copy_from_slice(&self.bytes[base..base + tail]);
+        // Exact zero-byte test on `word ^ spaces` (no false positives from carries);
+        // padding bytes are zero, which is not a space.
+        let x = u64::from_le_bytes(word) ^ 0x2020_2020_2020_2020;
+        let valid = if tail == 8 { u64::MAX } else { (1u64 << (8 * tail)) - 1 };
+        !(((x & LOW7) + LOW7) | x | LOW7) & valid
+    }
+}
+
+impl Iterator for SpaceIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 8;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.mask = self.load(self.base);
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize / 8;
+        self.mask &= self.mask - 1;
+        Some(at)
     }
 }
 
@@ -143,6 +191,16 @@ mod tests {
             let mut sorted = distinct.clone();
             sorted.sort_unstable();
             assert_eq!(sorted, shingle_hashes(text, k, 9), "k = {k}");
+        }
+    }
+
+    #[test]
+    fn space_positions_match_naive() {
+        let text = b"a bb  ccc dddd eeeee ffffff ggggggg hhhhhhhh i\xa0\xc2 j\x60!  ";
+        for len in 0..=text.len() {
+            let bytes = &text[..len];
+            let naive: Vec<usize> = (0..len).filter(|&i| bytes[i] == b' ').collect();
+            assert_eq!(SpaceIter::new(bytes).collect::<Vec<_>>(), naive, "len {len}");
         }
     }
 
