@@ -367,8 +367,7 @@ fn sign_chunk(
     options: &ScanOptions,
 ) -> ChunkOut {
     let num_perm = fingerprinter.config().num_perm;
-    let newlines = memchr::memchr_iter(b'\n', &input.bytes[range.clone()]).count();
-    let spans = input.spans_in(range, 1);
+    let (spans, newlines) = input.spans_in(range, 1);
     let mut out = ChunkOut {
         docs: Docs::new(num_perm),
         lines: Vec::with_capacity(spans.len()),
