@@ -530,10 +530,10 @@ fn assign(docs: &Docs, sets: &mut UnionFind) -> Vec<Assignment> {
 /// than any before.
 #[derive(Default)]
 struct Joiner {
-    /// Members of the bucket so far, grouped by set: `groups[g]` is a range of `members`
-    /// (groups are contiguous because a group only grows by its newest member or by
-    /// merging, and both rebuild the layout).
+    /// Members of the bucket so far, grouped by union-find set: all members of one
+    /// group are in one set, so one verified member joins a newcomer to the whole group.
     groups: Vec<Vec<Slot>>,
+    /// Emptied group vectors kept for reuse.
     spare: Vec<Vec<Slot>>,
 }
 
