@@ -93,7 +93,18 @@ impl Manifest {
             ));
         }
         let empty = serde_json::Map::new();
-        let stored = self.detector.as_object().unwrap_or(&empty);
+        // A setting added after the data was written had its default value then: the
+        // config deserializes that way, so compare it that way (a directory from before
+        // `scheme` existed was written with the default scheme).
+        let mut stored = self.detector.as_object().unwrap_or(&empty).clone();
+        if let Value::Object(defaults) =
+            serde_json::to_value(DetectorConfig::default()).expect("config serializes")
+        {
+            for (key, value) in defaults {
+                stored.entry(key).or_insert(value);
+            }
+        }
+        let stored = &stored;
         let now = current.detector.as_object().unwrap_or(&empty);
         let mut keys: Vec<&String> = stored.keys().chain(now.keys()).collect();
         keys.sort();
@@ -182,5 +193,15 @@ mod tests {
         future.detector["boilerplate"] = Value::Bool(true);
         let message = future.check(dir, &same).unwrap_err().to_string();
         assert!(message.contains("boilerplate = true"), "{message}");
+        // A setting added later counts as its default in data written before it.
+        let mut older = stored.clone();
+        older.detector.as_object_mut().unwrap().remove("scheme");
+        assert_eq!(older.check(dir, &same).unwrap(), Vec::<String>::new());
+        let oph = DetectorConfig {
+            scheme: crate::config::SignatureScheme::OnePermutation,
+            ..Default::default()
+        };
+        let message = older.check(dir, &Manifest::new(&oph)).unwrap_err().to_string();
+        assert!(message.contains("scheme = \"min_hash\""), "{message}");
     }
 }
