@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
 use crate::lsh::{LshIndex, Slot};
-use crate::minhash::{estimate_containment, estimate_jaccard};
+use crate::minhash::{MinHasher, estimate_containment, estimate_jaccard};
 
 /// How one article relates to another it was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,6 +49,24 @@ impl Similarity {
             containment: estimate_containment(jaccard, size_a, size_b),
             containment_rev: estimate_containment(jaccard, size_b, size_a),
         }
+    }
+
+    /// The similarity of a pair whose shorter member (A, `size_a` shingles) is
+    /// `contained` in the longer (B, `size_b`): both containments and the Jaccard follow.
+    pub fn from_containment(contained: f64, size_a: u32, size_b: u32) -> Self {
+        let (a, b) = (f64::from(size_a.max(1)), f64::from(size_b.max(1)));
+        let shared = contained.clamp(0.0, 1.0) * a;
+        let union = (a + b - shared).max(1.0);
+        Similarity {
+            jaccard: shared / union,
+            containment: shared / a,
+            containment_rev: (shared / b).min(1.0),
+        }
+    }
+
+    /// The similarity of B to A.
+    pub fn reversed(self) -> Self {
+        Similarity { containment: self.containment_rev, containment_rev: self.containment, ..self }
     }
 
     /// Containment of the shorter article in the longer.
@@ -119,28 +137,112 @@ pub fn origin_key(published: Option<i64>, order: usize) -> (i64, usize) {
     (published.unwrap_or(i64::MAX), order)
 }
 
+/// What batch verification knows about the documents: their fingerprints and,
+/// optionally, their full shingle sets (low 32 bits of each hash, sorted), which turn
+/// the noisy Jaccard-based containment estimate into a sampled one.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier<'a> {
+    config: &'a DetectorConfig,
+    hasher: &'a MinHasher,
+    fingerprints: &'a [Fingerprint],
+    sets: Option<&'a [Box<[u32]>]>,
+}
+
+impl<'a> Verifier<'a> {
+    /// A verifier over `fingerprints` (and `sets`, one per fingerprint, if given).
+    pub fn new(
+        config: &'a DetectorConfig,
+        hasher: &'a MinHasher,
+        fingerprints: &'a [Fingerprint],
+        sets: Option<&'a [Box<[u32]>]>,
+    ) -> Self {
+        debug_assert!(sets.is_none_or(|sets| sets.len() == fingerprints.len()));
+        Verifier { config, hasher, fingerprints, sets }
+    }
+
+    /// The config verdicts are made under.
+    pub fn config(&self) -> &DetectorConfig {
+        self.config
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+
+    /// True when there are no documents.
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+
+    /// The fingerprints.
+    pub fn fingerprints(&self) -> &'a [Fingerprint] {
+        self.fingerprints
+    }
+
+    /// Similarity of document `a` to document `b`. Starts from the MinHash estimate; when
+    /// full sets are known and the pair is neither a clear duplicate nor clearly
+    /// unrelated, the containment of the shorter in the longer is re-estimated from the
+    /// shorter's lane minima looked up in the longer's set (see
+    /// [`MinHasher::argmin_shingles`]), and Jaccard is derived from it.
+    pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
+        let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
+        let estimate = Similarity::between(fa, fb);
+        let Some(sets) = self.sets else { return estimate };
+        let clear_duplicate = estimate.jaccard >= self.config.jaccard_threshold + REFINE_MARGIN;
+        let unrelated = estimate.containment_of_shorter() < REFINE_FLOOR;
+        if clear_duplicate || unrelated {
+            return estimate;
+        }
+        let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
+        let short_fp = &self.fingerprints[short as usize];
+        let long_set = &sets[long as usize];
+        let samples = self.hasher.argmin_shingles(short_fp.signature.lanes());
+        let hits = samples.iter().filter(|x| long_set.binary_search(x).is_ok()).count();
+        let contained = hits as f64 / samples.len() as f64;
+        let refined = Similarity::from_containment(
+            contained,
+            short_fp.shingle_count,
+            self.fingerprints[long as usize].shingle_count,
+        );
+        if short == a { refined } else { refined.reversed() }
+    }
+}
+
+/// Pairs whose estimated Jaccard clears the threshold by this much are duplicates
+/// without a second look.
+const REFINE_MARGIN: f64 = 0.1;
+/// Pairs whose estimated containment of the shorter is below this are unrelated without
+/// a second look.
+const REFINE_FLOOR: f64 = 0.1;
+
 /// Verified copy links from document `slot` to earlier-indexed documents (smaller
-/// slots), so that each pair is examined once across all documents.
+/// slots), so that each pair is examined once across all documents. Candidates come
+/// from the main LSH view and, if given, the containment view.
 pub fn links_to_earlier(
-    config: &DetectorConfig,
+    verifier: &Verifier<'_>,
     index: &LshIndex,
-    fingerprints: &[Fingerprint],
+    containment: Option<&LshIndex>,
     slot: Slot,
 ) -> Vec<(Slot, Similarity)> {
-    let me = &fingerprints[slot as usize];
+    let lanes = verifier.fingerprints[slot as usize].signature.lanes();
     let mut candidates = Vec::new();
-    index.for_each_candidate(me.signature.lanes(), |other| {
+    let mut push = |other: Slot| {
         if other < slot {
             candidates.push(other);
         }
-    });
+    };
+    index.for_each_candidate(lanes, &mut push);
+    if let Some(view) = containment {
+        view.for_each_candidate(lanes, &mut push);
+    }
     candidates.sort_unstable();
     candidates.dedup();
     candidates
         .into_iter()
         .filter_map(|other| {
-            let similarity = Similarity::between(me, &fingerprints[other as usize]);
-            similarity.copy_kind(config).map(|_| (other, similarity))
+            let similarity = verifier.similarity(slot, other);
+            similarity.copy_kind(verifier.config).map(|_| (other, similarity))
         })
         .collect()
 }
@@ -152,36 +254,84 @@ pub struct Assignment {
     pub origin: usize,
     /// Similarity of this document to the origin (1.0 for the origin itself).
     pub to_origin: Similarity,
+    /// The strongest accepted link touching this document: the other document and the
+    /// similarity of this one to it. `None` for a document alone in its cluster.
+    pub link: Option<(usize, Similarity)>,
 }
 
-/// Clusters `n` documents from verified links with union-find and names each cluster by
-/// its origin: the member with the smallest [`origin_key`].
+/// A verified link between two documents, as found by [`links_to_earlier`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    /// The later-indexed document.
+    pub a: Slot,
+    /// The earlier-indexed document.
+    pub b: Slot,
+    /// Similarity of `a` to `b`.
+    pub similarity: Similarity,
+}
+
+/// Clusters documents from verified links and names each cluster by its origin: the
+/// member with the smallest [`origin_key`].
+///
+/// Links are taken strongest first (Jaccard, then containment). A link whose ends are
+/// already in one cluster changes nothing. Otherwise the chaining guard decides: the
+/// earliest `support_sample` members of each side are compared pairwise, and the
+/// clusters merge only when at least `merge_support` of those pairs are related
+/// (containment of the shorter in the longer at least `support_containment`). Two
+/// single documents merge on their link alone; a cluster of many copies does not merge
+/// with another story because one member of it quotes that story.
 pub fn assign_clusters(
-    fingerprints: &[Fingerprint],
+    verifier: &Verifier<'_>,
     published: &[Option<i64>],
-    links: impl IntoIterator<Item = (Slot, Slot)>,
+    mut links: Vec<Link>,
 ) -> Vec<Assignment> {
-    let n = fingerprints.len();
+    let config = verifier.config;
+    let n = verifier.len();
     debug_assert_eq!(published.len(), n);
+    let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
+    links.sort_by(|x, y| x.similarity.rank(&y.similarity).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
     let mut sets = UnionFind::new(n);
-    for (a, b) in links {
-        sets.union(a, b);
-    }
-    let mut origin_of_root = vec![usize::MAX; n];
-    for doc in 0..n {
-        let root = sets.find(doc as u32) as usize;
-        let current = origin_of_root[root];
-        if current == usize::MAX
-            || origin_key(published[doc], doc) < origin_key(published[current], current)
-        {
-            origin_of_root[root] = doc;
+    // Per root: its earliest members, at most `support_sample`, in origin order.
+    let mut samples: Vec<Vec<u32>> = (0..n as u32).map(|doc| vec![doc]).collect();
+    let mut link_of: Vec<Option<(usize, Similarity)>> = vec![None; n];
+    for link in links {
+        let (ra, rb) = (sets.find(link.a), sets.find(link.b));
+        if ra == rb {
+            continue;
         }
+        let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
+        if sa.len() > 1 || sb.len() > 1 {
+            let related = sa
+                .iter()
+                .flat_map(|&x| sb.iter().map(move |&y| (x, y)))
+                .filter(|&(x, y)| {
+                    verifier.similarity(x, y).containment_of_shorter() >= config.support_containment
+                })
+                .count();
+            if (related as f64) < config.merge_support * (sa.len() * sb.len()) as f64 {
+                continue;
+            }
+        }
+        let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
+        merged.sort_by_key(|&doc| key(doc));
+        merged.truncate(config.support_sample);
+        sets.union(ra, rb);
+        let root = sets.find(ra) as usize;
+        samples[ra as usize] = Vec::new();
+        samples[rb as usize] = Vec::new();
+        samples[root] = merged;
+        link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
+        link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
     }
     (0..n)
         .map(|doc| {
-            let origin = origin_of_root[sets.find(doc as u32) as usize];
-            let to_origin = Similarity::between(&fingerprints[doc], &fingerprints[origin]);
-            Assignment { origin, to_origin }
+            let origin = samples[sets.find(doc as u32) as usize][0] as usize;
+            let to_origin = if origin == doc {
+                Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 }
+            } else {
+                verifier.similarity(doc as u32, origin as u32)
+            };
+            Assignment { origin, to_origin, link: link_of[doc] }
         })
         .collect()
 }

@@ -26,6 +26,7 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod boilerplate;
 pub mod cluster;
 pub mod config;
 pub mod detector;
@@ -42,9 +43,10 @@ pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
 
+pub use boilerplate::BoilerplateModel;
 pub use cluster::{Kind, Similarity};
-pub use config::DetectorConfig;
+pub use config::{BoilerplateConfig, DetectorConfig};
 pub use detector::{Article, ClusterView, Detector, DetectorStats, Match, Member, Verdict};
 pub use error::{Error, Result};
-pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use fingerprint::{Fingerprint, Fingerprinter, Prepared, Signed};
 pub use minhash::{MinHasher, Signature};

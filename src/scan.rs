@@ -1,7 +1,8 @@
 //! The batch pipeline behind `neardup scan`: read every input (memory-mapped), parse and
-//! fingerprint all articles in parallel on every core, index them in LSH, verify
-//! candidate pairs in parallel, cluster with union-find and name each cluster's origin.
-//! Output writing lives here too so the CLI stays a thin adapter.
+//! normalize all articles in parallel on every core, learn site chrome from the whole
+//! corpus, shingle and sign what is not chrome (in parallel again), index in LSH, verify
+//! candidate pairs in parallel, cluster with the chaining-guarded union-find and name
+//! each cluster's origin. Output writing lives here too so the CLI stays a thin adapter.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,12 +13,16 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cluster::{Assignment, Kind, assign_clusters, links_to_earlier};
+use crate::boilerplate::BoilerplateModel;
+use crate::cluster::{
+    Assignment, Kind, Link, Similarity, Verifier, assign_clusters, links_to_earlier,
+};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, Fingerprinter};
+use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::{LshIndex, Slot};
+use crate::minhash::MinHasher;
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +35,9 @@ pub struct ScanOptions {
     pub skip_invalid: bool,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Keep the text of each document's chrome lines for [`write_assignments`]'s
+    /// explanations.
+    pub explain: bool,
 }
 
 /// An indexed article of a scan.
@@ -41,8 +49,12 @@ pub struct ScannedDoc {
     pub source: Option<String>,
     /// Publication time in Unix milliseconds.
     pub published: Option<i64>,
-    /// Its fingerprint.
+    /// Its fingerprint (chrome left out).
     pub fingerprint: Fingerprint,
+    /// Lines left out of the fingerprint as chrome.
+    pub chrome_lines: u32,
+    /// Their normalized text, kept only when explaining.
+    pub chrome: Vec<String>,
 }
 
 /// The result of a scan: documents in input order with their cluster assignment.
@@ -56,8 +68,10 @@ pub struct ScanReport {
     pub invalid: Vec<String>,
     /// Input bytes read.
     pub bytes: u64,
-    /// Seconds spent reading and fingerprinting.
+    /// Seconds spent reading and fingerprinting (both passes and chrome learning).
     pub sign_seconds: f64,
+    /// Lines learned as chrome over the whole corpus and left out of fingerprints.
+    pub chrome_lines: u64,
     /// Wall-clock seconds of the whole scan (without writing output).
     pub seconds: f64,
 }
@@ -97,10 +111,12 @@ impl ScanReport {
             format!(", {} invalid skipped", self.invalid.len())
         };
         format!(
-            "{} documents, {} clusters, {} duplicates{invalid}; {:.2} s, {:.1} MB/s",
+            "{} documents, {} clusters, {} duplicates, {} chrome lines ignored{invalid}; \
+             {:.2} s, {:.1} MB/s",
             self.docs.len(),
             self.clusters(),
             self.duplicates(),
+            self.chrome_lines,
             self.seconds,
             mb / self.seconds.max(1e-9),
         )
@@ -130,28 +146,35 @@ pub fn scan(
         .enumerate()
         .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
-    let parsed: Vec<Result<ScannedDoc>> = units
+    // Pass 1, parallel: parse and normalize; what chrome is learned from.
+    struct Parsed {
+        id: String,
+        source: Option<String>,
+        published: Option<i64>,
+        prepared: Prepared,
+    }
+    let parsed: Vec<Result<Parsed>> = units
         .par_iter()
         .with_min_len(64)
         .map(|&(ix, span)| {
             let input = &inputs[ix];
             let record = input.parse(span, &options.fields)?;
-            let fingerprint =
-                fingerprinter.fingerprint(&record.text).map_err(|e| Error::BadRecord {
+            let source = record.source.as_deref().unwrap_or("");
+            let prepared =
+                fingerprinter.prepare(&record.text, source).map_err(|e| Error::BadRecord {
                     path: input.path.clone(),
                     line: span.line,
                     reason: e.to_string(),
                 })?;
             bar.inc(span.bytes.len() as u64 + 1);
-            Ok(ScannedDoc {
+            Ok(Parsed {
                 id: record.id.into_owned(),
                 source: record.source.map(|s| s.into_owned()),
                 published: record.date.as_deref().and_then(parse_date),
-                fingerprint,
+                prepared,
             })
         })
         .collect();
-    let sign_seconds = started.elapsed().as_secs_f64();
 
     let mut docs = Vec::with_capacity(parsed.len());
     let mut origins: Vec<(&Path, usize)> = Vec::with_capacity(parsed.len());
@@ -183,12 +206,52 @@ pub fn scan(
         }
     }
     drop(seen);
+
+    // Chrome is learned in input order, so the model (and every result) is the same on
+    // any number of threads.
+    let model = config.boilerplate.enabled.then(|| {
+        let mut model = BoilerplateModel::new(&config.boilerplate);
+        for doc in &docs {
+            model.observe(&doc.prepared.profile);
+        }
+        model
+    });
+
+    // Pass 2, parallel: shingle and sign what is not chrome.
+    let keep_sets = config.sampled_containment;
+    let signed: Vec<(ScannedDoc, Option<Box<[u32]>>)> = docs
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|doc| {
+            let signed = fingerprinter.sign(&doc.prepared, model.as_ref());
+            let chrome = if options.explain {
+                let lines: Vec<&str> = doc.prepared.normalized.lines().collect();
+                signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
+            } else {
+                Vec::new()
+            };
+            let set = keep_sets.then(|| low_bits_sorted(&signed.shingles));
+            let scanned = ScannedDoc {
+                id: doc.id,
+                source: doc.source,
+                published: doc.published,
+                fingerprint: signed.fingerprint,
+                chrome_lines: signed.chrome_lines.len() as u32,
+                chrome,
+            };
+            (scanned, set)
+        })
+        .collect();
+    let sign_seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    let (docs, sets): (Vec<ScannedDoc>, Vec<Option<Box<[u32]>>>) = signed.into_iter().unzip();
+    let sets: Option<Vec<Box<[u32]>>> = sets.into_iter().collect();
 
     let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
     let published: Vec<Option<i64>> = docs.iter().map(|d| d.published).collect();
-    let assignments = cluster_fingerprints(config, &fingerprints, &published);
+    let assignments = cluster_fingerprints(config, &fingerprints, sets.as_deref(), &published);
     Ok(ScanReport {
+        chrome_lines: docs.iter().map(|d| u64::from(d.chrome_lines)).sum(),
         docs,
         assignments,
         invalid,
@@ -198,26 +261,43 @@ pub fn scan(
     })
 }
 
-/// Index, verify and cluster fingerprints: the part of a scan after signing.
+/// The low 32 bits of each shingle hash, sorted: what sampled containment looks up.
+fn low_bits_sorted(shingles: &[u64]) -> Box<[u32]> {
+    let mut low: Vec<u32> = shingles.iter().map(|&h| h as u32).collect();
+    low.sort_unstable();
+    low.dedup();
+    low.into_boxed_slice()
+}
+
+/// Index, verify and cluster fingerprints: the part of a scan after signing. `sets`, one
+/// per fingerprint, are the full shingle sets (low 32 bits, sorted) when known.
 pub fn cluster_fingerprints(
     config: &DetectorConfig,
     fingerprints: &[Fingerprint],
+    sets: Option<&[Box<[u32]>]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
+    let hasher = MinHasher::new(config.num_perm, config.seed);
+    let verifier = Verifier::new(config, &hasher, fingerprints, sets);
     let mut index = LshIndex::new(config.bands, config.rows, config.seed);
+    let mut containment = (config.containment_bands > 0)
+        .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32)));
     for (slot, fp) in fingerprints.iter().enumerate() {
         index.insert(slot as Slot, fp.signature.lanes());
+        if let Some(view) = &mut containment {
+            view.insert(slot as Slot, fp.signature.lanes());
+        }
     }
-    let links: Vec<(Slot, Slot)> = (0..fingerprints.len() as Slot)
+    let links: Vec<Link> = (0..fingerprints.len() as Slot)
         .into_par_iter()
         .with_min_len(256)
         .flat_map_iter(|slot| {
-            links_to_earlier(config, &index, fingerprints, slot)
+            links_to_earlier(&verifier, &index, containment.as_ref(), slot)
                 .into_iter()
-                .map(move |(other, _)| (slot, other))
+                .map(move |(other, similarity)| Link { a: slot, b: other, similarity })
         })
         .collect();
-    assign_clusters(fingerprints, published, links)
+    assign_clusters(&verifier, published, links)
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
@@ -244,6 +324,47 @@ struct DocLine<'a> {
     kind: Kind,
     jaccard: f64,
     containment: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Explain<'a>>,
+}
+
+/// Why a document sits where it does.
+#[derive(Serialize)]
+struct Explain<'a> {
+    /// Similarity to the cluster's origin.
+    to_origin: Scores,
+    /// The strongest accepted link that put it in its cluster.
+    link: Option<LinkLine<'a>>,
+    /// Shingles its fingerprint was computed from (chrome left out).
+    shingles: u32,
+    /// Lines left out as chrome (normalized text).
+    chrome_ignored: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Scores {
+    jaccard: f64,
+    /// Share of this document found in the other.
+    containment: f64,
+    /// Share of the other document found in this one.
+    containment_rev: f64,
+}
+
+impl From<Similarity> for Scores {
+    fn from(s: Similarity) -> Self {
+        Scores {
+            jaccard: round4(s.jaccard),
+            containment: round4(s.containment),
+            containment_rev: round4(s.containment_rev),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    scores: Scores,
 }
 
 #[derive(Serialize)]
@@ -254,21 +375,34 @@ struct ClusterLine<'a> {
     members: Vec<&'a str>,
 }
 
-/// Writes one JSON line per document, in input order.
+/// Writes one JSON line per document, in input order; with `explain`, each line also
+/// says why (see `neardup scan --explain`).
 pub fn write_assignments(
     report: &ScanReport,
     config: &DetectorConfig,
+    explain: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     for (doc, assignment) in report.assignments.iter().enumerate() {
+        let scanned = &report.docs[doc];
         let origin = report.docs[assignment.origin].id.as_str();
+        let explain = explain.then(|| Explain {
+            to_origin: assignment.to_origin.into(),
+            link: assignment.link.map(|(other, similarity)| LinkLine {
+                id: &report.docs[other].id,
+                scores: similarity.into(),
+            }),
+            shingles: scanned.fingerprint.shingle_count,
+            chrome_ignored: &scanned.chrome,
+        });
         let line = DocLine {
-            id: &report.docs[doc].id,
+            id: &scanned.id,
             cluster: origin,
             origin,
             kind: report.kind(doc, config),
             jaccard: round4(assignment.to_origin.jaccard),
             containment: round4(assignment.to_origin.containment),
+            explain,
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
