@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
-use crate::lsh::{LshIndex, Slot};
+use crate::lsh::Slot;
 use crate::minhash::{MinHasher, estimate_containment, estimate_jaccard};
 
 /// How one article relates to another it was compared with.
@@ -180,72 +180,61 @@ impl<'a> Verifier<'a> {
         self.fingerprints
     }
 
-    /// Similarity of document `a` to document `b`. Starts from the MinHash estimate; when
-    /// full sets are known and the pair is neither a clear duplicate nor clearly
-    /// unrelated, the containment of the shorter in the longer is re-estimated from the
-    /// shorter's lane minima looked up in the longer's set (see
-    /// [`MinHasher::argmin_shingles`]), and Jaccard is derived from it.
+    /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
+    /// full sets are known and that estimate cannot tell on which side of a containment
+    /// threshold (`containment_threshold`, `support_containment`) the pair falls, the
+    /// containment of the shorter in the longer is re-estimated from the shorter's lane
+    /// minima looked up in the longer's set (see [`MinHasher::argmin_shingles`]), and
+    /// Jaccard is derived from it.
     pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
         let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
         let estimate = Similarity::between(fa, fb);
         let Some(sets) = self.sets else { return estimate };
-        let clear_duplicate = estimate.jaccard >= self.config.jaccard_threshold + REFINE_MARGIN;
-        let unrelated = estimate.containment_of_shorter() < REFINE_FLOOR;
-        if clear_duplicate || unrelated {
+        if !self.uncertain(&estimate, fa.shingle_count, fb.shingle_count) {
             return estimate;
         }
         let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
         let short_fp = &self.fingerprints[short as usize];
         let long_set = &sets[long as usize];
-        let samples = self.hasher.argmin_shingles(short_fp.signature.lanes());
-        let hits = samples.iter().filter(|x| long_set.binary_search(x).is_ok()).count();
-        let contained = hits as f64 / samples.len() as f64;
+        let lanes = short_fp.signature.lanes();
+        let hits = self
+            .hasher
+            .argmin_shingles(lanes)
+            .filter(|x| long_set.binary_search(x).is_ok())
+            .count();
         let refined = Similarity::from_containment(
-            contained,
+            hits as f64 / lanes.len() as f64,
             short_fp.shingle_count,
             self.fingerprints[long as usize].shingle_count,
         );
         if short == a { refined } else { refined.reversed() }
+    }
+
+    /// Whether the MinHash estimate is too noisy to decide this pair: it is not a clear
+    /// duplicate, and the estimated containment of the shorter lies within three standard
+    /// errors of a containment threshold. The estimate is `J (s + l) / ((1 + J) s)`, so
+    /// its error is the Jaccard error `sqrt(J (1 - J) / num_perm)` times
+    /// `(s + l) / (s (1 + J)^2)`, large when a short text sits in a long one.
+    fn uncertain(&self, estimate: &Similarity, size_a: u32, size_b: u32) -> bool {
+        let config = self.config;
+        if estimate.jaccard >= config.jaccard_threshold + REFINE_MARGIN {
+            return false;
+        }
+        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
+        let lanes = config.num_perm as f64;
+        let jaccard = estimate.jaccard.max(1.0 / lanes);
+        let jaccard_error = (jaccard * (1.0 - jaccard) / lanes).sqrt();
+        let error = jaccard_error * (short + long) / (short * (1.0 + jaccard).powi(2));
+        let contained = estimate.containment_of_shorter();
+        [config.containment_threshold, config.support_containment]
+            .iter()
+            .any(|threshold| (contained - threshold).abs() < 3.0 * error)
     }
 }
 
 /// Pairs whose estimated Jaccard clears the threshold by this much are duplicates
 /// without a second look.
 const REFINE_MARGIN: f64 = 0.1;
-/// Pairs whose estimated containment of the shorter is below this are unrelated without
-/// a second look.
-const REFINE_FLOOR: f64 = 0.1;
-
-/// Verified copy links from document `slot` to earlier-indexed documents (smaller
-/// slots), so that each pair is examined once across all documents. Candidates come
-/// from the main LSH view and, if given, the containment view.
-pub fn links_to_earlier(
-    verifier: &Verifier<'_>,
-    index: &LshIndex,
-    containment: Option<&LshIndex>,
-    slot: Slot,
-) -> Vec<(Slot, Similarity)> {
-    let lanes = verifier.fingerprints[slot as usize].signature.lanes();
-    let mut candidates = Vec::new();
-    let mut push = |other: Slot| {
-        if other < slot {
-            candidates.push(other);
-        }
-    };
-    index.for_each_candidate(lanes, &mut push);
-    if let Some(view) = containment {
-        view.for_each_candidate(lanes, &mut push);
-    }
-    candidates.sort_unstable();
-    candidates.dedup();
-    candidates
-        .into_iter()
-        .filter_map(|other| {
-            let similarity = verifier.similarity(slot, other);
-            similarity.copy_kind(verifier.config).map(|_| (other, similarity))
-        })
-        .collect()
-}
 
 /// One document's place in a batch clustering.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -259,12 +248,12 @@ pub struct Assignment {
     pub link: Option<(usize, Similarity)>,
 }
 
-/// A verified link between two documents, as found by [`links_to_earlier`].
+/// A verified copy link between two documents.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Link {
-    /// The later-indexed document.
+    /// One document.
     pub a: Slot,
-    /// The earlier-indexed document.
+    /// The other.
     pub b: Slot,
     /// Similarity of `a` to `b`.
     pub similarity: Similarity,

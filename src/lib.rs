@@ -39,6 +39,8 @@ pub mod shingle;
 pub mod text;
 
 #[cfg(feature = "cli")]
+pub mod bands;
+#[cfg(feature = "cli")]
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;

@@ -102,13 +102,12 @@ impl MinHasher {
     /// against another document's full set estimates containment with `num_perm`
     /// samples, where the Jaccard-based estimate is noisy for a short text inside a
     /// long one.
-    pub fn argmin_shingles(&self, lanes: &[u32]) -> Vec<u32> {
+    pub fn argmin_shingles<'a>(&'a self, lanes: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
         assert_eq!(lanes.len(), self.num_perm());
         lanes
             .iter()
-            .zip(self.inv.iter().zip(&self.add))
+            .zip(self.inv.iter().zip(self.add.iter()))
             .map(|(&lane, (&inv, &add))| inv.wrapping_mul(lane.wrapping_sub(add)))
-            .collect()
     }
 
     /// Number of permutations.
@@ -218,7 +217,7 @@ mod tests {
             (1..=200u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
         let sig = hasher.signature(&hashes);
         let low: std::collections::HashSet<u32> = hashes.iter().map(|&h| h as u32).collect();
-        for (lane, x) in hasher.argmin_shingles(sig.lanes()).into_iter().enumerate() {
+        for (lane, x) in hasher.argmin_shingles(sig.lanes()).enumerate() {
             assert!(low.contains(&x));
             let value = hasher.mul[lane].wrapping_mul(x).wrapping_add(hasher.add[lane]);
             assert_eq!(value, sig.lanes()[lane]);

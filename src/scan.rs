@@ -13,15 +13,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::bands::BandTable;
 use crate::boilerplate::BoilerplateModel;
-use crate::cluster::{
-    Assignment, Kind, Link, Similarity, Verifier, assign_clusters, links_to_earlier,
-};
+use crate::cluster::{Assignment, Kind, Link, Similarity, Verifier, assign_clusters};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
-use crate::lsh::{LshIndex, Slot};
+use crate::lsh::Slot;
 use crate::minhash::MinHasher;
 
 /// Options of one scan besides the detector config.
@@ -207,6 +206,7 @@ pub fn scan(
     }
     drop(seen);
 
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "parsed and normalized");
     // Chrome is learned in input order, so the model (and every result) is the same on
     // any number of threads.
     let model = config.boilerplate.enabled.then(|| {
@@ -217,6 +217,7 @@ pub fn scan(
         model
     });
 
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
     // Pass 2, parallel: shingle and sign what is not chrome.
     let keep_sets = config.sampled_containment;
     let signed: Vec<(ScannedDoc, Option<Box<[u32]>>)> = docs
@@ -243,6 +244,7 @@ pub fn scan(
         })
         .collect();
     let sign_seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
     let (docs, sets): (Vec<ScannedDoc>, Vec<Option<Box<[u32]>>>) = signed.into_iter().unzip();
     let sets: Option<Vec<Box<[u32]>>> = sets.into_iter().collect();
@@ -269,35 +271,114 @@ fn low_bits_sorted(shingles: &[u64]) -> Box<[u32]> {
     low.into_boxed_slice()
 }
 
+/// The containment view pairs a document only with documents at least this many times
+/// longer. Closer sizes need no second view: a pair whose shorter member is half
+/// contained in the longer has Jaccard at least 0.5 / (1.5 + 0.25) = 0.29 when the sizes
+/// differ by less than this, which the Jaccard bands catch. This is LSH Ensemble's size
+/// partitioning in its simplest form, and it spares the view the many same-size copies
+/// of a widely syndicated story.
+const CONTAINMENT_MIN_RATIO: f64 = 1.25;
+
 /// Index, verify and cluster fingerprints: the part of a scan after signing. `sets`, one
 /// per fingerprint, are the full shingle sets (low 32 bits, sorted) when known.
+///
+/// Candidates come from two views of the same signatures: the Jaccard bands (`bands` x
+/// `rows`), where each document looks at earlier documents sharing a bucket, and the
+/// containment bands (`containment_bands` one-row bands), where each document looks at
+/// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a bucket.
 pub fn cluster_fingerprints(
     config: &DetectorConfig,
     fingerprints: &[Fingerprint],
     sets: Option<&[Box<[u32]>]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
+    let started = Instant::now();
     let hasher = MinHasher::new(config.num_perm, config.seed);
     let verifier = Verifier::new(config, &hasher, fingerprints, sets);
-    let mut index = LshIndex::new(config.bands, config.rows, config.seed);
-    let mut containment = (config.containment_bands > 0)
-        .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32)));
-    for (slot, fp) in fingerprints.iter().enumerate() {
-        index.insert(slot as Slot, fp.signature.lanes());
-        if let Some(view) = &mut containment {
-            view.insert(slot as Slot, fp.signature.lanes());
-        }
-    }
-    let links: Vec<Link> = (0..fingerprints.len() as Slot)
+    let n = fingerprints.len();
+    let lanes = |slot: Slot| fingerprints[slot as usize].signature.lanes();
+    let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();
+    let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
+    let containment_view = (config.containment_bands > 0).then(|| {
+        let seed = config.seed.rotate_left(32);
+        BandTable::build(n, config.containment_bands, 1, seed, lanes, |s| {
+            std::cmp::Reverse(sizes[s as usize])
+        })
+    });
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
+    let mut links: Vec<Link> = (0..n as Slot)
         .into_par_iter()
         .with_min_len(256)
         .flat_map_iter(|slot| {
-            links_to_earlier(&verifier, &index, containment.as_ref(), slot)
-                .into_iter()
-                .map(move |(other, similarity)| Link { a: slot, b: other, similarity })
+            let candidates =
+                candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+            candidates.into_iter().filter_map(move |other| {
+                let similarity = verifier.similarity(slot, other);
+                similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
+            })
         })
         .collect();
-    assign_clusters(&verifier, published, links)
+    // A pair can be found from both ends (by the later member in the Jaccard view and by
+    // the shorter in the containment view); keep one link per pair.
+    links.sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
+    links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), links = links.len(), "verified candidates");
+    let assignments = assign_clusters(&verifier, published, links);
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
+    assignments
+}
+
+thread_local! {
+    /// Per thread: for each slot, the query that last saw it, so a candidate found in
+    /// many bands is collected once without sorting.
+    static SEEN: std::cell::RefCell<(u32, Vec<u32>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
+/// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment band.
+fn candidates_of(
+    slot: Slot,
+    jaccard_view: &BandTable,
+    containment_view: Option<&BandTable>,
+    sizes: &[u32],
+) -> Vec<Slot> {
+    SEEN.with(|seen| {
+        let (query, last_seen) = &mut *seen.borrow_mut();
+        *query = query.wrapping_add(1);
+        if *query == 0 {
+            // Wrapped: forget everything rather than mistake an old mark for this query.
+            last_seen.fill(0);
+            *query = 1;
+        }
+        if last_seen.len() < sizes.len() {
+            last_seen.resize(sizes.len(), 0);
+        }
+        let query = *query;
+        let mut out = Vec::new();
+        let mut take = |other: Slot| {
+            let mark = &mut last_seen[other as usize];
+            if *mark != query {
+                *mark = query;
+                out.push(other);
+            }
+        };
+        for band in 0..jaccard_view.bands() {
+            jaccard_view.before(slot, band).iter().for_each(|&other| take(other));
+        }
+        if let Some(view) = containment_view {
+            let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
+            for band in 0..view.bands() {
+                for &other in view.before(slot, band) {
+                    if f64::from(sizes[other as usize]) < longer {
+                        // Members come longest first, so the rest are too short.
+                        break;
+                    }
+                    take(other);
+                }
+            }
+        }
+        out
+    })
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
