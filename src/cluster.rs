@@ -137,27 +137,84 @@ pub fn origin_key(published: Option<i64>, order: usize) -> (i64, usize) {
     (published.unwrap_or(i64::MAX), order)
 }
 
+/// What sampled containment needs of one document: its whole shingle set and the
+/// shingles that gave its MinHash lanes their minima, both as the low 32 bits of the
+/// shingle hash, sorted and distinct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShingleSample {
+    /// Every shingle.
+    pub shingles: Box<[u32]>,
+    /// The shingles behind the lane minima: a uniform random subset of `shingles`.
+    pub minima: Box<[u32]>,
+}
+
+impl ShingleSample {
+    /// The sample of a document with shingle set `shingles` (sorted, distinct hashes)
+    /// and signature `lanes` made by `hasher`.
+    pub fn new(hasher: &MinHasher, shingles: &[u64], lanes: &[u32]) -> Self {
+        let sorted_low = |values: Vec<u32>| {
+            let mut values = values;
+            values.sort_unstable();
+            values.dedup();
+            values.into_boxed_slice()
+        };
+        ShingleSample {
+            shingles: sorted_low(shingles.iter().map(|&h| h as u32).collect()),
+            minima: sorted_low(hasher.argmin_shingles(lanes).collect()),
+        }
+    }
+
+    /// Share of this document's sampled shingles found in `other`'s set: an unbiased
+    /// estimate of the containment of this document in the other.
+    pub fn contained_in(&self, other: &ShingleSample) -> f64 {
+        if self.minima.is_empty() {
+            return 0.0;
+        }
+        count_common(&self.minima, &other.shingles) as f64 / self.minima.len() as f64
+    }
+}
+
+/// Elements of sorted `small` present in sorted `large`, galloping through `large`.
+fn count_common(small: &[u32], large: &[u32]) -> usize {
+    let mut from = 0;
+    let mut hits = 0;
+    for &x in small {
+        let mut step = 1;
+        while from + step < large.len() && large[from + step] < x {
+            step *= 2;
+        }
+        let window = &large[from + step / 2..large.len().min(from + step + 1)];
+        from += step / 2 + window.partition_point(|&y| y < x);
+        if from < large.len() && large[from] == x {
+            hits += 1;
+            from += 1;
+        }
+        if from >= large.len() {
+            break;
+        }
+    }
+    hits
+}
+
 /// What batch verification knows about the documents: their fingerprints and,
-/// optionally, their full shingle sets (low 32 bits of each hash, sorted), which turn
-/// the noisy Jaccard-based containment estimate into a sampled one.
+/// optionally, a [`ShingleSample`] of each, which turns the noisy Jaccard-based
+/// containment estimate into a sampled one.
 #[derive(Debug, Clone, Copy)]
 pub struct Verifier<'a> {
     config: &'a DetectorConfig,
-    hasher: &'a MinHasher,
     fingerprints: &'a [Fingerprint],
-    sets: Option<&'a [Box<[u32]>]>,
+    samples: Option<&'a [ShingleSample]>,
 }
 
 impl<'a> Verifier<'a> {
-    /// A verifier over `fingerprints` (and `sets`, one per fingerprint, if given).
+    /// A verifier over `fingerprints` (and `samples`, one per fingerprint, if given).
     pub fn new(
         config: &'a DetectorConfig,
-        hasher: &'a MinHasher,
         fingerprints: &'a [Fingerprint],
-        sets: Option<&'a [Box<[u32]>]>,
+        samples: Option<&'a [ShingleSample]>,
     ) -> Self {
-        debug_assert!(sets.is_none_or(|sets| sets.len() == fingerprints.len()));
-        Verifier { config, hasher, fingerprints, sets }
+        debug_assert!(samples.is_none_or(|samples| samples.len() == fingerprints.len()));
+        Verifier { config, fingerprints, samples }
     }
 
     /// The config verdicts are made under.
@@ -181,30 +238,22 @@ impl<'a> Verifier<'a> {
     }
 
     /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
-    /// full sets are known and that estimate cannot tell on which side of a containment
+    /// samples are known and that estimate cannot tell on which side of a containment
     /// threshold (`containment_threshold`, `support_containment`) the pair falls, the
-    /// containment of the shorter in the longer is re-estimated from the shorter's lane
-    /// minima looked up in the longer's set (see [`MinHasher::argmin_shingles`]), and
-    /// Jaccard is derived from it.
+    /// containment of the shorter in the longer is re-estimated by looking the shorter's
+    /// lane-minimum shingles up in the longer's set, and Jaccard is derived from it.
     pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
         let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
         let estimate = Similarity::between(fa, fb);
-        let Some(sets) = self.sets else { return estimate };
+        let Some(samples) = self.samples else { return estimate };
         if !self.uncertain(&estimate, fa.shingle_count, fb.shingle_count) {
             return estimate;
         }
         let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
-        let short_fp = &self.fingerprints[short as usize];
-        let long_set = &sets[long as usize];
-        let lanes = short_fp.signature.lanes();
-        let hits = self
-            .hasher
-            .argmin_shingles(lanes)
-            .filter(|x| long_set.binary_search(x).is_ok())
-            .count();
+        let contained = samples[short as usize].contained_in(&samples[long as usize]);
         let refined = Similarity::from_containment(
-            hits as f64 / lanes.len() as f64,
-            short_fp.shingle_count,
+            contained,
+            self.fingerprints[short as usize].shingle_count,
             self.fingerprints[long as usize].shingle_count,
         );
         if short == a { refined } else { refined.reversed() }
@@ -289,17 +338,8 @@ pub fn assign_clusters(
             continue;
         }
         let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
-        if sa.len() > 1 || sb.len() > 1 {
-            let related = sa
-                .iter()
-                .flat_map(|&x| sb.iter().map(move |&y| (x, y)))
-                .filter(|&(x, y)| {
-                    verifier.similarity(x, y).containment_of_shorter() >= config.support_containment
-                })
-                .count();
-            if (related as f64) < config.merge_support * (sa.len() * sb.len()) as f64 {
-                continue;
-            }
+        if (sa.len() > 1 || sb.len() > 1) && !supported(verifier, sa, sb) {
+            continue;
         }
         let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
         merged.sort_by_key(|&doc| key(doc));
@@ -325,9 +365,43 @@ pub fn assign_clusters(
         .collect()
 }
 
+/// The chaining guard's test: are at least `merge_support` of the pairs between
+/// `left` and `right` related? Stops as soon as the answer is known.
+fn supported(verifier: &Verifier<'_>, left: &[u32], right: &[u32]) -> bool {
+    let config = verifier.config;
+    let pairs = left.len() * right.len();
+    let needed = (config.merge_support * pairs as f64).ceil() as usize;
+    let (mut related, mut seen) = (0, 0);
+    for &x in left {
+        for &y in right {
+            seen += 1;
+            if verifier.similarity(x, y).containment_of_shorter() >= config.support_containment {
+                related += 1;
+            }
+            if related >= needed {
+                return true;
+            }
+            if related + (pairs - seen) < needed {
+                return false;
+            }
+        }
+    }
+    related >= needed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_common_gallops_correctly() {
+        let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
+        for small in [vec![], vec![0], vec![2999], vec![3000], vec![1, 3, 4, 6, 2997, 2999], (0..500).collect()] {
+            let expected = small.iter().filter(|x| large.binary_search(x).is_ok()).count();
+            assert_eq!(count_common(&small, &large), expected, "{small:?}");
+        }
+        assert_eq!(count_common(&[5], &[]), 0);
+    }
 
     #[test]
     fn union_find_merges_transitively() {

@@ -114,14 +114,14 @@ impl Fingerprinter {
     /// out: a page that is all chrome by our counts is still somebody's article.
     pub fn sign(&self, prepared: &Prepared, chrome: Option<&BoilerplateModel>) -> Signed {
         let normalized = &prepared.normalized;
+        let profile = &prepared.profile;
         let chrome_lines: Vec<u32> = match chrome {
-            Some(model) if self.config.boilerplate.enabled => {
-                let flags = model.classify(&prepared.profile);
-                (0..flags.len() as u32).filter(|&i| flags[i as usize]).collect()
-            }
+            Some(model) if self.config.boilerplate.enabled => (0..profile.lines.len() as u32)
+                .filter(|&i| model.is_chrome(profile.source, profile.lines[i as usize]))
+                .collect(),
             _ => Vec::new(),
         };
-        let mut shingles = Vec::new();
+        let mut shingles = Vec::with_capacity(normalized.text.len() / 4);
         let k = self.config.shingle_size;
         let seed = self.config.seed;
         if chrome_lines.is_empty() {

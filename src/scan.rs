@@ -15,13 +15,12 @@ use serde::Serialize;
 
 use crate::bands::BandTable;
 use crate::boilerplate::BoilerplateModel;
-use crate::cluster::{Assignment, Kind, Link, Similarity, Verifier, assign_clusters};
+use crate::cluster::{Assignment, Kind, Link, ShingleSample, Similarity, Verifier, assign_clusters};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
-use crate::minhash::MinHasher;
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -219,8 +218,9 @@ pub fn scan(
 
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
     // Pass 2, parallel: shingle and sign what is not chrome.
-    let keep_sets = config.sampled_containment;
-    let signed: Vec<(ScannedDoc, Option<Box<[u32]>>)> = docs
+    let keep_samples = config.sampled_containment;
+    let hasher = fingerprinter.hasher();
+    let signed: Vec<(ScannedDoc, Option<ShingleSample>)> = docs
         .into_par_iter()
         .with_min_len(64)
         .map(|doc| {
@@ -231,7 +231,9 @@ pub fn scan(
             } else {
                 Vec::new()
             };
-            let set = keep_sets.then(|| low_bits_sorted(&signed.shingles));
+            let sample = keep_samples.then(|| {
+                ShingleSample::new(hasher, &signed.shingles, signed.fingerprint.signature.lanes())
+            });
             let scanned = ScannedDoc {
                 id: doc.id,
                 source: doc.source,
@@ -240,18 +242,19 @@ pub fn scan(
                 chrome_lines: signed.chrome_lines.len() as u32,
                 chrome,
             };
-            (scanned, set)
+            (scanned, sample)
         })
         .collect();
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
-    let (docs, sets): (Vec<ScannedDoc>, Vec<Option<Box<[u32]>>>) = signed.into_iter().unzip();
-    let sets: Option<Vec<Box<[u32]>>> = sets.into_iter().collect();
+    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) =
+        signed.into_iter().unzip();
+    let samples: Option<Vec<ShingleSample>> = samples.into_iter().collect();
 
     let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
     let published: Vec<Option<i64>> = docs.iter().map(|d| d.published).collect();
-    let assignments = cluster_fingerprints(config, &fingerprints, sets.as_deref(), &published);
+    let assignments = cluster_fingerprints(config, &fingerprints, samples.as_deref(), &published);
     Ok(ScanReport {
         chrome_lines: docs.iter().map(|d| u64::from(d.chrome_lines)).sum(),
         docs,
@@ -263,14 +266,6 @@ pub fn scan(
     })
 }
 
-/// The low 32 bits of each shingle hash, sorted: what sampled containment looks up.
-fn low_bits_sorted(shingles: &[u64]) -> Box<[u32]> {
-    let mut low: Vec<u32> = shingles.iter().map(|&h| h as u32).collect();
-    low.sort_unstable();
-    low.dedup();
-    low.into_boxed_slice()
-}
-
 /// The containment view pairs a document only with documents at least this many times
 /// longer. Closer sizes need no second view: a pair whose shorter member is half
 /// contained in the longer has Jaccard at least 0.5 / (1.5 + 0.25) = 0.29 when the sizes
@@ -279,8 +274,8 @@ fn low_bits_sorted(shingles: &[u64]) -> Box<[u32]> {
 /// of a widely syndicated story.
 const CONTAINMENT_MIN_RATIO: f64 = 1.25;
 
-/// Index, verify and cluster fingerprints: the part of a scan after signing. `sets`, one
-/// per fingerprint, are the full shingle sets (low 32 bits, sorted) when known.
+/// Index, verify and cluster fingerprints: the part of a scan after signing. `samples`,
+/// one per fingerprint, enable sampled containment.
 ///
 /// Candidates come from two views of the same signatures: the Jaccard bands (`bands` x
 /// `rows`), where each document looks at earlier documents sharing a bucket, and the
@@ -289,12 +284,11 @@ const CONTAINMENT_MIN_RATIO: f64 = 1.25;
 pub fn cluster_fingerprints(
     config: &DetectorConfig,
     fingerprints: &[Fingerprint],
-    sets: Option<&[Box<[u32]>]>,
+    samples: Option<&[ShingleSample]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
     let started = Instant::now();
-    let hasher = MinHasher::new(config.num_perm, config.seed);
-    let verifier = Verifier::new(config, &hasher, fingerprints, sets);
+    let verifier = Verifier::new(config, fingerprints, samples);
     let n = fingerprints.len();
     let lanes = |slot: Slot| fingerprints[slot as usize].signature.lanes();
     let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();

@@ -101,6 +101,7 @@ pub fn normalize(text: &str) -> String {
 /// Normalizes `text` line by line into `out` (cleared first).
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
+    out.text.reserve(text.len());
     let mut scratch = String::new();
     for line in text.split(is_line_break) {
         let before = out.text.len();
