@@ -129,8 +129,13 @@ mod tests {
 
     #[test]
     fn buckets_follow_shared_bands() {
-        let sigs: Vec<Vec<u32>> =
-            vec![vec![1, 2, 3, 4], vec![1, 2, 9, 9], vec![7, 7, 3, 4], vec![1, 2, 3, 4], vec![5, 5, 5, 5]];
+        let sigs: Vec<Vec<u32>> = vec![
+            vec![1, 2, 3, 4],
+            vec![1, 2, 9, 9],
+            vec![7, 7, 3, 4],
+            vec![1, 2, 3, 4],
+            vec![5, 5, 5, 5],
+        ];
         let table = BandTable::build(sigs.len(), 2, 2, 9, |s| &sigs[s as usize], |s| s);
         assert_eq!(table.bucket(0, 0), [0, 1, 3]);
         assert_eq!(table.before(3, 0), [0, 1]);
@@ -144,7 +149,14 @@ mod tests {
     fn members_follow_the_order_key() {
         let sigs: Vec<Vec<u32>> = vec![vec![1], vec![1], vec![1]];
         let sizes = [10u32, 30, 20];
-        let table = BandTable::build(3, 1, 1, 0, |s| &sigs[s as usize], |s| std::cmp::Reverse(sizes[s as usize]));
+        let table = BandTable::build(
+            3,
+            1,
+            1,
+            0,
+            |s| &sigs[s as usize],
+            |s| std::cmp::Reverse(sizes[s as usize]),
+        );
         assert_eq!(table.bucket(0, 0), [1, 2, 0]);
         assert_eq!(table.before(0, 0), [1, 2]);
     }

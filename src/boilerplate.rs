@@ -139,19 +139,60 @@ impl BoilerplateModel {
 
     /// Counts one document. Each distinct line counts once per document.
     pub fn observe(&mut self, doc: &LineProfile) {
-        self.docs += 1;
-        let mut seen: Vec<u64> = doc.lines.clone();
-        seen.sort_unstable();
-        seen.dedup();
-        for line in seen {
-            if doc.source != 0 {
-                self.bump(source_key(doc.source, line), doc.story);
-            }
-            self.bump(global_key(line), doc.story);
-        }
+        self.observe_keys(doc, |_| true);
         if self.counts.len() > self.config.capacity {
             self.forget();
         }
+    }
+
+    fn observe_keys(&mut self, doc: &LineProfile, mut mine: impl FnMut(u64) -> bool) {
+        self.docs += 1;
+        let mut keys: Vec<u64> = Vec::with_capacity(2 * doc.lines.len());
+        for &line in &doc.lines {
+            if doc.source != 0 {
+                keys.push(source_key(doc.source, line));
+            }
+            keys.push(global_key(line));
+        }
+        keys.retain(|&key| mine(key));
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            self.bump(key, doc.story);
+        }
+    }
+
+    /// Shards [`BoilerplateModel::learn_shard`] splits the key space into. Fixed, so that
+    /// a sharded build gives the same model on any number of threads.
+    pub const SHARDS: usize = 16;
+
+    /// The part of the model learned from `docs` (in order) that holds the keys of shard
+    /// `shard` of [`BoilerplateModel::SHARDS`], with `1 / SHARDS` of the capacity. Every
+    /// key's count depends only on the documents that hold it, in order, so the shards
+    /// can be learned in parallel and joined with [`BoilerplateModel::from_shards`].
+    pub fn learn_shard(config: &BoilerplateConfig, docs: &[&LineProfile], shard: usize) -> Self {
+        let capacity = config.capacity.div_ceil(Self::SHARDS);
+        let mut model = BoilerplateModel::new(config);
+        let in_shard = |key: u64| (key >> 32) as usize % Self::SHARDS == shard;
+        for doc in docs {
+            model.observe_keys(doc, in_shard);
+            if model.counts.len() > capacity {
+                model.forget_to(capacity);
+            }
+        }
+        model
+    }
+
+    /// Joins the shards made by [`BoilerplateModel::learn_shard`] over the same documents.
+    pub fn from_shards(config: &BoilerplateConfig, shards: Vec<BoilerplateModel>) -> Self {
+        let mut model = BoilerplateModel::new(config);
+        model.docs = shards.first().map_or(0, |shard| shard.docs);
+        model.counts.reserve(shards.iter().map(|shard| shard.counts.len()).sum());
+        for shard in shards {
+            model.floor = model.floor.max(shard.floor);
+            model.counts.extend(shard.counts);
+        }
+        model
     }
 
     fn bump(&mut self, key: u64, story: u32) {
@@ -173,7 +214,11 @@ impl BoilerplateModel {
 
     /// Drops the least-seen lines until at most 3/4 of `capacity` remain.
     fn forget(&mut self) {
-        let target = self.config.capacity / 4 * 3;
+        self.forget_to(self.config.capacity);
+    }
+
+    fn forget_to(&mut self, capacity: usize) {
+        let target = capacity / 4 * 3;
         while self.counts.len() > target {
             self.floor += 1;
             let floor = self.floor;
@@ -279,6 +324,28 @@ mod tests {
         }
         let doc = profile("site", &format!("{}\nShare this: Facebook Twitter", story(7)));
         assert_eq!(chrome_of(&model, &doc), [false, false, true]);
+    }
+
+    #[test]
+    fn sharded_learning_equals_sequential() {
+        let config = BoilerplateConfig::default();
+        let docs: Vec<LineProfile> = (0..40)
+            .map(|n| {
+                profile(
+                    &format!("site-{}", n % 3),
+                    &format!("{}\nLeave a Comment\nAdvertisement", story(n % 25)),
+                )
+            })
+            .collect();
+        let mut sequential = BoilerplateModel::new(&config);
+        for doc in &docs {
+            sequential.observe(doc);
+        }
+        let refs: Vec<&LineProfile> = docs.iter().collect();
+        let shards = (0..BoilerplateModel::SHARDS)
+            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+            .collect();
+        assert_eq!(BoilerplateModel::from_shards(&config, shards), sequential);
     }
 
     #[test]

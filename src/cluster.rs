@@ -283,7 +283,7 @@ impl<'a> Verifier<'a> {
 
 /// Pairs whose estimated Jaccard clears the threshold by this much are duplicates
 /// without a second look.
-const REFINE_MARGIN: f64 = 0.1;
+const REFINE_MARGIN: f64 = 0.0;
 
 /// One document's place in a batch clustering.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -308,16 +308,22 @@ pub struct Link {
     pub similarity: Similarity,
 }
 
+/// The order in which [`assign_clusters`] takes links: strongest first (Jaccard, then
+/// containment), ties by document.
+pub fn link_order(x: &Link, y: &Link) -> Ordering {
+    x.similarity.rank(&y.similarity).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b))
+}
+
 /// Clusters documents from verified links and names each cluster by its origin: the
 /// member with the smallest [`origin_key`].
 ///
-/// Links are taken strongest first (Jaccard, then containment). A link whose ends are
-/// already in one cluster changes nothing. Otherwise the chaining guard decides: the
-/// earliest `support_sample` members of each side are compared pairwise, and the
-/// clusters merge only when at least `merge_support` of those pairs are related
-/// (containment of the shorter in the longer at least `support_containment`). Two
-/// single documents merge on their link alone; a cluster of many copies does not merge
-/// with another story because one member of it quotes that story.
+/// Links are taken strongest first ([`link_order`]). A link whose ends are already in
+/// one cluster changes nothing. Otherwise the chaining guard decides: two clusters merge
+/// when their origins are related, or else when at least `merge_support` of the pairs
+/// between their earliest `support_sample` members are ("related": containment of the
+/// shorter in the longer at least `support_containment`). Two single documents merge
+/// on their link alone; a cluster of many copies does not merge with another story
+/// because one member of it quotes that story.
 pub fn assign_clusters(
     verifier: &Verifier<'_>,
     published: &[Option<i64>],
@@ -327,7 +333,8 @@ pub fn assign_clusters(
     let n = verifier.len();
     debug_assert_eq!(published.len(), n);
     let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
-    links.sort_by(|x, y| x.similarity.rank(&y.similarity).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+    // Stable and adaptive: linear when the caller sorted already.
+    links.sort_by(link_order);
     let mut sets = UnionFind::new(n);
     // Per root: its earliest members, at most `support_sample`, in origin order.
     let mut samples: Vec<Vec<u32>> = (0..n as u32).map(|doc| vec![doc]).collect();
@@ -338,7 +345,8 @@ pub fn assign_clusters(
             continue;
         }
         let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
-        if (sa.len() > 1 || sb.len() > 1) && !supported(verifier, sa, sb) {
+        let guarded = config.merge_support > 0.0 && (sa.len() > 1 || sb.len() > 1);
+        if guarded && !supported(verifier, sa, sb) {
             continue;
         }
         let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
@@ -365,28 +373,40 @@ pub fn assign_clusters(
         .collect()
 }
 
-/// The chaining guard's test: are at least `merge_support` of the pairs between
-/// `left` and `right` related? Stops as soon as the answer is known.
+/// The chaining guard's test (`left` and `right` are cluster samples, origin first): are
+/// the origins related, or else at least `merge_support` of the pairs between `left` and
+/// `right`? Stops as soon as the answer is known.
 fn supported(verifier: &Verifier<'_>, left: &[u32], right: &[u32]) -> bool {
     let config = verifier.config;
+    let related = |x: u32, y: u32| {
+        verifier.similarity(x, y).containment_of_shorter() >= config.support_containment
+    };
+    if related(left[0], right[0]) {
+        return true;
+    }
     let pairs = left.len() * right.len();
     let needed = (config.merge_support * pairs as f64).ceil() as usize;
-    let (mut related, mut seen) = (0, 0);
-    for &x in left {
-        for &y in right {
-            seen += 1;
-            if verifier.similarity(x, y).containment_of_shorter() >= config.support_containment {
-                related += 1;
+    // The origin pair was the first one tried, and failed.
+    let (mut hits, mut misses) = (0, 1);
+    for (i, &x) in left.iter().enumerate() {
+        for (j, &y) in right.iter().enumerate() {
+            if i == 0 && j == 0 {
+                continue;
             }
-            if related >= needed {
+            if related(x, y) {
+                hits += 1;
+            } else {
+                misses += 1;
+            }
+            if hits >= needed {
                 return true;
             }
-            if related + (pairs - seen) < needed {
+            if pairs - misses < needed {
                 return false;
             }
         }
     }
-    related >= needed
+    hits >= needed
 }
 
 #[cfg(test)]
@@ -396,7 +416,14 @@ mod tests {
     #[test]
     fn count_common_gallops_correctly() {
         let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
-        for small in [vec![], vec![0], vec![2999], vec![3000], vec![1, 3, 4, 6, 2997, 2999], (0..500).collect()] {
+        for small in [
+            vec![],
+            vec![0],
+            vec![2999],
+            vec![3000],
+            vec![1, 3, 4, 6, 2997, 2999],
+            (0..500).collect(),
+        ] {
             let expected = small.iter().filter(|x| large.binary_search(x).is_ok()).count();
             assert_eq!(count_common(&small, &large), expected, "{small:?}");
         }

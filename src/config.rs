@@ -16,7 +16,7 @@ pub const DEFAULT_LSH_THRESHOLD: f64 = 0.2;
 /// Estimated Jaccard at or above which a candidate is a duplicate.
 pub const DEFAULT_JACCARD_THRESHOLD: f64 = 0.3;
 /// Estimated containment of the shorter in the longer at or above which a candidate is a copy.
-pub const DEFAULT_CONTAINMENT_THRESHOLD: f64 = 0.8;
+pub const DEFAULT_CONTAINMENT_THRESHOLD: f64 = 0.5;
 /// Matches reported per verdict.
 pub const DEFAULT_MAX_MATCHES: usize = 10;
 /// One-row LSH bands of the containment view (0 turns it off).

@@ -14,8 +14,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bands::BandTable;
-use crate::boilerplate::BoilerplateModel;
-use crate::cluster::{Assignment, Kind, Link, ShingleSample, Similarity, Verifier, assign_clusters};
+use crate::boilerplate::{BoilerplateModel, LineProfile};
+use crate::cluster::{
+    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, assign_clusters, link_order,
+};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
@@ -206,14 +208,16 @@ pub fn scan(
     drop(seen);
 
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "parsed and normalized");
-    // Chrome is learned in input order, so the model (and every result) is the same on
-    // any number of threads.
+    // Chrome is learned in input order (each key's count sees its documents in order, and
+    // the key space is split into a fixed number of shards learned in parallel), so the
+    // model, and every result, is the same on any number of threads.
     let model = config.boilerplate.enabled.then(|| {
-        let mut model = BoilerplateModel::new(&config.boilerplate);
-        for doc in &docs {
-            model.observe(&doc.prepared.profile);
-        }
-        model
+        let profiles: Vec<&LineProfile> = docs.iter().map(|doc| &doc.prepared.profile).collect();
+        let shards = (0..BoilerplateModel::SHARDS)
+            .into_par_iter()
+            .map(|shard| BoilerplateModel::learn_shard(&config.boilerplate, &profiles, shard))
+            .collect();
+        BoilerplateModel::from_shards(&config.boilerplate, shards)
     });
 
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
@@ -248,8 +252,7 @@ pub fn scan(
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
-    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) =
-        signed.into_iter().unzip();
+    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) = signed.into_iter().unzip();
     let samples: Option<Vec<ShingleSample>> = samples.into_iter().collect();
 
     let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
@@ -268,11 +271,19 @@ pub fn scan(
 
 /// The containment view pairs a document only with documents at least this many times
 /// longer. Closer sizes need no second view: a pair whose shorter member is half
-/// contained in the longer has Jaccard at least 0.5 / (1.5 + 0.25) = 0.29 when the sizes
-/// differ by less than this, which the Jaccard bands catch. This is LSH Ensemble's size
+/// contained in the longer has Jaccard at least 0.5 / (1 + 1.5 - 0.5) = 0.25 when the sizes
+/// differ by less than this, which the Jaccard bands catch with probability 0.84 and
+/// more as containment rises. This is LSH Ensemble's size
 /// partitioning in its simplest form, and it spares the view the many same-size copies
 /// of a widely syndicated story.
-const CONTAINMENT_MIN_RATIO: f64 = 1.25;
+const CONTAINMENT_MIN_RATIO: f64 = 1.5;
+
+/// The containment view takes at most this many (longest) documents from one bucket.
+/// A one-row band buckets documents by a single shingle; when that shingle is common
+/// (chrome not learned, a stock phrase) the bucket holds thousands of unrelated documents,
+/// and when it is a story's, any few of its longer copies are enough to link an excerpt
+/// to the story. Bounding the take keeps the view linear in the corpus either way.
+const CONTAINMENT_PER_BAND: usize = 4;
 
 /// Index, verify and cluster fingerprints: the part of a scan after signing. `samples`,
 /// one per fingerprint, enable sampled containment.
@@ -304,8 +315,7 @@ pub fn cluster_fingerprints(
         .into_par_iter()
         .with_min_len(256)
         .flat_map_iter(|slot| {
-            let candidates =
-                candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+            let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
             candidates.into_iter().filter_map(move |other| {
                 let similarity = verifier.similarity(slot, other);
                 similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
@@ -313,10 +323,16 @@ pub fn cluster_fingerprints(
         })
         .collect();
     // A pair can be found from both ends (by the later member in the Jaccard view and by
-    // the shorter in the containment view); keep one link per pair.
-    links.sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
+    // the shorter in the containment view); keep one link per pair. Then put them in the
+    // order `assign_clusters` takes them, here where sorting is parallel.
+    links.par_sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
     links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), links = links.len(), "verified candidates");
+    links.par_sort_unstable_by(link_order);
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        links = links.len(),
+        "verified candidates"
+    );
     let assignments = assign_clusters(&verifier, published, links);
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
     assignments
@@ -362,11 +378,11 @@ fn candidates_of(
         if let Some(view) = containment_view {
             let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
             for band in 0..view.bands() {
-                for &other in view.before(slot, band) {
-                    if f64::from(sizes[other as usize]) < longer {
-                        // Members come longest first, so the rest are too short.
-                        break;
-                    }
+                // Members come longest first: stop at the first too short.
+                let bucket = view.before(slot, band);
+                let containers =
+                    bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
+                for &other in containers.take(CONTAINMENT_PER_BAND) {
                     take(other);
                 }
             }
