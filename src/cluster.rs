@@ -160,18 +160,33 @@ impl ShingleSample {
         };
         ShingleSample {
             shingles: sorted_low(shingles.iter().map(|&h| h as u32).collect()),
-            minima: sorted_low(hasher.argmin_shingles(lanes).collect()),
+            minima: Self::minima(hasher, lanes),
         }
+    }
+
+    /// The shingles behind the lane minima of `lanes` (made by `hasher`), sorted and
+    /// distinct: all a stored signature says about its own shingles.
+    pub fn minima(hasher: &MinHasher, lanes: &[u32]) -> Box<[u32]> {
+        let mut minima: Vec<u32> = hasher.argmin_shingles(lanes).collect();
+        minima.sort_unstable();
+        minima.dedup();
+        minima.into_boxed_slice()
     }
 
     /// Share of this document's sampled shingles found in `other`'s set: an unbiased
     /// estimate of the containment of this document in the other.
     pub fn contained_in(&self, other: &ShingleSample) -> f64 {
-        if self.minima.is_empty() {
-            return 0.0;
-        }
-        count_common(&self.minima, &other.shingles) as f64 / self.minima.len() as f64
+        sampled_containment(&self.minima, &other.shingles)
     }
+}
+
+/// Share of `minima` (a document's lane-minimum shingles, sorted) found in `shingles`
+/// (another document's whole set, sorted): the containment of the first in the second.
+pub fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
+    if minima.is_empty() {
+        return 0.0;
+    }
+    count_common(minima, shingles) as f64 / minima.len() as f64
 }
 
 /// Elements of sorted `small` present in sorted `large`, galloping through `large`.
@@ -246,7 +261,7 @@ impl<'a> Verifier<'a> {
         let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
         let estimate = Similarity::between(fa, fb);
         let Some(samples) = self.samples else { return estimate };
-        if !self.uncertain(&estimate, fa.shingle_count, fb.shingle_count) {
+        if !needs_sampling(self.config, &estimate, fa.shingle_count, fb.shingle_count) {
             return estimate;
         }
         let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
@@ -258,32 +273,36 @@ impl<'a> Verifier<'a> {
         );
         if short == a { refined } else { refined.reversed() }
     }
-
-    /// Whether the MinHash estimate is too noisy to decide this pair: it is not a clear
-    /// duplicate, and the estimated containment of the shorter lies within three standard
-    /// errors of a containment threshold. The estimate is `J (s + l) / ((1 + J) s)`, so
-    /// its error is the Jaccard error `sqrt(J (1 - J) / num_perm)` times
-    /// `(s + l) / (s (1 + J)^2)`, large when a short text sits in a long one.
-    fn uncertain(&self, estimate: &Similarity, size_a: u32, size_b: u32) -> bool {
-        let config = self.config;
-        if estimate.jaccard >= config.jaccard_threshold + REFINE_MARGIN {
-            return false;
-        }
-        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
-        let lanes = config.num_perm as f64;
-        let jaccard = estimate.jaccard.max(1.0 / lanes);
-        let jaccard_error = (jaccard * (1.0 - jaccard) / lanes).sqrt();
-        let error = jaccard_error * (short + long) / (short * (1.0 + jaccard).powi(2));
-        let contained = estimate.containment_of_shorter();
-        [config.containment_threshold, config.support_containment]
-            .iter()
-            .any(|threshold| (contained - threshold).abs() < 3.0 * error)
-    }
 }
 
-/// Pairs whose estimated Jaccard clears the threshold by this much are duplicates
-/// without a second look.
-const REFINE_MARGIN: f64 = 0.0;
+/// Whether a MinHash estimate is too noisy to decide a pair of sizes `size_a` and
+/// `size_b` under `config`: it is not a duplicate by Jaccard, and the estimated
+/// containment of the shorter lies within three standard errors of a containment
+/// threshold (`containment_threshold` or `support_containment`). The estimate is
+/// `J (s + l) / ((1 + J) s)`, so its error is the Jaccard error
+/// `sqrt(J (1 - J) / num_perm)` times `(s + l) / (s (1 + J)^2)`: large when a short text
+/// sits in a long one. (A Jaccard at or above the threshold decides both questions: it
+/// makes a duplicate, and the shorter's containment is then at least `2J / (1 + J)`,
+/// above `support_containment` for the defaults.)
+pub fn needs_sampling(
+    config: &DetectorConfig,
+    estimate: &Similarity,
+    size_a: u32,
+    size_b: u32,
+) -> bool {
+    if estimate.jaccard >= config.jaccard_threshold {
+        return false;
+    }
+    let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
+    let lanes = config.num_perm as f64;
+    let jaccard = estimate.jaccard.max(1.0 / lanes);
+    let jaccard_error = (jaccard * (1.0 - jaccard) / lanes).sqrt();
+    let error = jaccard_error * (short + long) / (short * (1.0 + jaccard).powi(2));
+    let contained = estimate.containment_of_shorter();
+    [config.containment_threshold, config.support_containment]
+        .iter()
+        .any(|threshold| (contained - threshold).abs() < 3.0 * error)
+}
 
 /// One document's place in a batch clustering.
 #[derive(Debug, Clone, Copy, PartialEq)]

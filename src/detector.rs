@@ -3,9 +3,15 @@
 //! story or a copy of one already seen.
 //!
 //! Concurrency: fingerprints are computed before any lock is taken; the state lock is
-//! held only to look up candidates and to insert, which takes microseconds. Assignment is
-//! online: a copy joins the cluster of its best match, and never merges two existing
-//! clusters, so one weak link cannot glue two stories together.
+//! held only to look up candidates and to insert, which takes microseconds. Site chrome
+//! is learned online in a [`BoilerplateModel`] behind its own lock, held only to count an
+//! article's lines and classify them.
+//!
+//! Assignment is online and follows the same rule as the batch scan's chaining guard
+//! ([`crate::cluster::assign_clusters`]): a copy joins the cluster of its best match only
+//! if it is also related to that cluster's origin, or to a majority of its earliest
+//! members; otherwise the next match's cluster is tried, and failing all, the article
+//! starts a story of its own. Two existing clusters are never merged.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -13,10 +19,13 @@ use std::sync::RwLock;
 use gxhash::gxhash64;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Kind, Similarity, origin_key};
+use crate::boilerplate::BoilerplateModel;
+use crate::cluster::{
+    Kind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
+};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, Fingerprinter};
+use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::{LshIndex, Slot};
 
 /// An incoming article, borrowed from the caller.
@@ -43,6 +52,9 @@ pub struct Match {
     pub jaccard: f64,
     /// Estimated share of the labelled article contained in this one.
     pub containment: f64,
+    /// Estimated share of this one contained in the labelled article.
+    #[serde(default)]
+    pub containment_rev: f64,
 }
 
 /// The label given to one article.
@@ -62,6 +74,9 @@ pub struct Verdict {
     pub best_jaccard: f64,
     /// Containment of the shorter in the longer for the best match.
     pub best_containment: f64,
+    /// Lines of the article left out of matching as site chrome (normalized text).
+    #[serde(default)]
+    pub chrome_ignored: Vec<String>,
 }
 
 /// A member of a cluster, with its similarity to the cluster's origin.
@@ -118,9 +133,15 @@ struct Story {
     members: Vec<Slot>,
 }
 
+/// The containment bands take at most this many (newest) members of a bucket: a bucket
+/// keyed by one common shingle can hold thousands of unrelated articles.
+const CONTAINMENT_PER_BAND: usize = 16;
+
 #[derive(Default)]
 struct State {
     lsh: LshIndex,
+    /// One-row bands for excerpts of long stories (`containment_bands`), if on.
+    containment: Option<LshIndex>,
     /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
     signatures: Vec<u32>,
     entries: Vec<Option<Entry>>,
@@ -136,6 +157,15 @@ struct State {
 pub struct Detector {
     fingerprinter: Fingerprinter,
     state: RwLock<State>,
+    chrome: RwLock<BoilerplateModel>,
+}
+
+/// An article after the text stage, ready to be matched.
+struct Signed {
+    fingerprint: Fingerprint,
+    /// Its whole shingle set (for sampled containment of shorter stored articles).
+    sample: ShingleSample,
+    chrome_ignored: Vec<String>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -151,9 +181,26 @@ impl Detector {
         let config = fingerprinter.config();
         let state = State {
             lsh: LshIndex::new(config.bands, config.rows, config.seed),
+            containment: (config.containment_bands > 0)
+                .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32))),
             ..State::default()
         };
-        Ok(Detector { fingerprinter, state: RwLock::new(state) })
+        let chrome = RwLock::new(BoilerplateModel::new(&config.boilerplate));
+        Ok(Detector { fingerprinter, state: RwLock::new(state), chrome })
+    }
+
+    /// A detector that starts from a learned chrome model (for example one persisted
+    /// with the service's state). Fails when `config` does not validate.
+    pub fn with_chrome_model(config: DetectorConfig, model: BoilerplateModel) -> Result<Self> {
+        let detector = Detector::new(config)?;
+        *detector.chrome.write().unwrap_or_else(|e| e.into_inner()) = model;
+        Ok(detector)
+    }
+
+    /// A copy of the learned chrome model, to persist it. The model is plain data with
+    /// serde support.
+    pub fn chrome_model(&self) -> BoilerplateModel {
+        self.chrome.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The active config.
@@ -166,21 +213,85 @@ impl Detector {
         &self.fingerprinter
     }
 
-    /// Labels `article` against the index without storing it.
+    /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
-        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
+        let signed = self.sign(article, false)?;
+        let config = self.config();
         let state = self.read();
-        let (kind, matches) = state.matches(self.config(), &fingerprint, None);
-        Ok(state.verdict(self.config(), article.id, kind, matches, None))
+        let (_, matches) = state.matches(self, &signed.fingerprint, Some(&signed.sample), None);
+        let (kind, story) =
+            match state.joined_story(self, &signed.fingerprint, Some(&signed.sample), &matches) {
+                Some((kind, story)) => (kind, Some(story)),
+                None => (Kind::NewStory, None),
+            };
+        let mut verdict = state.verdict(config, article.id, kind, matches, story);
+        verdict.chrome_ignored = signed.chrome_ignored;
+        Ok(verdict)
     }
 
-    /// Labels and stores `article`. Idempotent on the id: the same id with the same text
-    /// returns the stored verdict; with other text it is [`Error::DuplicateId`].
+    /// Labels and stores `article`, and learns site chrome from it. Idempotent on the
+    /// id: the same id with the same text returns the stored verdict; with other text it
+    /// is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
-        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
-        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint)
+        if let Some(verdict) = self.retried(article, text_hash(article.text))? {
+            return Ok(verdict);
+        }
+        let signed = self.sign(article, true)?;
+        let mut verdict = self.ingest_signed(
+            article,
+            text_hash(article.text),
+            &signed.fingerprint,
+            Some(&signed.sample),
+        )?;
+        verdict.chrome_ignored = signed.chrome_ignored;
+        Ok(verdict)
+    }
+
+    /// Normalizes, classifies chrome (after counting the article's lines when `learn`),
+    /// and signs what is left. Only the chrome lookup takes a lock.
+    fn sign(&self, article: &Article<'_>, learn: bool) -> Result<Signed> {
+        let fingerprinter = &self.fingerprinter;
+        let prepared: Prepared = fingerprinter.prepare(article.text, article.source)?;
+        let chrome_lines = if !self.config().boilerplate.enabled {
+            Vec::new()
+        } else if learn {
+            let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
+            model.observe(&prepared.profile);
+            fingerprinter.chrome_lines(&prepared, &model)
+        } else {
+            let model = self.chrome.read().unwrap_or_else(|e| e.into_inner());
+            fingerprinter.chrome_lines(&prepared, &model)
+        };
+        let lines: Vec<&str> = prepared.normalized.lines().collect();
+        let signed = fingerprinter.sign_without(&prepared, chrome_lines);
+        let chrome_ignored =
+            signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect();
+        let sample = ShingleSample::new(
+            fingerprinter.hasher(),
+            &signed.shingles,
+            signed.fingerprint.signature.lanes(),
+        );
+        Ok(Signed { fingerprint: signed.fingerprint, sample, chrome_ignored })
+    }
+
+    /// The stored verdict when `article` was ingested before with the same text.
+    fn retried(&self, article: &Article<'_>, text_hash: u64) -> Result<Option<Verdict>> {
+        let config = self.config();
+        let state = self.read();
+        let Some(&slot) = state.by_id.get(article.id) else { return Ok(None) };
+        let entry = state.entry(slot);
+        if entry.text_hash != text_hash {
+            return Err(Error::DuplicateId {
+                id: article.id.to_owned(),
+                reason: "already ingested with different text".into(),
+            });
+        }
+        let stored = entry_fingerprint(&state, config, slot);
+        let kind = entry.kind;
+        let (_, matches) = state.matches(self, &stored, None, Some(slot));
+        Ok(Some(state.verdict(config, article.id, kind, matches, Some(entry.cluster))))
     }
 
     /// [`Detector::ingest`] with the fingerprint and text hash already computed (bulk
@@ -190,6 +301,16 @@ impl Detector {
         article: &Article<'_>,
         text_hash: u64,
         fingerprint: &Fingerprint,
+    ) -> Result<Verdict> {
+        self.ingest_signed(article, text_hash, fingerprint, None)
+    }
+
+    fn ingest_signed(
+        &self,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
     ) -> Result<Verdict> {
         validate_id(article.id)?;
         let config = self.config();
@@ -204,16 +325,17 @@ impl Detector {
             }
             let stored = entry_fingerprint(&state, config, slot);
             let kind = entry.kind;
-            let (_, matches) = state.matches(config, &stored, Some(slot));
-            return Ok(state.verdict(config, article.id, kind, matches, Some(slot)));
+            let (_, matches) = state.matches(self, &stored, None, Some(slot));
+            let story = entry.cluster;
+            return Ok(state.verdict(config, article.id, kind, matches, Some(story)));
         }
-        let (kind, matches) = state.matches(config, fingerprint, None);
-        let story = match matches.first() {
-            Some((slot, _)) => state.entry(*slot).cluster,
-            None => state.new_story(article.id),
+        let (_, matches) = state.matches(self, fingerprint, sample, None);
+        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+            Some(joined) => joined,
+            None => (Kind::NewStory, state.new_story(article.id)),
         };
-        let slot = state.insert(config, article, text_hash, fingerprint, kind, story);
-        Ok(state.verdict(config, article.id, kind, matches, Some(slot)))
+        state.insert(config, article, text_hash, fingerprint, kind, story);
+        Ok(state.verdict(config, article.id, kind, matches, Some(story)))
     }
 
     /// Removes an article; returns whether it was indexed.
@@ -223,6 +345,9 @@ impl Detector {
         let Some(slot) = state.by_id.remove(id) else { return false };
         let lanes = state.lanes(config, slot).to_vec();
         state.lsh.remove(slot, &lanes);
+        if let Some(view) = &mut state.containment {
+            view.remove(slot, &lanes);
+        }
         let entry = state.entries[slot as usize].take().expect("indexed slot has an entry");
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
@@ -288,7 +413,11 @@ impl Detector {
         DetectorStats {
             documents: state.by_id.len(),
             clusters: state.story_by_id.len(),
-            heap_bytes: state.lsh.heap_bytes() + state.signatures.capacity() * 4 + entry_bytes,
+            heap_bytes: state.lsh.heap_bytes()
+                + state.containment.as_ref().map_or(0, LshIndex::heap_bytes)
+                + state.signatures.capacity() * 4
+                + entry_bytes
+                + self.chrome.read().unwrap_or_else(|e| e.into_inner()).heap_bytes(),
         }
     }
 
@@ -346,26 +475,57 @@ impl State {
             .expect("stories are never empty")
     }
 
+    /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
+    /// stored article in `slot`. When the stored article is the shorter and the MinHash
+    /// estimate cannot decide, its containment in the article is sampled, as in a scan.
+    fn similarity_to(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        slot: Slot,
+    ) -> Similarity {
+        let config = detector.config();
+        let stored_lanes = self.lanes(config, slot);
+        let stored_size = self.entry(slot).shingle_count;
+        let size = fingerprint.shingle_count;
+        let estimate =
+            Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
+        let Some(sample) = sample else { return estimate };
+        if stored_size > size || !needs_sampling(config, &estimate, size, stored_size) {
+            return estimate;
+        }
+        let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
+        let contained = sampled_containment(&minima, &sample.shingles);
+        Similarity::from_containment(contained, stored_size, size).reversed()
+    }
+
     /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
-    /// first, and the kind the best one implies.
+    /// first, and the kind the best one implies. Candidates come from the Jaccard bands
+    /// and the containment bands (newest few per bucket).
     fn matches(
         &self,
-        config: &DetectorConfig,
+        detector: &Detector,
         fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
         exclude: Option<Slot>,
     ) -> (Kind, Vec<(Slot, Similarity)>) {
+        let config = detector.config();
         let lanes = fingerprint.signature.lanes();
-        let mut candidates = self.lsh.candidates(lanes);
+        let mut candidates = Vec::new();
+        self.lsh.for_each_candidate(lanes, |slot| candidates.push(slot));
+        if let Some(view) = &self.containment {
+            view.for_each_candidate_capped(lanes, CONTAINMENT_PER_BAND, |slot| {
+                candidates.push(slot)
+            });
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         candidates.retain(|&slot| Some(slot) != exclude);
         let mut found: Vec<(Slot, Similarity)> = candidates
             .into_iter()
             .filter_map(|slot| {
-                let sim = Similarity::of(
-                    lanes,
-                    fingerprint.shingle_count,
-                    self.lanes(config, slot),
-                    self.entry(slot).shingle_count,
-                );
+                let sim = self.similarity_to(detector, fingerprint, sample, slot);
                 sim.copy_kind(config).map(|_| (slot, sim))
             })
             .collect();
@@ -375,6 +535,50 @@ impl State {
         let kind =
             found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(Kind::NewStory);
         (kind, found)
+    }
+
+    /// The story the article joins, and as what: the story of the best match it is also
+    /// related to the origin of, or to a majority of the earliest members of (the batch
+    /// chaining guard's rule, with the article as a cluster of one).
+    fn joined_story(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        matches: &[(Slot, Similarity)],
+    ) -> Option<(Kind, u32)> {
+        let config = detector.config();
+        let mut tried: Vec<u32> = Vec::new();
+        for (slot, similarity) in matches {
+            let story_ix = self.entry(*slot).cluster;
+            if tried.contains(&story_ix) {
+                continue;
+            }
+            tried.push(story_ix);
+            let kind = similarity.copy_kind(config).unwrap_or(Kind::PartialCopy);
+            if config.merge_support <= 0.0 {
+                return Some((kind, story_ix));
+            }
+            let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
+            let mut earliest = story.members.clone();
+            earliest.sort_by_key(|&member| self.order_key(member));
+            earliest.truncate(config.support_sample);
+            let related = |member: Slot| {
+                member == *slot
+                    || self
+                        .similarity_to(detector, fingerprint, sample, member)
+                        .containment_of_shorter()
+                        >= config.support_containment
+            };
+            if related(earliest[0]) {
+                return Some((kind, story_ix));
+            }
+            let needed = (config.merge_support * earliest.len() as f64).ceil() as usize;
+            if earliest.iter().filter(|&&member| related(member)).count() >= needed {
+                return Some((kind, story_ix));
+            }
+        }
+        None
     }
 
     fn new_story(&mut self, founder: &str) -> u32 {
@@ -411,6 +615,9 @@ impl State {
         self.signatures[start..start + config.num_perm]
             .copy_from_slice(fingerprint.signature.lanes());
         self.lsh.insert(slot, fingerprint.signature.lanes());
+        if let Some(view) = &mut self.containment {
+            view.insert(slot, fingerprint.signature.lanes());
+        }
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source: article.source.into(),
@@ -433,12 +640,9 @@ impl State {
         id: &str,
         kind: Kind,
         matches: Vec<(Slot, Similarity)>,
-        stored: Option<Slot>,
+        story: Option<u32>,
     ) -> Verdict {
-        let story = stored
-            .map(|slot| self.entry(slot).cluster)
-            .or_else(|| matches.first().map(|(slot, _)| self.entry(*slot).cluster))
-            .and_then(|ix| self.stories[ix as usize].as_ref());
+        let story = story.and_then(|ix| self.stories[ix as usize].as_ref());
         let (cluster_id, origin_id) = match story {
             Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
             None => (id.to_owned(), id.to_owned()),
@@ -451,6 +655,7 @@ impl State {
             origin_id,
             best_jaccard: best.map_or(0.0, |s| s.jaccard),
             best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
+            chrome_ignored: Vec::new(),
             matches: matches
                 .into_iter()
                 .take(config.max_matches)
@@ -461,6 +666,7 @@ impl State {
                         source: entry.source.to_string(),
                         jaccard: sim.jaccard,
                         containment: sim.containment,
+                        containment_rev: sim.containment_rev,
                     }
                 })
                 .collect(),

@@ -113,14 +113,30 @@ impl Fingerprinter {
     /// When the lines left would hold fewer than `shingle_size` tokens, nothing is left
     /// out: a page that is all chrome by our counts is still somebody's article.
     pub fn sign(&self, prepared: &Prepared, chrome: Option<&BoilerplateModel>) -> Signed {
-        let normalized = &prepared.normalized;
-        let profile = &prepared.profile;
-        let chrome_lines: Vec<u32> = match chrome {
-            Some(model) if self.config.boilerplate.enabled => (0..profile.lines.len() as u32)
-                .filter(|&i| model.is_chrome(profile.source, profile.lines[i as usize]))
-                .collect(),
-            _ => Vec::new(),
+        let chrome_lines = match chrome {
+            Some(model) => self.chrome_lines(prepared, model),
+            None => Vec::new(),
         };
+        self.sign_without(prepared, chrome_lines)
+    }
+
+    /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
+    /// learning is off).
+    pub fn chrome_lines(&self, prepared: &Prepared, model: &BoilerplateModel) -> Vec<u32> {
+        if !self.config.boilerplate.enabled {
+            return Vec::new();
+        }
+        let profile = &prepared.profile;
+        (0..profile.lines.len() as u32)
+            .filter(|&i| model.is_chrome(profile.source, profile.lines[i as usize]))
+            .collect()
+    }
+
+    /// Shingles and signs `prepared` without the lines `chrome_lines` (indices, ascending),
+    /// under the same rule as [`Fingerprinter::sign`].
+    pub fn sign_without(&self, prepared: &Prepared, chrome_lines: Vec<u32>) -> Signed {
+        debug_assert!(chrome_lines.is_sorted());
+        let normalized = &prepared.normalized;
         let mut shingles = Vec::with_capacity(normalized.text.len() / 4);
         let k = self.config.shingle_size;
         let seed = self.config.seed;
