@@ -19,12 +19,17 @@ const ALONE: u32 = u32::MAX;
 /// Sorted LSH buckets over a fixed set of signatures.
 #[derive(Debug, Clone)]
 pub struct BandTable {
-    /// Per band: the members of every bucket with two or more, bucket after bucket.
-    members: Vec<Vec<Slot>>,
-    /// Per band: where each bucket starts in `members`, and a final end.
-    starts: Vec<Vec<u32>>,
-    /// Per band, per slot: (bucket, position in `members`), or `ALONE`.
-    place: Vec<Vec<(u32, u32)>>,
+    bands: Vec<Band>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Band {
+    /// The members of every bucket with two or more, bucket after bucket.
+    members: Vec<Slot>,
+    /// Where each bucket starts in `members`, and a final end.
+    starts: Vec<u32>,
+    /// Per slot: (bucket, position in `members`), or `ALONE`.
+    place: Vec<(u32, u32)>,
 }
 
 impl BandTable {
@@ -39,7 +44,7 @@ impl BandTable {
         signatures: impl Fn(Slot) -> &'a [u32] + Sync,
         order: impl Fn(Slot) -> K + Sync,
     ) -> Self {
-        let built: Vec<(Vec<Slot>, Vec<u32>, Vec<(u32, u32)>)> = (0..bands)
+        let bands: Vec<Band> = (0..bands)
             .into_par_iter()
             .map(|band| {
                 let mut entries: Vec<(u64, K, Slot)> = (0..n as Slot)
@@ -61,56 +66,45 @@ impl BandTable {
                     }
                 }
                 starts.push(members.len() as u32);
-                (members, starts, place)
+                Band { members, starts, place }
             })
             .collect();
-        let mut table = BandTable {
-            members: Vec::with_capacity(bands),
-            starts: Vec::with_capacity(bands),
-            place: Vec::with_capacity(bands),
-        };
-        for (members, starts, place) in built {
-            table.members.push(members);
-            table.starts.push(starts);
-            table.place.push(place);
-        }
-        table
+        BandTable { bands }
     }
 
     /// Number of bands.
     pub fn bands(&self) -> usize {
-        self.members.len()
+        self.bands.len()
     }
 
     /// The members of `slot`'s bucket in `band` that sort before it, in bucket order.
     pub fn before(&self, slot: Slot, band: usize) -> &[Slot] {
-        let (bucket, pos) = self.place[band][slot as usize];
+        let band = &self.bands[band];
+        let (bucket, pos) = band.place[slot as usize];
         if bucket == ALONE {
             return &[];
         }
-        let start = self.starts[band][bucket as usize] as usize;
-        &self.members[band][start..pos as usize]
+        let start = band.starts[bucket as usize] as usize;
+        &band.members[start..pos as usize]
     }
 
     /// Every member of `slot`'s bucket in `band` (including `slot`), in bucket order.
     pub fn bucket(&self, slot: Slot, band: usize) -> &[Slot] {
-        let (bucket, _) = self.place[band][slot as usize];
+        let band = &self.bands[band];
+        let (bucket, _) = band.place[slot as usize];
         if bucket == ALONE {
             return &[];
         }
-        let start = self.starts[band][bucket as usize] as usize;
-        let end = self.starts[band][bucket as usize + 1] as usize;
-        &self.members[band][start..end]
+        let start = band.starts[bucket as usize] as usize;
+        let end = band.starts[bucket as usize + 1] as usize;
+        &band.members[start..end]
     }
 
     /// Approximate heap bytes.
     pub fn heap_bytes(&self) -> usize {
-        let per_band = |b: usize| {
-            self.members[b].capacity() * 4
-                + self.starts[b].capacity() * 4
-                + self.place[b].capacity() * 8
-        };
-        (0..self.bands()).map(per_band).sum()
+        let per_band =
+            |b: &Band| b.members.capacity() * 4 + b.starts.capacity() * 4 + b.place.capacity() * 8;
+        self.bands.iter().map(per_band).sum()
     }
 }
 

@@ -1,1 +1,5 @@
-//! x
+//! End-to-end tests: one test binary, one module per area.
+
+mod explain;
+mod scripts;
+mod synd;
