@@ -450,6 +450,43 @@ mod tests {
     }
 
     #[test]
+    fn chaining_guard_keeps_a_quoted_story_out() {
+        use crate::fingerprint::Fingerprinter;
+        let story = "The finance ministry said on Monday that tax revenue rose for the third quarter \
+            in a row, helped by higher fuel duties and a recovery in corporate profits, and officials \
+            expect the budget deficit to narrow to two percent of output next year.";
+        let quoted = "Heavy rain flooded hundreds of homes in the northern valley overnight, and rescue \
+            teams used boats to reach families stranded on rooftops while the river kept rising.";
+        let quoting = format!("{story}\n{quoted}");
+        let texts = [story, story, quoting.as_str(), quoted];
+        for (merge_support, glued) in
+            [(DetectorConfig::default().merge_support, false), (0.0, true)]
+        {
+            let config = DetectorConfig { merge_support, ..DetectorConfig::default() };
+            let fingerprinter = Fingerprinter::new(config.clone()).unwrap();
+            let prints: Vec<Fingerprint> =
+                texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
+            let verifier = Verifier::new(&config, &prints, None);
+            let mut links = Vec::new();
+            for a in 0..4u32 {
+                for b in 0..a {
+                    let similarity = verifier.similarity(a, b);
+                    if similarity.copy_kind(&config).is_some() {
+                        links.push(Link { a, b, similarity });
+                    }
+                }
+            }
+            // The quoted article's only link is to the quoting copy.
+            assert_eq!(links.iter().filter(|l| l.a == 3).count(), 1, "{links:?}");
+            let published = [Some(1), Some(2), Some(3), Some(4)];
+            let assignments = assign_clusters(&verifier, &published, links);
+            assert_eq!(assignments[1].origin, 0);
+            assert_eq!(assignments[2].origin, 0);
+            assert_eq!(assignments[3].origin == 0, glued, "merge_support {merge_support}");
+        }
+    }
+
+    #[test]
     fn union_find_merges_transitively() {
         let mut sets = UnionFind::new(5);
         assert!(sets.union(0, 1));

@@ -731,6 +731,91 @@ mod tests {
         assert_eq!(detector.ingest(&article("e", OTHER, 4)).unwrap().cluster_id, "d");
     }
 
+    const LONG: &str = "The finance ministry said on Monday that tax revenue rose for the third \
+        quarter in a row, helped by higher fuel duties and a recovery in corporate profits. \
+        Officials expect the budget deficit to narrow to two percent of output next year. \
+        Opposition lawmakers said the figures hid a sharp fall in spending on schools and roads. \
+        The central bank will publish its own forecasts at the end of the month. \
+        Economists warned that a slowdown in exports could reverse the gains by the spring, \
+        and urged the government to keep a reserve for unexpected costs.";
+
+    #[test]
+    fn excerpt_is_a_partial_copy_with_containment_both_ways() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        detector.ingest(&article("wire", LONG, 1)).unwrap();
+        let excerpt = LONG.split(". ").take(1).collect::<Vec<_>>().join(". ");
+        let verdict = detector.ingest(&article("excerpt", &excerpt, 2)).unwrap();
+        assert_eq!(verdict.kind, Kind::PartialCopy, "{verdict:?}");
+        assert_eq!(verdict.cluster_id, "wire");
+        let best = &verdict.matches[0];
+        assert!(best.containment > 0.8 && best.containment_rev < 0.5, "{best:?}");
+    }
+
+    #[test]
+    fn chrome_is_learned_online_and_reported() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let with_footer = |body: &str| format!("{body}\n\nLeave a Comment");
+        for (n, body) in [STORY, OTHER, LONG].iter().enumerate() {
+            let text = with_footer(body);
+            let verdict = detector
+                .ingest(&Article {
+                    id: &n.to_string(),
+                    text: &text,
+                    source: "site",
+                    published: None,
+                })
+                .unwrap();
+            assert_eq!(verdict.kind, Kind::NewStory);
+        }
+        let text =
+            with_footer("A fourth story about a bridge that reopened after two years of repairs.");
+        let verdict = detector
+            .ingest(&Article { id: "4", text: &text, source: "site", published: None })
+            .unwrap();
+        assert_eq!(verdict.chrome_ignored, ["leave a comment"]);
+        // The model can be taken out and put back (for persistence).
+        let model = detector.chrome_model();
+        let json = serde_json::to_string(&model).unwrap();
+        let restored = Detector::with_chrome_model(
+            DetectorConfig::default(),
+            serde_json::from_str(&json).unwrap(),
+        )
+        .unwrap();
+        let checked = restored
+            .check(&Article { id: "5", text: &text, source: "site", published: None })
+            .unwrap();
+        assert_eq!(checked.chrome_ignored, ["leave a comment"]);
+    }
+
+    #[test]
+    fn one_quoting_member_does_not_pull_another_story_in() {
+        // A story with two copies, one of which also quotes another article in full.
+        let quoting = format!("{LONG}\n\n{OTHER}");
+        for (merge_support, joins) in
+            [(DetectorConfig::default().merge_support, false), (0.0, true)]
+        {
+            let config = DetectorConfig { merge_support, ..DetectorConfig::default() };
+            let detector = Detector::new(config).unwrap();
+            detector.ingest(&article("wire", LONG, 1)).unwrap();
+            detector.ingest(&article("copy", LONG, 2)).unwrap();
+            assert_eq!(
+                detector.ingest(&article("quoting", &quoting, 3)).unwrap().cluster_id,
+                "wire"
+            );
+            // The quoted article is contained in the quoting copy, and nothing else of
+            // the story; the guard keeps it out.
+            let verdict = detector.ingest(&article("quoted", OTHER, 4)).unwrap();
+            assert!(!verdict.matches.is_empty());
+            assert_eq!(
+                verdict.cluster_id == "wire",
+                joins,
+                "merge_support {merge_support}: {verdict:?}"
+            );
+            let expected = if joins { Kind::PartialCopy } else { Kind::NewStory };
+            assert_eq!(verdict.kind, expected);
+        }
+    }
+
     #[test]
     fn bad_input_is_typed() {
         let detector = Detector::new(DetectorConfig::default()).unwrap();
