@@ -100,7 +100,7 @@ impl LineCount {
 }
 
 /// Learned line statistics; see the module docs for the rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BoilerplateModel {
     config: BoilerplateConfig,
     counts: Counts,
@@ -109,12 +109,29 @@ pub struct BoilerplateModel {
     floor: u32,
     /// Documents observed.
     docs: u64,
+    /// Reused key buffer.
+    #[serde(skip)]
+    scratch: Vec<u64>,
+}
+
+impl PartialEq for BoilerplateModel {
+    fn eq(&self, other: &Self) -> bool {
+        // The scratch buffer is not part of the model.
+        (&self.config, &self.counts, self.floor, self.docs)
+            == (&other.config, &other.counts, other.floor, other.docs)
+    }
 }
 
 impl BoilerplateModel {
     /// An empty model. `config` is assumed validated (part of `DetectorConfig`).
     pub fn new(config: &BoilerplateConfig) -> Self {
-        BoilerplateModel { config: config.clone(), counts: Counts::default(), floor: 0, docs: 0 }
+        BoilerplateModel {
+            config: config.clone(),
+            counts: Counts::default(),
+            floor: 0,
+            docs: 0,
+            scratch: Vec::new(),
+        }
     }
 
     /// The settings the model was built with.
@@ -147,19 +164,26 @@ impl BoilerplateModel {
 
     fn observe_keys(&mut self, doc: &LineProfile, mut mine: impl FnMut(u64) -> bool) {
         self.docs += 1;
-        let mut keys: Vec<u64> = Vec::with_capacity(2 * doc.lines.len());
+        let mut keys = std::mem::take(&mut self.scratch);
+        keys.clear();
         for &line in &doc.lines {
             if doc.source != 0 {
-                keys.push(source_key(doc.source, line));
+                let key = source_key(doc.source, line);
+                if mine(key) {
+                    keys.push(key);
+                }
             }
-            keys.push(global_key(line));
+            let key = global_key(line);
+            if mine(key) {
+                keys.push(key);
+            }
         }
-        keys.retain(|&key| mine(key));
         keys.sort_unstable();
         keys.dedup();
-        for key in keys {
+        for &key in &keys {
             self.bump(key, doc.story);
         }
+        self.scratch = keys;
     }
 
     /// Shards [`BoilerplateModel::learn_shard`] splits the key space into. Fixed, so that

@@ -343,7 +343,9 @@ pub fn link_order(x: &Link, y: &Link) -> Ordering {
 /// shorter in the longer at least `support_containment`). Two single documents merge
 /// on their link alone; a cluster of many copies does not merge with another story
 /// because one member of it quotes that story.
-pub fn assign_clusters(
+///
+/// `to_origin` is left at 1.0; [`assign_clusters`] fills it in.
+pub fn cluster_links(
     verifier: &Verifier<'_>,
     published: &[Option<i64>],
     mut links: Vec<Link>,
@@ -382,14 +384,36 @@ pub fn assign_clusters(
     (0..n)
         .map(|doc| {
             let origin = samples[sets.find(doc as u32) as usize][0] as usize;
-            let to_origin = if origin == doc {
-                Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 }
-            } else {
-                verifier.similarity(doc as u32, origin as u32)
-            };
-            Assignment { origin, to_origin, link: link_of[doc] }
+            // Filled in by `Assignment::fill_to_origin`, in parallel where the caller can.
+            Assignment { origin, to_origin: IDENTICAL, link: link_of[doc] }
         })
         .collect()
+}
+
+const IDENTICAL: Similarity = Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 };
+
+impl Assignment {
+    /// Sets `to_origin` for document `doc`.
+    pub fn fill_to_origin(&mut self, verifier: &Verifier<'_>, doc: usize) {
+        self.to_origin = if self.origin == doc {
+            IDENTICAL
+        } else {
+            verifier.similarity(doc as u32, self.origin as u32)
+        };
+    }
+}
+
+/// [`cluster_links`] and each document's similarity to its origin.
+pub fn assign_clusters(
+    verifier: &Verifier<'_>,
+    published: &[Option<i64>],
+    links: Vec<Link>,
+) -> Vec<Assignment> {
+    let mut assignments = cluster_links(verifier, published, links);
+    for (doc, assignment) in assignments.iter_mut().enumerate() {
+        assignment.fill_to_origin(verifier, doc);
+    }
+    assignments
 }
 
 /// The chaining guard's test (`left` and `right` are cluster samples, origin first): are

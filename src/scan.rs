@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::bands::BandTable;
 use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::cluster::{
-    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, assign_clusters, link_order,
+    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, cluster_links, link_order,
 };
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
@@ -333,7 +333,11 @@ pub fn cluster_fingerprints(
         links = links.len(),
         "verified candidates"
     );
-    let assignments = assign_clusters(&verifier, published, links);
+    let mut assignments = cluster_links(&verifier, published, links);
+    assignments
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(doc, assignment)| assignment.fill_to_origin(&verifier, doc));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
     assignments
 }
