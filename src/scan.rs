@@ -249,6 +249,7 @@ pub fn scan(
             (scanned, sample)
         })
         .collect();
+    drop(model);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
