@@ -30,6 +30,114 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// Print the effective detector config as JSON (usable with --config).
     Config(DetectorArgs),
+    /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
+    /// reflection) until SIGINT or SIGTERM. State is kept in memory for now: everything
+    /// ingested is lost when the server stops.
+    #[cfg(feature = "server")]
+    Serve(ServeArgs),
+    /// Stream articles from corpus files into a running server, which labels and stores
+    /// them; print one verdict per line as JSON.
+    #[cfg(feature = "server")]
+    Ingest(ClientArgs),
+    /// Label articles from corpus files against a running server without storing them;
+    /// print one verdict per line as JSON.
+    #[cfg(feature = "server")]
+    Check(ClientArgs),
+    /// Measure a server over loopback: streamed ingest throughput, then Check latency
+    /// under concurrent clients. Starts its own `neardup serve` unless --server is given.
+    #[cfg(feature = "server")]
+    Loadgen(LoadgenArgs),
+}
+
+/// `neardup serve`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one, printed at start).
+    #[arg(long, default_value = neardup::config::DEFAULT_LISTEN)]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub(crate) max_message_bytes: usize,
+    /// Directory reserved for durable state. Not used yet: state is in memory for now
+    /// and lost when the server stops.
+    #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
+    pub(crate) shutdown_grace_ms: u64,
+    /// Detector settings.
+    #[command(flatten)]
+    pub(crate) detector: DetectorArgs,
+}
+
+#[cfg(feature = "server")]
+impl ServeArgs {
+    /// The service config (validated when the server binds).
+    pub(crate) fn to_config(&self) -> Result<neardup::ServiceConfig> {
+        Ok(neardup::ServiceConfig {
+            listen: self.listen,
+            max_message_bytes: self.max_message_bytes,
+            data_dir: self.data_dir.clone(),
+            shutdown_grace_ms: self.shutdown_grace_ms,
+            detector: self.detector.to_config()?,
+        })
+    }
+}
+
+/// Address of a running server, as the client commands take it.
+#[cfg(feature = "server")]
+pub(crate) const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:50051";
+
+/// `neardup ingest` and `neardup check`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
+    /// Corpus files or directories.
+    #[arg(required = true)]
+    pub(crate) inputs: Vec<PathBuf>,
+    /// URL of the running server.
+    #[arg(long, default_value = DEFAULT_SERVER_URL)]
+    pub(crate) server: String,
+    /// How to read the inputs.
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+}
+
+/// `neardup loadgen`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct LoadgenArgs {
+    /// Corpus to send (JSONL); repeated with id suffixes until --articles are reached.
+    #[arg(long, default_value = "../shared/data/synd-dev.jsonl")]
+    pub(crate) corpus: PathBuf,
+    /// URL of a running server on this machine (loopback only). Without it, loadgen
+    /// starts `neardup serve` on a free loopback port and stops it at the end.
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// Articles to ingest (phase 1).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) articles: usize,
+    /// Concurrent IngestStream calls sharing the articles.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) streams: usize,
+    /// Concurrent Check clients, each on its own connection (phase 2).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) clients: usize,
+    /// Check requests in total across all clients.
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) checks: usize,
+    /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) max_seconds: u64,
+    /// Make each repetition of the corpus a set of new stories (every word of pass `p`
+    /// gets a suffix for `p`), so copies pile up only within a pass; by default a
+    /// repetition is an exact copy of the corpus with other ids.
+    #[arg(long)]
+    pub(crate) distinct_passes: bool,
+    /// Print the results as one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `neardup scan`.
@@ -44,22 +152,9 @@ pub(crate) struct ScanArgs {
     /// Also write one line per cluster {cluster, size, origin, members} here.
     #[arg(long)]
     pub(crate) clusters: Option<PathBuf>,
-    /// Input format; by default sniffed per file (.jsonl/.json/.ndjson or a leading `{`
-    /// mean JSONL, anything else one article per line; directories hold .txt articles).
-    #[arg(long, value_enum)]
-    pub(crate) format: Option<FormatArg>,
-    /// JSONL field holding the article id (string or number).
-    #[arg(long, default_value = "id")]
-    pub(crate) id_field: String,
-    /// JSONL field holding the text.
-    #[arg(long, default_value = "text")]
-    pub(crate) text_field: String,
-    /// JSONL field holding the publication date (ISO 8601); earliest copy is the origin.
-    #[arg(long, default_value = "date")]
-    pub(crate) date_field: String,
-    /// JSONL field holding the outlet.
-    #[arg(long, default_value = "source")]
-    pub(crate) source_field: String,
+    /// How to read the inputs.
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
     /// Report bad records on stderr and carry on, instead of stopping with exit code 2.
     #[arg(long)]
     pub(crate) skip_invalid: bool,
@@ -85,7 +180,28 @@ pub(crate) enum FormatArg {
     Lines,
 }
 
-impl ScanArgs {
+/// How to read corpus files; shared by every subcommand that reads articles.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InputArgs {
+    /// Input format; by default sniffed per file (.jsonl/.json/.ndjson or a leading `{`
+    /// mean JSONL, anything else one article per line; directories hold .txt articles).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+    /// JSONL field holding the article id (string or number).
+    #[arg(long, default_value = "id")]
+    pub(crate) id_field: String,
+    /// JSONL field holding the text.
+    #[arg(long, default_value = "text")]
+    pub(crate) text_field: String,
+    /// JSONL field holding the publication date (ISO 8601); earliest copy is the origin.
+    #[arg(long, default_value = "date")]
+    pub(crate) date_field: String,
+    /// JSONL field holding the outlet.
+    #[arg(long, default_value = "source")]
+    pub(crate) source_field: String,
+}
+
+impl InputArgs {
     /// JSONL field names.
     pub(crate) fn fields(&self) -> Fields {
         Fields {

@@ -1,5 +1,9 @@
 //! `DetectorConfig`: every knob of the pipeline in one serializable type, validated in
 //! one place. The CLI and the server each build exactly one and never change it after.
+//! `ServiceConfig` adds the gRPC server's own settings around one `DetectorConfig`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -240,6 +244,72 @@ pub fn optimal_bands(threshold: f64, num_perm: usize) -> (usize, usize) {
     (best.1, best.2)
 }
 
+/// Address `neardup serve` listens on: loopback only unless asked otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Largest request message the server decodes (8 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 << 20;
+/// Where the server keeps its state (reserved: state lives in memory for now).
+pub const DEFAULT_DATA_DIR: &str = "./neardup-data";
+/// How long a stopping server waits for requests in flight before it gives up on them.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+/// Smallest `max_message_bytes` accepted: below it ordinary articles would be refused.
+pub const MIN_MAX_MESSAGE_BYTES: usize = 4 << 10;
+/// Largest `max_message_bytes` accepted (one article, not a corpus, per message).
+pub const MAX_MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// Settings of the gRPC service (`neardup serve`), with the detector it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest request message decoded; bigger ones get `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// Directory for durable state. Not written yet: the index lives in memory and is
+    /// lost at exit until durable storage lands.
+    pub data_dir: PathBuf,
+    /// Milliseconds a stopping server waits for requests in flight (a client that stops
+    /// reading its stream would otherwise hold the shutdown forever).
+    pub shutdown_grace_ms: u64,
+    /// The detection settings.
+    pub detector: DetectorConfig,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            detector: DetectorConfig::default(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Checks the server settings and the detector's. The only place they are validated.
+    pub fn validate(&self) -> Result<()> {
+        self.detector.validate()?;
+        if !(MIN_MAX_MESSAGE_BYTES..=MAX_MAX_MESSAGE_BYTES).contains(&self.max_message_bytes) {
+            return Err(Error::config(
+                "max_message_bytes",
+                format!(
+                    "{} is not between {MIN_MAX_MESSAGE_BYTES} and {MAX_MAX_MESSAGE_BYTES}",
+                    self.max_message_bytes
+                ),
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(Error::config("data_dir", "must not be empty"));
+        }
+        if !(1..=3_600_000).contains(&self.shutdown_grace_ms) {
+            return Err(Error::config("shutdown_grace_ms", "must be between 1 ms and one hour"));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +342,29 @@ mod tests {
             DetectorConfig { support_containment: 0.0, ..Default::default() },
             DetectorConfig {
                 boilerplate: BoilerplateConfig { min_docs_per_source: 1, ..Default::default() },
+                ..Default::default()
+            },
+        ];
+        for config in bad {
+            assert!(matches!(config.validate(), Err(Error::InvalidConfig { .. })), "{config:?}");
+        }
+    }
+
+    #[test]
+    fn service_defaults_and_limits() {
+        let config = ServiceConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.max_message_bytes, 8 * 1024 * 1024);
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<ServiceConfig>(&json).unwrap(), config);
+        let bad = [
+            ServiceConfig { max_message_bytes: 100, ..Default::default() },
+            ServiceConfig { max_message_bytes: 2 << 30, ..Default::default() },
+            ServiceConfig { data_dir: PathBuf::new(), ..Default::default() },
+            ServiceConfig { shutdown_grace_ms: 0, ..Default::default() },
+            ServiceConfig {
+                detector: DetectorConfig { max_matches: 0, ..Default::default() },
                 ..Default::default()
             },
         ];

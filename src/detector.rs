@@ -160,12 +160,19 @@ pub struct Detector {
     chrome: RwLock<BoilerplateModel>,
 }
 
-/// An article after the text stage, ready to be matched.
-struct Signed {
-    fingerprint: Fingerprint,
-    /// Its whole shingle set (for sampled containment of shorter stored articles).
+/// An article after the text stage, ready to be labelled: made by
+/// [`Detector::sign_article`] without the index lock (the service does it off its async
+/// runtime), then given to [`Detector::ingest_signed`] or [`Detector::check_signed`].
+#[derive(Debug, Clone)]
+pub struct SignedArticle {
+    /// Signature of the lines that are not chrome.
+    pub fingerprint: Fingerprint,
+    /// Hash of the raw text (tells a retried ingest from a conflicting one).
+    pub text_hash: u64,
+    /// Its shingle set, for sampled containment of shorter stored articles.
     sample: ShingleSample,
-    chrome_ignored: Vec<String>,
+    /// Lines left out as chrome (normalized text).
+    pub chrome_ignored: Vec<String>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -216,17 +223,49 @@ impl Detector {
     /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
-        let signed = self.sign(article, false)?;
+        let signed = self.sign_article(article, false)?;
+        self.check_signed(article, &signed)
+    }
+
+    /// [`Detector::check`] with the fingerprint already computed. Without the article's
+    /// lines and shingle set, chrome is not left out and containment is not sampled:
+    /// prefer [`Detector::sign_article`] and [`Detector::check_signed`].
+    pub fn check_fingerprint(
+        &self,
+        article: &Article<'_>,
+        fingerprint: &Fingerprint,
+    ) -> Result<Verdict> {
+        validate_id(article.id)?;
+        self.label(article, fingerprint, None, Vec::new())
+    }
+
+    /// [`Detector::check`] of an article signed with [`Detector::sign_article`].
+    pub fn check_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
+        validate_id(article.id)?;
+        self.label(
+            article,
+            &signed.fingerprint,
+            Some(&signed.sample),
+            signed.chrome_ignored.clone(),
+        )
+    }
+
+    fn label(
+        &self,
+        article: &Article<'_>,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        chrome_ignored: Vec<String>,
+    ) -> Result<Verdict> {
         let config = self.config();
         let state = self.read();
-        let (_, matches) = state.matches(self, &signed.fingerprint, Some(&signed.sample), None);
-        let (kind, story) =
-            match state.joined_story(self, &signed.fingerprint, Some(&signed.sample), &matches) {
-                Some((kind, story)) => (kind, Some(story)),
-                None => (Kind::NewStory, None),
-            };
+        let (_, matches) = state.matches(self, fingerprint, sample, None);
+        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+            Some((kind, story)) => (kind, Some(story)),
+            None => (Kind::NewStory, None),
+        };
         let mut verdict = state.verdict(config, article.id, kind, matches, story);
-        verdict.chrome_ignored = signed.chrome_ignored;
+        verdict.chrome_ignored = chrome_ignored;
         Ok(verdict)
     }
 
@@ -238,20 +277,24 @@ impl Detector {
         if let Some(verdict) = self.retried(article, text_hash(article.text))? {
             return Ok(verdict);
         }
-        let signed = self.sign(article, true)?;
-        let mut verdict = self.ingest_signed(
-            article,
-            text_hash(article.text),
-            &signed.fingerprint,
-            Some(&signed.sample),
-        )?;
-        verdict.chrome_ignored = signed.chrome_ignored;
+        let signed = self.sign_article(article, true)?;
+        self.ingest_signed(article, &signed)
+    }
+
+    /// [`Detector::ingest`] of an article signed with [`Detector::sign_article`] (with
+    /// `learn` set).
+    pub fn ingest_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
+        let mut verdict =
+            self.store(article, signed.text_hash, &signed.fingerprint, Some(&signed.sample))?;
+        verdict.chrome_ignored = signed.chrome_ignored.clone();
         Ok(verdict)
     }
 
-    /// Normalizes, classifies chrome (after counting the article's lines when `learn`),
-    /// and signs what is left. Only the chrome lookup takes a lock.
-    fn sign(&self, article: &Article<'_>, learn: bool) -> Result<Signed> {
+    /// The text stage of [`Detector::ingest`] and [`Detector::check`]: normalizes, counts
+    /// the article's lines in the chrome model when `learn` (ingest does, check does not),
+    /// classifies chrome and signs what is left. Takes only the chrome model's lock, and
+    /// only to count and classify.
+    pub fn sign_article(&self, article: &Article<'_>, learn: bool) -> Result<SignedArticle> {
         let fingerprinter = &self.fingerprinter;
         let prepared: Prepared = fingerprinter.prepare(article.text, article.source)?;
         let chrome_lines = if !self.config().boilerplate.enabled {
@@ -273,7 +316,12 @@ impl Detector {
             &signed.shingles,
             signed.fingerprint.signature.lanes(),
         );
-        Ok(Signed { fingerprint: signed.fingerprint, sample, chrome_ignored })
+        Ok(SignedArticle {
+            fingerprint: signed.fingerprint,
+            text_hash: text_hash(article.text),
+            sample,
+            chrome_ignored,
+        })
     }
 
     /// The stored verdict when `article` was ingested before with the same text.
@@ -302,10 +350,10 @@ impl Detector {
         text_hash: u64,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
-        self.ingest_signed(article, text_hash, fingerprint, None)
+        self.store(article, text_hash, fingerprint, None)
     }
 
-    fn ingest_signed(
+    fn store(
         &self,
         article: &Article<'_>,
         text_hash: u64,
@@ -814,6 +862,22 @@ mod tests {
             let expected = if joins { Kind::PartialCopy } else { Kind::NewStory };
             assert_eq!(verdict.kind, expected);
         }
+    }
+
+    #[test]
+    fn check_fingerprint_equals_check() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        detector.ingest(&article("a", STORY, 1)).unwrap();
+        let copy = format!("{STORY} Reporting by the desk.");
+        let probe = article("x", &copy, 2);
+        let fingerprint = detector.fingerprinter().fingerprint(&copy).unwrap();
+        let verdict = detector.check_fingerprint(&probe, &fingerprint).unwrap();
+        assert_eq!(verdict, detector.check(&probe).unwrap());
+        assert_eq!(verdict.kind, Kind::Duplicate);
+        assert!(matches!(
+            detector.check_fingerprint(&article("", &copy, 2), &fingerprint),
+            Err(Error::InvalidInput { field: "id", .. })
+        ));
     }
 
     #[test]

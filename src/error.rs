@@ -58,12 +58,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A bug or a failed worker, not the caller's fault.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server could not listen on its address or failed while serving.
+    #[error("server on {address}: {source}")]
+    Serve {
+        /// The listen address.
+        address: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
     /// True when the caller can fix the problem by changing its input or settings.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        !matches!(self, Error::Io { .. } | Error::Internal { .. } | Error::Serve { .. })
     }
 
     pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {

@@ -44,11 +44,15 @@ pub mod bands;
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
+#[cfg(feature = "server")]
+pub mod service;
 
 pub use boilerplate::BoilerplateModel;
 pub use cluster::{Kind, Similarity};
-pub use config::{BoilerplateConfig, DetectorConfig};
-pub use detector::{Article, ClusterView, Detector, DetectorStats, Match, Member, Verdict};
+pub use config::{BoilerplateConfig, DetectorConfig, ServiceConfig};
+pub use detector::{
+    Article, ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, Verdict,
+};
 pub use error::{Error, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter, Prepared, Signed};
 pub use minhash::{MinHasher, Signature};

@@ -2,10 +2,14 @@
 //! turns its outcome into an exit code (0 success, 2 any error, with `{err:#}` on stderr).
 
 mod cli;
+#[cfg(feature = "server")]
+mod client;
+#[cfg(feature = "server")]
+mod loadgen;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,11 +21,20 @@ use neardup::eval::{Label, score};
 use neardup::scan::{ScanOptions, scan, write_assignments, write_clusters};
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A server should say what it does without RUST_LOG; batch commands stay quiet.
+    #[cfg(feature = "server")]
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "error" };
+    #[cfg(not(feature = "server"))]
+    let default_level = "error";
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -46,14 +59,63 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&args.to_config()?)?);
             Ok(())
         }
+        #[cfg(feature = "server")]
+        Command::Serve(args) => run_serve(&args),
+        #[cfg(feature = "server")]
+        Command::Ingest(args) => runtime()?.block_on(client::run(&args, client::Mode::Ingest)),
+        #[cfg(feature = "server")]
+        Command::Check(args) => runtime()?.block_on(client::run(&args, client::Mode::Check)),
+        #[cfg(feature = "server")]
+        Command::Loadgen(args) => runtime()?.block_on(loadgen::run(&args)),
+    }
+}
+
+#[cfg(feature = "server")]
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+#[cfg(feature = "server")]
+fn run_serve(args: &cli::ServeArgs) -> Result<()> {
+    let config = args.to_config()?;
+    runtime()?.block_on(async {
+        let server = neardup::service::Server::bind(config).await?;
+        eprintln!(
+            "neardup: listening on {} (state is in memory for now: it is lost when the server stops)",
+            server.local_addr()
+        );
+        server.run(shutdown_signal()).await?;
+        eprintln!("neardup: stopped");
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+#[cfg(feature = "server")]
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 fn run_scan(args: &ScanArgs) -> Result<()> {
     let config = args.detector.to_config()?;
     let options = ScanOptions {
-        fields: args.fields(),
-        format: args.format(),
+        fields: args.input.fields(),
+        format: args.input.format(),
         skip_invalid: args.skip_invalid,
         progress: !args.no_progress,
         explain: args.explain,

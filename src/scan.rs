@@ -112,12 +112,13 @@ impl ScanReport {
         };
         format!(
             "{} documents, {} clusters, {} duplicates, {} chrome lines ignored{invalid}; \
-             {:.2} s, {:.1} MB/s",
+             {:.2} s (read+sign {:.2} s), {:.1} MB/s",
             self.docs.len(),
             self.clusters(),
             self.duplicates(),
             self.chrome_lines,
             self.seconds,
+            self.sign_seconds,
             mb / self.seconds.max(1e-9),
         )
     }

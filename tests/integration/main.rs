@@ -1,5 +1,12 @@
-//! End-to-end tests: one test binary, one module per area.
+//! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
+//! files, the gRPC service in-process, multi-script matching, `scan --explain`, and
+//! accuracy on the shared evaluation corpora when they are present.
 
+mod cli;
+mod common;
 mod explain;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod grpc;
+mod properties;
 mod scripts;
 mod synd;

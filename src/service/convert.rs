@@ -1,0 +1,230 @@
+//! Proto messages to core types and back. Conversions that can fail return a
+//! [`crate::Error::InvalidInput`] naming the proto field, which becomes `INVALID_ARGUMENT`.
+
+use std::time::Duration;
+
+use crate::cluster::Kind;
+use crate::config::ServiceConfig;
+use crate::detector::{ClusterView, DetectorStats, Match, Member, Verdict};
+use crate::error::{Error, Result};
+use crate::service::engine::OwnedArticle;
+use crate::service::pb;
+
+/// The article of a request; `None` (field not set) is an error. Title, url and labels
+/// are accepted for the caller's convenience but play no part in detection.
+pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
+    let article = article.ok_or_else(|| Error::input("article", "is missing"))?;
+    let published = article
+        .published_at
+        .map(|ts| {
+            unix_millis(&ts).ok_or_else(|| {
+                Error::input("article.published_at", format!("{ts:?} is not a valid timestamp"))
+            })
+        })
+        .transpose()?;
+    Ok(OwnedArticle { id: article.id, text: article.text, source: article.source, published })
+}
+
+/// A required string field that must not be blank.
+pub fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
+    if value.trim().is_empty() {
+        return Err(Error::input(field, "is missing or blank"));
+    }
+    Ok(value)
+}
+
+/// Unix milliseconds of a well-formed timestamp (nanos in range, no overflow).
+fn unix_millis(ts: &prost_types::Timestamp) -> Option<i64> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return None;
+    }
+    ts.seconds.checked_mul(1000)?.checked_add(i64::from(ts.nanos / 1_000_000))
+}
+
+/// The timestamp of Unix milliseconds.
+pub fn timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// The proto enum of a kind.
+pub fn kind(kind: Kind) -> pb::Kind {
+    match kind {
+        Kind::NewStory => pb::Kind::NewStory,
+        Kind::Duplicate => pb::Kind::Duplicate,
+        Kind::PartialCopy => pb::Kind::PartialCopy,
+    }
+}
+
+/// A core verdict as a proto message.
+pub fn verdict(verdict: Verdict) -> pb::Verdict {
+    pb::Verdict {
+        id: verdict.id,
+        kind: kind(verdict.kind).into(),
+        cluster_id: verdict.cluster_id,
+        origin_id: verdict.origin_id,
+        matches: verdict
+            .matches
+            .into_iter()
+            .map(|m| pb::Match {
+                id: m.id,
+                source: m.source,
+                jaccard: m.jaccard as f32,
+                containment: m.containment as f32,
+                containment_rev: m.containment_rev as f32,
+            })
+            .collect(),
+        best_jaccard: verdict.best_jaccard as f32,
+        best_containment: verdict.best_containment as f32,
+        chrome_ignored: verdict.chrome_ignored,
+    }
+}
+
+/// A proto verdict back as a core one (for clients that print verdicts). Scores are
+/// rounded to 4 decimals, as `neardup scan` writes them, so that the f32 of the wire does
+/// not show as 0.800000011920929.
+pub fn verdict_from_pb(verdict: pb::Verdict) -> Result<Verdict> {
+    let kind = match verdict.kind() {
+        pb::Kind::NewStory => Kind::NewStory,
+        pb::Kind::Duplicate => Kind::Duplicate,
+        pb::Kind::PartialCopy => Kind::PartialCopy,
+        pb::Kind::Unspecified => {
+            return Err(Error::input("verdict.kind", format!("{} is not a kind", verdict.kind)));
+        }
+    };
+    Ok(Verdict {
+        id: verdict.id,
+        kind,
+        cluster_id: verdict.cluster_id,
+        origin_id: verdict.origin_id,
+        matches: verdict
+            .matches
+            .into_iter()
+            .map(|m| Match {
+                id: m.id,
+                source: m.source,
+                jaccard: round4(m.jaccard),
+                containment: round4(m.containment),
+                containment_rev: round4(m.containment_rev),
+            })
+            .collect(),
+        best_jaccard: round4(verdict.best_jaccard),
+        best_containment: round4(verdict.best_containment),
+        chrome_ignored: verdict.chrome_ignored,
+    })
+}
+
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 1e4).round() / 1e4
+}
+
+/// A cluster as a proto message.
+pub fn cluster(view: ClusterView) -> pb::Cluster {
+    pb::Cluster {
+        cluster_id: view.cluster_id,
+        origin_id: view.origin_id,
+        members: view.members.into_iter().map(member).collect(),
+    }
+}
+
+fn member(member: Member) -> pb::Member {
+    pb::Member {
+        id: member.id,
+        source: member.source,
+        published_at: member.published.map(timestamp),
+        jaccard: member.jaccard as f32,
+        containment: member.containment as f32,
+    }
+}
+
+/// The stats response.
+pub fn stats(stats: DetectorStats, config: &ServiceConfig, uptime: Duration) -> pb::StatsResponse {
+    let detector = &config.detector;
+    let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    pb::StatsResponse {
+        documents: stats.documents as u64,
+        clusters: stats.clusters as u64,
+        config: Some(pb::Config {
+            shingle_size: small(detector.shingle_size),
+            num_perm: small(detector.num_perm),
+            seed: detector.seed,
+            lsh_threshold: detector.lsh_threshold,
+            bands: small(detector.bands),
+            rows: small(detector.rows),
+            jaccard_threshold: detector.jaccard_threshold,
+            containment_threshold: detector.containment_threshold,
+            max_matches: small(detector.max_matches),
+            max_message_bytes: config.max_message_bytes as u64,
+        }),
+        memory_bytes: stats.heap_bytes as u64,
+        uptime: Some(prost_types::Duration {
+            seconds: uptime.as_secs() as i64,
+            nanos: uptime.subsec_nanos() as i32,
+        }),
+        durable: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_through_millis() {
+        for millis in [0, 1, 999, 1_643_402_400_123, -1, -1001] {
+            assert_eq!(unix_millis(&timestamp(millis)), Some(millis), "{millis}");
+        }
+        let bad = prost_types::Timestamp { seconds: 1, nanos: 1_000_000_000 };
+        assert_eq!(unix_millis(&bad), None);
+        assert_eq!(unix_millis(&prost_types::Timestamp { seconds: i64::MAX, nanos: 0 }), None);
+    }
+
+    #[test]
+    fn article_needs_the_field_and_a_valid_time() {
+        assert!(matches!(article(None), Err(Error::InvalidInput { field: "article", .. })));
+        let bad_time = pb::Article {
+            id: "a".into(),
+            text: "t".into(),
+            published_at: Some(prost_types::Timestamp { seconds: 0, nanos: -1 }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            article(Some(bad_time)),
+            Err(Error::InvalidInput { field: "article.published_at", .. })
+        ));
+        let good = pb::Article {
+            id: "a".into(),
+            text: "t".into(),
+            source: "s".into(),
+            published_at: Some(timestamp(1500)),
+            ..Default::default()
+        };
+        let owned = article(Some(good)).unwrap();
+        assert_eq!((owned.id.as_str(), owned.published), ("a", Some(1500)));
+    }
+
+    #[test]
+    fn verdicts_round_trip() {
+        let core = Verdict {
+            id: "b".into(),
+            kind: Kind::PartialCopy,
+            cluster_id: "a".into(),
+            origin_id: "a".into(),
+            matches: vec![Match {
+                id: "a".into(),
+                source: "wire".into(),
+                jaccard: 0.25,
+                containment: 0.8125,
+                containment_rev: 0.3125,
+            }],
+            best_jaccard: 0.25,
+            best_containment: 0.8125,
+            chrome_ignored: vec!["leave a comment".into()],
+        };
+        assert_eq!(verdict_from_pb(verdict(core.clone())).unwrap(), core);
+        let unspecified = pb::Verdict { id: "x".into(), ..Default::default() };
+        assert!(verdict_from_pb(unspecified).is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! The `Deduplicator` RPCs. Each one checks the server is not shutting down, converts the
+//! request, calls the engine, converts the answer and maps the error; no detection
+//! logic lives here. `IngestStream` pipelines: fingerprints of the next messages are
+//! computed while earlier ones are stored, and verdicts go out in request order.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::debug;
+
+use super::engine::{Engine, Prepared};
+use super::pb::{self, deduplicator_server::Deduplicator};
+use super::status::{oversize_as_exhausted, shutting_down};
+use super::{convert, pb::IngestRequest};
+use crate::config::ServiceConfig;
+
+/// Messages of one stream being fingerprinted at once: enough to keep every core busy
+/// while the stream's own task stores and answers, small enough to bound memory.
+const STREAM_PIPELINE_DEPTH: usize = 32;
+
+/// The service state shared by every request.
+#[derive(Debug)]
+pub(crate) struct Dedup {
+    engine: Arc<Engine>,
+    config: ServiceConfig,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Dedup {
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        config: ServiceConfig,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Dedup { engine, config, stopping }
+    }
+
+    fn ensure_running(&self) -> Result<(), Status> {
+        if *self.stopping.borrow() { Err(shutting_down()) } else { Ok(()) }
+    }
+}
+
+/// One line per request at debug level, with the outcome.
+fn logged<T>(method: &str, key: &str, result: Result<T, Status>) -> Result<Response<T>, Status> {
+    match &result {
+        Ok(_) => debug!(method, key, "ok"),
+        Err(status) => {
+            debug!(method, key, code = ?status.code(), message = status.message(), "failed")
+        }
+    }
+    result.map(Response::new)
+}
+
+type PendingPrepare = Pin<Box<dyn Future<Output = Result<Prepared, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Deduplicator for Dedup {
+    async fn ingest(
+        &self,
+        request: Request<IngestRequest>,
+    ) -> Result<Response<pb::Verdict>, Status> {
+        let article = request.into_inner().article;
+        let key = article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+        let result = async {
+            self.ensure_running()?;
+            let verdict = self.engine.ingest(convert::article(article)?).await?;
+            Ok(convert::verdict(verdict))
+        }
+        .await;
+        logged("Ingest", &key, result)
+    }
+
+    type IngestStreamStream = ReceiverStream<Result<pb::Verdict, Status>>;
+
+    async fn ingest_stream(
+        &self,
+        request: Request<Streaming<IngestRequest>>,
+    ) -> Result<Response<Self::IngestStreamStream>, Status> {
+        self.ensure_running()?;
+        let (sender, receiver) = mpsc::channel(STREAM_PIPELINE_DEPTH);
+        let engine = Arc::clone(&self.engine);
+        let stopping = self.stopping.clone();
+        tokio::spawn(run_stream(engine, request.into_inner(), sender, stopping));
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::Verdict>, Status> {
+        let article = request.into_inner().article;
+        let key = article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+        let result = async {
+            self.ensure_running()?;
+            let verdict = self.engine.check(convert::article(article)?).await?;
+            Ok(convert::verdict(verdict))
+        }
+        .await;
+        logged("Check", &key, result)
+    }
+
+    async fn get_cluster(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::Cluster>, Status> {
+        let cluster_id = request.into_inner().cluster_id;
+        let result = self.ensure_running().and_then(|()| {
+            let id = convert::required("cluster_id", &cluster_id)?;
+            Ok(convert::cluster(self.engine.cluster(id)?))
+        });
+        logged("GetCluster", &cluster_id, result)
+    }
+
+    async fn remove(
+        &self,
+        request: Request<pb::RemoveRequest>,
+    ) -> Result<Response<pb::RemoveResponse>, Status> {
+        let id = request.into_inner().id;
+        let result = self.ensure_running().and_then(|()| {
+            let id = convert::required("id", &id)?;
+            Ok(pb::RemoveResponse { removed: self.engine.remove(id) })
+        });
+        logged("Remove", &id, result)
+    }
+
+    async fn stats(
+        &self,
+        _request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        let result = self
+            .ensure_running()
+            .map(|()| convert::stats(self.engine.stats(), &self.config, self.engine.uptime()));
+        logged("Stats", "", result)
+    }
+}
+
+/// Reads `inbound`, fingerprints up to [`STREAM_PIPELINE_DEPTH`] messages ahead, stores
+/// them strictly in request order and sends each verdict. The first failure (a bad
+/// message, a conflicting id, an unreadable frame) is sent after every earlier verdict
+/// and ends the stream; nothing after it is stored. On shutdown the stream stops reading,
+/// finishes the messages already received, then ends with `UNAVAILABLE`.
+async fn run_stream(
+    engine: Arc<Engine>,
+    mut inbound: Streaming<IngestRequest>,
+    sender: mpsc::Sender<Result<pb::Verdict, Status>>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut pending: VecDeque<PendingPrepare> = VecDeque::new();
+    // Why reading stopped early, sent once every pending message is answered.
+    let mut end_status: Option<Status> = None;
+    let mut reading = true;
+    let mut stored = 0usize;
+    loop {
+        let can_read = reading && pending.len() < STREAM_PIPELINE_DEPTH;
+        tokio::select! {
+            // Finish what was received before reading more, so memory stays bounded.
+            biased;
+            prepared = async { pending.front_mut().expect("guarded").await }, if !pending.is_empty() => {
+                pending.pop_front();
+                let outcome = prepared.and_then(|p| engine.commit(&p).map_err(Status::from));
+                let failed = outcome.is_err();
+                if sender.send(outcome.map(convert::verdict)).await.is_err() {
+                    break; // the client went away; nothing more to answer
+                }
+                if failed {
+                    break;
+                }
+                stored += 1;
+            }
+            () = async { drop(stopping.wait_for(|stop| *stop).await) }, if reading => {
+                reading = false;
+                end_status = Some(shutting_down());
+            }
+            message = inbound.message(), if can_read => match message {
+                Ok(Some(request)) => {
+                    let next: PendingPrepare = match convert::article(request.article) {
+                        Ok(article) => {
+                            let preparing = engine.prepare(article);
+                            Box::pin(async move { Ok(preparing.await?) })
+                        }
+                        Err(err) => {
+                            // Answered in its turn, after the messages before it.
+                            reading = false;
+                            Box::pin(std::future::ready(Err(err.into())))
+                        }
+                    };
+                    pending.push_back(next);
+                }
+                Ok(None) => reading = false,
+                Err(status) => {
+                    reading = false;
+                    end_status = Some(oversize_as_exhausted(status));
+                }
+            },
+            else => {
+                if let Some(status) = end_status.take() {
+                    let _ = sender.send(Err(status)).await;
+                }
+                break;
+            }
+        }
+    }
+    debug!(method = "IngestStream", stored, "stream ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str) -> Option<pb::Article> {
+        Some(pb::Article {
+            id: id.into(),
+            text: "the harbour strike ended after talks through the night".into(),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn every_call_is_unavailable_while_stopping() {
+        let config = ServiceConfig::default();
+        let engine = Arc::new(Engine::new(config.detector.clone()).unwrap());
+        let (stop, stopping) = watch::channel(false);
+        let dedup = Dedup::new(engine, config, stopping);
+        let ingest = || Request::new(IngestRequest { article: article("a") });
+        assert!(dedup.ingest(ingest()).await.is_ok());
+        stop.send(true).unwrap();
+        let codes = [
+            dedup.ingest(ingest()).await.unwrap_err().code(),
+            dedup
+                .check(Request::new(pb::CheckRequest { article: article("b") }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup
+                .get_cluster(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup
+                .remove(Request::new(pb::RemoveRequest { id: "a".into() }))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup.stats(Request::new(pb::StatsRequest {})).await.unwrap_err().code(),
+        ];
+        assert!(codes.iter().all(|&code| code == tonic::Code::Unavailable), "{codes:?}");
+    }
+}

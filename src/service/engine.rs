@@ -1,0 +1,181 @@
+//! `Engine`: what the service calls instead of the [`Detector`] directly. It moves the
+//! CPU-bound fingerprinting off the async runtime onto the rayon pool, and it is the one
+//! place where state changes ([`Engine::commit`], [`Engine::remove`]): durable storage
+//! hooks in here, around the detector, without touching the RPC handlers.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::DetectorConfig;
+use crate::detector::{Article, ClusterView, Detector, DetectorStats, SignedArticle, Verdict};
+use crate::error::{Error, Result};
+
+/// An article owned by its request, so it can move to a worker thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedArticle {
+    /// The caller's id.
+    pub id: String,
+    /// Body text.
+    pub text: String,
+    /// Outlet.
+    pub source: String,
+    /// Publication time in Unix milliseconds.
+    pub published: Option<i64>,
+}
+
+impl OwnedArticle {
+    fn borrow(&self) -> Article<'_> {
+        Article { id: &self.id, text: &self.text, source: &self.source, published: self.published }
+    }
+}
+
+/// An article through the text stage (chrome learned and left out, signed), ready to be
+/// stored.
+#[derive(Debug)]
+pub struct Prepared {
+    article: OwnedArticle,
+    signed: SignedArticle,
+}
+
+impl Prepared {
+    /// The article.
+    pub fn article(&self) -> &OwnedArticle {
+        &self.article
+    }
+}
+
+/// The detector plus the service's view of it (uptime).
+#[derive(Debug)]
+pub struct Engine {
+    detector: Arc<Detector>,
+    started: Instant,
+}
+
+impl Engine {
+    /// An empty engine. Fails when `config` does not validate.
+    pub fn new(config: DetectorConfig) -> Result<Self> {
+        Ok(Engine { detector: Arc::new(Detector::new(config)?), started: Instant::now() })
+    }
+
+    /// The detector's config.
+    pub fn config(&self) -> &DetectorConfig {
+        self.detector.config()
+    }
+
+    /// Computes the fingerprint on the rayon pool, learning site chrome from the article
+    /// (this is the ingest path). The work starts at once, before the future is first
+    /// polled, so a stream can have many in flight. Takes no index lock, so many requests
+    /// can prepare while others commit.
+    pub fn prepare(
+        &self,
+        article: OwnedArticle,
+    ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
+        self.prepare_with(article, true)
+    }
+
+    fn prepare_with(
+        &self,
+        article: OwnedArticle,
+        learn: bool,
+    ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
+        let detector = Arc::clone(&self.detector);
+        off_runtime(move || {
+            let signed = detector.sign_article(&article.borrow(), learn)?;
+            Ok(Prepared { signed, article })
+        })
+    }
+
+    /// Labels and stores a prepared article; the detector's lock is held only for the
+    /// lookup and the insert. Idempotent on the id (see [`Detector::ingest`]).
+    pub fn commit(&self, prepared: &Prepared) -> Result<Verdict> {
+        self.detector.ingest_signed(&prepared.article.borrow(), &prepared.signed)
+    }
+
+    /// [`Engine::prepare`] then [`Engine::commit`].
+    pub async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
+        let prepared = self.prepare(article).await?;
+        self.commit(&prepared)
+    }
+
+    /// Labels an article without storing it.
+    pub async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
+        let prepared = self.prepare_with(article, false).await?;
+        self.detector.check_signed(&prepared.article.borrow(), &prepared.signed)
+    }
+
+    /// Retracts an article; false when no article has this id.
+    pub fn remove(&self, id: &str) -> bool {
+        self.detector.remove(id)
+    }
+
+    /// A cluster with its members.
+    pub fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
+        self.detector.cluster(cluster_id)
+    }
+
+    /// Document and cluster counts and approximate memory.
+    pub fn stats(&self) -> DetectorStats {
+        self.detector.stats()
+    }
+
+    /// Time since the engine was created.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// Runs CPU-bound `work` on the rayon pool (sized to the cores, unlike tokio's blocking
+/// pool, which would start hundreds of threads under many concurrent streams) and
+/// awaits its result without blocking the runtime.
+fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> impl Future<Output = Result<T>> + Send + 'static {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        // A panic must fail this request, not abort the server (rayon's default).
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(work));
+        let _ = sender.send(outcome);
+    });
+    async move {
+        match receiver.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => {
+                Err(Error::Internal { reason: "fingerprinting panicked".into() })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
+        Thursday, the largest increase in two decades, and signalled that further rises were likely.";
+
+    fn article(id: &str, text: &str) -> OwnedArticle {
+        OwnedArticle { id: id.into(), text: text.into(), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn prepare_then_commit_matches_the_detector() {
+        let engine = Engine::new(DetectorConfig::default()).unwrap();
+        let first = engine.ingest(article("a", STORY)).await.unwrap();
+        assert_eq!(first.kind, Kind::NewStory);
+        let checked = engine.check(article("b", &format!("Home\n{STORY}"))).await.unwrap();
+        assert_eq!((checked.kind, checked.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert_eq!(engine.stats().documents, 1, "check stores nothing");
+        // Preparing is pure: a prepared article is stored only when committed.
+        let prepared = engine.prepare(article("c", STORY)).await.unwrap();
+        assert_eq!(engine.stats().documents, 1);
+        assert_eq!(engine.commit(&prepared).unwrap().kind, Kind::Duplicate);
+        assert_eq!(engine.stats().documents, 2);
+        assert!(matches!(
+            engine.prepare(article("d", " \n ")).await,
+            Err(Error::InvalidInput { field: "text", .. })
+        ));
+    }
+}

@@ -1,0 +1,133 @@
+//! The gRPC service behind `neardup serve` (`neardup.v1.Deduplicator`), with the standard
+//! health service and server reflection (v1 and v1alpha) next to it. A thin adapter:
+//! each RPC converts the request ([`convert`]), calls the [`Engine`] that wraps the
+//! [`crate::Detector`], converts back and maps errors to statuses (`status.rs`). State
+//! lives in memory for now and is lost when the server stops.
+
+pub mod convert;
+mod dedup;
+pub mod engine;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tracing::{info, warn};
+
+use crate::config::ServiceConfig;
+use crate::error::{Error, Result};
+pub use engine::{Engine, OwnedArticle, Prepared};
+
+/// Code generated from `proto/neardup/v1/neardup.proto` by `build.rs`.
+pub mod pb {
+    #![allow(clippy::all, missing_docs, unreachable_pub)] // generated code
+    tonic::include_proto!("neardup.v1");
+
+    /// The encoded descriptor set of the proto, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("neardup_descriptor");
+}
+
+type DedupServer = pb::deduplicator_server::DeduplicatorServer<dedup::Dedup>;
+
+/// The full gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = <DedupServer as NamedService>::NAME;
+
+/// A server bound to its address, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: ServiceConfig,
+    engine: Arc<Engine>,
+}
+
+impl Server {
+    /// Validates `config`, builds an empty engine and binds the listen address.
+    pub async fn bind(config: ServiceConfig) -> Result<Server> {
+        config.validate()?;
+        let engine = Arc::new(Engine::new(config.detector.clone())?);
+        let serve_error = |source: std::io::Error| Error::Serve {
+            address: config.listen.to_string(),
+            source: source.into(),
+        };
+        let listener = TcpListener::bind(config.listen).await.map_err(serve_error)?;
+        let local_addr = listener.local_addr().map_err(serve_error)?;
+        Ok(Server { listener, local_addr, config, engine })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, answers new
+    /// requests with `UNAVAILABLE`, ends open streams after the articles they already sent,
+    /// waits for requests in flight and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        let address = self.local_addr.to_string();
+        let serve_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Serve {
+            address: address.clone(),
+            source,
+        };
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        // Python's grpcio-reflection client speaks only v1alpha, grpcurl v1: serve both.
+        let reflection_v1 = reflection().build_v1().map_err(|e| serve_error(e.into()))?;
+        let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.into()))?;
+
+        let (stopping, stop_signal) = watch::channel(false);
+        let mut stopped = stop_signal.clone();
+        let dedup = dedup::Dedup::new(self.engine, self.config.clone(), stop_signal);
+        let dedup =
+            DedupServer::new(dedup).max_decoding_message_size(self.config.max_message_bytes);
+        let on_shutdown = async move {
+            shutdown.await;
+            info!("shutting down: finishing requests in flight");
+            for name in ["", SERVICE_NAME] {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
+            let _ = stopping.send(true);
+        };
+        // Small unary calls must not wait for Nagle's algorithm.
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        info!(address = %self.local_addr, "listening");
+        let serving = tonic::transport::Server::builder()
+            .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(dedup)
+            .serve_with_incoming_shutdown(incoming, on_shutdown);
+        let grace = Duration::from_millis(self.config.shutdown_grace_ms);
+        let grace_over = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serving => served.map_err(|e| serve_error(e.into()))?,
+            () = grace_over => {
+                warn!(grace_ms = grace.as_millis() as u64, "requests still in flight after the grace period; stopping anyway");
+            }
+        }
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// Binds `config.listen` and serves until `shutdown` completes (see [`Server::run`]).
+pub async fn serve(config: ServiceConfig, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    Server::bind(config).await?.run(shutdown).await
+}
