@@ -258,7 +258,7 @@ pub(crate) struct DetectorArgs {
     #[arg(long)]
     pub(crate) jaccard_threshold: Option<f64>,
     /// Estimated containment of the shorter article in the longer at or above which it is
-    /// a partial copy [default: 0.8].
+    /// a partial copy [default: 0.5].
     #[arg(long)]
     pub(crate) containment_threshold: Option<f64>,
     /// Seed of the hash family (signatures are comparable only under one seed).

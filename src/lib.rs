@@ -3,9 +3,11 @@
 //! The pipeline, one plain function or small type per stage:
 //!
 //! ```text
-//! text ─▶ text::normalize ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
-//!      ─▶ lsh::LshIndex candidates ─▶ cluster::Similarity (Jaccard, containment)
-//!      ─▶ cluster assignment and origin
+//! text ─▶ text::normalize (by line) ─▶ boilerplate::BoilerplateModel (chrome left out)
+//!      ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
+//!      ─▶ LSH candidates (Jaccard bands + containment bands)
+//!      ─▶ cluster::Similarity (Jaccard, containment both ways, sampled where MinHash is
+//!         too coarse) ─▶ cluster assignment with the chaining guard, and origin
 //! ```
 //!
 //! [`Detector`] is the online engine (used by the gRPC service); [`scan`] is the batch

@@ -293,7 +293,7 @@ const CONTAINMENT_PER_BAND: usize = 4;
 /// Candidates come from two views of the same signatures: the Jaccard bands (`bands` x
 /// `rows`), where each document looks at earlier documents sharing a bucket, and the
 /// containment bands (`containment_bands` one-row bands), where each document looks at
-/// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a bucket.
+/// documents at least 1.5 times longer sharing a bucket.
 pub fn cluster_fingerprints(
     config: &DetectorConfig,
     fingerprints: &[Fingerprint],
