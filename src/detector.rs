@@ -608,9 +608,15 @@ impl State {
                 return Some((kind, story_ix));
             }
             let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
-            let mut earliest = story.members.clone();
-            earliest.sort_by_key(|&member| self.order_key(member));
-            earliest.truncate(config.support_sample);
+            // The earliest few members, in O(members): select, then sort the few.
+            let mut keyed: Vec<((i64, usize), Slot)> =
+                story.members.iter().map(|&member| (self.order_key(member), member)).collect();
+            if keyed.len() > config.support_sample {
+                keyed.select_nth_unstable(config.support_sample);
+                keyed.truncate(config.support_sample);
+            }
+            keyed.sort_unstable();
+            let earliest: Vec<Slot> = keyed.into_iter().map(|(_, member)| member).collect();
             let related = |member: Slot| {
                 member == *slot
                     || self

@@ -377,6 +377,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_matches_unicode_path_on_any_ascii(
+            text in "[a-zA-Z0-9 _:.,;'\\-\"!?()\t]{0,64}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = String::new();
+            normalize_ascii(text.as_bytes(), options, &mut fast);
+            proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
+    }
+
     #[test]
     fn folds_typographic_variants() {
         assert_eq!(
