@@ -57,7 +57,10 @@ const SOURCE_SEED: i64 = 0x736f_7572; // "sour"
 pub struct LineProfile {
     /// Hash of the source (outlet); 0 when the document has none.
     pub source: u64,
-    /// Hash of each non-empty normalized line, in document order.
+    /// Hash of each non-empty normalized line, in document order; 0 for a line that
+    /// continues the one before (starts lower-case: hard-wrapped text), which is never
+    /// chrome. Without that rule, the wrapped tail "said" of an archive's paragraphs would
+    /// be learned as chrome, being common to many stories.
     pub lines: Vec<u64>,
     /// The story key: (part of) the hash of the longest line.
     pub story: u32,
@@ -73,9 +76,9 @@ impl LineProfile {
         };
         let mut lines = Vec::with_capacity(normalized.line_count());
         let mut longest = (0usize, 0u64);
-        for line in normalized.lines() {
-            let hash = gxhash64(line.as_bytes(), LINE_SEED);
-            lines.push(hash);
+        for (line, &continues) in normalized.lines().zip(normalized.continuations()) {
+            let hash = gxhash64(line.as_bytes(), LINE_SEED).max(1);
+            lines.push(if continues { 0 } else { hash });
             longest = longest.max((line.len(), hash));
         }
         LineProfile { source, lines, story: longest.1 as u32 }
@@ -166,7 +169,7 @@ impl BoilerplateModel {
         self.docs += 1;
         let mut keys = std::mem::take(&mut self.scratch);
         keys.clear();
-        for &line in &doc.lines {
+        for &line in doc.lines.iter().filter(|&&line| line != 0) {
             if doc.source != 0 {
                 let key = source_key(doc.source, line);
                 if mine(key) {
@@ -253,6 +256,9 @@ impl BoilerplateModel {
     /// Whether `line` (a line hash) is chrome for documents from `source` (a source
     /// hash as in [`LineProfile`], 0 for none).
     pub fn is_chrome(&self, source: u64, line: u64) -> bool {
+        if line == 0 {
+            return false;
+        }
         let chrome = |key, min_docs| {
             self.counts.get(&key).is_some_and(|c: &LineCount| c.is_chrome(min_docs))
         };
@@ -323,6 +329,20 @@ mod tests {
         }
         assert_eq!(chrome_of(&model, &profile("outlet-x", &story(1))), [false, false]);
         assert_eq!(chrome_of(&model, &profile("same-outlet", &story(1))), [false, false]);
+    }
+
+    #[test]
+    fn wrapped_line_tails_are_never_chrome() {
+        let config = BoilerplateConfig::default();
+        let mut model = BoilerplateModel::new(&config);
+        let wrapped = |n: usize| {
+            format!("Story {n} opened with a long line that the company\nsaid\nABOUT IT.")
+        };
+        for n in 0..2 * config.min_docs_global as usize {
+            model.observe(&profile("", &wrapped(n)));
+        }
+        // "ABOUT IT." stands alone (upper case) and recurs: chrome; "said" continues.
+        assert_eq!(model.classify(&profile("", &wrapped(999))), [false, false, true]);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Normalized {
     pub text: String,
     /// Exclusive end offset in `text` of each non-empty line.
     line_ends: Vec<u32>,
+    /// Per non-empty line: the raw line starts with a lower-case letter right after a
+    /// non-blank line that did not end a sentence, so it most likely continues that line
+    /// (hard-wrapped text) rather than standing alone.
+    continues: Vec<bool>,
 }
 
 impl Normalized {
@@ -67,6 +71,15 @@ impl Normalized {
     pub fn clear(&mut self) {
         self.text.clear();
         self.line_ends.clear();
+        self.continues.clear();
+    }
+
+    /// For each non-empty line, whether it continues the raw line before it (starts
+    /// lower-case right after a non-blank line that did not end a sentence): the tail of
+    /// a hard-wrapped sentence ("said it would"), never a standalone line such as site
+    /// chrome.
+    pub fn continuations(&self) -> &[bool] {
+        &self.continues
     }
 
     /// Number of non-empty lines.
@@ -103,7 +116,13 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
     out.clear();
     out.text.reserve(text.len());
     let mut scratch = String::new();
+    // Whether the raw line before was non-blank and did not end a sentence: a line
+    // after it that starts lower-case is the tail of a hard-wrapped sentence.
+    let mut previous_runs_on = false;
     for line in text.split(is_line_break) {
+        let trimmed = line.trim_end();
+        let runs_on = !trimmed.is_empty()
+            && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
         let before = out.text.len();
         if before > 0 {
             out.text.push(' ');
@@ -118,7 +137,10 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
             out.text.truncate(before);
         } else {
             out.line_ends.push(out.text.len() as u32);
+            let first = line.trim_start().chars().next();
+            out.continues.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
         }
+        previous_runs_on = runs_on;
     }
 }
 
@@ -438,6 +460,14 @@ mod tests {
         );
         assert_eq!(out.text, "home news body first line second");
         assert_eq!(out.lines().collect::<Vec<_>>(), ["home news", "body first line", "second"]);
+        // "second”" starts lower-case right after a line that runs on: a continuation.
+        assert_eq!(out.continuations(), [false, false, true]);
+        normalize_lines_into(
+            "Ends here.\nnext\n\nsite.example | News",
+            TextOptions::default(),
+            &mut out,
+        );
+        assert_eq!(out.continuations(), [false, false, false]);
         assert_eq!(out.line_count(), 3);
     }
 
