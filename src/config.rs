@@ -85,6 +85,23 @@ pub struct DetectorConfig {
     pub sampled_containment: bool,
     /// Site-chrome learning.
     pub boilerplate: BoilerplateConfig,
+    /// How signatures are computed. Signatures of different schemes are not comparable.
+    pub scheme: SignatureScheme,
+}
+
+/// The signature family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// Classic MinHash: `num_perm` independent permutations, each applied to every
+    /// shingle (the default; pinned by the golden-vector tests).
+    #[default]
+    MinHash,
+    /// One-permutation hashing with optimal densification (Shrivastava, ICML 2017): each
+    /// shingle hash lands in one of `num_perm` bins and only that bin's minimum is
+    /// updated; empty bins borrow from a pseudo-randomly chosen filled bin. One hash per
+    /// shingle instead of `num_perm`.
+    OnePermutation,
 }
 
 /// Settings of boilerplate (site chrome) learning; see [`crate::boilerplate`].
@@ -134,6 +151,7 @@ impl Default for DetectorConfig {
             support_sample: DEFAULT_SUPPORT_SAMPLE,
             sampled_containment: true,
             boilerplate: BoilerplateConfig::default(),
+            scheme: SignatureScheme::default(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
-use crate::shingle::shingle_hashes_into;
+use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into, shingle_hashes_into};
 use crate::text::{Normalized, normalize_lines_into};
 
 /// What the index keeps of an article's text.
@@ -55,7 +55,16 @@ pub struct Fingerprinter {
     hasher: MinHasher,
 }
 
+/// Scratch space of [`Fingerprinter::fingerprint_into`], reused per thread.
+#[derive(Default)]
+struct Scratch {
+    prepared: Prepared,
+    hashes: Vec<u64>,
+    shingles: ShingleScratch,
+}
+
 thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
     static BODY: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -64,7 +73,7 @@ impl Fingerprinter {
     /// Validates `config` and prepares the permutation family.
     pub fn new(config: DetectorConfig) -> Result<Self> {
         config.validate()?;
-        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let hasher = MinHasher::with_scheme(config.num_perm, config.seed, config.scheme);
         Ok(Fingerprinter { config, hasher })
     }
 
@@ -85,6 +94,32 @@ impl Fingerprinter {
             let prepared = &mut *prepared.borrow_mut();
             self.prepare_into(text, "", prepared)?;
             Ok(self.sign(prepared, None).fingerprint)
+        })
+    }
+
+    /// Writes the signature of `text` (every line kept, as [`Fingerprinter::fingerprint`])
+    /// into `lanes` (length `num_perm`) and returns its distinct shingle count: the
+    /// allocation-free form batch callers use to fill one flat signature array.
+    pub fn fingerprint_into(&self, text: &str, lanes: &mut [u32]) -> Result<u32> {
+        SCRATCH.with(|scratch| {
+            let scratch = &mut *scratch.borrow_mut();
+            normalize_lines_into(
+                text,
+                self.config.text_options(),
+                &mut scratch.prepared.normalized,
+            );
+            if scratch.prepared.normalized.text.is_empty() {
+                return Err(Error::input("text", "has no words"));
+            }
+            distinct_shingle_hashes_into(
+                &scratch.prepared.normalized.text,
+                self.config.shingle_size,
+                self.config.seed,
+                &mut scratch.hashes,
+                &mut scratch.shingles,
+            );
+            self.hasher.signature_into(&scratch.hashes, lanes);
+            Ok(u32::try_from(scratch.hashes.len()).unwrap_or(u32::MAX))
         })
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
+use crate::minhash::{count_equal_bytes, estimate_containment};
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +79,16 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// Number of valid documents.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// True when the scan found no valid documents.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
     /// Number of clusters (singletons included).
     pub fn clusters(&self) -> usize {
         self.assignments.iter().enumerate().filter(|(doc, a)| a.origin == *doc).count()
@@ -313,12 +325,17 @@ pub fn cluster_fingerprints(
         })
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
+    let rejecter = EarlyReject::new(config, fingerprints, samples.is_some());
     let mut links: Vec<Link> = (0..n as Slot)
         .into_par_iter()
         .with_min_len(256)
         .flat_map_iter(|slot| {
             let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+            let rejecter = &rejecter;
             candidates.into_iter().filter_map(move |other| {
+                if rejecter.rejects(slot, other) {
+                    return None;
+                }
                 let similarity = verifier.similarity(slot, other);
                 similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
             })
@@ -335,6 +352,7 @@ pub fn cluster_fingerprints(
         links = links.len(),
         "verified candidates"
     );
+    drop(rejecter);
     let mut assignments = cluster_links(&verifier, published, links);
     assignments
         .par_iter_mut()
@@ -342,6 +360,71 @@ pub fn cluster_fingerprints(
         .for_each(|(doc, assignment)| assignment.fill_to_origin(&verifier, doc));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
     assignments
+}
+
+/// An exact pre-check in front of the verifier on one byte per lane. Equal lanes have
+/// equal low bytes, so the count of equal bytes bounds the count of equal lanes from
+/// above, at a quarter of the memory traffic; most candidate pairs that fail are
+/// rejected on this alone.
+///
+/// It rejects a pair only when no Jaccard estimate up to that bound can make a copy. The
+/// plain estimate's verdict grows with Jaccard for fixed sizes (containment is increasing
+/// in Jaccard), so failing at the bound is final. With sampled containment the verifier
+/// may replace the estimate by a sample whose verdict can be anything, but only where
+/// [`crate::cluster::needs_sampling`] holds: there the estimated containment of the shorter lies within
+/// three standard errors of a containment threshold. For every Jaccard `J <= bound` that
+/// containment is at most the one at the bound, and the standard error is at most
+/// `sqrt(q (1 - q) / num_perm) (s + l) / s` with `q = min(max(bound, 1 / num_perm), 1/2)`
+/// (`J (1 - J)` grows up to 1/2, and `(1 + J)^2 >= 1`). So when the containment at the
+/// bound plus three such errors stays below both thresholds, no `J <= bound` is sampled,
+/// and the pair fails whatever its true estimate.
+struct EarlyReject<'a> {
+    config: &'a DetectorConfig,
+    fingerprints: &'a [Fingerprint],
+    sketches: Vec<u8>,
+    sampled: bool,
+}
+
+impl<'a> EarlyReject<'a> {
+    fn new(config: &'a DetectorConfig, fingerprints: &'a [Fingerprint], sampled: bool) -> Self {
+        let sketches = fingerprints
+            .par_iter()
+            .with_min_len(1024)
+            .flat_map_iter(|fp| fp.signature.lanes().iter().map(|&v| v as u8))
+            .collect();
+        EarlyReject { config, fingerprints, sketches, sampled }
+    }
+
+    fn sketch(&self, doc: Slot) -> &[u8] {
+        let lanes = self.config.num_perm;
+        &self.sketches[doc as usize * lanes..(doc as usize + 1) * lanes]
+    }
+
+    /// True when the pair `a`, `b` certainly fails verification.
+    fn rejects(&self, a: Slot, b: Slot) -> bool {
+        let lanes = self.config.num_perm as f64;
+        let bound = f64::from(count_equal_bytes(self.sketch(a), self.sketch(b))) / lanes;
+        let (size_a, size_b) = (
+            self.fingerprints[a as usize].shingle_count,
+            self.fingerprints[b as usize].shingle_count,
+        );
+        let optimistic = Similarity {
+            jaccard: bound,
+            containment: estimate_containment(bound, size_a, size_b),
+            containment_rev: estimate_containment(bound, size_b, size_a),
+        };
+        if optimistic.copy_kind(self.config).is_some() {
+            return false;
+        }
+        if !self.sampled {
+            return true;
+        }
+        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
+        let q = bound.max(1.0 / lanes).min(0.5);
+        let error = (q * (1.0 - q) / lanes).sqrt() * (short + long) / short;
+        let lowest = self.config.containment_threshold.min(self.config.support_containment);
+        optimistic.containment_of_shorter() + 3.0 * error <= lowest
+    }
 }
 
 thread_local! {
@@ -472,37 +555,55 @@ struct ClusterLine<'a> {
     members: Vec<&'a str>,
 }
 
+/// Documents formatted per parallel task when writing.
+const WRITE_BLOCK: usize = 8192;
+
 /// Writes one JSON line per document, in input order; with `explain`, each line also
-/// says why (see `neardup scan --explain`).
+/// says why (see `neardup scan --explain`). Lines are formatted in parallel blocks and
+/// written in order, so the sequential part is only the write itself.
 pub fn write_assignments(
     report: &ScanReport,
     config: &DetectorConfig,
     explain: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    for (doc, assignment) in report.assignments.iter().enumerate() {
-        let scanned = &report.docs[doc];
-        let origin = report.docs[assignment.origin].id.as_str();
-        let explain = explain.then(|| Explain {
-            to_origin: assignment.to_origin.into(),
-            link: assignment.link.map(|(other, similarity)| LinkLine {
-                id: &report.docs[other].id,
-                scores: similarity.into(),
-            }),
-            shingles: scanned.fingerprint.shingle_count,
-            chrome_ignored: &scanned.chrome,
-        });
-        let line = DocLine {
-            id: &scanned.id,
-            cluster: origin,
-            origin,
-            kind: report.kind(doc, config),
-            jaccard: round4(assignment.to_origin.jaccard),
-            containment: round4(assignment.to_origin.containment),
-            explain,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
-        out.write_all(b"\n")?;
+    let n = report.assignments.len();
+    let blocks: Vec<Range<usize>> =
+        (0..n).step_by(WRITE_BLOCK).map(|s| s..(s + WRITE_BLOCK).min(n)).collect();
+    let format_block = |range: &Range<usize>| -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(range.len() * 128);
+        for doc in range.clone() {
+            let assignment = &report.assignments[doc];
+            let scanned = &report.docs[doc];
+            let origin = report.docs[assignment.origin].id.as_str();
+            let explain = explain.then(|| Explain {
+                to_origin: assignment.to_origin.into(),
+                link: assignment.link.map(|(other, similarity)| LinkLine {
+                    id: &report.docs[other].id,
+                    scores: similarity.into(),
+                }),
+                shingles: scanned.fingerprint.shingle_count,
+                chrome_ignored: &scanned.chrome,
+            });
+            let line = DocLine {
+                id: &scanned.id,
+                cluster: origin,
+                origin,
+                kind: report.kind(doc, config),
+                jaccard: round4(assignment.to_origin.jaccard),
+                containment: round4(assignment.to_origin.containment),
+                explain,
+            };
+            serde_json::to_writer(&mut buf, &line)?;
+            buf.push(b'\n');
+        }
+        Ok(buf)
+    };
+    for group in blocks.chunks(4 * rayon::current_num_threads()) {
+        let formatted: Vec<std::io::Result<Vec<u8>>> = group.par_iter().map(format_block).collect();
+        for block in formatted {
+            out.write_all(&block?)?;
+        }
     }
     out.flush()
 }
@@ -531,4 +632,79 @@ pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Resu
 
 fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::minhash::MinHasher;
+
+    /// Documents cut from a few stories at many sizes, with noise: pairs of every
+    /// containment, many close to the thresholds where sampling decides.
+    fn corpus(config: &DetectorConfig) -> (Vec<Fingerprint>, Vec<ShingleSample>) {
+        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        let stories: Vec<Vec<u64>> = (0..4)
+            .map(|_| (0..600).map(|_| next().wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect())
+            .collect();
+        let mut fingerprints = Vec::new();
+        let mut samples = Vec::new();
+        for _ in 0..160 {
+            let story = &stories[next() as usize % stories.len()];
+            let len = 20 + next() as usize % 500;
+            let start = next() as usize % (story.len() - len + 1);
+            let mut shingles: Vec<u64> = story[start..start + len].to_vec();
+            let noise = next() as usize % (len / 2 + 1);
+            shingles.extend((0..noise).map(|_| next().wrapping_mul(0xD6E8_FEB8_6659_FD93)));
+            shingles.sort_unstable();
+            shingles.dedup();
+            let signature = hasher.signature(&shingles);
+            samples.push(ShingleSample::new(&hasher, &shingles, signature.lanes()));
+            fingerprints.push(Fingerprint { signature, shingle_count: shingles.len() as u32 });
+        }
+        (fingerprints, samples)
+    }
+
+    #[test]
+    fn early_rejection_never_drops_a_pair_the_verifier_accepts() {
+        let config = DetectorConfig::default();
+        let (fingerprints, samples) = corpus(&config);
+        for sampled in [false, true] {
+            let samples = sampled.then_some(samples.as_slice());
+            let verifier = Verifier::new(&config, &fingerprints, samples);
+            let rejecter = EarlyReject::new(&config, &fingerprints, sampled);
+            let (mut rejected, mut accepted) = (0, 0);
+            for a in 0..fingerprints.len() as Slot {
+                for b in 0..a {
+                    let copy = verifier.similarity(a, b).copy_kind(&config).is_some();
+                    accepted += usize::from(copy);
+                    if rejecter.rejects(a, b) {
+                        rejected += 1;
+                        assert!(!copy, "pair ({a}, {b}) rejected early but verifies");
+                    }
+                }
+            }
+            // The check is not vacuous: both outcomes occur.
+            assert!(rejected > 1000 && accepted > 100, "{rejected} rejected, {accepted} copies");
+        }
+    }
+
+    #[test]
+    fn origin_is_earliest_dated_then_first() {
+        let config = DetectorConfig::default();
+        let fp = |v: u32| Fingerprint {
+            signature: crate::minhash::Signature(vec![v; config.num_perm].into()),
+            shingle_count: 50,
+        };
+        let fps = vec![fp(1), fp(2), fp(1), fp(1), fp(2)];
+        let published = vec![Some(10), None, Some(5), Some(5), None];
+        let assignments = cluster_fingerprints(&config, &fps, None, &published);
+        let origins: Vec<usize> = assignments.iter().map(|a| a.origin).collect();
+        assert_eq!(origins, [2, 1, 2, 2, 1]);
+        assert_eq!(assignments[0].to_origin.jaccard, 1.0);
+    }
 }

@@ -111,6 +111,13 @@ pub fn normalize(text: &str) -> String {
     out.text
 }
 
+/// Like [`normalize`], reusing `out`'s allocation (it is cleared first).
+pub fn normalize_into(text: &str, out: &mut String) {
+    let mut normalized = Normalized { text: std::mem::take(out), ..Normalized::default() };
+    normalize_lines_into(text, TextOptions::default(), &mut normalized);
+    *out = normalized.text;
+}
+
 /// Normalizes `text` line by line into `out` (cleared first).
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
