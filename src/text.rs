@@ -18,7 +18,9 @@
 //!   story that alone can cost a third of the shingles.
 //!
 //! Pure ASCII lines take a byte-level fast path that implements the same word-boundary
-//! rules and gives identical output (a property test checks it).
+//! rules and gives identical output (a property test checks it); in other lines only the
+//! stretches around non-ASCII characters take the Unicode path (`normalize_mixed`,
+//! property-tested against the whole-line Unicode path).
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization, char::is_combining_mark};
 use unicode_segmentation::UnicodeSegmentation;
@@ -138,7 +140,7 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
         if line.is_ascii() {
             normalize_ascii(line.as_bytes(), options, &mut out.text);
         } else {
-            normalize_unicode(line, options, &mut out.text, &mut scratch);
+            normalize_mixed(line, options, &mut out.text, &mut scratch);
         }
         if out.text.len() == start {
             out.text.truncate(before);
@@ -232,6 +234,43 @@ fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
             fold_abbreviation(out, kept_start);
         }
         i = end;
+    }
+}
+
+/// A line with some non-ASCII text: only the stretches around non-ASCII characters go
+/// through NFKC and the UAX #29 segmenter; the ASCII stretches between them take the
+/// byte-level path. Identical output to [`normalize_unicode`] on the whole line (a
+/// property test checks it), because the line is cut only at an ASCII space whose two
+/// neighbours are ASCII:
+/// - NFKC: every ASCII character is a starter that composes with nothing before it, and
+///   the neighbours of the cut are ASCII, so NFKC of the line is the concatenation of
+///   NFKC of the pieces (nothing can compose across the space);
+/// - word boundaries: UAX #29 breaks on both sides of a space between two characters
+///   that are neither spaces, Extend, Format nor ZWJ (rule WB999; the rules that look
+///   further, WB6/7 and WB11/12, need a MidLetter/MidNum next to the break and the
+///   regional-indicator rules need non-ASCII), so no word spans the cut and the segmenter
+///   sees the same words on each piece;
+/// - tokens are written piece by piece with the same spacing rule as within a piece.
+fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+    let bytes = line.as_bytes();
+    let safe_cut = |i: usize| {
+        bytes[i] == b' '
+            && i > 0
+            && bytes[i - 1].is_ascii()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii)
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(non_ascii) = bytes[at..].iter().position(|b| !b.is_ascii()).map(|i| at + i) else {
+            normalize_ascii(&bytes[at..], options, out);
+            return;
+        };
+        let start = (at..non_ascii).rev().find(|&i| safe_cut(i)).unwrap_or(at);
+        normalize_ascii(&bytes[at..start], options, out);
+        let end = (non_ascii + 1..bytes.len()).find(|&i| safe_cut(i)).unwrap_or(bytes.len());
+        // Cuts sit at ASCII bytes, so both ends are char boundaries.
+        normalize_unicode(&line[start..end], options, out, scratch);
+        at = end;
     }
 }
 
@@ -407,6 +446,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn mixed_line_path_matches_unicode_path_on_any_line(
+            text in "([a-zA-Z0-9 _:.,;'\"\t]|[^\n\r\u{0B}\u{0C}\u{85}\u{2028}\u{2029}]|\u{0301}|\u{2019}|é|ß|ﬁ|①|ｶﾞ|가|\u{1F1FA}\u{1F1F8}| ){0,48}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = String::new();
+            normalize_mixed(&text, options, &mut fast, &mut String::new());
+            proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
+
         #[test]
         fn ascii_fast_path_matches_unicode_path_on_any_ascii(
             text in "[a-zA-Z0-9 _:.,;'\\-\"!?()\t]{0,64}",
