@@ -136,6 +136,13 @@ impl ScanReport {
     }
 }
 
+/// Articles parsed per batch before their input pages are released.
+const PARSE_BATCH: usize = 8192;
+
+/// Page size the released ranges are aligned to (`madvise` needs aligned starts; a
+/// larger power of two is safe on any page size up to it).
+const RELEASE_ALIGN: usize = 1 << 16;
+
 /// Scans `paths` with `config`.
 pub fn scan(
     paths: &[PathBuf],
@@ -166,10 +173,12 @@ pub fn scan(
         published: Option<i64>,
         prepared: Prepared,
     }
-    let parsed: Vec<Result<Parsed>> = units
-        .par_iter()
-        .with_min_len(64)
-        .map(|&(ix, span)| {
+    // In batches of input order, releasing each batch's mapped pages once it is parsed:
+    // from here on only the owned, normalized text is needed.
+    let mut released = vec![0usize; inputs.len()];
+    let mut parsed: Vec<Result<Parsed>> = Vec::with_capacity(units.len());
+    for batch in units.chunks(PARSE_BATCH) {
+        let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| {
             let input = &inputs[ix];
             let record = input.parse(span, &options.fields)?;
             let source = record.source.as_deref().unwrap_or("");
@@ -186,8 +195,18 @@ pub fn scan(
                 published: record.date.as_deref().and_then(parse_date),
                 prepared,
             })
-        })
-        .collect();
+        };
+        parsed.par_extend(batch.par_iter().with_min_len(64).map(parse));
+        for &(ix, span) in batch {
+            let input = &inputs[ix];
+            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
+            let end = end & !(RELEASE_ALIGN - 1);
+            if end > released[ix] {
+                input.release(released[ix]..end);
+                released[ix] = end;
+            }
+        }
+    }
 
     let mut docs = Vec::with_capacity(parsed.len());
     let mut origins: Vec<(&Path, usize)> = Vec::with_capacity(parsed.len());
