@@ -210,6 +210,11 @@ pub(crate) struct ScanArgs {
     /// `neardup serve --data-dir` opens (the directory must not exist or be empty).
     #[arg(long, value_name = "DIR")]
     pub(crate) save: Option<PathBuf>,
+    /// Add an `explain` object to each line: similarity to the origin (Jaccard and
+    /// containment each way), the link that put the article in its cluster, and the
+    /// chrome lines left out of its fingerprint.
+    #[arg(long)]
+    pub(crate) explain: bool,
     /// Detector settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
@@ -325,12 +330,40 @@ pub(crate) struct DetectorArgs {
     #[arg(long)]
     pub(crate) jaccard_threshold: Option<f64>,
     /// Estimated containment of the shorter article in the longer at or above which it is
-    /// a partial copy [default: 0.8].
+    /// a partial copy [default: 0.5].
     #[arg(long)]
     pub(crate) containment_threshold: Option<f64>,
     /// Seed of the hash family (signatures are comparable only under one seed).
     #[arg(long)]
     pub(crate) seed: Option<u64>,
+    /// One-row LSH bands that surface excerpts of long stories; 0 turns the view off
+    /// [default: 32].
+    #[arg(long)]
+    pub(crate) containment_bands: Option<usize>,
+    /// Share of sampled member pairs that must be related before two clusters merge
+    /// (chaining guard; 0 turns it off) [default: 0.5].
+    #[arg(long)]
+    pub(crate) merge_support: Option<f64>,
+    /// Containment of the shorter in the longer at which a member pair counts as related
+    /// for the chaining guard [default: 0.4].
+    #[arg(long)]
+    pub(crate) support_containment: Option<f64>,
+    /// Do not learn site chrome; every line counts.
+    #[arg(long)]
+    pub(crate) no_boilerplate: bool,
+    /// Documents of one source, mostly of different stories, that make a line that
+    /// source's chrome [default: 3].
+    #[arg(long)]
+    pub(crate) boilerplate_min_docs: Option<u32>,
+    /// Documents over all sources that make a line chrome everywhere [default: 20].
+    #[arg(long)]
+    pub(crate) boilerplate_min_docs_global: Option<u32>,
+    /// Keep "million" and "mln" (and other agency abbreviations) apart.
+    #[arg(long)]
+    pub(crate) no_abbreviation_folding: bool,
+    /// Estimate containment from MinHash alone, without keeping shingle sets in memory.
+    #[arg(long)]
+    pub(crate) no_sampled_containment: bool,
 }
 
 impl DetectorArgs {
@@ -366,6 +399,30 @@ impl DetectorArgs {
         }
         if let Some(v) = self.containment_threshold {
             config.containment_threshold = v;
+        }
+        if let Some(v) = self.containment_bands {
+            config.containment_bands = v;
+        }
+        if let Some(v) = self.merge_support {
+            config.merge_support = v;
+        }
+        if let Some(v) = self.support_containment {
+            config.support_containment = v;
+        }
+        if self.no_boilerplate {
+            config.boilerplate.enabled = false;
+        }
+        if let Some(v) = self.boilerplate_min_docs {
+            config.boilerplate.min_docs_per_source = v;
+        }
+        if let Some(v) = self.boilerplate_min_docs_global {
+            config.boilerplate.min_docs_global = v;
+        }
+        if self.no_abbreviation_folding {
+            config.fold_abbreviations = false;
+        }
+        if self.no_sampled_containment {
+            config.sampled_containment = false;
         }
         config.validate()?;
         Ok(config)

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
-use crate::lsh::{LshIndex, Slot};
-use crate::minhash::{estimate_containment, estimate_jaccard};
+use crate::lsh::Slot;
+use crate::minhash::{MinHasher, estimate_containment, estimate_jaccard};
 
 /// How one article relates to another it was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,6 +49,24 @@ impl Similarity {
             containment: estimate_containment(jaccard, size_a, size_b),
             containment_rev: estimate_containment(jaccard, size_b, size_a),
         }
+    }
+
+    /// The similarity of a pair whose shorter member (A, `size_a` shingles) is
+    /// `contained` in the longer (B, `size_b`): both containments and the Jaccard follow.
+    pub fn from_containment(contained: f64, size_a: u32, size_b: u32) -> Self {
+        let (a, b) = (f64::from(size_a.max(1)), f64::from(size_b.max(1)));
+        let shared = contained.clamp(0.0, 1.0) * a;
+        let union = (a + b - shared).max(1.0);
+        Similarity {
+            jaccard: shared / union,
+            containment: shared / a,
+            containment_rev: (shared / b).min(1.0),
+        }
+    }
+
+    /// The similarity of B to A.
+    pub fn reversed(self) -> Self {
+        Similarity { containment: self.containment_rev, containment_rev: self.containment, ..self }
     }
 
     /// Containment of the shorter article in the longer.
@@ -119,30 +137,171 @@ pub fn origin_key(published: Option<i64>, order: usize) -> (i64, usize) {
     (published.unwrap_or(i64::MAX), order)
 }
 
-/// Verified copy links from document `slot` to earlier-indexed documents (smaller
-/// slots), so that each pair is examined once across all documents.
-pub fn links_to_earlier(
-    config: &DetectorConfig,
-    index: &LshIndex,
-    fingerprints: &[Fingerprint],
-    slot: Slot,
-) -> Vec<(Slot, Similarity)> {
-    let me = &fingerprints[slot as usize];
-    let mut candidates = Vec::new();
-    index.for_each_candidate(me.signature.lanes(), |other| {
-        if other < slot {
-            candidates.push(other);
+/// What sampled containment needs of one document: its whole shingle set and the
+/// shingles that gave its MinHash lanes their minima, both as the low 32 bits of the
+/// shingle hash, sorted and distinct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShingleSample {
+    /// Every shingle.
+    pub shingles: Box<[u32]>,
+    /// The shingles behind the lane minima: a uniform random subset of `shingles`.
+    pub minima: Box<[u32]>,
+}
+
+impl ShingleSample {
+    /// The sample of a document with shingle set `shingles` (sorted, distinct hashes)
+    /// and signature `lanes` made by `hasher`.
+    pub fn new(hasher: &MinHasher, shingles: &[u64], lanes: &[u32]) -> Self {
+        let sorted_low = |values: Vec<u32>| {
+            let mut values = values;
+            values.sort_unstable();
+            values.dedup();
+            values.into_boxed_slice()
+        };
+        ShingleSample {
+            shingles: sorted_low(shingles.iter().map(|&h| h as u32).collect()),
+            minima: Self::minima(hasher, lanes),
         }
-    });
-    candidates.sort_unstable();
-    candidates.dedup();
-    candidates
-        .into_iter()
-        .filter_map(|other| {
-            let similarity = Similarity::between(me, &fingerprints[other as usize]);
-            similarity.copy_kind(config).map(|_| (other, similarity))
-        })
-        .collect()
+    }
+
+    /// The shingles behind the lane minima of `lanes` (made by `hasher`), sorted and
+    /// distinct: all a stored signature says about its own shingles.
+    pub fn minima(hasher: &MinHasher, lanes: &[u32]) -> Box<[u32]> {
+        let mut minima: Vec<u32> = hasher.argmin_shingles(lanes).collect();
+        minima.sort_unstable();
+        minima.dedup();
+        minima.into_boxed_slice()
+    }
+
+    /// Share of this document's sampled shingles found in `other`'s set: an unbiased
+    /// estimate of the containment of this document in the other.
+    pub fn contained_in(&self, other: &ShingleSample) -> f64 {
+        sampled_containment(&self.minima, &other.shingles)
+    }
+}
+
+/// Share of `minima` (a document's lane-minimum shingles, sorted) found in `shingles`
+/// (another document's whole set, sorted): the containment of the first in the second.
+pub fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
+    if minima.is_empty() {
+        return 0.0;
+    }
+    count_common(minima, shingles) as f64 / minima.len() as f64
+}
+
+/// Elements of sorted `small` present in sorted `large`, galloping through `large`.
+fn count_common(small: &[u32], large: &[u32]) -> usize {
+    let mut from = 0;
+    let mut hits = 0;
+    for &x in small {
+        let mut step = 1;
+        while from + step < large.len() && large[from + step] < x {
+            step *= 2;
+        }
+        let window = &large[from + step / 2..large.len().min(from + step + 1)];
+        from += step / 2 + window.partition_point(|&y| y < x);
+        if from < large.len() && large[from] == x {
+            hits += 1;
+            from += 1;
+        }
+        if from >= large.len() {
+            break;
+        }
+    }
+    hits
+}
+
+/// What batch verification knows about the documents: their fingerprints and,
+/// optionally, a [`ShingleSample`] of each, which turns the noisy Jaccard-based
+/// containment estimate into a sampled one.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier<'a> {
+    config: &'a DetectorConfig,
+    fingerprints: &'a [Fingerprint],
+    samples: Option<&'a [ShingleSample]>,
+}
+
+impl<'a> Verifier<'a> {
+    /// A verifier over `fingerprints` (and `samples`, one per fingerprint, if given).
+    pub fn new(
+        config: &'a DetectorConfig,
+        fingerprints: &'a [Fingerprint],
+        samples: Option<&'a [ShingleSample]>,
+    ) -> Self {
+        debug_assert!(samples.is_none_or(|samples| samples.len() == fingerprints.len()));
+        Verifier { config, fingerprints, samples }
+    }
+
+    /// The config verdicts are made under.
+    pub fn config(&self) -> &DetectorConfig {
+        self.config
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+
+    /// True when there are no documents.
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+
+    /// The fingerprints.
+    pub fn fingerprints(&self) -> &'a [Fingerprint] {
+        self.fingerprints
+    }
+
+    /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
+    /// samples are known and that estimate cannot tell on which side of a containment
+    /// threshold (`containment_threshold`, `support_containment`) the pair falls, the
+    /// containment of the shorter in the longer is re-estimated by looking the shorter's
+    /// lane-minimum shingles up in the longer's set, and Jaccard is derived from it.
+    pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
+        let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
+        let estimate = Similarity::between(fa, fb);
+        let Some(samples) = self.samples else { return estimate };
+        if !needs_sampling(self.config, &estimate, fa.shingle_count, fb.shingle_count) {
+            return estimate;
+        }
+        let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
+        let contained = samples[short as usize].contained_in(&samples[long as usize]);
+        let refined = Similarity::from_containment(
+            contained,
+            self.fingerprints[short as usize].shingle_count,
+            self.fingerprints[long as usize].shingle_count,
+        );
+        if short == a { refined } else { refined.reversed() }
+    }
+}
+
+/// Whether a MinHash estimate is too noisy to decide a pair of sizes `size_a` and
+/// `size_b` under `config`: it is not a duplicate by Jaccard, and the estimated
+/// containment of the shorter lies within three standard errors of a containment
+/// threshold (`containment_threshold` or `support_containment`). The estimate is
+/// `J (s + l) / ((1 + J) s)`, so its error is the Jaccard error
+/// `sqrt(J (1 - J) / num_perm)` times `(s + l) / (s (1 + J)^2)`: large when a short text
+/// sits in a long one. (A Jaccard at or above the threshold decides both questions: it
+/// makes a duplicate, and the shorter's containment is then at least `2J / (1 + J)`,
+/// above `support_containment` for the defaults.)
+pub fn needs_sampling(
+    config: &DetectorConfig,
+    estimate: &Similarity,
+    size_a: u32,
+    size_b: u32,
+) -> bool {
+    if estimate.jaccard >= config.jaccard_threshold {
+        return false;
+    }
+    let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
+    let lanes = config.num_perm as f64;
+    let jaccard = estimate.jaccard.max(1.0 / lanes);
+    let jaccard_error = (jaccard * (1.0 - jaccard) / lanes).sqrt();
+    let error = jaccard_error * (short + long) / (short * (1.0 + jaccard).powi(2));
+    let contained = estimate.containment_of_shorter();
+    [config.containment_threshold, config.support_containment]
+        .iter()
+        .any(|threshold| (contained - threshold).abs() < 3.0 * error)
 }
 
 /// One document's place in a batch clustering.
@@ -152,43 +311,204 @@ pub struct Assignment {
     pub origin: usize,
     /// Similarity of this document to the origin (1.0 for the origin itself).
     pub to_origin: Similarity,
+    /// The strongest accepted link touching this document: the other document and the
+    /// similarity of this one to it. `None` for a document alone in its cluster.
+    pub link: Option<(usize, Similarity)>,
 }
 
-/// Clusters `n` documents from verified links with union-find and names each cluster by
-/// its origin: the member with the smallest [`origin_key`].
-pub fn assign_clusters(
-    fingerprints: &[Fingerprint],
+/// A verified copy link between two documents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    /// One document.
+    pub a: Slot,
+    /// The other.
+    pub b: Slot,
+    /// Similarity of `a` to `b`.
+    pub similarity: Similarity,
+}
+
+/// The order in which [`assign_clusters`] takes links: strongest first (Jaccard, then
+/// containment), ties by document.
+pub fn link_order(x: &Link, y: &Link) -> Ordering {
+    x.similarity.rank(&y.similarity).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b))
+}
+
+/// Clusters documents from verified links and names each cluster by its origin: the
+/// member with the smallest [`origin_key`].
+///
+/// Links are taken strongest first ([`link_order`]). A link whose ends are already in
+/// one cluster changes nothing. Otherwise the chaining guard decides: two clusters merge
+/// when their origins are related, or else when at least `merge_support` of the pairs
+/// between their earliest `support_sample` members are ("related": containment of the
+/// shorter in the longer at least `support_containment`). Two single documents merge
+/// on their link alone; a cluster of many copies does not merge with another story
+/// because one member of it quotes that story.
+///
+/// `to_origin` is left at 1.0; [`assign_clusters`] fills it in.
+pub fn cluster_links(
+    verifier: &Verifier<'_>,
     published: &[Option<i64>],
-    links: impl IntoIterator<Item = (Slot, Slot)>,
+    mut links: Vec<Link>,
 ) -> Vec<Assignment> {
-    let n = fingerprints.len();
+    let config = verifier.config;
+    let n = verifier.len();
     debug_assert_eq!(published.len(), n);
+    let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
+    // Stable and adaptive: linear when the caller sorted already.
+    links.sort_by(link_order);
     let mut sets = UnionFind::new(n);
-    for (a, b) in links {
-        sets.union(a, b);
-    }
-    let mut origin_of_root = vec![usize::MAX; n];
-    for doc in 0..n {
-        let root = sets.find(doc as u32) as usize;
-        let current = origin_of_root[root];
-        if current == usize::MAX
-            || origin_key(published[doc], doc) < origin_key(published[current], current)
-        {
-            origin_of_root[root] = doc;
+    // Per root: its earliest members, at most `support_sample`, in origin order.
+    let mut samples: Vec<Vec<u32>> = (0..n as u32).map(|doc| vec![doc]).collect();
+    let mut link_of: Vec<Option<(usize, Similarity)>> = vec![None; n];
+    for link in links {
+        let (ra, rb) = (sets.find(link.a), sets.find(link.b));
+        if ra == rb {
+            continue;
         }
+        let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
+        let guarded = config.merge_support > 0.0 && (sa.len() > 1 || sb.len() > 1);
+        if guarded && !supported(verifier, sa, sb) {
+            continue;
+        }
+        let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
+        merged.sort_by_key(|&doc| key(doc));
+        merged.truncate(config.support_sample);
+        sets.union(ra, rb);
+        let root = sets.find(ra) as usize;
+        samples[ra as usize] = Vec::new();
+        samples[rb as usize] = Vec::new();
+        samples[root] = merged;
+        link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
+        link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
     }
     (0..n)
         .map(|doc| {
-            let origin = origin_of_root[sets.find(doc as u32) as usize];
-            let to_origin = Similarity::between(&fingerprints[doc], &fingerprints[origin]);
-            Assignment { origin, to_origin }
+            let origin = samples[sets.find(doc as u32) as usize][0] as usize;
+            // Filled in by `Assignment::fill_to_origin`, in parallel where the caller can.
+            Assignment { origin, to_origin: IDENTICAL, link: link_of[doc] }
         })
         .collect()
+}
+
+const IDENTICAL: Similarity = Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 };
+
+impl Assignment {
+    /// Sets `to_origin` for document `doc`.
+    pub fn fill_to_origin(&mut self, verifier: &Verifier<'_>, doc: usize) {
+        self.to_origin = if self.origin == doc {
+            IDENTICAL
+        } else {
+            verifier.similarity(doc as u32, self.origin as u32)
+        };
+    }
+}
+
+/// [`cluster_links`] and each document's similarity to its origin.
+pub fn assign_clusters(
+    verifier: &Verifier<'_>,
+    published: &[Option<i64>],
+    links: Vec<Link>,
+) -> Vec<Assignment> {
+    let mut assignments = cluster_links(verifier, published, links);
+    for (doc, assignment) in assignments.iter_mut().enumerate() {
+        assignment.fill_to_origin(verifier, doc);
+    }
+    assignments
+}
+
+/// The chaining guard's test (`left` and `right` are cluster samples, origin first): are
+/// the origins related, or else at least `merge_support` of the pairs between `left` and
+/// `right`? Stops as soon as the answer is known.
+fn supported(verifier: &Verifier<'_>, left: &[u32], right: &[u32]) -> bool {
+    let config = verifier.config;
+    let related = |x: u32, y: u32| {
+        verifier.similarity(x, y).containment_of_shorter() >= config.support_containment
+    };
+    if related(left[0], right[0]) {
+        return true;
+    }
+    let pairs = left.len() * right.len();
+    let needed = (config.merge_support * pairs as f64).ceil() as usize;
+    // The origin pair was the first one tried, and failed.
+    let (mut hits, mut misses) = (0, 1);
+    for (i, &x) in left.iter().enumerate() {
+        for (j, &y) in right.iter().enumerate() {
+            if i == 0 && j == 0 {
+                continue;
+            }
+            if related(x, y) {
+                hits += 1;
+            } else {
+                misses += 1;
+            }
+            if hits >= needed {
+                return true;
+            }
+            if pairs - misses < needed {
+                return false;
+            }
+        }
+    }
+    hits >= needed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_common_gallops_correctly() {
+        let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
+        for small in [
+            vec![],
+            vec![0],
+            vec![2999],
+            vec![3000],
+            vec![1, 3, 4, 6, 2997, 2999],
+            (0..500).collect(),
+        ] {
+            let expected = small.iter().filter(|x| large.binary_search(x).is_ok()).count();
+            assert_eq!(count_common(&small, &large), expected, "{small:?}");
+        }
+        assert_eq!(count_common(&[5], &[]), 0);
+    }
+
+    #[test]
+    fn chaining_guard_keeps_a_quoted_story_out() {
+        use crate::fingerprint::Fingerprinter;
+        let story = "The finance ministry said on Monday that tax revenue rose for the third quarter \
+            in a row, helped by higher fuel duties and a recovery in corporate profits, and officials \
+            expect the budget deficit to narrow to two percent of output next year.";
+        let quoted = "Heavy rain flooded hundreds of homes in the northern valley overnight, and rescue \
+            teams used boats to reach families stranded on rooftops while the river kept rising.";
+        let quoting = format!("{story}\n{quoted}");
+        let texts = [story, story, quoting.as_str(), quoted];
+        for (merge_support, glued) in
+            [(DetectorConfig::default().merge_support, false), (0.0, true)]
+        {
+            let config = DetectorConfig { merge_support, ..DetectorConfig::default() };
+            let fingerprinter = Fingerprinter::new(config.clone()).unwrap();
+            let prints: Vec<Fingerprint> =
+                texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
+            let verifier = Verifier::new(&config, &prints, None);
+            let mut links = Vec::new();
+            for a in 0..4u32 {
+                for b in 0..a {
+                    let similarity = verifier.similarity(a, b);
+                    if similarity.copy_kind(&config).is_some() {
+                        links.push(Link { a, b, similarity });
+                    }
+                }
+            }
+            // The quoted article's only link is to the quoting copy.
+            assert_eq!(links.iter().filter(|l| l.a == 3).count(), 1, "{links:?}");
+            let published = [Some(1), Some(2), Some(3), Some(4)];
+            let assignments = assign_clusters(&verifier, &published, links);
+            assert_eq!(assignments[1].origin, 0);
+            assert_eq!(assignments[2].origin, 0);
+            assert_eq!(assignments[3].origin == 0, glued, "merge_support {merge_support}");
+        }
+    }
 
     #[test]
     fn union_find_merges_transitively() {

@@ -3,9 +3,15 @@
 //! story or a copy of one already seen.
 //!
 //! Concurrency: fingerprints are computed before any lock is taken; the state lock is
-//! held only to look up candidates and to insert, which takes microseconds. Assignment is
-//! online: a copy joins the cluster of its best match, and never merges two existing
-//! clusters, so one weak link cannot glue two stories together.
+//! held only to look up candidates and to insert, which takes microseconds. Site chrome
+//! is learned online in a [`BoilerplateModel`] behind its own lock, held only to count an
+//! article's lines and classify them.
+//!
+//! Assignment is online and follows the same rule as the batch scan's chaining guard
+//! ([`crate::cluster::assign_clusters`]): a copy joins the cluster of its best match only
+//! if it is also related to that cluster's origin, or to a majority of its earliest
+//! members; otherwise the next match's cluster is tried, and failing all, the article
+//! starts a story of its own. Two existing clusters are never merged.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -13,10 +19,13 @@ use std::sync::RwLock;
 use gxhash::gxhash64;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Kind, Similarity, origin_key};
+use crate::boilerplate::BoilerplateModel;
+use crate::cluster::{
+    Kind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
+};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, Fingerprinter};
+use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::{LshIndex, Slot};
 
 /// An incoming article, borrowed from the caller.
@@ -43,6 +52,9 @@ pub struct Match {
     pub jaccard: f64,
     /// Estimated share of the labelled article contained in this one.
     pub containment: f64,
+    /// Estimated share of this one contained in the labelled article.
+    #[serde(default)]
+    pub containment_rev: f64,
 }
 
 /// The label given to one article.
@@ -62,6 +74,9 @@ pub struct Verdict {
     pub best_jaccard: f64,
     /// Containment of the shorter in the longer for the best match.
     pub best_containment: f64,
+    /// Lines of the article left out of matching as site chrome (normalized text).
+    #[serde(default)]
+    pub chrome_ignored: Vec<String>,
 }
 
 /// A member of a cluster, with its similarity to the cluster's origin.
@@ -140,9 +155,15 @@ struct Story {
     members: Vec<Slot>,
 }
 
+/// The containment bands take at most this many (newest) members of a bucket: a bucket
+/// keyed by one common shingle can hold thousands of unrelated articles.
+const CONTAINMENT_PER_BAND: usize = 16;
+
 #[derive(Default)]
 struct State {
     lsh: LshIndex,
+    /// One-row bands for excerpts of long stories (`containment_bands`), if on.
+    containment: Option<LshIndex>,
     /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
     signatures: Vec<u32>,
     entries: Vec<Option<Entry>>,
@@ -158,6 +179,22 @@ struct State {
 pub struct Detector {
     fingerprinter: Fingerprinter,
     state: RwLock<State>,
+    chrome: RwLock<BoilerplateModel>,
+}
+
+/// An article after the text stage, ready to be labelled: made by
+/// [`Detector::sign_article`] without the index lock (the service does it off its async
+/// runtime), then given to [`Detector::ingest_signed`] or [`Detector::check_signed`].
+#[derive(Debug, Clone)]
+pub struct SignedArticle {
+    /// Signature of the lines that are not chrome.
+    pub fingerprint: Fingerprint,
+    /// Hash of the raw text (tells a retried ingest from a conflicting one).
+    pub text_hash: u64,
+    /// Its shingle set, for sampled containment of shorter stored articles.
+    sample: ShingleSample,
+    /// Lines left out as chrome (normalized text).
+    pub chrome_ignored: Vec<String>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -173,9 +210,26 @@ impl Detector {
         let config = fingerprinter.config();
         let state = State {
             lsh: LshIndex::new(config.bands, config.rows, config.seed),
+            containment: (config.containment_bands > 0)
+                .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32))),
             ..State::default()
         };
-        Ok(Detector { fingerprinter, state: RwLock::new(state) })
+        let chrome = RwLock::new(BoilerplateModel::new(&config.boilerplate));
+        Ok(Detector { fingerprinter, state: RwLock::new(state), chrome })
+    }
+
+    /// A detector that starts from a learned chrome model (for example one persisted
+    /// with the service's state). Fails when `config` does not validate.
+    pub fn with_chrome_model(config: DetectorConfig, model: BoilerplateModel) -> Result<Self> {
+        let detector = Detector::new(config)?;
+        *detector.chrome.write().unwrap_or_else(|e| e.into_inner()) = model;
+        Ok(detector)
+    }
+
+    /// A copy of the learned chrome model, to persist it. The model is plain data with
+    /// serde support.
+    pub fn chrome_model(&self) -> BoilerplateModel {
+        self.chrome.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The active config.
@@ -188,32 +242,128 @@ impl Detector {
         &self.fingerprinter
     }
 
-    /// Labels `article` against the index without storing it.
+    /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
-        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
-        self.check_fingerprint(article, &fingerprint)
+        let signed = self.sign_article(article, false)?;
+        self.check_signed(article, &signed)
     }
 
-    /// [`Detector::check`] with the fingerprint already computed (the service computes
-    /// it off its async runtime).
+    /// [`Detector::check`] with the fingerprint already computed. Without the article's
+    /// lines and shingle set, chrome is not left out and containment is not sampled:
+    /// prefer [`Detector::sign_article`] and [`Detector::check_signed`].
     pub fn check_fingerprint(
         &self,
         article: &Article<'_>,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
         validate_id(article.id)?;
-        let state = self.read();
-        let (kind, matches) = state.matches(self.config(), fingerprint, None);
-        Ok(state.verdict(self.config(), article.id, kind, matches, None))
+        self.label(article, fingerprint, None, Vec::new())
     }
 
-    /// Labels and stores `article`. Idempotent on the id: the same id with the same text
-    /// returns the stored verdict; with other text it is [`Error::DuplicateId`].
+    /// [`Detector::check`] of an article signed with [`Detector::sign_article`].
+    pub fn check_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
+        validate_id(article.id)?;
+        self.label(
+            article,
+            &signed.fingerprint,
+            Some(&signed.sample),
+            signed.chrome_ignored.clone(),
+        )
+    }
+
+    fn label(
+        &self,
+        article: &Article<'_>,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        chrome_ignored: Vec<String>,
+    ) -> Result<Verdict> {
+        let config = self.config();
+        let state = self.read();
+        let (_, matches) = state.matches(self, fingerprint, sample, None);
+        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+            Some((kind, story)) => (kind, Some(story)),
+            None => (Kind::NewStory, None),
+        };
+        let mut verdict = state.verdict(config, article.id, kind, matches, story);
+        verdict.chrome_ignored = chrome_ignored;
+        Ok(verdict)
+    }
+
+    /// Labels and stores `article`, and learns site chrome from it. Idempotent on the
+    /// id: the same id with the same text returns the stored verdict; with other text it
+    /// is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
         validate_id(article.id)?;
-        let fingerprint = self.fingerprinter.fingerprint(article.text)?;
-        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint)
+        if let Some(mut verdict) = self.retried(article, text_hash(article.text))? {
+            // Report the chrome the stored fingerprint left out, without learning twice.
+            verdict.chrome_ignored = self.sign_article(article, false)?.chrome_ignored;
+            return Ok(verdict);
+        }
+        let signed = self.sign_article(article, true)?;
+        self.ingest_signed(article, &signed)
+    }
+
+    /// [`Detector::ingest`] of an article signed with [`Detector::sign_article`] (with
+    /// `learn` set).
+    pub fn ingest_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
+        let mut verdict =
+            self.store(article, signed.text_hash, &signed.fingerprint, Some(&signed.sample))?;
+        verdict.chrome_ignored = signed.chrome_ignored.clone();
+        Ok(verdict)
+    }
+
+    /// The text stage of [`Detector::ingest`] and [`Detector::check`]: normalizes, counts
+    /// the article's lines in the chrome model when `learn` (ingest does, check does not),
+    /// classifies chrome and signs what is left. Takes only the chrome model's lock, and
+    /// only to count and classify.
+    pub fn sign_article(&self, article: &Article<'_>, learn: bool) -> Result<SignedArticle> {
+        let fingerprinter = &self.fingerprinter;
+        let prepared: Prepared = fingerprinter.prepare(article.text, article.source)?;
+        let chrome_lines = if !self.config().boilerplate.enabled {
+            Vec::new()
+        } else if learn {
+            let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
+            model.observe(&prepared.profile);
+            fingerprinter.chrome_lines(&prepared, &model)
+        } else {
+            let model = self.chrome.read().unwrap_or_else(|e| e.into_inner());
+            fingerprinter.chrome_lines(&prepared, &model)
+        };
+        let lines: Vec<&str> = prepared.normalized.lines().collect();
+        let signed = fingerprinter.sign_without(&prepared, chrome_lines);
+        let chrome_ignored =
+            signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect();
+        let sample = ShingleSample::new(
+            fingerprinter.hasher(),
+            &signed.shingles,
+            signed.fingerprint.signature.lanes(),
+        );
+        Ok(SignedArticle {
+            fingerprint: signed.fingerprint,
+            text_hash: text_hash(article.text),
+            sample,
+            chrome_ignored,
+        })
+    }
+
+    /// The stored verdict when `article` was ingested before with the same text.
+    fn retried(&self, article: &Article<'_>, text_hash: u64) -> Result<Option<Verdict>> {
+        let config = self.config();
+        let state = self.read();
+        let Some(&slot) = state.by_id.get(article.id) else { return Ok(None) };
+        let entry = state.entry(slot);
+        if entry.text_hash != text_hash {
+            return Err(Error::DuplicateId {
+                id: article.id.to_owned(),
+                reason: "already ingested with different text".into(),
+            });
+        }
+        let stored = entry_fingerprint(&state, config, slot);
+        let kind = entry.kind;
+        let (_, matches) = state.matches(self, &stored, None, Some(slot));
+        Ok(Some(state.verdict(config, article.id, kind, matches, Some(entry.cluster))))
     }
 
     /// [`Detector::ingest`] with the fingerprint and text hash already computed (bulk
@@ -223,6 +373,16 @@ impl Detector {
         article: &Article<'_>,
         text_hash: u64,
         fingerprint: &Fingerprint,
+    ) -> Result<Verdict> {
+        self.store(article, text_hash, fingerprint, None)
+    }
+
+    fn store(
+        &self,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
     ) -> Result<Verdict> {
         validate_id(article.id)?;
         let config = self.config();
@@ -237,16 +397,17 @@ impl Detector {
             }
             let stored = entry_fingerprint(&state, config, slot);
             let kind = entry.kind;
-            let (_, matches) = state.matches(config, &stored, Some(slot));
-            return Ok(state.verdict(config, article.id, kind, matches, Some(slot)));
+            let (_, matches) = state.matches(self, &stored, None, Some(slot));
+            let story = entry.cluster;
+            return Ok(state.verdict(config, article.id, kind, matches, Some(story)));
         }
-        let (kind, matches) = state.matches(config, fingerprint, None);
-        let story = match matches.first() {
-            Some((slot, _)) => state.entry(*slot).cluster,
-            None => state.new_story(article.id),
+        let (_, matches) = state.matches(self, fingerprint, sample, None);
+        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+            Some(joined) => joined,
+            None => (Kind::NewStory, state.new_story(article.id)),
         };
-        let slot = state.insert(config, article, text_hash, fingerprint, kind, story);
-        Ok(state.verdict(config, article.id, kind, matches, Some(slot)))
+        state.insert(config, article, text_hash, fingerprint, kind, story);
+        Ok(state.verdict(config, article.id, kind, matches, Some(story)))
     }
 
     /// Removes an article; returns whether it was indexed.
@@ -256,6 +417,9 @@ impl Detector {
         let Some(slot) = state.by_id.remove(id) else { return false };
         let lanes = state.lanes(config, slot).to_vec();
         state.lsh.remove(slot, &lanes);
+        if let Some(view) = &mut state.containment {
+            view.remove(slot, &lanes);
+        }
         let entry = state.entries[slot as usize].take().expect("indexed slot has an entry");
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
@@ -373,6 +537,11 @@ impl Detector {
         } else {
             lsh.insert_many(&slots, lanes, threads);
         }
+        if let Some(view) = &mut state.containment {
+            for &slot in &slots {
+                view.insert(slot, lanes(slot));
+            }
+        }
         outcome
     }
 
@@ -390,7 +559,11 @@ impl Detector {
         DetectorStats {
             documents: state.by_id.len(),
             clusters: state.story_by_id.len(),
-            heap_bytes: state.lsh.heap_bytes() + state.signatures.capacity() * 4 + entry_bytes,
+            heap_bytes: state.lsh.heap_bytes()
+                + state.containment.as_ref().map_or(0, LshIndex::heap_bytes)
+                + state.signatures.capacity() * 4
+                + entry_bytes
+                + self.chrome.read().unwrap_or_else(|e| e.into_inner()).heap_bytes(),
         }
     }
 
@@ -448,26 +621,57 @@ impl State {
             .expect("stories are never empty")
     }
 
+    /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
+    /// stored article in `slot`. When the stored article is the shorter and the MinHash
+    /// estimate cannot decide, its containment in the article is sampled, as in a scan.
+    fn similarity_to(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        slot: Slot,
+    ) -> Similarity {
+        let config = detector.config();
+        let stored_lanes = self.lanes(config, slot);
+        let stored_size = self.entry(slot).shingle_count;
+        let size = fingerprint.shingle_count;
+        let estimate =
+            Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
+        let Some(sample) = sample else { return estimate };
+        if stored_size > size || !needs_sampling(config, &estimate, size, stored_size) {
+            return estimate;
+        }
+        let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
+        let contained = sampled_containment(&minima, &sample.shingles);
+        Similarity::from_containment(contained, stored_size, size).reversed()
+    }
+
     /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
-    /// first, and the kind the best one implies.
+    /// first, and the kind the best one implies. Candidates come from the Jaccard bands
+    /// and the containment bands (newest few per bucket).
     fn matches(
         &self,
-        config: &DetectorConfig,
+        detector: &Detector,
         fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
         exclude: Option<Slot>,
     ) -> (Kind, Vec<(Slot, Similarity)>) {
+        let config = detector.config();
         let lanes = fingerprint.signature.lanes();
-        let mut candidates = self.lsh.candidates(lanes);
+        let mut candidates = Vec::new();
+        self.lsh.for_each_candidate(lanes, |slot| candidates.push(slot));
+        if let Some(view) = &self.containment {
+            view.for_each_candidate_capped(lanes, CONTAINMENT_PER_BAND, |slot| {
+                candidates.push(slot)
+            });
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         candidates.retain(|&slot| Some(slot) != exclude);
         let mut found: Vec<(Slot, Similarity)> = candidates
             .into_iter()
             .filter_map(|slot| {
-                let sim = Similarity::of(
-                    lanes,
-                    fingerprint.shingle_count,
-                    self.lanes(config, slot),
-                    self.entry(slot).shingle_count,
-                );
+                let sim = self.similarity_to(detector, fingerprint, sample, slot);
                 sim.copy_kind(config).map(|_| (slot, sim))
             })
             .collect();
@@ -515,6 +719,56 @@ impl State {
         Ok(())
     }
 
+    /// The story the article joins, and as what: the story of the best match it is also
+    /// related to the origin of, or to a majority of the earliest members of (the batch
+    /// chaining guard's rule, with the article as a cluster of one).
+    fn joined_story(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        matches: &[(Slot, Similarity)],
+    ) -> Option<(Kind, u32)> {
+        let config = detector.config();
+        let mut tried: Vec<u32> = Vec::new();
+        for (slot, similarity) in matches {
+            let story_ix = self.entry(*slot).cluster;
+            if tried.contains(&story_ix) {
+                continue;
+            }
+            tried.push(story_ix);
+            let kind = similarity.copy_kind(config).unwrap_or(Kind::PartialCopy);
+            if config.merge_support <= 0.0 {
+                return Some((kind, story_ix));
+            }
+            let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
+            // The earliest few members, in O(members): select, then sort the few.
+            let mut keyed: Vec<((i64, usize), Slot)> =
+                story.members.iter().map(|&member| (self.order_key(member), member)).collect();
+            if keyed.len() > config.support_sample {
+                keyed.select_nth_unstable(config.support_sample);
+                keyed.truncate(config.support_sample);
+            }
+            keyed.sort_unstable();
+            let earliest: Vec<Slot> = keyed.into_iter().map(|(_, member)| member).collect();
+            let related = |member: Slot| {
+                member == *slot
+                    || self
+                        .similarity_to(detector, fingerprint, sample, member)
+                        .containment_of_shorter()
+                        >= config.support_containment
+            };
+            if related(earliest[0]) {
+                return Some((kind, story_ix));
+            }
+            let needed = (config.merge_support * earliest.len() as f64).ceil() as usize;
+            if earliest.iter().filter(|&&member| related(member)).count() >= needed {
+                return Some((kind, story_ix));
+            }
+        }
+        None
+    }
+
     fn new_story(&mut self, founder: &str) -> u32 {
         let story = Story { id: founder.into(), members: Vec::new() };
         let ix = match self.free_stories.pop() {
@@ -543,6 +797,9 @@ impl State {
         let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
         let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
         self.lsh.insert(slot, fingerprint.signature.lanes());
+        if let Some(view) = &mut self.containment {
+            view.insert(slot, fingerprint.signature.lanes());
+        }
         slot
     }
 
@@ -585,12 +842,9 @@ impl State {
         id: &str,
         kind: Kind,
         matches: Vec<(Slot, Similarity)>,
-        stored: Option<Slot>,
+        story: Option<u32>,
     ) -> Verdict {
-        let story = stored
-            .map(|slot| self.entry(slot).cluster)
-            .or_else(|| matches.first().map(|(slot, _)| self.entry(*slot).cluster))
-            .and_then(|ix| self.stories[ix as usize].as_ref());
+        let story = story.and_then(|ix| self.stories[ix as usize].as_ref());
         let (cluster_id, origin_id) = match story {
             Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
             None => (id.to_owned(), id.to_owned()),
@@ -603,6 +857,7 @@ impl State {
             origin_id,
             best_jaccard: best.map_or(0.0, |s| s.jaccard),
             best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
+            chrome_ignored: Vec::new(),
             matches: matches
                 .into_iter()
                 .take(config.max_matches)
@@ -613,6 +868,7 @@ impl State {
                         source: entry.source.to_string(),
                         jaccard: sim.jaccard,
                         containment: sim.containment,
+                        containment_rev: sim.containment_rev,
                     }
                 })
                 .collect(),
@@ -676,6 +932,91 @@ mod tests {
         // The freed slot is reused cleanly.
         detector.ingest(&article("d", OTHER, 3)).unwrap();
         assert_eq!(detector.ingest(&article("e", OTHER, 4)).unwrap().cluster_id, "d");
+    }
+
+    const LONG: &str = "The finance ministry said on Monday that tax revenue rose for the third \
+        quarter in a row, helped by higher fuel duties and a recovery in corporate profits. \
+        Officials expect the budget deficit to narrow to two percent of output next year. \
+        Opposition lawmakers said the figures hid a sharp fall in spending on schools and roads. \
+        The central bank will publish its own forecasts at the end of the month. \
+        Economists warned that a slowdown in exports could reverse the gains by the spring, \
+        and urged the government to keep a reserve for unexpected costs.";
+
+    #[test]
+    fn excerpt_is_a_partial_copy_with_containment_both_ways() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        detector.ingest(&article("wire", LONG, 1)).unwrap();
+        let excerpt = LONG.split(". ").take(1).collect::<Vec<_>>().join(". ");
+        let verdict = detector.ingest(&article("excerpt", &excerpt, 2)).unwrap();
+        assert_eq!(verdict.kind, Kind::PartialCopy, "{verdict:?}");
+        assert_eq!(verdict.cluster_id, "wire");
+        let best = &verdict.matches[0];
+        assert!(best.containment > 0.8 && best.containment_rev < 0.5, "{best:?}");
+    }
+
+    #[test]
+    fn chrome_is_learned_online_and_reported() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let with_footer = |body: &str| format!("{body}\n\nLeave a Comment");
+        for (n, body) in [STORY, OTHER, LONG].iter().enumerate() {
+            let text = with_footer(body);
+            let verdict = detector
+                .ingest(&Article {
+                    id: &n.to_string(),
+                    text: &text,
+                    source: "site",
+                    published: None,
+                })
+                .unwrap();
+            assert_eq!(verdict.kind, Kind::NewStory);
+        }
+        let text =
+            with_footer("A fourth story about a bridge that reopened after two years of repairs.");
+        let verdict = detector
+            .ingest(&Article { id: "4", text: &text, source: "site", published: None })
+            .unwrap();
+        assert_eq!(verdict.chrome_ignored, ["leave a comment"]);
+        // The model can be taken out and put back (for persistence).
+        let model = detector.chrome_model();
+        let json = serde_json::to_string(&model).unwrap();
+        let restored = Detector::with_chrome_model(
+            DetectorConfig::default(),
+            serde_json::from_str(&json).unwrap(),
+        )
+        .unwrap();
+        let checked = restored
+            .check(&Article { id: "5", text: &text, source: "site", published: None })
+            .unwrap();
+        assert_eq!(checked.chrome_ignored, ["leave a comment"]);
+    }
+
+    #[test]
+    fn one_quoting_member_does_not_pull_another_story_in() {
+        // A story with two copies, one of which also quotes another article in full.
+        let quoting = format!("{LONG}\n\n{OTHER}");
+        for (merge_support, joins) in
+            [(DetectorConfig::default().merge_support, false), (0.0, true)]
+        {
+            let config = DetectorConfig { merge_support, ..DetectorConfig::default() };
+            let detector = Detector::new(config).unwrap();
+            detector.ingest(&article("wire", LONG, 1)).unwrap();
+            detector.ingest(&article("copy", LONG, 2)).unwrap();
+            assert_eq!(
+                detector.ingest(&article("quoting", &quoting, 3)).unwrap().cluster_id,
+                "wire"
+            );
+            // The quoted article is contained in the quoting copy, and nothing else of
+            // the story; the guard keeps it out.
+            let verdict = detector.ingest(&article("quoted", OTHER, 4)).unwrap();
+            assert!(!verdict.matches.is_empty());
+            assert_eq!(
+                verdict.cluster_id == "wire",
+                joins,
+                "merge_support {merge_support}: {verdict:?}"
+            );
+            let expected = if joins { Kind::PartialCopy } else { Kind::NewStory };
+            assert_eq!(verdict.kind, expected);
+        }
     }
 
     #[test]

@@ -1,16 +1,23 @@
-//! The text side of the pipeline in one call: normalize, shingle, MinHash. A
-//! `Fingerprinter` is immutable and `Sync`, so any number of threads can use it at once;
-//! each thread reuses its own scratch buffers, so a fingerprint costs one allocation.
+//! The text side of the pipeline: normalize (line by line), leave out chrome lines,
+//! shingle, MinHash. A `Fingerprinter` is immutable and `Sync`, so any number of threads
+//! can use it at once.
+//!
+//! Two steps, so that batch and online callers can learn chrome between them:
+//! [`Fingerprinter::prepare`] normalizes and profiles the lines (what a
+//! [`BoilerplateModel`] learns from), and [`Fingerprinter::sign`] shingles what is not
+//! chrome and computes the signature. [`Fingerprinter::fingerprint`] does both with no
+//! chrome model.
 
 use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
+use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
-use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into};
-use crate::text::normalize_into;
+use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into, shingle_hashes_into};
+use crate::text::{Normalized, normalize_lines_into};
 
 /// What the index keeps of an article's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +28,26 @@ pub struct Fingerprint {
     pub shingle_count: u32,
 }
 
+/// One article after the text stage: its normalized lines and their profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// Normalized text with line boundaries.
+    pub normalized: Normalized,
+    /// Source and line hashes, what chrome is learned from.
+    pub profile: LineProfile,
+}
+
+/// The outcome of [`Fingerprinter::sign`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// Signature and shingle count of the lines that are not chrome.
+    pub fingerprint: Fingerprint,
+    /// Indices of the lines (non-empty normalized lines, in order) left out as chrome.
+    pub chrome_lines: Vec<u32>,
+    /// The shingle set the signature was computed from: sorted, distinct hashes.
+    pub shingles: Vec<u64>,
+}
+
 /// Turns text into fingerprints under one validated config.
 #[derive(Debug, Clone)]
 pub struct Fingerprinter {
@@ -28,15 +55,18 @@ pub struct Fingerprinter {
     hasher: MinHasher,
 }
 
+/// Scratch space of [`Fingerprinter::fingerprint_into`], reused per thread.
 #[derive(Default)]
 struct Scratch {
-    normalized: String,
+    prepared: Prepared,
     hashes: Vec<u64>,
     shingles: ShingleScratch,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
+    static BODY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl Fingerprinter {
@@ -52,26 +82,37 @@ impl Fingerprinter {
         &self.config
     }
 
-    /// The fingerprint of `text`. A text with no word characters is an
-    /// [`Error::InvalidInput`] on field `text`.
-    pub fn fingerprint(&self, text: &str) -> Result<Fingerprint> {
-        let mut lanes = vec![0u32; self.config.num_perm];
-        let shingle_count = self.fingerprint_into(text, &mut lanes)?;
-        Ok(Fingerprint { signature: Signature(lanes.into()), shingle_count })
+    /// The permutation family.
+    pub fn hasher(&self) -> &MinHasher {
+        &self.hasher
     }
 
-    /// Writes the signature of `text` into `lanes` (length `num_perm`) and returns its
-    /// distinct shingle count: the allocation-free form batch callers use to fill one
-    /// flat signature array.
+    /// The fingerprint of `text` with every line kept. A text with no word characters is
+    /// an [`Error::InvalidInput`] on field `text`.
+    pub fn fingerprint(&self, text: &str) -> Result<Fingerprint> {
+        PREPARED.with(|prepared| {
+            let prepared = &mut *prepared.borrow_mut();
+            self.prepare_into(text, "", prepared)?;
+            Ok(self.sign(prepared, None).fingerprint)
+        })
+    }
+
+    /// Writes the signature of `text` (every line kept, as [`Fingerprinter::fingerprint`])
+    /// into `lanes` (length `num_perm`) and returns its distinct shingle count: the
+    /// allocation-free form batch callers use to fill one flat signature array.
     pub fn fingerprint_into(&self, text: &str, lanes: &mut [u32]) -> Result<u32> {
         SCRATCH.with(|scratch| {
             let scratch = &mut *scratch.borrow_mut();
-            normalize_into(text, &mut scratch.normalized);
-            if scratch.normalized.is_empty() {
+            normalize_lines_into(
+                text,
+                self.config.text_options(),
+                &mut scratch.prepared.normalized,
+            );
+            if scratch.prepared.normalized.text.is_empty() {
                 return Err(Error::input("text", "has no words"));
             }
             distinct_shingle_hashes_into(
-                &scratch.normalized,
+                &scratch.prepared.normalized.text,
                 self.config.shingle_size,
                 self.config.seed,
                 &mut scratch.hashes,
@@ -80,6 +121,91 @@ impl Fingerprinter {
             self.hasher.signature_into(&scratch.hashes, lanes);
             Ok(u32::try_from(scratch.hashes.len()).unwrap_or(u32::MAX))
         })
+    }
+
+    /// Normalizes `text` from `source` and profiles its lines.
+    pub fn prepare(&self, text: &str, source: &str) -> Result<Prepared> {
+        let mut prepared = Prepared::default();
+        self.prepare_into(text, source, &mut prepared)?;
+        Ok(prepared)
+    }
+
+    /// Like [`Fingerprinter::prepare`], reusing `out`'s allocations.
+    pub fn prepare_into(&self, text: &str, source: &str, out: &mut Prepared) -> Result<()> {
+        normalize_lines_into(text, self.config.text_options(), &mut out.normalized);
+        if out.normalized.text.is_empty() {
+            return Err(Error::input("text", "has no words"));
+        }
+        out.profile = if self.config.boilerplate.enabled {
+            LineProfile::new(source, &out.normalized)
+        } else {
+            LineProfile::default()
+        };
+        Ok(())
+    }
+
+    /// Shingles and signs `prepared`, leaving out the lines `chrome` classifies as chrome.
+    /// When the lines left would hold fewer than `shingle_size` tokens, nothing is left
+    /// out: a page that is all chrome by our counts is still somebody's article.
+    pub fn sign(&self, prepared: &Prepared, chrome: Option<&BoilerplateModel>) -> Signed {
+        let chrome_lines = match chrome {
+            Some(model) => self.chrome_lines(prepared, model),
+            None => Vec::new(),
+        };
+        self.sign_without(prepared, chrome_lines)
+    }
+
+    /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
+    /// learning is off).
+    pub fn chrome_lines(&self, prepared: &Prepared, model: &BoilerplateModel) -> Vec<u32> {
+        if !self.config.boilerplate.enabled {
+            return Vec::new();
+        }
+        let profile = &prepared.profile;
+        (0..profile.lines.len() as u32)
+            .filter(|&i| model.is_chrome(profile.source, profile.lines[i as usize]))
+            .collect()
+    }
+
+    /// Shingles and signs `prepared` without the lines `chrome_lines` (indices, ascending),
+    /// under the same rule as [`Fingerprinter::sign`].
+    pub fn sign_without(&self, prepared: &Prepared, chrome_lines: Vec<u32>) -> Signed {
+        debug_assert!(chrome_lines.is_sorted());
+        let normalized = &prepared.normalized;
+        let mut shingles = Vec::with_capacity(normalized.text.len() / 4);
+        let k = self.config.shingle_size;
+        let seed = self.config.seed;
+        if chrome_lines.is_empty() {
+            shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
+            return self.signed(shingles, chrome_lines);
+        }
+        BODY.with(|body| {
+            let body = &mut *body.borrow_mut();
+            body.clear();
+            let mut skip = chrome_lines.iter().peekable();
+            for (ix, (start, end)) in normalized.line_ranges().enumerate() {
+                if skip.next_if_eq(&&(ix as u32)).is_some() {
+                    continue;
+                }
+                if !body.is_empty() {
+                    body.push(' ');
+                }
+                body.push_str(&normalized.text[start..end]);
+            }
+            let tokens =
+                if body.is_empty() { 0 } else { body.bytes().filter(|&b| b == b' ').count() + 1 };
+            if tokens < k {
+                shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
+                self.signed(shingles, Vec::new())
+            } else {
+                shingle_hashes_into(body, k, seed, &mut shingles);
+                self.signed(shingles, chrome_lines)
+            }
+        })
+    }
+
+    fn signed(&self, shingles: Vec<u64>, chrome_lines: Vec<u32>) -> Signed {
+        Signed { fingerprint: self.fingerprint_hashes(&shingles), chrome_lines, shingles }
     }
 
     /// The fingerprint of an already built, deduplicated shingle-hash set.
@@ -92,6 +218,7 @@ impl Fingerprinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BoilerplateConfig;
 
     const TEXT: &str = "On Friday, January 28, Russian President Vladimir Putin discussed with \
         French President Emmanuel Macron negotiations on security guarantees.";
@@ -100,6 +227,8 @@ mod tests {
     fn golden_signature() {
         // Pins normalization, shingling, gxhash 3 and the permutation family together:
         // if this changes, stored signatures from earlier builds are no longer comparable.
+        // Changed deliberately in issue 5 (UAX #29 words, wire-abbreviation folding,
+        // line-aware normalization): TEXT's tokens did not change, so neither did this.
         let fp = Fingerprinter::new(DetectorConfig::default()).unwrap().fingerprint(TEXT).unwrap();
         assert_eq!(fp.shingle_count, 14);
         assert_eq!(&fp.signature.lanes()[..8], GOLDEN);
@@ -123,5 +252,26 @@ mod tests {
         let plain = fingerprinter.fingerprint(TEXT).unwrap();
         let shouted = fingerprinter.fingerprint(&TEXT.to_uppercase().replace(' ', "\n  ")).unwrap();
         assert_eq!(plain, shouted);
+    }
+
+    #[test]
+    fn chrome_lines_are_left_out() {
+        let fingerprinter = Fingerprinter::new(DetectorConfig::default()).unwrap();
+        let mut model = BoilerplateModel::new(&BoilerplateConfig::default());
+        for n in 0..5 {
+            let other = format!("Story {n} has its own body text, long enough to be content.");
+            let prepared =
+                fingerprinter.prepare(&format!("{other}\nLeave a Comment"), "site").unwrap();
+            model.observe(&prepared.profile);
+        }
+        let page = fingerprinter.prepare(&format!("{TEXT}\nLeave a Comment"), "site").unwrap();
+        let signed = fingerprinter.sign(&page, Some(&model));
+        assert_eq!(signed.chrome_lines, [1]);
+        assert_eq!(signed.fingerprint, fingerprinter.fingerprint(TEXT).unwrap());
+        // Unlearned, the footer counts.
+        assert_ne!(fingerprinter.sign(&page, None).fingerprint, signed.fingerprint);
+        // A page that would be left with almost nothing keeps its lines.
+        let bare = fingerprinter.prepare("Leave a Comment", "site").unwrap();
+        assert!(fingerprinter.sign(&bare, Some(&model)).chrome_lines.is_empty());
     }
 }

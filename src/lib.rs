@@ -3,9 +3,11 @@
 //! The pipeline, one plain function or small type per stage:
 //!
 //! ```text
-//! text ─▶ text::normalize ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
-//!      ─▶ lsh::LshIndex candidates ─▶ cluster::Similarity (Jaccard, containment)
-//!      ─▶ cluster assignment and origin
+//! text ─▶ text::normalize (by line) ─▶ boilerplate::BoilerplateModel (chrome left out)
+//!      ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
+//!      ─▶ LSH candidates (Jaccard bands + containment bands)
+//!      ─▶ cluster::Similarity (Jaccard, containment both ways, sampled where MinHash is
+//!         too coarse) ─▶ cluster assignment with the chaining guard, and origin
 //! ```
 //!
 //! [`Detector`] is the online engine (used by the gRPC service); [`scan`] is the batch
@@ -26,6 +28,7 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod boilerplate;
 pub mod cluster;
 pub mod config;
 pub mod detector;
@@ -38,6 +41,8 @@ pub mod shingle;
 pub mod text;
 
 #[cfg(feature = "cli")]
+pub mod bands;
+#[cfg(feature = "cli")]
 pub mod corpus;
 #[cfg(feature = "cli")]
 pub mod scan;
@@ -46,11 +51,13 @@ pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 
+pub use boilerplate::BoilerplateModel;
 pub use cluster::{Kind, Similarity};
-pub use config::{DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
+pub use config::{BoilerplateConfig, DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
 pub use detector::{
-    Article, ClusterView, Detector, DetectorStats, Match, Member, StoredArticle, Verdict,
+    Article, ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, StoredArticle,
+    Verdict,
 };
 pub use error::{Error, Result};
-pub use fingerprint::{Fingerprint, Fingerprinter};
+pub use fingerprint::{Fingerprint, Fingerprinter, Prepared, Signed};
 pub use minhash::{MinHasher, Signature};

@@ -184,6 +184,25 @@ impl LshIndex {
         }
     }
 
+    /// Like [`LshIndex::for_each_candidate`], but at most the `per_band` newest members of
+    /// each bucket.
+    pub fn for_each_candidate_capped(
+        &self,
+        signature: &[u32],
+        per_band: usize,
+        mut f: impl FnMut(Slot),
+    ) {
+        for (band, key) in self.band_keys(signature).enumerate() {
+            let mut cur = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            let mut taken = 0;
+            while cur != NONE && taken < per_band {
+                f(cur);
+                taken += 1;
+                cur = self.next[cur as usize * self.bands + band];
+            }
+        }
+    }
+
     /// Distinct candidate slots of `signature`, sorted.
     pub fn candidates(&self, signature: &[u32]) -> Vec<Slot> {
         let mut out = Vec::new();

@@ -118,6 +118,7 @@ fn run_scan(args: &ScanArgs) -> Result<()> {
         format: args.input.format(),
         skip_invalid: args.skip_invalid,
         progress: !args.no_progress,
+        explain: args.explain,
     };
     let report = scan(&args.inputs, &config, &options)?;
     for message in &report.invalid {
@@ -127,7 +128,8 @@ fn run_scan(args: &ScanArgs) -> Result<()> {
         Some(path) => Box::new(BufWriter::new(create(path)?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    write_assignments(&report, &config, &mut out).context("failed to write results")?;
+    write_assignments(&report, &config, args.explain, &mut out)
+        .context("failed to write results")?;
     if let Some(path) = &args.clusters {
         write_clusters(&report, &mut BufWriter::new(create(path)?))
             .with_context(|| format!("failed to write {}", path.display()))?;

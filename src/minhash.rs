@@ -160,6 +160,9 @@ pub fn estimate_containment(jaccard: f64, size_a: u32, size_b: u32) -> f64 {
 pub struct MinHasher {
     mul: Box<[u32]>,
     add: Box<[u32]>,
+    /// `mul[i]^-1 mod 2^32`: each permutation is a bijection on `u32`, so a lane's
+    /// minimum names the shingle (its low 32 bits) that produced it.
+    inv: Box<[u32]>,
     scheme: SignatureScheme,
     seed: u64,
 }
@@ -192,7 +195,22 @@ impl MinHasher {
                 ((r as u32) | 1, (r >> 32) as u32)
             })
             .unzip();
-        MinHasher { mul: mul.into(), add: add.into(), scheme, seed }
+        let inv = mul.iter().map(|&a| inverse_mod_2_32(a)).collect();
+        MinHasher { mul: mul.into(), add: add.into(), inv, scheme, seed }
+    }
+
+    /// The low 32 bits of the shingle hash that gave each lane of `lanes` its minimum:
+    /// one draw from the shingle set per lane. Testing these against another document's
+    /// full set estimates containment with `num_perm` samples, where the Jaccard-based
+    /// estimate is noisy for a short text inside a long one. Under one-permutation
+    /// hashing a lane already holds the low 32 bits of its bin's minimum shingle hash
+    /// (densified bins repeat a filled bin's draw).
+    pub fn argmin_shingles<'a>(&'a self, lanes: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        assert_eq!(lanes.len(), self.num_perm());
+        let invert = self.scheme == SignatureScheme::MinHash;
+        lanes.iter().zip(self.inv.iter().zip(self.add.iter())).map(move |(&lane, (&inv, &add))| {
+            if invert { inv.wrapping_mul(lane.wrapping_sub(add)) } else { lane }
+        })
     }
 
     /// Number of permutations.
@@ -229,6 +247,17 @@ impl MinHasher {
         }
         kernel(hashes, &self.mul, &self.add, out);
     }
+}
+
+/// Multiplicative inverse of an odd `a` modulo 2^32 (Newton's iteration doubles the
+/// correct low bits each step, from 3 correct bits since `a * a = 1 mod 8`).
+fn inverse_mod_2_32(a: u32) -> u32 {
+    debug_assert!(a % 2 == 1);
+    let mut x = a;
+    for _ in 0..4 {
+        x = x.wrapping_mul(2u32.wrapping_sub(a.wrapping_mul(x)));
+    }
+    x
 }
 
 /// The finalizer of splitmix64: a bijective mixer of 64-bit values.
@@ -350,6 +379,21 @@ mod tests {
         372243858, 3774967598, 380354185, 1672953606, 1208975132, 194603159, 320092038, 184881998,
         1426034492, 53451953, 540598918, 513257956, 893978670, 621961606, 3901665556, 2806519396,
     ];
+
+    #[test]
+    fn argmin_shingles_name_the_minimising_shingle() {
+        let hasher = MinHasher::new(64, 3);
+        let hashes: Vec<u64> =
+            (1..=200u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let sig = hasher.signature(&hashes);
+        let low: std::collections::HashSet<u32> = hashes.iter().map(|&h| h as u32).collect();
+        for (lane, x) in hasher.argmin_shingles(sig.lanes()).enumerate() {
+            assert!(low.contains(&x));
+            let value = hasher.mul[lane].wrapping_mul(x).wrapping_add(hasher.add[lane]);
+            assert_eq!(value, sig.lanes()[lane]);
+        }
+        assert_eq!(inverse_mod_2_32(3).wrapping_mul(3), 1);
+    }
 
     #[test]
     fn one_permutation_golden_and_laws() {

@@ -1,18 +1,8 @@
 //! The batch pipeline behind `neardup scan`: read every input (memory-mapped), parse and
-//! fingerprint articles in parallel chunks, group them by LSH band, verify candidate
-//! pairs, cluster with union-find and name each cluster's origin. Output writing lives
-//! here too so the CLI stays a thin adapter.
-//!
-//! Layout, chosen for memory: documents are stored as a struct of arrays (one flat `u32`
-//! signature array, ids in one string arena with `u32` offsets), so an indexed article
-//! costs its signature plus a few dozen bytes. Chunks of the input are released from
-//! memory as soon as they are signed, and the band index is built one band at a time.
-//!
-//! Clustering never verifies a pair already in one union-find set: per bucket, members
-//! are kept in groups of one set, and a newcomer is compared with each other group only
-//! until one member verifies. Every verified pair is either tested or already joined
-//! when skipped, so the clusters are exactly the connected components of the verified
-//! candidate pairs, whatever the order.
+//! normalize all articles in parallel on every core, learn site chrome from the whole
+//! corpus, shingle and sign what is not chrome (in parallel again), index in LSH, verify
+//! candidate pairs in parallel, cluster with the chaining-guarded union-find and name
+//! each cluster's origin. Output writing lives here too so the CLI stays a thin adapter.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,22 +10,21 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gxhash::gxhash64;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cluster::{Assignment, Kind, Similarity, UnionFind, origin_key};
+use crate::bands::BandTable;
+use crate::boilerplate::{BoilerplateModel, LineProfile};
+use crate::cluster::{
+    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, cluster_links, link_order,
+};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
-use crate::detector::{StoredArticle, text_hash};
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, Fingerprinter};
-use crate::lsh::{BandSorter, Slot};
+use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
+use crate::lsh::Slot;
 use crate::minhash::{count_equal_bytes, estimate_containment};
-
-/// Input bytes per unit of parallel work.
-const CHUNK_BYTES: usize = 1 << 20;
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -48,133 +37,46 @@ pub struct ScanOptions {
     pub skip_invalid: bool,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Keep the text of each document's chrome lines for [`write_assignments`]'s
+    /// explanations.
+    pub explain: bool,
 }
 
-/// Signed documents as a struct of arrays: slot `i` is the `i`-th valid document.
-#[derive(Debug, Default, Clone)]
-pub struct Docs {
-    num_perm: usize,
-    ids: String,
-    id_ends: Vec<u32>,
-    /// Outlets, concatenated like the ids (empty when the corpus has none).
-    sources: String,
-    source_ends: Vec<u32>,
-    /// [`text_hash`] of each text: a data directory (`scan --save`) needs it to tell
-    /// retries from conflicting ids.
-    text_hashes: Vec<u64>,
-    /// Unix milliseconds, [`NO_DATE`] when unknown.
-    published: Vec<i64>,
-    shingle_counts: Vec<u32>,
-    lanes: Vec<u32>,
-}
-
-/// Marks a document without a publication date (sorts last, like `None`).
-const NO_DATE: i64 = i64::MAX;
-
-impl Docs {
-    fn new(num_perm: usize) -> Self {
-        Docs { num_perm, ..Default::default() }
-    }
-
-    /// Number of documents.
-    pub fn len(&self) -> usize {
-        self.shingle_counts.len()
-    }
-
-    /// True when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.shingle_counts.is_empty()
-    }
-
-    /// Article id of `doc`.
-    pub fn id(&self, doc: usize) -> &str {
-        let start = if doc == 0 { 0 } else { self.id_ends[doc - 1] as usize };
-        &self.ids[start..self.id_ends[doc] as usize]
-    }
-
-    /// Outlet of `doc` (empty when unknown).
-    pub fn source(&self, doc: usize) -> &str {
-        let start = if doc == 0 { 0 } else { self.source_ends[doc - 1] as usize };
-        &self.sources[start..self.source_ends[doc] as usize]
-    }
-
-    /// [`text_hash`] of the text of `doc`.
-    pub fn text_hash(&self, doc: usize) -> u64 {
-        self.text_hashes[doc]
-    }
-
-    /// Publication time of `doc` in Unix milliseconds.
-    pub fn published(&self, doc: usize) -> Option<i64> {
-        Some(self.published[doc]).filter(|&p| p != NO_DATE)
-    }
-
-    /// Signature lanes of `doc`.
-    pub fn lanes(&self, doc: usize) -> &[u32] {
-        &self.lanes[doc * self.num_perm..(doc + 1) * self.num_perm]
-    }
-
-    /// Distinct shingles of `doc`.
-    pub fn shingle_count(&self, doc: usize) -> u32 {
-        self.shingle_counts[doc]
-    }
-
-    /// The fingerprint of `doc` (a copy).
-    pub fn fingerprint(&self, doc: usize) -> Fingerprint {
-        Fingerprint {
-            signature: crate::minhash::Signature(self.lanes(doc).into()),
-            shingle_count: self.shingle_count(doc),
-        }
-    }
-
-    /// Heap bytes held: what the scan keeps per indexed article.
-    pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity()
-            + 4 * self.id_ends.capacity()
-            + self.sources.capacity()
-            + 4 * self.source_ends.capacity()
-            + 8 * self.text_hashes.capacity()
-            + 8 * self.published.capacity()
-            + 4 * self.shingle_counts.capacity()
-            + 4 * self.lanes.capacity()
-    }
-
-    fn similarity(&self, a: usize, b: usize) -> Similarity {
-        Similarity::of(self.lanes(a), self.shingle_count(a), self.lanes(b), self.shingle_count(b))
-    }
-
-    fn append(&mut self, other: &Docs, doc: usize) {
-        self.push_id(other.id(doc));
-        self.push_source(other.source(doc), other.text_hashes[doc]);
-        self.published.push(other.published[doc]);
-        self.shingle_counts.push(other.shingle_counts[doc]);
-        self.lanes.extend_from_slice(other.lanes(doc));
-    }
-
-    fn push_id(&mut self, id: &str) {
-        self.ids.push_str(id);
-        self.id_ends.push(u32::try_from(self.ids.len()).expect("ids fit in 4 GiB"));
-    }
-
-    fn push_source(&mut self, source: &str, text_hash: u64) {
-        self.sources.push_str(source);
-        self.source_ends.push(u32::try_from(self.sources.len()).expect("sources fit in 4 GiB"));
-        self.text_hashes.push(text_hash);
-    }
+/// An indexed article of a scan.
+#[derive(Debug, Clone)]
+pub struct ScannedDoc {
+    /// Article id.
+    pub id: String,
+    /// Outlet, if the corpus had one.
+    pub source: Option<String>,
+    /// Publication time in Unix milliseconds.
+    pub published: Option<i64>,
+    /// [`crate::detector::text_hash`] of the raw text: a data directory (`scan --save`)
+    /// needs it to tell retries from conflicting ids.
+    pub text_hash: u64,
+    /// Its fingerprint (chrome left out).
+    pub fingerprint: Fingerprint,
+    /// Lines left out of the fingerprint as chrome.
+    pub chrome_lines: u32,
+    /// Their normalized text, kept only when explaining.
+    pub chrome: Vec<String>,
 }
 
 /// The result of a scan: documents in input order with their cluster assignment.
 #[derive(Debug)]
 pub struct ScanReport {
     /// Valid documents in input order.
-    pub docs: Docs,
+    pub docs: Vec<ScannedDoc>,
     /// One assignment per document.
     pub assignments: Vec<Assignment>,
     /// Bad records skipped (only with `skip_invalid`), as messages naming file and line.
     pub invalid: Vec<String>,
     /// Input bytes read.
     pub bytes: u64,
-    /// Seconds spent reading, parsing and fingerprinting.
+    /// Seconds spent reading and fingerprinting (both passes and chrome learning).
     pub sign_seconds: f64,
+    /// Lines learned as chrome over the whole corpus and left out of fingerprints.
+    pub chrome_lines: u64,
     /// Wall-clock seconds of the whole scan (without writing output).
     pub seconds: f64,
 }
@@ -185,7 +87,7 @@ impl ScanReport {
         self.docs.len()
     }
 
-    /// True when no document was valid.
+    /// True when the scan found no valid documents.
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
     }
@@ -197,7 +99,7 @@ impl ScanReport {
 
     /// Documents that are copies of another (in a cluster, not its origin).
     pub fn duplicates(&self) -> usize {
-        self.len() - self.clusters()
+        self.docs.len() - self.clusters()
     }
 
     /// The kind each document gets against its origin.
@@ -215,11 +117,6 @@ impl ScanReport {
         }
     }
 
-    /// Heap bytes of the documents and assignments (excluding `invalid` messages).
-    pub fn heap_bytes(&self) -> usize {
-        self.docs.heap_bytes() + self.assignments.capacity() * std::mem::size_of::<Assignment>()
-    }
-
     /// One-line human summary.
     pub fn summary(&self) -> String {
         let mb = self.bytes as f64 / 1e6;
@@ -229,10 +126,12 @@ impl ScanReport {
             format!(", {} invalid skipped", self.invalid.len())
         };
         format!(
-            "{} documents, {} clusters, {} duplicates{invalid}; {:.2} s (read+sign {:.2} s), {:.1} MB/s",
-            self.len(),
+            "{} documents, {} clusters, {} duplicates, {} chrome lines ignored{invalid}; \
+             {:.2} s (read+sign {:.2} s), {:.1} MB/s",
+            self.docs.len(),
             self.clusters(),
             self.duplicates(),
+            self.chrome_lines,
             self.seconds,
             self.sign_seconds,
             mb / self.seconds.max(1e-9),
@@ -240,26 +139,12 @@ impl ScanReport {
     }
 }
 
-/// What one chunk of input yields: its documents, bad records and line count.
-struct ChunkOut {
-    docs: Docs,
-    /// Line of each document, counted from 1 at the chunk's start.
-    lines: Vec<u32>,
-    /// Bad records, with lines counted from the chunk's start.
-    errors: Vec<Error>,
-    /// Newlines in the chunk, to number the next chunk's lines.
-    newlines: usize,
-}
+/// Articles parsed per batch before their input pages are released.
+const PARSE_BATCH: usize = 8192;
 
-/// Where each accepted document came from, for duplicate-id messages.
-struct Origins {
-    /// Per document: index of its input and its line.
-    at: Vec<(u32, u32)>,
-    /// Id hash to first document with that hash.
-    by_hash: HashMap<u64, u32>,
-    /// Ids whose hash collides with a different id's (practically never used).
-    overflow: HashMap<Box<str>, u32>,
-}
+/// Page size the released ranges are aligned to (`madvise` needs aligned starts; a
+/// larger power of two is safe on any page size up to it).
+const RELEASE_ALIGN: usize = 1 << 16;
 
 /// Scans `paths` with `config`.
 pub fn scan(
@@ -269,369 +154,359 @@ pub fn scan(
 ) -> Result<ScanReport> {
     let started = Instant::now();
     let fingerprinter = Fingerprinter::new(config.clone())?;
-    let mut inputs: Vec<Input> = Vec::new();
-    for path in paths {
-        inputs.extend(open(path, options.format)?);
-    }
+    let inputs: Vec<Input> = paths
+        .iter()
+        .map(|p| open(p, options.format))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
     let bar = progress_bar(options.progress, bytes);
 
-    let chunks: Vec<(usize, Range<usize>)> = inputs
+    let units: Vec<(usize, crate::corpus::Span<'_>)> = inputs
         .iter()
         .enumerate()
-        .flat_map(|(ix, input)| input.chunks(CHUNK_BYTES).into_iter().map(move |r| (ix, r)))
+        .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
-    let mut docs = Docs::new(config.num_perm);
-    let mut origins = Origins { at: Vec::new(), by_hash: HashMap::new(), overflow: HashMap::new() };
-    let mut invalid: Vec<(usize, usize, String)> = Vec::new();
-    let mut next_line = vec![1usize; inputs.len()];
-    // Batches of a few chunks per thread: both cores stay busy, and at most one batch of
-    // per-chunk results is alive besides the merged arrays.
-    let batch = 4 * rayon::current_num_threads();
-    for group in chunks.chunks(batch) {
-        let outs: Vec<ChunkOut> = group
-            .par_iter()
-            .map(|(ix, range)| {
-                let out = sign_chunk(&inputs[*ix], range.clone(), &fingerprinter, options);
-                inputs[*ix].release(range.clone());
-                bar.inc(range.len() as u64);
-                out
+    // Pass 1, parallel: parse and normalize; what chrome is learned from.
+    struct Parsed {
+        id: String,
+        source: Option<String>,
+        published: Option<i64>,
+        text_hash: u64,
+        prepared: Prepared,
+    }
+    // In batches of input order, releasing each batch's mapped pages once it is parsed:
+    // from here on only the owned, normalized text is needed.
+    let mut released = vec![0usize; inputs.len()];
+    let mut parsed: Vec<Result<Parsed>> = Vec::with_capacity(units.len());
+    for batch in units.chunks(PARSE_BATCH) {
+        let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| {
+            let input = &inputs[ix];
+            let record = input.parse(span, &options.fields)?;
+            let source = record.source.as_deref().unwrap_or("");
+            let prepared =
+                fingerprinter.prepare(&record.text, source).map_err(|e| Error::BadRecord {
+                    path: input.path.clone(),
+                    line: span.line,
+                    reason: e.to_string(),
+                })?;
+            bar.inc(span.bytes.len() as u64 + 1);
+            Ok(Parsed {
+                id: record.id.into_owned(),
+                source: record.source.map(|s| s.into_owned()),
+                published: record.date.as_deref().and_then(parse_date),
+                text_hash: crate::detector::text_hash(&record.text),
+                prepared,
             })
-            .collect();
-        for ((ix, _), out) in group.iter().zip(outs) {
-            let first_line = next_line[*ix];
-            next_line[*ix] += out.newlines;
-            let mut errors: Vec<(usize, Error)> = out
-                .errors
-                .into_iter()
-                .map(|e| shift_line(e, first_line - 1))
-                .map(|e| (line_of(&e), e))
-                .collect();
-            for doc in 0..out.docs.len() {
-                let line = first_line - 1 + out.lines[doc] as usize;
-                match origins.check(&docs, &inputs, out.docs.id(doc), *ix, line) {
-                    Ok(()) => {
-                        docs.append(&out.docs, doc);
-                        origins.at.push((*ix as u32, line as u32));
-                    }
-                    Err(error) => errors.push((line, error)),
-                }
-            }
-            errors.sort_by_key(|(line, _)| *line);
-            for (line, error) in errors {
-                if !options.skip_invalid {
-                    return Err(error);
-                }
-                invalid.push((*ix, line, error.to_string()));
+        };
+        parsed.par_extend(batch.par_iter().with_min_len(64).map(parse));
+        for &(ix, span) in batch {
+            let input = &inputs[ix];
+            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
+            let end = end & !(RELEASE_ALIGN - 1);
+            if end > released[ix] {
+                input.release(released[ix]..end);
+                released[ix] = end;
             }
         }
     }
-    drop(origins);
-    bar.finish_and_clear();
-    let sign_seconds = started.elapsed().as_secs_f64();
-    invalid.sort_by_key(|(ix, line, _)| (*ix, *line));
 
-    let assignments = cluster_docs(config, &docs);
-    tracing::debug!(
-        documents = docs.len(),
-        sign_seconds,
-        cluster_seconds = started.elapsed().as_secs_f64() - sign_seconds,
-        heap_bytes = docs.heap_bytes(),
-        "scan done"
-    );
+    let mut docs = Vec::with_capacity(parsed.len());
+    let mut origins: Vec<(&Path, usize)> = Vec::with_capacity(parsed.len());
+    let mut invalid = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
+    for (result, &(ix, span)) in parsed.into_iter().zip(&units) {
+        let here = (inputs[ix].path.as_path(), span.line);
+        let result = result.and_then(|doc| match seen.get(&doc.id) {
+            Some(&first) => Err(Error::BadRecord {
+                path: here.0.to_owned(),
+                line: here.1,
+                reason: format!(
+                    "duplicate id {:?}, first seen at {}:{}",
+                    doc.id,
+                    origins[first].0.display(),
+                    origins[first].1
+                ),
+            }),
+            None => Ok(doc),
+        });
+        match result {
+            Ok(doc) => {
+                seen.insert(doc.id.clone(), docs.len());
+                docs.push(doc);
+                origins.push(here);
+            }
+            Err(error) if options.skip_invalid => invalid.push(error.to_string()),
+            Err(error) => return Err(error),
+        }
+    }
+    drop(seen);
+
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "parsed and normalized");
+    // Chrome is learned in input order (each key's count sees its documents in order, and
+    // the key space is split into a fixed number of shards learned in parallel), so the
+    // model, and every result, is the same on any number of threads.
+    let model = config.boilerplate.enabled.then(|| {
+        let profiles: Vec<&LineProfile> = docs.iter().map(|doc| &doc.prepared.profile).collect();
+        let shards = (0..BoilerplateModel::SHARDS)
+            .into_par_iter()
+            .map(|shard| BoilerplateModel::learn_shard(&config.boilerplate, &profiles, shard))
+            .collect();
+        BoilerplateModel::from_shards(&config.boilerplate, shards)
+    });
+
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
+    // Pass 2, parallel: shingle and sign what is not chrome.
+    let keep_samples = config.sampled_containment;
+    let hasher = fingerprinter.hasher();
+    let signed: Vec<(ScannedDoc, Option<ShingleSample>)> = docs
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|doc| {
+            let signed = fingerprinter.sign(&doc.prepared, model.as_ref());
+            let chrome = if options.explain {
+                let lines: Vec<&str> = doc.prepared.normalized.lines().collect();
+                signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
+            } else {
+                Vec::new()
+            };
+            let sample = keep_samples.then(|| {
+                ShingleSample::new(hasher, &signed.shingles, signed.fingerprint.signature.lanes())
+            });
+            let scanned = ScannedDoc {
+                id: doc.id,
+                source: doc.source,
+                published: doc.published,
+                text_hash: doc.text_hash,
+                fingerprint: signed.fingerprint,
+                chrome_lines: signed.chrome_lines.len() as u32,
+                chrome,
+            };
+            (scanned, sample)
+        })
+        .collect();
+    drop(model);
+    let sign_seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(seconds = sign_seconds, "signed");
+    bar.finish_and_clear();
+    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) = signed.into_iter().unzip();
+    let samples: Option<Vec<ShingleSample>> = samples.into_iter().collect();
+
+    let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
+    let published: Vec<Option<i64>> = docs.iter().map(|d| d.published).collect();
+    let assignments = cluster_fingerprints(config, &fingerprints, samples.as_deref(), &published);
     Ok(ScanReport {
+        chrome_lines: docs.iter().map(|d| u64::from(d.chrome_lines)).sum(),
         docs,
         assignments,
-        invalid: invalid.into_iter().map(|(_, _, message)| message).collect(),
+        invalid,
         bytes,
         sign_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-impl Origins {
-    /// Accepts `id` unless an earlier document has it.
-    fn check(
-        &mut self,
-        docs: &Docs,
-        inputs: &[Input],
-        id: &str,
-        input: usize,
-        line: usize,
-    ) -> Result<()> {
-        let next = docs.len() as u32;
-        let hash = gxhash64(id.as_bytes(), 0);
-        let first = match self.by_hash.get(&hash) {
-            None => {
-                self.by_hash.insert(hash, next);
-                return Ok(());
-            }
-            Some(&first) if docs.id(first as usize) == id => first,
-            Some(_) => match self.overflow.get(id) {
-                Some(&first) => first,
-                None => {
-                    self.overflow.insert(id.into(), next);
-                    return Ok(());
-                }
-            },
-        };
-        let (first_input, first_line) = self.at[first as usize];
-        Err(Error::BadRecord {
-            path: inputs[input].path.clone(),
-            line,
-            reason: format!(
-                "duplicate id {id:?}, first seen at {}:{first_line}",
-                inputs[first_input as usize].path.display()
-            ),
-        })
-    }
-}
+/// The containment view pairs a document only with documents at least this many times
+/// longer. Closer sizes need no second view: a pair whose shorter member is half
+/// contained in the longer has Jaccard at least 0.5 / (1 + 1.5 - 0.5) = 0.25 when the sizes
+/// differ by less than this, which the Jaccard bands catch with probability 0.84 and
+/// more as containment rises. This is LSH Ensemble's size
+/// partitioning in its simplest form, and it spares the view the many same-size copies
+/// of a widely syndicated story.
+const CONTAINMENT_MIN_RATIO: f64 = 1.5;
 
-/// Parses and fingerprints every record of one chunk.
-fn sign_chunk(
-    input: &Input,
-    range: Range<usize>,
-    fingerprinter: &Fingerprinter,
-    options: &ScanOptions,
-) -> ChunkOut {
-    let num_perm = fingerprinter.config().num_perm;
-    let (spans, newlines) = input.spans_in(range, 1);
-    let mut out = ChunkOut {
-        docs: Docs::new(num_perm),
-        lines: Vec::with_capacity(spans.len()),
-        errors: Vec::new(),
-        newlines,
-    };
-    let docs = &mut out.docs;
-    docs.lanes.reserve(spans.len() * num_perm);
-    for span in spans {
-        let record = match input.parse(span, &options.fields) {
-            Ok(record) => record,
-            Err(error) => {
-                out.errors.push(error);
-                continue;
-            }
-        };
-        let start = docs.lanes.len();
-        docs.lanes.resize(start + num_perm, 0);
-        match fingerprinter.fingerprint_into(&record.text, &mut docs.lanes[start..]) {
-            Ok(count) => {
-                docs.shingle_counts.push(count);
-                docs.push_id(&record.id);
-                docs.push_source(record.source.as_deref().unwrap_or(""), text_hash(&record.text));
-                docs.published.push(record.date.as_deref().and_then(parse_date).unwrap_or(NO_DATE));
-                out.lines.push(span.line as u32);
-            }
-            Err(error) => {
-                docs.lanes.truncate(start);
-                out.errors.push(Error::BadRecord {
-                    path: input.path.clone(),
-                    line: span.line,
-                    reason: error.to_string(),
-                });
-            }
-        }
-    }
-    out
-}
+/// The containment view takes at most this many (longest) documents from one bucket.
+/// A one-row band buckets documents by a single shingle; when that shingle is common
+/// (chrome not learned, a stock phrase) the bucket holds thousands of unrelated documents,
+/// and when it is a story's, any few of its longer copies are enough to link an excerpt
+/// to the story. Bounding the take keeps the view linear in the corpus either way.
+const CONTAINMENT_PER_BAND: usize = 4;
 
-fn shift_line(error: Error, by: usize) -> Error {
-    match error {
-        Error::BadRecord { path, line, reason } => {
-            Error::BadRecord { path, line: line + by, reason }
-        }
-        other => other,
-    }
-}
-
-fn line_of(error: &Error) -> usize {
-    match error {
-        Error::BadRecord { line, .. } => *line,
-        _ => 0,
-    }
-}
-
-/// Index, verify and cluster fingerprints: the part of a scan after signing.
+/// Index, verify and cluster fingerprints: the part of a scan after signing. `samples`,
+/// one per fingerprint, enable sampled containment.
+///
+/// Candidates come from two views of the same signatures: the Jaccard bands (`bands` x
+/// `rows`), where each document looks at earlier documents sharing a bucket, and the
+/// containment bands (`containment_bands` one-row bands), where each document looks at
+/// documents at least 1.5 times longer sharing a bucket.
 pub fn cluster_fingerprints(
     config: &DetectorConfig,
     fingerprints: &[Fingerprint],
+    samples: Option<&[ShingleSample]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
-    let mut docs = Docs::new(config.num_perm);
-    for (fp, date) in fingerprints.iter().zip(published) {
-        docs.push_id("");
-        docs.push_source("", 0);
-        docs.published.push(date.unwrap_or(NO_DATE));
-        docs.shingle_counts.push(fp.shingle_count);
-        docs.lanes.extend_from_slice(fp.signature.lanes());
-    }
-    cluster_docs(config, &docs)
-}
-
-/// Band by band: sort the keys of the next band on one core while the other joins the
-/// buckets of the current one into the union-find.
-fn cluster_docs(config: &DetectorConfig, docs: &Docs) -> Vec<Assignment> {
-    let n = docs.len();
-    let num_perm = config.num_perm;
-    // One byte per lane: equal lanes have equal low bytes, so counting equal bytes bounds
-    // the equal-lane count from above at a quarter of the memory traffic. Most candidate
-    // pairs that fail verification are rejected on this alone.
-    let sketches: Vec<u8> = docs.lanes.par_iter().with_min_len(1 << 16).map(|&v| v as u8).collect();
-    let sketch = |doc: usize| &sketches[doc * num_perm..(doc + 1) * num_perm];
-    let verify = |a: Slot, b: Slot| {
-        let (a, b) = (a as usize, b as usize);
-        let upper = count_equal_bytes(sketch(a), sketch(b));
-        // Copy decisions only grow with Jaccard, so failing at the upper bound is final.
-        let optimistic = similarity_from_jaccard(
-            f64::from(upper) / num_perm as f64,
-            docs.shingle_count(a),
-            docs.shingle_count(b),
-        );
-        optimistic.copy_kind(config).is_some() && docs.similarity(a, b).copy_kind(config).is_some()
-    };
-    let mut sets = UnionFind::new(n);
-    let mut current = BandSorter::default();
-    let mut upcoming = BandSorter::default();
-    let mut joiner = Joiner::default();
-    if config.bands > 0 {
-        current.sort_band(&docs.lanes, num_perm, 0, config.rows);
-    }
-    for band in 0..config.bands {
-        let ((), sort_seconds) = rayon::join(
-            || {
-                let started = Instant::now();
-                for run in current.buckets() {
-                    joiner.join_bucket(run.iter().map(|&(_, slot)| slot), &mut sets, verify);
-                }
-                tracing::trace!(band, seconds = started.elapsed().as_secs_f64(), "joined band");
-            },
-            || {
-                let started = Instant::now();
-                if band + 1 < config.bands {
-                    upcoming.sort_band(&docs.lanes, num_perm, band + 1, config.rows);
-                }
-                started.elapsed().as_secs_f64()
-            },
-        );
-        tracing::trace!(band = band + 1, seconds = sort_seconds, "sorted band");
-        std::mem::swap(&mut current, &mut upcoming);
-    }
-    drop((current, upcoming, sketches));
-    assign(docs, &mut sets)
-}
-
-/// The similarity a pair of these sizes would have at this estimated Jaccard.
-fn similarity_from_jaccard(jaccard: f64, size_a: u32, size_b: u32) -> Similarity {
-    Similarity {
-        jaccard,
-        containment: estimate_containment(jaccard, size_a, size_b),
-        containment_rev: estimate_containment(jaccard, size_b, size_a),
-    }
-}
-
-/// Names each set by its origin (smallest [`origin_key`]) and scores every member
-/// against it.
-fn assign(docs: &Docs, sets: &mut UnionFind) -> Vec<Assignment> {
-    let n = docs.len();
-    let roots: Vec<u32> = (0..n as u32).map(|doc| sets.find(doc)).collect();
-    let mut origin_of_root = vec![u32::MAX; n];
-    for (doc, &root) in roots.iter().enumerate() {
-        let root = root as usize;
-        let current = origin_of_root[root];
-        if current == u32::MAX
-            || origin_key(docs.published(doc), doc)
-                < origin_key(docs.published(current as usize), current as usize)
-        {
-            origin_of_root[root] = doc as u32;
-        }
-    }
-    (0..n)
-        .into_par_iter()
-        .with_min_len(1024)
-        .map(|doc| {
-            let origin = origin_of_root[roots[doc] as usize] as usize;
-            Assignment { origin, to_origin: docs.similarity(doc, origin) }
+    let started = Instant::now();
+    let verifier = Verifier::new(config, fingerprints, samples);
+    let n = fingerprints.len();
+    let lanes = |slot: Slot| fingerprints[slot as usize].signature.lanes();
+    let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();
+    let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
+    let containment_view = (config.containment_bands > 0).then(|| {
+        let seed = config.seed.rotate_left(32);
+        BandTable::build(n, config.containment_bands, 1, seed, lanes, |s| {
+            std::cmp::Reverse(sizes[s as usize])
         })
-        .collect()
+    });
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
+    let rejecter = EarlyReject::new(config, fingerprints, samples.is_some());
+    let mut links: Vec<Link> = (0..n as Slot)
+        .into_par_iter()
+        .with_min_len(256)
+        .flat_map_iter(|slot| {
+            let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+            let rejecter = &rejecter;
+            candidates.into_iter().filter_map(move |other| {
+                if rejecter.rejects(slot, other) {
+                    return None;
+                }
+                let similarity = verifier.similarity(slot, other);
+                similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
+            })
+        })
+        .collect();
+    // A pair can be found from both ends (by the later member in the Jaccard view and by
+    // the shorter in the containment view); keep one link per pair. Then put them in the
+    // order `assign_clusters` takes them, here where sorting is parallel.
+    links.par_sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
+    links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
+    links.par_sort_unstable_by(link_order);
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        links = links.len(),
+        "verified candidates"
+    );
+    drop(rejecter);
+    let mut assignments = cluster_links(&verifier, published, links);
+    assignments
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(doc, assignment)| assignment.fill_to_origin(&verifier, doc));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
+    assignments
 }
 
-/// Joins one bucket's members into the union-find, verifying as few pairs as an exact
-/// answer allows. Reused across buckets so it allocates only when a bucket is larger
-/// than any before.
-#[derive(Default)]
-struct Joiner {
-    /// Members of the bucket so far, grouped by union-find set: all members of one
-    /// group are in one set, so one verified member joins a newcomer to the whole group.
-    groups: Vec<Vec<Slot>>,
-    /// Emptied group vectors kept for reuse.
-    spare: Vec<Vec<Slot>>,
+/// An exact pre-check in front of the verifier on one byte per lane. Equal lanes have
+/// equal low bytes, so the count of equal bytes bounds the count of equal lanes from
+/// above, at a quarter of the memory traffic; most candidate pairs that fail are
+/// rejected on this alone.
+///
+/// It rejects a pair only when no Jaccard estimate up to that bound can make a copy. The
+/// plain estimate's verdict grows with Jaccard for fixed sizes (containment is increasing
+/// in Jaccard), so failing at the bound is final. With sampled containment the verifier
+/// may replace the estimate by a sample whose verdict can be anything, but only where
+/// [`crate::cluster::needs_sampling`] holds: there the estimated containment of the shorter lies within
+/// three standard errors of a containment threshold. For every Jaccard `J <= bound` that
+/// containment is at most the one at the bound, and the standard error is at most
+/// `sqrt(q (1 - q) / num_perm) (s + l) / s` with `q = min(max(bound, 1 / num_perm), 1/2)`
+/// (`J (1 - J)` grows up to 1/2, and `(1 + J)^2 >= 1`). So when the containment at the
+/// bound plus three such errors stays below both thresholds, no `J <= bound` is sampled,
+/// and the pair fails whatever its true estimate.
+struct EarlyReject<'a> {
+    config: &'a DetectorConfig,
+    fingerprints: &'a [Fingerprint],
+    sketches: Vec<u8>,
+    sampled: bool,
 }
 
-impl Joiner {
-    fn join_bucket(
-        &mut self,
-        slots: impl Iterator<Item = Slot>,
-        sets: &mut UnionFind,
-        verify: impl Fn(Slot, Slot) -> bool,
-    ) {
-        for group in self.groups.drain(..) {
-            self.spare.push(group);
-        }
-        for slot in slots {
-            let mut root = sets.find(slot);
-            for group in &self.groups {
-                // All members of a group are in one set; one verified member is enough.
-                if sets.find(group[0]) == root {
-                    continue;
-                }
-                if group.iter().any(|&other| verify(slot, other)) {
-                    sets.union(slot, group[0]);
-                    root = sets.find(slot);
-                }
-            }
-            // Merge every group now in `slot`'s set (sets may also have merged through
-            // other buckets) and add `slot` to it.
-            let mut home: Option<usize> = None;
-            let mut ix = 0;
-            while ix < self.groups.len() {
-                if sets.find(self.groups[ix][0]) != root {
-                    ix += 1;
-                    continue;
-                }
-                match home {
-                    None => {
-                        home = Some(ix);
-                        ix += 1;
-                    }
-                    Some(h) => {
-                        let moved = self.groups.swap_remove(ix);
-                        self.groups[h].extend_from_slice(&moved);
-                        self.recycle(moved);
-                    }
-                }
-            }
-            match home {
-                Some(h) => self.groups[h].push(slot),
-                None => {
-                    let mut group = self.spare.pop().unwrap_or_default();
-                    group.clear();
-                    group.push(slot);
-                    self.groups.push(group);
-                }
-            }
-        }
+impl<'a> EarlyReject<'a> {
+    fn new(config: &'a DetectorConfig, fingerprints: &'a [Fingerprint], sampled: bool) -> Self {
+        let sketches = fingerprints
+            .par_iter()
+            .with_min_len(1024)
+            .flat_map_iter(|fp| fp.signature.lanes().iter().map(|&v| v as u8))
+            .collect();
+        EarlyReject { config, fingerprints, sketches, sampled }
     }
 
-    fn recycle(&mut self, mut group: Vec<Slot>) {
-        group.clear();
-        self.spare.push(group);
+    fn sketch(&self, doc: Slot) -> &[u8] {
+        let lanes = self.config.num_perm;
+        &self.sketches[doc as usize * lanes..(doc as usize + 1) * lanes]
+    }
+
+    /// True when the pair `a`, `b` certainly fails verification.
+    fn rejects(&self, a: Slot, b: Slot) -> bool {
+        let lanes = self.config.num_perm as f64;
+        let bound = f64::from(count_equal_bytes(self.sketch(a), self.sketch(b))) / lanes;
+        let (size_a, size_b) = (
+            self.fingerprints[a as usize].shingle_count,
+            self.fingerprints[b as usize].shingle_count,
+        );
+        let optimistic = Similarity {
+            jaccard: bound,
+            containment: estimate_containment(bound, size_a, size_b),
+            containment_rev: estimate_containment(bound, size_b, size_a),
+        };
+        if optimistic.copy_kind(self.config).is_some() {
+            return false;
+        }
+        if !self.sampled {
+            return true;
+        }
+        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
+        let q = bound.max(1.0 / lanes).min(0.5);
+        let error = (q * (1.0 - q) / lanes).sqrt() * (short + long) / short;
+        let lowest = self.config.containment_threshold.min(self.config.support_containment);
+        optimistic.containment_of_shorter() + 3.0 * error <= lowest
     }
 }
 
-/// Writes the scanned articles as a new data directory `dir` that the service can open
-/// (`neardup scan --save`), in input order and with the batch clusters: each article
-/// joins the cluster named after its origin, as `write_assignments` reports it.
-/// `ingested_at` dates undated articles for a time window. Returns the articles written.
+thread_local! {
+    /// Per thread: for each slot, the query that last saw it, so a candidate found in
+    /// many bands is collected once without sorting.
+    static SEEN: std::cell::RefCell<(u32, Vec<u32>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
+/// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment band.
+fn candidates_of(
+    slot: Slot,
+    jaccard_view: &BandTable,
+    containment_view: Option<&BandTable>,
+    sizes: &[u32],
+) -> Vec<Slot> {
+    SEEN.with(|seen| {
+        let (query, last_seen) = &mut *seen.borrow_mut();
+        *query = query.wrapping_add(1);
+        if *query == 0 {
+            // Wrapped: forget everything rather than mistake an old mark for this query.
+            last_seen.fill(0);
+            *query = 1;
+        }
+        if last_seen.len() < sizes.len() {
+            last_seen.resize(sizes.len(), 0);
+        }
+        let query = *query;
+        let mut out = Vec::new();
+        let mut take = |other: Slot| {
+            let mark = &mut last_seen[other as usize];
+            if *mark != query {
+                *mark = query;
+                out.push(other);
+            }
+        };
+        for band in 0..jaccard_view.bands() {
+            jaccard_view.before(slot, band).iter().for_each(|&other| take(other));
+        }
+        if let Some(view) = containment_view {
+            let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
+            for band in 0..view.bands() {
+                // Members come longest first: stop at the first too short.
+                let bucket = view.before(slot, band);
+                let containers =
+                    bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
+                for &other in containers.take(CONTAINMENT_PER_BAND) {
+                    take(other);
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Writes the scanned articles and their batch clusters as a data directory that
+/// `neardup serve --data-dir` opens; returns the number of articles written.
 pub fn save(
     report: &ScanReport,
     config: &DetectorConfig,
@@ -639,17 +514,17 @@ pub fn save(
     ingested_at: i64,
 ) -> Result<u64> {
     let mut writer = crate::store::BulkWriter::create(dir, config)?;
-    let docs = &report.docs;
     for (ix, assignment) in report.assignments.iter().enumerate() {
-        let article = StoredArticle {
-            id: docs.id(ix),
-            source: docs.source(ix),
-            published: docs.published(ix),
-            text_hash: docs.text_hash(ix),
-            lanes: docs.lanes(ix),
-            shingle_count: docs.shingle_count(ix),
+        let doc = &report.docs[ix];
+        let article = crate::detector::StoredArticle {
+            id: &doc.id,
+            source: doc.source.as_deref().unwrap_or(""),
+            published: doc.published,
+            text_hash: doc.text_hash,
+            lanes: doc.fingerprint.signature.lanes(),
+            shingle_count: doc.fingerprint.shingle_count,
             kind: report.kind(ix, config),
-            cluster_id: docs.id(assignment.origin),
+            cluster_id: &report.docs[assignment.origin].id,
         };
         writer.append(&article, ingested_at)?;
     }
@@ -680,6 +555,47 @@ struct DocLine<'a> {
     kind: Kind,
     jaccard: f64,
     containment: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Explain<'a>>,
+}
+
+/// Why a document sits where it does.
+#[derive(Serialize)]
+struct Explain<'a> {
+    /// Similarity to the cluster's origin.
+    to_origin: Scores,
+    /// The strongest accepted link that put it in its cluster.
+    link: Option<LinkLine<'a>>,
+    /// Shingles its fingerprint was computed from (chrome left out).
+    shingles: u32,
+    /// Lines left out as chrome (normalized text).
+    chrome_ignored: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Scores {
+    jaccard: f64,
+    /// Share of this document found in the other.
+    containment: f64,
+    /// Share of the other document found in this one.
+    containment_rev: f64,
+}
+
+impl From<Similarity> for Scores {
+    fn from(s: Similarity) -> Self {
+        Scores {
+            jaccard: round4(s.jaccard),
+            containment: round4(s.containment),
+            containment_rev: round4(s.containment_rev),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    scores: Scores,
 }
 
 #[derive(Serialize)]
@@ -693,28 +609,41 @@ struct ClusterLine<'a> {
 /// Documents formatted per parallel task when writing.
 const WRITE_BLOCK: usize = 8192;
 
-/// Writes one JSON line per document, in input order. Lines are formatted in parallel
-/// blocks and written in order, so the sequential part is only the write itself.
+/// Writes one JSON line per document, in input order; with `explain`, each line also
+/// says why (see `neardup scan --explain`). Lines are formatted in parallel blocks and
+/// written in order, so the sequential part is only the write itself.
 pub fn write_assignments(
     report: &ScanReport,
     config: &DetectorConfig,
+    explain: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let n = report.len();
+    let n = report.assignments.len();
     let blocks: Vec<Range<usize>> =
         (0..n).step_by(WRITE_BLOCK).map(|s| s..(s + WRITE_BLOCK).min(n)).collect();
     let format_block = |range: &Range<usize>| -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(range.len() * 128);
         for doc in range.clone() {
             let assignment = &report.assignments[doc];
-            let origin = report.docs.id(assignment.origin);
+            let scanned = &report.docs[doc];
+            let origin = report.docs[assignment.origin].id.as_str();
+            let explain = explain.then(|| Explain {
+                to_origin: assignment.to_origin.into(),
+                link: assignment.link.map(|(other, similarity)| LinkLine {
+                    id: &report.docs[other].id,
+                    scores: similarity.into(),
+                }),
+                shingles: scanned.fingerprint.shingle_count,
+                chrome_ignored: &scanned.chrome,
+            });
             let line = DocLine {
-                id: report.docs.id(doc),
+                id: &scanned.id,
                 cluster: origin,
                 origin,
                 kind: report.kind(doc, config),
                 jaccard: round4(assignment.to_origin.jaccard),
                 containment: round4(assignment.to_origin.containment),
+                explain,
             };
             serde_json::to_writer(&mut buf, &line)?;
             buf.push(b'\n');
@@ -739,12 +668,12 @@ pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Resu
     let mut clusters: Vec<(usize, Vec<usize>)> = members.into_iter().collect();
     clusters.sort_by(|(oa, a), (ob, b)| b.len().cmp(&a.len()).then(oa.cmp(ob)));
     for (origin, docs) in clusters {
-        let origin_id = report.docs.id(origin);
+        let origin_id = report.docs[origin].id.as_str();
         let line = ClusterLine {
             cluster: origin_id,
             size: docs.len(),
             origin: origin_id,
-            members: docs.iter().map(|&d| report.docs.id(d)).collect(),
+            members: docs.iter().map(|&d| report.docs[d].id.as_str()).collect(),
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
@@ -759,73 +688,60 @@ fn round4(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::links_to_earlier;
-    use crate::lsh::LshIndex;
+    use crate::minhash::MinHasher;
 
-    /// The clusters of the reference algorithm (every candidate pair verified, then
-    /// union-find) as sets of members, for comparison.
-    fn reference(config: &DetectorConfig, fps: &[Fingerprint]) -> Vec<Vec<usize>> {
-        let mut index = LshIndex::new(config.bands, config.rows, config.seed);
-        for (slot, fp) in fps.iter().enumerate() {
-            index.insert(slot as Slot, fp.signature.lanes());
+    /// Documents cut from a few stories at many sizes, with noise: pairs of every
+    /// containment, many close to the thresholds where sampling decides.
+    fn corpus(config: &DetectorConfig) -> (Vec<Fingerprint>, Vec<ShingleSample>) {
+        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        let stories: Vec<Vec<u64>> = (0..4)
+            .map(|_| (0..600).map(|_| next().wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect())
+            .collect();
+        let mut fingerprints = Vec::new();
+        let mut samples = Vec::new();
+        for _ in 0..160 {
+            let story = &stories[next() as usize % stories.len()];
+            let len = 20 + next() as usize % 500;
+            let start = next() as usize % (story.len() - len + 1);
+            let mut shingles: Vec<u64> = story[start..start + len].to_vec();
+            let noise = next() as usize % (len / 2 + 1);
+            shingles.extend((0..noise).map(|_| next().wrapping_mul(0xD6E8_FEB8_6659_FD93)));
+            shingles.sort_unstable();
+            shingles.dedup();
+            let signature = hasher.signature(&shingles);
+            samples.push(ShingleSample::new(&hasher, &shingles, signature.lanes()));
+            fingerprints.push(Fingerprint { signature, shingle_count: shingles.len() as u32 });
         }
-        let mut sets = UnionFind::new(fps.len());
-        for slot in 0..fps.len() as Slot {
-            for (other, _) in links_to_earlier(config, &index, fps, slot) {
-                sets.union(slot, other);
-            }
-        }
-        partition((0..fps.len() as u32).map(|d| sets.find(d) as usize))
-    }
-
-    fn partition(labels: impl Iterator<Item = usize>) -> Vec<Vec<usize>> {
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (doc, label) in labels.enumerate() {
-            groups.entry(label).or_default().push(doc);
-        }
-        let mut out: Vec<Vec<usize>> = groups.into_values().collect();
-        out.sort();
-        out
+        (fingerprints, samples)
     }
 
     #[test]
-    fn skipping_joined_pairs_gives_the_reference_clusters() {
-        // Signatures over few values so that buckets are large and many candidate pairs
-        // fail verification: the hard case for skipping.
-        let config = DetectorConfig { num_perm: 64, bands: 8, rows: 2, ..Default::default() };
-        let mut state = 11u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
-        // The 16 banded lanes come from 6 values, so unrelated documents often share a
-        // bucket; the other 48 from many, so unrelated pairs fail verification.
-        let lane = |ix: usize, next: &mut dyn FnMut() -> u32| {
-            if ix < 16 { next() % 6 } else { next() % 100_000 }
-        };
-        let bases: Vec<Vec<u32>> =
-            (0..40).map(|_| (0..64).map(|ix| lane(ix, &mut next)).collect()).collect();
-        let fps: Vec<Fingerprint> = (0..600)
-            .map(|_| {
-                let base = bases[next() as usize % bases.len()].clone();
-                let lanes: Vec<u32> = base
-                    .iter()
-                    .enumerate()
-                    .map(|(ix, &v)| if next() % 5 < 2 { lane(ix, &mut next) } else { v })
-                    .collect();
-                // Equal sizes keep containment out of it: a pair verifies on Jaccard.
-                Fingerprint {
-                    signature: crate::minhash::Signature(lanes.into()),
-                    shingle_count: 100,
+    fn early_rejection_never_drops_a_pair_the_verifier_accepts() {
+        let config = DetectorConfig::default();
+        let (fingerprints, samples) = corpus(&config);
+        for sampled in [false, true] {
+            let samples = sampled.then_some(samples.as_slice());
+            let verifier = Verifier::new(&config, &fingerprints, samples);
+            let rejecter = EarlyReject::new(&config, &fingerprints, sampled);
+            let (mut rejected, mut accepted) = (0, 0);
+            for a in 0..fingerprints.len() as Slot {
+                for b in 0..a {
+                    let copy = verifier.similarity(a, b).copy_kind(&config).is_some();
+                    accepted += usize::from(copy);
+                    if rejecter.rejects(a, b) {
+                        rejected += 1;
+                        assert!(!copy, "pair ({a}, {b}) rejected early but verifies");
+                    }
                 }
-            })
-            .collect();
-        let assignments = cluster_fingerprints(&config, &fps, &vec![None; fps.len()]);
-        let mine = partition(assignments.iter().map(|a| a.origin));
-        let expected = reference(&config, &fps);
-        let sizes: Vec<usize> = expected.iter().map(Vec::len).collect();
-        assert!(sizes.len() > 10 && sizes.iter().filter(|&&s| s > 1).count() > 10, "{sizes:?}");
-        assert_eq!(mine, expected);
+            }
+            // The check is not vacuous: both outcomes occur.
+            assert!(rejected > 1000 && accepted > 100, "{rejected} rejected, {accepted} copies");
+        }
     }
 
     #[test]
@@ -837,7 +753,7 @@ mod tests {
         };
         let fps = vec![fp(1), fp(2), fp(1), fp(1), fp(2)];
         let published = vec![Some(10), None, Some(5), Some(5), None];
-        let assignments = cluster_fingerprints(&config, &fps, &published);
+        let assignments = cluster_fingerprints(&config, &fps, None, &published);
         let origins: Vec<usize> = assignments.iter().map(|a| a.origin).collect();
         assert_eq!(origins, [2, 1, 2, 2, 1]);
         assert_eq!(assignments[0].to_origin.jaccard, 1.0);

@@ -1,226 +1,360 @@
 //! Text normalization and tokenization: raw article text to a canonical string of
-//! tokens separated by single spaces. Shingles are then plain byte ranges of that string,
-//! so no per-shingle strings are ever built.
+//! tokens separated by single spaces, line by line. Shingles are then plain byte ranges
+//! of that string, so no per-shingle strings are ever built; the line structure is kept
+//! so that boilerplate lines can be left out (see [`crate::boilerplate`]).
 //!
-//! Rules: NFKC, lower case (with final sigma folded), apostrophes of any shape removed
-//! inside words ("bloc’s" -> "blocs"), every other non-word character (punctuation,
-//! curly quotes, dashes, symbols, whitespace) a separator. A word character is a letter,
-//! digit or combining mark (so Devanagari or Arabic vowel signs stay in their word).
-//! Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar,
-//! Tibetan) yield one token per character, which makes shingles character n-grams there.
+//! Rules, per line of the input:
+//! - NFKC (skipped when the quick check says the line is already NFKC), then words by
+//!   Unicode word boundaries (UAX #29, via `unicode-segmentation`). Only segments holding
+//!   a letter or digit are words.
+//! - A word keeps its letters, digits and combining marks, lower-cased (final sigma
+//!   folded); punctuation inside it is dropped, so "U.S." is `us`, "bloc’s" is `blocs`,
+//!   "1,140.4" is `11404` and the Hebrew acronym צה"ל is one token.
+//! - Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar,
+//!   Tibetan) give one token per character (with its combining marks), so shingles are
+//!   character n-grams there.
+//! - Optionally, agency abbreviations and their spelled-out forms fold to one token
+//!   ([`WIRE_ABBREVIATIONS`]): republishers spell out "mln dlrs", and on a short wire
+//!   story that alone can cost a third of the shingles.
 //!
-//! Fast path, byte-identical to normalizing the whole text with NFKC first (the
-//! reference, kept in the tests and compared on arbitrary Unicode by a property test).
-//! Invariant: every ASCII character is an NFKC boundary (a starter with quick-check Yes
-//! that no composition has as its second character), so NFKC of a text is the
-//! concatenation of NFKC over segments cut before each ASCII character. ASCII runs are
-//! therefore tokenized at byte level (one table lookup per byte, no intermediate
-//! `String`, no UTF-8 re-validation), and only each non-ASCII run, together
-//! with the one ASCII character before it (which may compose with a following combining
-//! mark, `e` + U+0301), goes through NFKC, and not even that when the segment passes the
-//! NFKC quick check (curly quotes, dashes and most letters do). One state machine serves
-//! both paths, so its decisions cannot drift apart.
+//! Pure ASCII lines take a byte-level fast path that implements the same word-boundary
+//! rules and gives identical output (a property test checks it); in other lines only the
+//! stretches around non-ASCII characters take the Unicode path (`normalize_mixed`,
+//! property-tested against the whole-line Unicode path).
 
-use unicode_normalization::{
-    IsNormalized, UnicodeNormalization, char::is_combining_mark, is_nfkc_quick,
-};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, char::is_combining_mark};
+use unicode_segmentation::UnicodeSegmentation;
 
-/// Normalizes `text` into space-separated tokens. Returns an empty string when the text
-/// holds no word characters.
+/// Switches of the text stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Fold [`WIRE_ABBREVIATIONS`] to their short form.
+    pub fold_abbreviations: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions { fold_abbreviations: true }
+    }
+}
+
+/// Spelled-out forms of agency (Reuters/AP style) abbreviations and the short token
+/// each folds to. Both spellings map to the short form, so either side may use either.
+pub const WIRE_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("million", "mln"),
+    ("billion", "bln"),
+    ("dollars", "dlrs"),
+    ("dollar", "dlr"),
+    ("percent", "pct"),
+    ("cents", "cts"),
+    ("quarter", "qtr"),
+    ("year", "yr"),
+    ("versus", "vs"),
+    ("share", "shr"),
+];
+
+/// A normalized text: tokens separated by single spaces, and where each input line
+/// that had any tokens ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalized {
+    /// The tokens, single-space separated, lines joined by a space too (shingles run
+    /// across line breaks, so reflowing a text does not change its shingles).
+    pub text: String,
+    /// Exclusive end offset in `text` of each non-empty line.
+    line_ends: Vec<u32>,
+    /// Per non-empty line: the raw line starts with a lower-case letter right after a
+    /// non-blank line that did not end a sentence, so it most likely continues that line
+    /// (hard-wrapped text) rather than standing alone.
+    continues: Vec<bool>,
+}
+
+impl Normalized {
+    /// Clears the text and lines, keeping allocations.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.line_ends.clear();
+        self.continues.clear();
+    }
+
+    /// For each non-empty line, whether it continues the raw line before it (starts
+    /// lower-case right after a non-blank line that did not end a sentence): the tail of
+    /// a hard-wrapped sentence ("said it would"), never a standalone line such as site
+    /// chrome.
+    pub fn continuations(&self) -> &[bool] {
+        &self.continues
+    }
+
+    /// Number of non-empty lines.
+    pub fn line_count(&self) -> usize {
+        self.line_ends.len()
+    }
+
+    /// The byte range of every non-empty line in `text`.
+    pub fn line_ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let mut start = 0usize;
+        self.line_ends.iter().map(move |&end| {
+            let range = (start, end as usize);
+            start = end as usize + 1;
+            range
+        })
+    }
+
+    /// The text of every non-empty line.
+    pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
+        self.line_ranges().map(|(start, end)| &self.text[start..end])
+    }
+}
+
+/// Normalizes `text` with default options into space-separated tokens. Returns an empty
+/// string when the text holds no word characters.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    normalize_into(text, &mut out);
-    out
+    let mut out = Normalized::default();
+    normalize_lines_into(text, TextOptions::default(), &mut out);
+    out.text
 }
 
 /// Like [`normalize`], reusing `out`'s allocation (it is cleared first).
 pub fn normalize_into(text: &str, out: &mut String) {
-    // Bytes, not a `String`, while writing: pushing an ASCII byte to a `Vec` is one store,
-    // where `String::push` goes through `char` encoding on every byte.
-    let mut bytes_out = std::mem::take(out).into_bytes();
-    bytes_out.clear();
-    let mut machine = Machine { out: bytes_out, pending_space: false, after_unspaced: false };
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        let Some(non_ascii) = first_non_ascii(&bytes[at..]).map(|i| at + i) else {
-            machine.ascii(&bytes[at..]);
-            break;
-        };
-        // The ASCII character before a non-ASCII run joins its NFKC segment.
-        let segment_start = if non_ascii > at { non_ascii - 1 } else { non_ascii };
-        machine.ascii(&bytes[at..segment_start]);
-        let segment_end =
-            bytes[non_ascii..].iter().position(u8::is_ascii).map_or(bytes.len(), |i| non_ascii + i);
-        let segment = &text[segment_start..segment_end];
-        if is_nfkc_quick(segment.chars()) == IsNormalized::Yes {
-            segment.chars().for_each(|c| machine.char(c));
+    let mut normalized = Normalized { text: std::mem::take(out), ..Normalized::default() };
+    normalize_lines_into(text, TextOptions::default(), &mut normalized);
+    *out = normalized.text;
+}
+
+/// Normalizes `text` line by line into `out` (cleared first).
+pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
+    out.clear();
+    out.text.reserve(text.len());
+    let mut scratch = String::new();
+    // Whether the raw line before was non-blank and did not end a sentence: a line
+    // after it that starts lower-case is the tail of a hard-wrapped sentence.
+    let mut previous_runs_on = false;
+    for line in text.split(is_line_break) {
+        let trimmed = line.trim_end();
+        let runs_on = !trimmed.is_empty()
+            && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
+        let before = out.text.len();
+        if before > 0 {
+            out.text.push(' ');
+        }
+        let start = out.text.len();
+        if line.is_ascii() {
+            normalize_ascii(line.as_bytes(), options, &mut out.text);
         } else {
-            segment.nfkc().for_each(|c| machine.char(c));
+            normalize_mixed(line, options, &mut out.text, &mut scratch);
         }
-        at = segment_end;
-    }
-    let mut bytes_out = machine.out;
-    if bytes_out.last() == Some(&b' ') {
-        bytes_out.pop();
-    }
-    debug_assert!(std::str::from_utf8(&bytes_out).is_ok());
-    // SAFETY: the machine only appends ASCII bytes and whole UTF-8 encodings of `char`s,
-    // and the one byte removed above is an ASCII space, so the bytes are valid UTF-8.
-    *out = unsafe { String::from_utf8_unchecked(bytes_out) };
-}
-
-/// Index of the first byte >= 0x80, eight bytes at a time.
-fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let (words, tail) = bytes.as_chunks::<8>();
-    for (ix, word) in words.iter().enumerate() {
-        let high = u64::from_le_bytes(*word) & HIGH;
-        if high != 0 {
-            return Some(ix * 8 + high.trailing_zeros() as usize / 8);
-        }
-    }
-    tail.iter().position(|&b| b >= 0x80).map(|i| words.len() * 8 + i)
-}
-
-/// ASCII bytes mapped to what the tokenizer writes: the lower-cased byte for word
-/// characters, else [`SEPARATOR`] or [`APOSTROPHE`] (dropped without splitting the word).
-/// Both codes are below `'0'`, so "is a word byte" is one comparison.
-const SEPARATOR: u8 = 0;
-const APOSTROPHE: u8 = 1;
-const ASCII_CLASS: [u8; 256] = {
-    let mut table = [SEPARATOR; 256];
-    let mut byte = 0;
-    while byte < 128 {
-        if (byte as u8).is_ascii_alphanumeric() {
-            table[byte] = (byte as u8).to_ascii_lowercase();
-        }
-        byte += 1;
-    }
-    table[b'\'' as usize] = APOSTROPHE;
-    table
-};
-
-/// The tokenizer's state between characters.
-struct Machine {
-    out: Vec<u8>,
-    /// A separator was seen since the last word character.
-    pending_space: bool,
-    /// The last base character written belongs to a script written without spaces.
-    after_unspaced: bool,
-}
-
-impl Machine {
-    /// ASCII text at byte level: one table lookup and no branch per byte. An ASCII run's
-    /// output is never longer than the run plus one space, so it is written into a
-    /// zeroed window that is then cut to length.
-    fn ascii(&mut self, bytes: &[u8]) {
-        let start = self.out.len();
-        self.out.resize(start + bytes.len() + 1, 0);
-        let window = &mut self.out[start..];
-        let mut written = 0;
-        let mut nonempty = start > 0;
-        let mut pending = self.pending_space;
-        let mut after_unspaced = self.after_unspaced;
-        for &byte in bytes {
-            let class = ASCII_CLASS[byte as usize];
-            let word = class > APOSTROPHE;
-            window[written] = b' ';
-            written += usize::from(word & (pending | after_unspaced) & nonempty);
-            window[written] = class;
-            written += usize::from(word);
-            nonempty |= word;
-            pending = (pending | (class == SEPARATOR)) & !word;
-            after_unspaced &= !word;
-        }
-        self.out.truncate(start + written);
-        self.pending_space = pending;
-        self.after_unspaced = after_unspaced;
-    }
-
-    /// One character of NFKC output.
-    fn char(&mut self, c: char) {
-        if is_apostrophe(c) {
-            return;
-        }
-        if is_combining_mark(c) {
-            // Marks belong to the preceding letter; a stray mark at a word start is dropped.
-            if !self.pending_space && !self.out.is_empty() {
-                self.push(c);
-            }
-            return;
-        }
-        if !c.is_alphanumeric() {
-            self.pending_space = true;
-            return;
-        }
-        let solo = is_unspaced_script(c);
-        self.space_before(solo);
-        if c == 'ς' {
-            self.push('σ');
+        if out.text.len() == start {
+            out.text.truncate(before);
         } else {
-            c.to_lowercase().for_each(|lower| self.push(lower));
+            out.line_ends.push(out.text.len() as u32);
+            let first = line.trim_start().chars().next();
+            out.continues.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
         }
-    }
-
-    fn push(&mut self, c: char) {
-        let mut buf = [0u8; 4];
-        self.out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-    }
-
-    /// Writes the separator a word character at this point needs, and records whether
-    /// that character is one of an unspaced script.
-    fn space_before(&mut self, unspaced: bool) {
-        if (self.pending_space || unspaced || self.after_unspaced) && !self.out.is_empty() {
-            self.out.push(b' ');
-        }
-        self.pending_space = false;
-        self.after_unspaced = unspaced;
+        previous_runs_on = runs_on;
     }
 }
 
-/// The definition the fast path must match: NFKC over the whole text, then the same
-/// rules character by character.
-#[cfg(test)]
-fn normalize_reference(text: &str) -> String {
-    let mut out = String::new();
-    let mut pending_space = false;
-    for c in text.nfkc() {
-        if is_apostrophe(c) {
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// ASCII classes of the UAX #29 word-boundary rules.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Letter,
+    Digit,
+    /// `_` (ExtendNumLet): joins letters and digits, is not itself kept.
+    Joiner,
+    /// `:` (MidLetter): inside a word only between two letters.
+    MidLetter,
+    /// `.` and `'` (MidNumLet, Single_Quote): between two letters or two digits.
+    MidNumLet,
+    /// `,` and `;` (MidNum): between two digits.
+    MidNum,
+    Other,
+}
+
+fn class(b: u8) -> Class {
+    match b {
+        b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
+        b'0'..=b'9' => Class::Digit,
+        b'_' => Class::Joiner,
+        b':' => Class::MidLetter,
+        b'.' | b'\'' => Class::MidNumLet,
+        b',' | b';' => Class::MidNum,
+        _ => Class::Other,
+    }
+}
+
+fn is_word_class(c: Class) -> bool {
+    matches!(c, Class::Letter | Class::Digit | Class::Joiner)
+}
+
+fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_word_class(class(bytes[i])) {
+            i += 1;
             continue;
         }
-        if is_combining_mark(c) {
-            if !pending_space && !out.is_empty() {
-                out.push(c);
+        // One UAX #29 word: extend while the rules say "no break".
+        let mut end = i + 1;
+        while end < bytes.len() {
+            let prev = class(bytes[end - 1]);
+            let here = class(bytes[end]);
+            if is_word_class(here) {
+                end += 1;
+                continue;
             }
-            continue;
+            let after = bytes.get(end + 1).map_or(Class::Other, |&b| class(b));
+            let between_letters = prev == Class::Letter
+                && after == Class::Letter
+                && matches!(here, Class::MidLetter | Class::MidNumLet);
+            let between_digits = prev == Class::Digit
+                && after == Class::Digit
+                && matches!(here, Class::MidNum | Class::MidNumLet);
+            if between_letters || between_digits {
+                end += 2;
+            } else {
+                break;
+            }
         }
-        if !c.is_alphanumeric() {
-            pending_space = true;
-            continue;
-        }
-        let solo = is_unspaced_script(c);
-        if (pending_space || solo || ends_with_unspaced(&out)) && !out.is_empty() {
+        let token_start = out.len();
+        if token_start > 0 && !out.ends_with(' ') {
             out.push(' ');
         }
-        pending_space = false;
-        if c == 'ς' {
-            out.push('σ');
-        } else {
-            out.extend(c.to_lowercase());
+        let kept_start = out.len();
+        for &b in &bytes[i..end] {
+            if b.is_ascii_alphanumeric() {
+                out.push(b.to_ascii_lowercase() as char);
+            }
         }
+        if out.len() == kept_start {
+            out.truncate(token_start);
+        } else if options.fold_abbreviations {
+            fold_abbreviation(out, kept_start);
+        }
+        i = end;
     }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
 }
 
-#[cfg(test)]
-fn ends_with_unspaced(out: &str) -> bool {
+/// A line with some non-ASCII text: only the stretches around non-ASCII characters go
+/// through NFKC and the UAX #29 segmenter; the ASCII stretches between them take the
+/// byte-level path. Identical output to [`normalize_unicode`] on the whole line (a
+/// property test checks it), because the line is cut only at an ASCII space whose two
+/// neighbours are ASCII:
+/// - NFKC: every ASCII character is a starter that composes with nothing before it, and
+///   the neighbours of the cut are ASCII, so NFKC of the line is the concatenation of
+///   NFKC of the pieces (nothing can compose across the space);
+/// - word boundaries: UAX #29 breaks on both sides of a space between two characters
+///   that are neither spaces, Extend, Format nor ZWJ (rule WB999; the rules that look
+///   further, WB6/7 and WB11/12, need a MidLetter/MidNum next to the break and the
+///   regional-indicator rules need non-ASCII), so no word spans the cut and the segmenter
+///   sees the same words on each piece;
+/// - tokens are written piece by piece with the same spacing rule as within a piece.
+fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+    let bytes = line.as_bytes();
+    let safe_cut = |i: usize| {
+        bytes[i] == b' '
+            && i > 0
+            && bytes[i - 1].is_ascii()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii)
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(non_ascii) = bytes[at..].iter().position(|b| !b.is_ascii()).map(|i| at + i) else {
+            normalize_ascii(&bytes[at..], options, out);
+            return;
+        };
+        let start = (at..non_ascii).rev().find(|&i| safe_cut(i)).unwrap_or(at);
+        normalize_ascii(&bytes[at..start], options, out);
+        let end = (non_ascii + 1..bytes.len()).find(|&i| safe_cut(i)).unwrap_or(bytes.len());
+        // Cuts sit at ASCII bytes, so both ends are char boundaries.
+        normalize_unicode(&line[start..end], options, out, scratch);
+        at = end;
+    }
+}
+
+fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+    let composed: &str = if unicode_normalization::is_nfkc_quick(line.chars()) == IsNormalized::Yes
+    {
+        line
+    } else {
+        scratch.clear();
+        scratch.extend(line.nfkc());
+        scratch
+    };
+    for word in composed.unicode_words() {
+        let mut token_start = None;
+        for c in word.chars() {
+            if is_combining_mark(c) {
+                // Marks belong to the letter before; a mark with no letter is dropped.
+                if token_start.is_some() {
+                    out.push(c);
+                }
+                continue;
+            }
+            if is_unspaced_script(c) {
+                finish_token(out, &mut token_start, options);
+                start_token(out, &mut token_start);
+                out.extend(c.to_lowercase());
+                // Marks after this letter stay with it; anything else starts a new token.
+                continue;
+            }
+            if is_apostrophe(c) || !c.is_alphanumeric() || c == '\u{0640}' {
+                // Punctuation inside a word, and the Arabic tatweel (a justification
+                // stroke), are not part of the token.
+                continue;
+            }
+            if ends_with_unspaced(out, token_start) {
+                finish_token(out, &mut token_start, options);
+            }
+            start_token(out, &mut token_start);
+            if c == 'ς' {
+                out.push('σ');
+            } else {
+                out.extend(c.to_lowercase());
+            }
+        }
+        finish_token(out, &mut token_start, options);
+    }
+}
+
+fn start_token(out: &mut String, token_start: &mut Option<usize>) {
+    if token_start.is_none() {
+        if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        *token_start = Some(out.len());
+    }
+}
+
+fn finish_token(out: &mut String, token_start: &mut Option<usize>, options: TextOptions) {
+    if let Some(start) = token_start.take()
+        && options.fold_abbreviations
+    {
+        fold_abbreviation(out, start);
+    }
+}
+
+fn ends_with_unspaced(out: &str, token_start: Option<usize>) -> bool {
     // A mark after an unspaced-script letter is part of that letter's token, so look at
-    // the last base character.
-    out.chars().rev().find(|c| !is_combining_mark(*c)).is_some_and(is_unspaced_script)
+    // the last base character of the current token.
+    token_start.is_some_and(|start| {
+        out[start..].chars().rev().find(|c| !is_combining_mark(*c)).is_some_and(is_unspaced_script)
+    })
+}
+
+/// Replaces the token `out[start..]` by its short form when it is a spelled-out
+/// agency abbreviation.
+fn fold_abbreviation(out: &mut String, start: usize) {
+    let token = &out[start..];
+    if !(4..=7).contains(&token.len()) {
+        return;
+    }
+    if let Some((_, short)) = WIRE_ABBREVIATIONS.iter().find(|(long, _)| *long == token) {
+        out.truncate(start);
+        out.push_str(short);
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -269,58 +403,70 @@ fn memchr_space(bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn unicode_path(text: &str, options: TextOptions) -> String {
+        let mut out = String::new();
+        normalize_unicode(text, options, &mut out, &mut String::new());
+        out
+    }
+
     #[test]
     fn folds_case_punctuation_and_whitespace() {
         assert_eq!(
             normalize("  Hello,   WORLD!\n\tIt's 79.41 U.S. dlrs  "),
-            "hello world its 79 41 u s dlrs"
+            "hello world its 7941 us dlrs"
         );
     }
 
     #[test]
-    fn fast_path_matches_reference() {
-        for text in [
+    fn word_boundaries_follow_uax29() {
+        // Inner punctuation joins a word only between letters (".", "'", ":") or digits
+        // (".", ",", ";"); hyphens and slashes always split.
+        assert_eq!(
+            normalize("first-quarter e.g. a.1 1,140.4 c:a 3;4 x:1"),
+            "first qtr eg a 1 11404 ca 34 x 1"
+        );
+        assert_eq!(normalize("snake_case __init__ t.me/abc"), "snakecase init tme abc");
+        assert_eq!(normalize("'quoted' ''"), "quoted");
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_unicode_path() {
+        for ascii in [
             "The bloc's \"military\" potential -- in 1997 (NATO)!",
-            "the bloc’s “military” potential – 1997",
-            "cafe\u{301} cafe\u{0301}s e\u{301}\u{327} A\u{30a}ngstro\u{308}m",
-            "ＦＵＬＬ　ｗｉｄｔｈ ﬁne x\u{fb01}y",
-            "东a京 b大学c ข่าวด่วนd",
-            "\u{301}abc 'x' \u{1100}\u{1161}\u{11a8}z",
+            "U.S. 79.41 dlrs, 1,140.4 bln; a:b a: :b 3;4 ;5 x.y. _a_ a_1 1_a .5 5. 'x' it''s",
+            "MILLION million Million versus Share shares",
         ] {
-            assert_eq!(normalize(text), normalize_reference(text), "{text:?}");
+            for fold in [false, true] {
+                let options = TextOptions { fold_abbreviations: fold };
+                let mut fast = String::new();
+                normalize_ascii(ascii.as_bytes(), options, &mut fast);
+                assert_eq!(fast, unicode_path(ascii, options), "{ascii:?}");
+            }
         }
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn mixed_line_path_matches_unicode_path_on_any_line(
+            text in "([a-zA-Z0-9 _:.,;'\"\t]|[^\n\r\u{0B}\u{0C}\u{85}\u{2028}\u{2029}]|\u{0301}|\u{2019}|é|ß|ﬁ|①|ｶﾞ|가|\u{1F1FA}\u{1F1F8}| ){0,48}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = String::new();
+            normalize_mixed(&text, options, &mut fast, &mut String::new());
+            proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
 
         #[test]
-        fn fast_path_matches_reference_on_any_unicode(text in any_unicode()) {
-            proptest::prop_assert_eq!(normalize(&text), normalize_reference(&text));
+        fn ascii_fast_path_matches_unicode_path_on_any_ascii(
+            text in "[a-zA-Z0-9 _:.,;'\\-\"!?()\t]{0,64}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = String::new();
+            normalize_ascii(text.as_bytes(), options, &mut fast);
+            proptest::prop_assert_eq!(fast, unicode_path(&text, options));
         }
-    }
-
-    /// Arbitrary strings weighted towards what makes NFKC and tokenizing interesting:
-    /// ASCII next to combining marks, compatibility characters, Hangul jamo, unspaced
-    /// scripts, apostrophes and final sigma, plus any `char` at all.
-    fn any_unicode() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let interesting = prop_oneof![
-            4 => proptest::char::range('\0', '\x7f'),
-            2 => proptest::char::range('\u{300}', '\u{36f}'),
-            1 => proptest::sample::select(vec![
-                '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2013}', '\u{2014}',
-                '\u{02bc}', '\u{ff07}', '\u{fb01}', '\u{ff21}', '\u{3000}', '\u{2126}',
-                '\u{212b}', 'ς', 'Σ', 'İ', 'ß', '\u{1e9e}', '\u{0345}', '\u{0e48}',
-            ]),
-            1 => proptest::char::range('\u{1100}', '\u{11ff}'),
-            1 => proptest::char::range('\u{ac00}', '\u{ac40}'),
-            1 => proptest::char::range('\u{0e00}', '\u{0e7f}'),
-            1 => proptest::char::range('\u{4e00}', '\u{4e40}'),
-            1 => proptest::char::range('\u{ff00}', '\u{ffef}'),
-            2 => any::<char>(),
-        ];
-        proptest::collection::vec(interesting, 0..40).prop_map(|chars| chars.into_iter().collect())
     }
 
     #[test]
@@ -333,13 +479,53 @@ mod tests {
     }
 
     #[test]
+    fn folds_wire_abbreviations_both_ways() {
+        assert_eq!(
+            normalize("32 million dollars, up 21 percent"),
+            normalize("32 mln dlrs, up 21 pct")
+        );
+        let plain = TextOptions { fold_abbreviations: false };
+        let mut out = Normalized::default();
+        normalize_lines_into("32 million dollars", plain, &mut out);
+        assert_eq!(out.text, "32 million dollars");
+    }
+
+    #[test]
     fn scripts() {
         assert_eq!(normalize("Путин и Макрон обсудили"), "путин и макрон обсудили");
         assert_eq!(normalize("ΟΔΥΣΣΕΥΣ"), "οδυσσευσ");
         assert_eq!(normalize("东京大学"), "东 京 大 学");
+        assert_eq!(normalize("カタカナ"), "カ タ カ ナ");
         assert_eq!(normalize("ข่าวด่วน"), "ข่ า ว ด่ ว น");
         // Devanagari vowel signs are combining marks and stay inside the word.
         assert_eq!(normalize("नमस्ते दुनिया"), "नमस्ते दुनिया");
+        // Hebrew gershayim inside an acronym does not split it (UAX #29 WB7b/c).
+        assert_eq!(normalize("צה\"ל הודיע"), "צהל הודיע");
+        // Arabic tatweel is a justification stroke, not a letter.
+        assert_eq!(normalize("مـــصر"), normalize("مصر"));
+        // Mixed scripts in one line.
+        assert_eq!(normalize("Tokyo東京2020年"), "tokyo 東 京 2020 年");
+    }
+
+    #[test]
+    fn lines_are_kept() {
+        let mut out = Normalized::default();
+        normalize_lines_into(
+            "Home » News\r\n\n  \nBody, first line\nsecond”\n--",
+            TextOptions::default(),
+            &mut out,
+        );
+        assert_eq!(out.text, "home news body first line second");
+        assert_eq!(out.lines().collect::<Vec<_>>(), ["home news", "body first line", "second"]);
+        // "second”" starts lower-case right after a line that runs on: a continuation.
+        assert_eq!(out.continuations(), [false, false, true]);
+        normalize_lines_into(
+            "Ends here.\nnext\n\nsite.example | News",
+            TextOptions::default(),
+            &mut out,
+        );
+        assert_eq!(out.continuations(), [false, false, false]);
+        assert_eq!(out.line_count(), 3);
     }
 
     #[test]
@@ -347,6 +533,7 @@ mod tests {
         assert_eq!(normalize(""), "");
         assert_eq!(normalize(" -- !! ... "), "");
         assert_eq!(normalize("\u{0301}abc"), "abc");
+        assert_eq!(normalize("\n\n"), "");
     }
 
     #[test]

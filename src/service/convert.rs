@@ -74,10 +74,12 @@ pub fn verdict(verdict: Verdict) -> pb::Verdict {
                 source: m.source,
                 jaccard: m.jaccard as f32,
                 containment: m.containment as f32,
+                containment_rev: m.containment_rev as f32,
             })
             .collect(),
         best_jaccard: verdict.best_jaccard as f32,
         best_containment: verdict.best_containment as f32,
+        chrome_ignored: verdict.chrome_ignored,
     }
 }
 
@@ -106,10 +108,12 @@ pub fn verdict_from_pb(verdict: pb::Verdict) -> Result<Verdict> {
                 source: m.source,
                 jaccard: round4(m.jaccard),
                 containment: round4(m.containment),
+                containment_rev: round4(m.containment_rev),
             })
             .collect(),
         best_jaccard: round4(verdict.best_jaccard),
         best_containment: round4(verdict.best_containment),
+        chrome_ignored: verdict.chrome_ignored,
     })
 }
 
@@ -229,9 +233,11 @@ mod tests {
                 source: "wire".into(),
                 jaccard: 0.25,
                 containment: 0.8125,
+                containment_rev: 0.3125,
             }],
             best_jaccard: 0.25,
             best_containment: 0.8125,
+            chrome_ignored: vec!["leave a comment".into()],
         };
         assert_eq!(verdict_from_pb(verdict(core.clone())).unwrap(), core);
         let unspecified = pb::Verdict { id: "x".into(), ..Default::default() };

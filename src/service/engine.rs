@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{DetectorConfig, ServiceConfig};
-use crate::detector::{Article, ClusterView, Verdict, text_hash};
+use crate::detector::{Article, ClusterView, SignedArticle, Verdict};
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
 use crate::store::{DurableDetector, DurableStats, Ingested, now_millis};
 
 /// An article owned by its request, so it can move to a worker thread.
@@ -33,12 +32,12 @@ impl OwnedArticle {
     }
 }
 
-/// An article with its fingerprint computed, ready to be stored.
+/// An article through the text stage (chrome learned and left out, signed), ready to be
+/// stored.
 #[derive(Debug)]
 pub struct Prepared {
     article: OwnedArticle,
-    text_hash: u64,
-    fingerprint: Fingerprint,
+    signed: SignedArticle,
 }
 
 impl Prepared {
@@ -70,17 +69,26 @@ impl Engine {
         self.durable.detector().config()
     }
 
-    /// Computes the fingerprint on the rayon pool. The work starts at once, before the
-    /// future is first polled, so a stream can have many in flight. Takes no lock, so
-    /// many requests can prepare while others commit.
+    /// Computes the fingerprint on the rayon pool, learning site chrome from the article
+    /// (this is the ingest path). The work starts at once, before the future is first
+    /// polled, so a stream can have many in flight. Takes no index lock, so many requests
+    /// can prepare while others commit.
     pub fn prepare(
         &self,
         article: OwnedArticle,
     ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
+        self.prepare_with(article, true)
+    }
+
+    fn prepare_with(
+        &self,
+        article: OwnedArticle,
+        learn: bool,
+    ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
         let durable = Arc::clone(&self.durable);
         off_runtime(move || {
-            let fingerprint = durable.detector().fingerprinter().fingerprint(&article.text)?;
-            Ok(Prepared { text_hash: text_hash(&article.text), fingerprint, article })
+            let signed = durable.detector().sign_article(&article.borrow(), learn)?;
+            Ok(Prepared { signed, article })
         })
     }
 
@@ -91,12 +99,7 @@ impl Engine {
     /// the queueing of the record, no disk wait (it blocks only while the log's queue is
     /// over its limit, when the disk falls behind).
     pub fn commit(&self, prepared: &Prepared) -> Result<Ingested> {
-        self.durable.ingest_fingerprint(
-            &prepared.article.borrow(),
-            prepared.text_hash,
-            &prepared.fingerprint,
-            now_millis(),
-        )
+        self.durable.ingest_signed(&prepared.article.borrow(), &prepared.signed, now_millis())
     }
 
     /// [`Engine::prepare`], [`Engine::commit`], then waits until the record is durable.
@@ -109,8 +112,8 @@ impl Engine {
 
     /// Labels an article without storing it.
     pub async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
-        let prepared = self.prepare(article).await?;
-        self.durable.detector().check_fingerprint(&prepared.article.borrow(), &prepared.fingerprint)
+        let prepared = self.prepare_with(article, false).await?;
+        self.durable.detector().check_signed(&prepared.article.borrow(), &prepared.signed)
     }
 
     /// Retracts an article, answering once its tombstone is durable; false when no

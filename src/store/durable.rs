@@ -13,11 +13,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use std::path::{Path, PathBuf};
+
+use crate::boilerplate::BoilerplateModel;
 use crate::config::{DetectorConfig, StoreConfig};
-use crate::detector::{Article, Detector, DetectorStats, StoredArticle, Verdict, text_hash};
+use crate::detector::{Article, Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 
+use super::manifest::write_json_atomic;
 use super::writer::{Ticket, lock};
 use super::{CompactReport, Store, StoreStats, check_field, read_manifest, time_key};
 
@@ -78,6 +82,8 @@ impl TimeIndex {
 pub struct DurableDetector {
     detector: Detector,
     store: Store,
+    /// Where the learned chrome model is snapshotted (see [`CHROME_FILE`]).
+    data_dir: PathBuf,
     times: Mutex<TimeIndex>,
     compacting: Arc<AtomicBool>,
 }
@@ -85,6 +91,23 @@ pub struct DurableDetector {
 impl std::fmt::Debug for DurableDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DurableDetector").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// The chrome model snapshot in a data directory. It is a learned statistic, not
+/// acknowledged data: it is written at a clean close, and a missing or unreadable
+/// snapshot (a crash, an older directory) only means chrome is learned again.
+pub(crate) const CHROME_FILE: &str = "chrome.json";
+
+fn load_chrome(dir: &Path) -> Option<BoilerplateModel> {
+    let path = dir.join(CHROME_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(model) => Some(model),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "ignoring unreadable chrome snapshot");
+            None
+        }
     }
 }
 
@@ -96,8 +119,12 @@ impl DurableDetector {
     pub fn open(store: &StoreConfig, detector: DetectorConfig) -> Result<Self> {
         let started = Instant::now();
         let windowed = store.window.is_some();
+        let data_dir = store.data_dir.clone();
         let (store, recovered) = Store::open(store, &detector)?;
-        let detector = Detector::new(detector)?;
+        let detector = match load_chrome(&data_dir) {
+            Some(model) => Detector::with_chrome_model(detector, model)?,
+            None => Detector::new(detector)?,
+        };
         // The index and the time index are independent: build them side by side.
         let (restored, times) = std::thread::scope(|scope| {
             let times = scope.spawn(|| {
@@ -120,6 +147,7 @@ impl DurableDetector {
         Ok(DurableDetector {
             detector,
             store,
+            data_dir,
             times: Mutex::new(times),
             compacting: Arc::new(AtomicBool::new(false)),
         })
@@ -152,8 +180,23 @@ impl DurableDetector {
     pub fn ingest(&self, article: &Article<'_>, ingested_at: i64) -> Result<Ingested> {
         check_field("id", article.id)?;
         check_field("source", article.source)?;
-        let fingerprint = self.detector.fingerprinter().fingerprint(article.text)?;
-        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint, ingested_at)
+        // A retry must not count its lines in the chrome model a second time.
+        let learn = !self.detector.contains(article.id);
+        let signed = self.detector.sign_article(article, learn)?;
+        self.ingest_signed(article, &signed, ingested_at)
+    }
+
+    /// [`DurableDetector::ingest`] for an article signed beforehand with
+    /// [`Detector::sign_article`] (learning chrome), so the service can sign on its
+    /// worker pool and keep only this step in order. Chrome is left out of the match and
+    /// containment is sampled, as in [`Detector::ingest_signed`].
+    pub fn ingest_signed(
+        &self,
+        article: &Article<'_>,
+        signed: &SignedArticle,
+        ingested_at: i64,
+    ) -> Result<Ingested> {
+        self.ingest_with(article, signed.text_hash, &signed.fingerprint, Some(signed), ingested_at)
     }
 
     /// [`DurableDetector::ingest`] for an article whose fingerprint and [`text_hash`]
@@ -166,20 +209,38 @@ impl DurableDetector {
         fingerprint: &Fingerprint,
         ingested_at: i64,
     ) -> Result<Ingested> {
+        self.ingest_with(article, hash, fingerprint, None, ingested_at)
+    }
+
+    fn ingest_with(
+        &self,
+        article: &Article<'_>,
+        hash: u64,
+        fingerprint: &Fingerprint,
+        signed: Option<&SignedArticle>,
+        ingested_at: i64,
+    ) -> Result<Ingested> {
+        let store_in_detector = || match signed {
+            Some(signed) => self.detector.ingest_signed(article, signed),
+            None => self.detector.ingest_fingerprint(article, hash, fingerprint),
+        };
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         let time = time_key(article.published, ingested_at);
         let mut times = lock(&self.times);
         if self.detector.contains(article.id) {
-            let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
+            let verdict = store_in_detector()?;
             return Ok(Ingested { verdict, indexed: true, ticket: self.store.barrier() });
         }
         if time < self.store.cutoff() {
             drop(times);
-            let verdict = self.detector.check_fingerprint(article, fingerprint)?;
+            let verdict = match signed {
+                Some(signed) => self.detector.check_signed(article, signed)?,
+                None => self.detector.check_fingerprint(article, fingerprint)?,
+            };
             return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
         }
-        let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
+        let verdict = store_in_detector()?;
         let stored = StoredArticle {
             id: article.id,
             source: article.source,
@@ -239,8 +300,14 @@ impl DurableDetector {
 
     /// Writes and syncs everything logged, waits for a running compaction, and stops
     /// accepting changes.
+    /// Also snapshots the learned chrome model, so a restart keeps recognising site
+    /// chrome instead of learning it again.
     pub fn close(&self) -> Result<()> {
-        self.store.close()
+        self.store.close()?;
+        if self.detector.config().boilerplate.enabled {
+            write_json_atomic(&self.data_dir, CHROME_FILE, &self.detector.chrome_model())?;
+        }
+        Ok(())
     }
 
     /// Drops articles that fell out of the window from the index; their records become

@@ -142,9 +142,19 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
 
 /// Writes the manifest crash-safely: temp file, fsync, rename, fsync directory.
 pub(crate) fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
-    let path = dir.join(MANIFEST_FILE);
-    let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
-    let mut text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
+    write_json_atomic(dir, MANIFEST_FILE, manifest)
+}
+
+/// Writes `value` as pretty JSON to `dir/name` crash-safely: temp file, fsync, rename,
+/// fsync directory. A reader sees the old file or the new one, never a torn one.
+pub(crate) fn write_json_atomic(
+    dir: &Path,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut text = serde_json::to_string_pretty(value).expect("plain data serializes");
     text.push('\n');
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&tmp)?;

@@ -14,7 +14,6 @@ fn lines(stdout: &str) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "the four-paragraph excerpt needs containment-aware candidates (issue 5)"]
 fn kremlin_copies_cluster_and_other_stories_stay_apart() {
     let example = root().join("examples/kremlin.jsonl");
     let rows = lines(&stdout_ok(&neardup(&["scan", example.to_str().unwrap()])));

@@ -185,7 +185,6 @@ async fn kremlin_as_a_stream() {
 }
 
 #[tokio::test]
-#[ignore = "the detector does not yet see the four-paragraph excerpt as a copy (containment work in progress)"]
 async fn kremlin_excerpt_joins_its_story() {
     let server = TestServer::start(ServiceConfig::default()).await;
     let mut client = server.client().await;

@@ -1,12 +1,16 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
 //! files, the gRPC service in-process, the durable store on real files and processes,
-//! and accuracy on the shared evaluation corpora when they are present.
+//! multi-script matching, `scan --explain`, and accuracy on the shared evaluation
+//! corpora when they are present.
 
 mod cli;
 mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod crash;
+mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
 mod properties;
+mod scripts;
 mod store;
+mod synd;

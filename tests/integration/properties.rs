@@ -109,7 +109,7 @@ proptest! {
         }
         let partition = |order: &[usize]| -> BTreeSet<BTreeSet<usize>> {
             let fps: Vec<_> = order.iter().map(|&d| fingerprinter.fingerprint(&docs[d]).unwrap()).collect();
-            let assignments = cluster_fingerprints(&config, &fps, &vec![None; fps.len()]);
+            let assignments = cluster_fingerprints(&config, &fps, None, &vec![None; fps.len()]);
             let mut groups: HashMap<usize, BTreeSet<usize>> = HashMap::new();
             for (position, assignment) in assignments.iter().enumerate() {
                 groups.entry(assignment.origin).or_default().insert(order[position]);

@@ -1,0 +1,157 @@
+//! `BandTable`: LSH buckets frozen for a batch scan. Where the online [`crate::lsh::LshIndex`]
+//! must accept inserts and removals at any time, a scan knows every signature before
+//! the first lookup, so each band's buckets are sorted once into one contiguous array
+//! and every document remembers where its own bucket is. A lookup is then a slice, with
+//! no hashing and no pointer chasing, which matters when one story has hundreds of
+//! copies and each of them visits all the others in every band.
+//!
+//! Within a bucket, members are in the order of a caller-given key: slot order for the
+//! Jaccard view ("earlier documents"), size order for the containment view ("longer
+//! documents first"). Buckets with a single member are not stored.
+
+use gxhash::gxhash64;
+use rayon::prelude::*;
+
+use crate::lsh::Slot;
+
+const ALONE: u32 = u32::MAX;
+
+/// Sorted LSH buckets over a fixed set of signatures.
+#[derive(Debug, Clone)]
+pub struct BandTable {
+    bands: Vec<Band>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Band {
+    /// The members of every bucket with two or more, bucket after bucket.
+    members: Vec<Slot>,
+    /// Where each bucket starts in `members`, and a final end.
+    starts: Vec<u32>,
+    /// Per slot: (bucket, position in `members`), or `ALONE`.
+    place: Vec<(u32, u32)>,
+}
+
+impl BandTable {
+    /// Buckets `signatures(slot)` (for every slot below `n`) into `bands` bands of `rows`
+    /// lanes each, starting at lane 0, hashed with `seed`. Members of a bucket are sorted
+    /// by `order(slot)` (ties by slot). Bands are built in parallel.
+    pub fn build<'a, K: Ord + Send>(
+        n: usize,
+        bands: usize,
+        rows: usize,
+        seed: u64,
+        signatures: impl Fn(Slot) -> &'a [u32] + Sync,
+        order: impl Fn(Slot) -> K + Sync,
+    ) -> Self {
+        let bands: Vec<Band> = (0..bands)
+            .into_par_iter()
+            .map(|band| {
+                let mut entries: Vec<(u64, K, Slot)> = (0..n as Slot)
+                    .map(|slot| (band_key(signatures(slot), band, rows, seed), order(slot), slot))
+                    .collect();
+                entries.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+                let mut members = Vec::new();
+                let mut starts = Vec::new();
+                let mut place = vec![(ALONE, ALONE); n];
+                for run in entries.chunk_by(|a, b| a.0 == b.0) {
+                    if run.len() < 2 {
+                        continue;
+                    }
+                    let bucket = starts.len() as u32;
+                    starts.push(members.len() as u32);
+                    for &(_, _, slot) in run {
+                        place[slot as usize] = (bucket, members.len() as u32);
+                        members.push(slot);
+                    }
+                }
+                starts.push(members.len() as u32);
+                Band { members, starts, place }
+            })
+            .collect();
+        BandTable { bands }
+    }
+
+    /// Number of bands.
+    pub fn bands(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// The members of `slot`'s bucket in `band` that sort before it, in bucket order.
+    pub fn before(&self, slot: Slot, band: usize) -> &[Slot] {
+        let band = &self.bands[band];
+        let (bucket, pos) = band.place[slot as usize];
+        if bucket == ALONE {
+            return &[];
+        }
+        let start = band.starts[bucket as usize] as usize;
+        &band.members[start..pos as usize]
+    }
+
+    /// Every member of `slot`'s bucket in `band` (including `slot`), in bucket order.
+    pub fn bucket(&self, slot: Slot, band: usize) -> &[Slot] {
+        let band = &self.bands[band];
+        let (bucket, _) = band.place[slot as usize];
+        if bucket == ALONE {
+            return &[];
+        }
+        let start = band.starts[bucket as usize] as usize;
+        let end = band.starts[bucket as usize + 1] as usize;
+        &band.members[start..end]
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let per_band =
+            |b: &Band| b.members.capacity() * 4 + b.starts.capacity() * 4 + b.place.capacity() * 8;
+        self.bands.iter().map(per_band).sum()
+    }
+}
+
+fn band_key(signature: &[u32], band: usize, rows: usize, seed: u64) -> u64 {
+    let lanes = &signature[band * rows..(band + 1) * rows];
+    let mut bytes = [0u8; 4 * 32];
+    for (dst, lane) in bytes.chunks_exact_mut(4).zip(lanes) {
+        dst.copy_from_slice(&lane.to_le_bytes());
+    }
+    gxhash64(&bytes[..4 * rows], (seed ^ band as u64) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_follow_shared_bands() {
+        let sigs: Vec<Vec<u32>> = vec![
+            vec![1, 2, 3, 4],
+            vec![1, 2, 9, 9],
+            vec![7, 7, 3, 4],
+            vec![1, 2, 3, 4],
+            vec![5, 5, 5, 5],
+        ];
+        let table = BandTable::build(sigs.len(), 2, 2, 9, |s| &sigs[s as usize], |s| s);
+        assert_eq!(table.bucket(0, 0), [0, 1, 3]);
+        assert_eq!(table.before(3, 0), [0, 1]);
+        assert_eq!(table.before(0, 0), [] as [Slot; 0]);
+        assert_eq!(table.bucket(2, 1), [0, 2, 3]);
+        assert_eq!(table.bucket(4, 0), [] as [Slot; 0]);
+        assert_eq!(table.before(4, 1), [] as [Slot; 0]);
+    }
+
+    #[test]
+    fn members_follow_the_order_key() {
+        let sigs: Vec<Vec<u32>> = vec![vec![1], vec![1], vec![1]];
+        let sizes = [10u32, 30, 20];
+        let table = BandTable::build(
+            3,
+            1,
+            1,
+            0,
+            |s| &sigs[s as usize],
+            |s| std::cmp::Reverse(sizes[s as usize]),
+        );
+        assert_eq!(table.bucket(0, 0), [1, 2, 0]);
+        assert_eq!(table.before(0, 0), [1, 2]);
+    }
+}

@@ -1,0 +1,407 @@
+//! Boilerplate (site chrome) learning: lines that recur across many documents of
+//! different stories are chrome ("Subscribe to our channel", "Leave a Comment",
+//! copyright lines), and are left out of the shingles used for matching.
+//!
+//! The unit is a normalized line, identified by its gxhash. [`BoilerplateModel`] counts,
+//! per `(source, line)` and per line over all sources, how many documents held it and
+//! how many of those were of another story than the first one seen. "Story" is
+//! approximated without any clustering by the document's longest line: copies of one
+//! story share their long paragraphs, while a footer sits under a different body every
+//! time. So an outlet's own chrome is learned after a few of its articles, while the
+//! paragraphs of a wire story copied by fifty outlets never count as chrome.
+//!
+//! A line is chrome when, for the document's source or over all sources, it was seen in
+//! at least `min_docs` documents (`min_docs_per_source` or `min_docs_global`) and at
+//! least half of them were of another story than the first. Documents without a source
+//! only feed and read the global counts.
+//!
+//! Memory is bounded: at `capacity` tracked lines, lines seen by the fewest documents
+//! are forgotten first (lossy counting), which keeps chrome, seen again and again, while
+//! one-off body lines come and go. The model is plain data with serde support, so the
+//! service can persist it next to its index and reload it at start-up.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use gxhash::gxhash64;
+use serde::{Deserialize, Serialize};
+
+use crate::config::BoilerplateConfig;
+use crate::text::Normalized;
+
+/// Line and source hashes are gxhash outputs already; hashing them again would only
+/// cost time.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("keys are hashed with write_u64 only")
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+type Counts = HashMap<u64, LineCount, BuildHasherDefault<IdHasher>>;
+
+const LINE_SEED: i64 = 0x6c69_6e65; // "line"
+const SOURCE_SEED: i64 = 0x736f_7572; // "sour"
+
+/// What the model needs of one document: its source and the hash of each non-empty
+/// normalized line, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineProfile {
+    /// Hash of the source (outlet); 0 when the document has none.
+    pub source: u64,
+    /// Hash of each non-empty normalized line, in document order; 0 for a line that
+    /// continues the one before (starts lower-case: hard-wrapped text), which is never
+    /// chrome. Without that rule, the wrapped tail "said" of an archive's paragraphs would
+    /// be learned as chrome, being common to many stories.
+    pub lines: Vec<u64>,
+    /// The story key: (part of) the hash of the longest line.
+    pub story: u32,
+}
+
+impl LineProfile {
+    /// The profile of a normalized document from `source` (empty for none).
+    pub fn new(source: &str, normalized: &Normalized) -> Self {
+        let source = if source.trim().is_empty() {
+            0
+        } else {
+            gxhash64(source.as_bytes(), SOURCE_SEED).max(1)
+        };
+        let mut lines = Vec::with_capacity(normalized.line_count());
+        let mut longest = (0usize, 0u64);
+        for (line, &continues) in normalized.lines().zip(normalized.continuations()) {
+            let hash = gxhash64(line.as_bytes(), LINE_SEED).max(1);
+            lines.push(if continues { 0 } else { hash });
+            longest = longest.max((line.len(), hash));
+        }
+        LineProfile { source, lines, story: longest.1 as u32 }
+    }
+}
+
+/// Documents seen with one line (per source or overall).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct LineCount {
+    /// Documents that held the line.
+    docs: u32,
+    /// Of those, documents whose story key differs from the first one's.
+    other_story: u32,
+    /// Story key of the first document seen with the line.
+    story: u32,
+}
+
+impl LineCount {
+    fn is_chrome(&self, min_docs: u32) -> bool {
+        self.docs >= min_docs && 2 * self.other_story >= self.docs
+    }
+}
+
+/// Learned line statistics; see the module docs for the rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoilerplateModel {
+    config: BoilerplateConfig,
+    counts: Counts,
+    /// Lines seen by at most this many documents were forgotten at some point; a
+    /// count therefore undercounts by at most this much.
+    floor: u32,
+    /// Documents observed.
+    docs: u64,
+    /// Reused key buffer.
+    #[serde(skip)]
+    scratch: Vec<u64>,
+}
+
+impl PartialEq for BoilerplateModel {
+    fn eq(&self, other: &Self) -> bool {
+        // The scratch buffer is not part of the model.
+        (&self.config, &self.counts, self.floor, self.docs)
+            == (&other.config, &other.counts, other.floor, other.docs)
+    }
+}
+
+impl BoilerplateModel {
+    /// An empty model. `config` is assumed validated (part of `DetectorConfig`).
+    pub fn new(config: &BoilerplateConfig) -> Self {
+        BoilerplateModel {
+            config: config.clone(),
+            counts: Counts::default(),
+            floor: 0,
+            docs: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The settings the model was built with.
+    pub fn config(&self) -> &BoilerplateConfig {
+        &self.config
+    }
+
+    /// Documents observed so far.
+    pub fn documents(&self) -> u64 {
+        self.docs
+    }
+
+    /// Lines currently tracked (at most `capacity`).
+    pub fn tracked_lines(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * (std::mem::size_of::<(u64, LineCount)>() + 1)
+    }
+
+    /// Counts one document. Each distinct line counts once per document.
+    pub fn observe(&mut self, doc: &LineProfile) {
+        self.observe_keys(doc, |_| true);
+        if self.counts.len() > self.config.capacity {
+            self.forget();
+        }
+    }
+
+    fn observe_keys(&mut self, doc: &LineProfile, mut mine: impl FnMut(u64) -> bool) {
+        self.docs += 1;
+        let mut keys = std::mem::take(&mut self.scratch);
+        keys.clear();
+        for &line in doc.lines.iter().filter(|&&line| line != 0) {
+            if doc.source != 0 {
+                let key = source_key(doc.source, line);
+                if mine(key) {
+                    keys.push(key);
+                }
+            }
+            let key = global_key(line);
+            if mine(key) {
+                keys.push(key);
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for &key in &keys {
+            self.bump(key, doc.story);
+        }
+        self.scratch = keys;
+    }
+
+    /// Shards [`BoilerplateModel::learn_shard`] splits the key space into. Fixed, so that
+    /// a sharded build gives the same model on any number of threads.
+    pub const SHARDS: usize = 16;
+
+    /// The part of the model learned from `docs` (in order) that holds the keys of shard
+    /// `shard` of [`BoilerplateModel::SHARDS`], with `1 / SHARDS` of the capacity. Every
+    /// key's count depends only on the documents that hold it, in order, so the shards
+    /// can be learned in parallel and joined with [`BoilerplateModel::from_shards`].
+    pub fn learn_shard(config: &BoilerplateConfig, docs: &[&LineProfile], shard: usize) -> Self {
+        let capacity = config.capacity.div_ceil(Self::SHARDS);
+        let mut model = BoilerplateModel::new(config);
+        let in_shard = |key: u64| (key >> 32) as usize % Self::SHARDS == shard;
+        for doc in docs {
+            model.observe_keys(doc, in_shard);
+            if model.counts.len() > capacity {
+                model.forget_to(capacity);
+            }
+        }
+        model
+    }
+
+    /// Joins the shards made by [`BoilerplateModel::learn_shard`] over the same documents.
+    pub fn from_shards(config: &BoilerplateConfig, shards: Vec<BoilerplateModel>) -> Self {
+        let mut model = BoilerplateModel::new(config);
+        model.docs = shards.first().map_or(0, |shard| shard.docs);
+        model.counts.reserve(shards.iter().map(|shard| shard.counts.len()).sum());
+        for shard in shards {
+            model.floor = model.floor.max(shard.floor);
+            model.counts.extend(shard.counts);
+        }
+        model
+    }
+
+    fn bump(&mut self, key: u64, story: u32) {
+        use std::collections::hash_map::Entry;
+        match self.counts.entry(key) {
+            // A line met again after being forgotten may have lost up to `floor`
+            // documents; they are assumed to be of other stories, as chrome's are.
+            Entry::Vacant(slot) => {
+                slot.insert(LineCount { docs: self.floor + 1, other_story: self.floor, story });
+            }
+            Entry::Occupied(mut slot) => {
+                let count = slot.get_mut();
+                let same_story = story == count.story;
+                count.docs = count.docs.saturating_add(1);
+                count.other_story = count.other_story.saturating_add(u32::from(!same_story));
+            }
+        }
+    }
+
+    /// Drops the least-seen lines until at most 3/4 of `capacity` remain.
+    fn forget(&mut self) {
+        self.forget_to(self.config.capacity);
+    }
+
+    fn forget_to(&mut self, capacity: usize) {
+        let target = capacity / 4 * 3;
+        while self.counts.len() > target {
+            self.floor += 1;
+            let floor = self.floor;
+            self.counts.retain(|_, count| count.docs > floor);
+        }
+    }
+
+    /// Whether `line` (a line hash) is chrome for documents from `source` (a source
+    /// hash as in [`LineProfile`], 0 for none).
+    pub fn is_chrome(&self, source: u64, line: u64) -> bool {
+        if line == 0 {
+            return false;
+        }
+        let chrome = |key, min_docs| {
+            self.counts.get(&key).is_some_and(|c: &LineCount| c.is_chrome(min_docs))
+        };
+        (source != 0 && chrome(source_key(source, line), self.config.min_docs_per_source))
+            || chrome(global_key(line), self.config.min_docs_global)
+    }
+
+    /// For each line of `doc`, whether it is chrome.
+    pub fn classify(&self, doc: &LineProfile) -> Vec<bool> {
+        doc.lines.iter().map(|&line| self.is_chrome(doc.source, line)).collect()
+    }
+}
+
+fn source_key(source: u64, line: u64) -> u64 {
+    // Mixing by multiplication keeps (source, line) keys apart from the global ones.
+    line ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+}
+
+fn global_key(line: u64) -> u64 {
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{TextOptions, normalize_lines_into};
+
+    fn profile(source: &str, text: &str) -> LineProfile {
+        let mut normalized = Normalized::default();
+        normalize_lines_into(text, TextOptions::default(), &mut normalized);
+        LineProfile::new(source, &normalized)
+    }
+
+    fn story(n: usize) -> String {
+        format!(
+            "Body paragraph number {n} about one thing.\nA second and longer paragraph of story {n} with details."
+        )
+    }
+
+    fn chrome_of(model: &BoilerplateModel, doc: &LineProfile) -> Vec<bool> {
+        model.classify(doc)
+    }
+
+    #[test]
+    fn learns_an_outlets_footer_after_a_few_stories() {
+        let config = BoilerplateConfig::default();
+        let mut model = BoilerplateModel::new(&config);
+        for n in 0..config.min_docs_per_source as usize {
+            model.observe(&profile("site-a", &format!("{}\nLeave a Comment", story(n))));
+        }
+        let next = profile("site-a", &format!("{}\nLeave a Comment", story(99)));
+        assert_eq!(chrome_of(&model, &next), [false, false, true]);
+        // Another outlet has not shown this footer often enough for its own count, and
+        // the global threshold is higher.
+        let elsewhere = profile("site-b", &format!("{}\nLeave a Comment", story(99)));
+        assert_eq!(chrome_of(&model, &elsewhere), [false, false, false]);
+    }
+
+    #[test]
+    fn copies_of_one_story_are_not_chrome() {
+        // One story republished by many outlets, and twice by the same outlet: its
+        // paragraphs recur, but always with the same long lines, so they stay content.
+        let config = BoilerplateConfig::default();
+        let mut model = BoilerplateModel::new(&config);
+        for outlet in 0..(2 * config.min_docs_global) {
+            model.observe(&profile(&format!("outlet-{outlet}"), &story(1)));
+            model.observe(&profile("same-outlet", &format!("UPDATE {outlet}\n{}", story(1))));
+        }
+        assert_eq!(chrome_of(&model, &profile("outlet-x", &story(1))), [false, false]);
+        assert_eq!(chrome_of(&model, &profile("same-outlet", &story(1))), [false, false]);
+    }
+
+    #[test]
+    fn wrapped_line_tails_are_never_chrome() {
+        let config = BoilerplateConfig::default();
+        let mut model = BoilerplateModel::new(&config);
+        let wrapped = |n: usize| {
+            format!("Story {n} opened with a long line that the company\nsaid\nABOUT IT.")
+        };
+        for n in 0..2 * config.min_docs_global as usize {
+            model.observe(&profile("", &wrapped(n)));
+        }
+        // "ABOUT IT." stands alone (upper case) and recurs: chrome; "said" continues.
+        assert_eq!(model.classify(&profile("", &wrapped(999))), [false, false, true]);
+    }
+
+    #[test]
+    fn sourceless_documents_use_the_global_count() {
+        let config = BoilerplateConfig::default();
+        let mut model = BoilerplateModel::new(&config);
+        for n in 0..config.min_docs_global as usize - 1 {
+            model.observe(&profile("", &format!("{}\nAdvertisement", story(n))));
+        }
+        let doc = profile("", &format!("{}\nAdvertisement", story(1000)));
+        assert_eq!(chrome_of(&model, &doc), [false, false, false]);
+        model.observe(&doc);
+        assert_eq!(chrome_of(&model, &doc), [false, false, true]);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_chrome_survives() {
+        let config = BoilerplateConfig { capacity: 64, ..BoilerplateConfig::default() };
+        let mut model = BoilerplateModel::new(&config);
+        for n in 0..500 {
+            model.observe(&profile("site", &format!("{}\nShare this: Facebook Twitter", story(n))));
+            assert!(model.tracked_lines() <= config.capacity);
+        }
+        let doc = profile("site", &format!("{}\nShare this: Facebook Twitter", story(7)));
+        assert_eq!(chrome_of(&model, &doc), [false, false, true]);
+    }
+
+    #[test]
+    fn sharded_learning_equals_sequential() {
+        let config = BoilerplateConfig::default();
+        let docs: Vec<LineProfile> = (0..40)
+            .map(|n| {
+                profile(
+                    &format!("site-{}", n % 3),
+                    &format!("{}\nLeave a Comment\nAdvertisement", story(n % 25)),
+                )
+            })
+            .collect();
+        let mut sequential = BoilerplateModel::new(&config);
+        for doc in &docs {
+            sequential.observe(doc);
+        }
+        let refs: Vec<&LineProfile> = docs.iter().collect();
+        let shards = (0..BoilerplateModel::SHARDS)
+            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+            .collect();
+        assert_eq!(BoilerplateModel::from_shards(&config, shards), sequential);
+    }
+
+    #[test]
+    fn round_trips_through_serde() {
+        let mut model = BoilerplateModel::new(&BoilerplateConfig::default());
+        for n in 0..5 {
+            model.observe(&profile("site", &format!("{}\nLeave a Comment", story(n))));
+        }
+        let json = serde_json::to_string(&model).unwrap();
+        let back: BoilerplateModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, model);
+        let doc = profile("site", &format!("{}\nLeave a Comment", story(9)));
+        assert_eq!(back.classify(&doc), model.classify(&doc));
+    }
+}
