@@ -14,7 +14,7 @@ use gxhash::gxhash64;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Kind, Similarity, origin_key};
-use crate::config::DetectorConfig;
+use crate::config::{DetectorConfig, MAX_ID_BYTES, MAX_SOURCE_BYTES};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::lsh::{LshIndex, Slot};
@@ -168,7 +168,7 @@ impl Detector {
 
     /// Labels `article` against the index without storing it.
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let fingerprint = self.fingerprinter.fingerprint(article.text)?;
         self.check_fingerprint(article, &fingerprint)
     }
@@ -180,7 +180,7 @@ impl Detector {
         article: &Article<'_>,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let state = self.read();
         let (kind, matches) = state.matches(self.config(), fingerprint, None);
         Ok(state.verdict(self.config(), article.id, kind, matches, None))
@@ -189,7 +189,7 @@ impl Detector {
     /// Labels and stores `article`. Idempotent on the id: the same id with the same text
     /// returns the stored verdict; with other text it is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let fingerprint = self.fingerprinter.fingerprint(article.text)?;
         self.ingest_fingerprint(article, text_hash(article.text), &fingerprint)
     }
@@ -202,7 +202,7 @@ impl Detector {
         text_hash: u64,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let config = self.config();
         let mut state = self.write();
         if let Some(&slot) = state.by_id.get(article.id) {
@@ -320,9 +320,28 @@ pub fn text_hash(text: &str) -> u64 {
     gxhash64(text.as_bytes(), 0)
 }
 
-fn validate_id(id: &str) -> Result<()> {
+/// Checks an article id: not blank and at most [`MAX_ID_BYTES`] long. Every path that
+/// stores or looks up ids (the service, the scan) applies the same rule.
+pub fn validate_id(id: &str) -> Result<()> {
     if id.trim().is_empty() {
         return Err(Error::input("id", "is missing or blank"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::input(
+            "id",
+            format!("is {} bytes, more than the limit of {MAX_ID_BYTES}", id.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_article(article: &Article<'_>) -> Result<()> {
+    validate_id(article.id)?;
+    if article.source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::input(
+            "source",
+            format!("is {} bytes, more than the limit of {MAX_SOURCE_BYTES}", article.source.len()),
+        ));
     }
     Ok(())
 }
@@ -491,6 +510,28 @@ mod tests {
 
     fn article<'a>(id: &'a str, text: &'a str, published: i64) -> Article<'a> {
         Article { id, text, source: "test", published: Some(published) }
+    }
+
+    #[test]
+    fn long_ids_and_sources_are_refused_by_name() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let at_limit = "i".repeat(MAX_ID_BYTES);
+        detector.ingest(&article(&at_limit, STORY, 1)).unwrap();
+        let huge = "i".repeat(100 * 1024);
+        for result in
+            [detector.ingest(&article(&huge, OTHER, 1)), detector.check(&article(&huge, OTHER, 1))]
+        {
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { field: "id", .. }), "{err}");
+            assert!(err.to_string().contains("102400 bytes"), "{err}");
+        }
+        let source = "s".repeat(MAX_SOURCE_BYTES + 1);
+        let long_source = Article { source: &source, ..article("ok", OTHER, 1) };
+        assert!(matches!(
+            detector.ingest(&long_source),
+            Err(Error::InvalidInput { field: "source", .. })
+        ));
+        assert_eq!(detector.stats().documents, 1, "nothing refused was stored");
     }
 
     #[test]

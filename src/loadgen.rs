@@ -75,7 +75,7 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
     let (server_cpu_0, client_cpu_0) = (cpu(server_pid), cpu(me));
     let (ingested, ingest_time, new_stories) = ingest_phase(&url, &corpus, args, limit).await?;
     let (server_cpu_1, client_cpu_1) = (cpu(server_pid), cpu(me));
-    let stats = connect(&url).await?.stats(pb::StatsRequest {}).await?.into_inner();
+    let stats = connect(&url, &args.connect).await?.stats(pb::StatsRequest {}).await?.into_inner();
     let (mut latencies, check_time) = check_phase(&url, &corpus, args, limit).await?;
     let (server_cpu_2, client_cpu_2) = (cpu(server_pid), cpu(me));
     drop(server);
@@ -251,7 +251,7 @@ async fn ingest_phase(
     }
     let mut clients = Vec::new();
     for _ in 0..args.streams {
-        clients.push(connect(url).await?);
+        clients.push(connect(url, &args.connect).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -292,7 +292,7 @@ async fn check_phase(
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        clients.push(connect(url).await?);
+        clients.push(connect(url, &args.connect).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;

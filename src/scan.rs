@@ -137,6 +137,11 @@ pub fn scan(
         .map(|&(ix, span)| {
             let input = &inputs[ix];
             let record = input.parse(span, &options.fields)?;
+            crate::detector::validate_id(&record.id).map_err(|e| Error::BadRecord {
+                path: input.path.clone(),
+                line: span.line,
+                reason: e.to_string(),
+            })?;
             let fingerprint =
                 fingerprinter.fingerprint(&record.text).map_err(|e| Error::BadRecord {
                     path: input.path.clone(),

@@ -5,10 +5,13 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::DetectorConfig;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{DEFAULT_HASHING_QUEUE, DetectorConfig};
 use crate::detector::{Article, ClusterView, Detector, DetectorStats, Verdict, text_hash};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -52,12 +55,27 @@ impl Prepared {
 pub struct Engine {
     detector: Arc<Detector>,
     started: Instant,
+    /// The bounded queue in front of the hashing pool: one permit per article waiting
+    /// for or being fingerprinted (see [`Engine::with_hashing_queue`]).
+    hashing: Arc<Semaphore>,
 }
 
 impl Engine {
     /// An empty engine. Fails when `config` does not validate.
     pub fn new(config: DetectorConfig) -> Result<Self> {
-        Ok(Engine { detector: Arc::new(Detector::new(config)?), started: Instant::now() })
+        Ok(Engine {
+            detector: Arc::new(Detector::new(config)?),
+            started: Instant::now(),
+            hashing: Arc::new(Semaphore::new(DEFAULT_HASHING_QUEUE)),
+        })
+    }
+
+    /// Bounds the articles queued for or in fingerprinting to `limit`: when the queue is
+    /// full, [`Engine::prepare`] waits for a slot, so a flood of requests waits in the
+    /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
+    pub fn with_hashing_queue(mut self, limit: usize) -> Self {
+        self.hashing = Arc::new(Semaphore::new(limit.max(1)));
+        self
     }
 
     /// The detector's config.
@@ -65,18 +83,35 @@ impl Engine {
         self.detector.config()
     }
 
-    /// Computes the fingerprint on the rayon pool. The work starts at once, before the
-    /// future is first polled, so a stream can have many in flight. Takes no lock, so
+    /// Computes the fingerprint on the rayon pool. When the hashing queue has room the
+    /// work starts at once, before the future is first polled, so a stream can have many
+    /// in flight; otherwise the future waits for room. Takes no lock, so
     /// many requests can prepare while others commit.
     pub fn prepare(
         &self,
         article: OwnedArticle,
     ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
         let detector = Arc::clone(&self.detector);
-        off_runtime(move || {
-            let fingerprint = detector.fingerprinter().fingerprint(&article.text)?;
-            Ok(Prepared { text_hash: text_hash(&article.text), fingerprint, article })
-        })
+        let work = move |permit: OwnedSemaphorePermit| {
+            off_runtime(move || {
+                let _slot = permit; // freed when the fingerprint is done
+                let fingerprint = detector.fingerprinter().fingerprint(&article.text)?;
+                Ok(Prepared { text_hash: text_hash(&article.text), fingerprint, article })
+            })
+        };
+        let queue = Arc::clone(&self.hashing);
+        let started: Pin<Box<dyn Future<Output = Result<Prepared>> + Send>> =
+            match Arc::clone(&queue).try_acquire_owned() {
+                Ok(permit) => Box::pin(work(permit)),
+                Err(_) => Box::pin(async move {
+                    let permit = queue
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Error::Internal { reason: "hashing queue closed".into() })?;
+                    work(permit).await
+                }),
+            };
+        started
     }
 
     /// Labels and stores a prepared article; the detector's lock is held only for the
@@ -173,5 +208,19 @@ mod tests {
             engine.prepare(article("d", " \n ")).await,
             Err(Error::InvalidInput { field: "text", .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_full_hashing_queue_makes_prepare_wait() {
+        let engine = Engine::new(DetectorConfig::default()).unwrap().with_hashing_queue(1);
+        // Hold the only slot, as a long fingerprint would.
+        let held = Arc::clone(&engine.hashing).try_acquire_owned().unwrap();
+        let waiting = engine.prepare(article("a", STORY));
+        let timed_out = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+        assert!(timed_out.is_err(), "prepare must wait while the queue is full");
+        drop(held);
+        let prepared = engine.prepare(article("a", STORY)).await.unwrap();
+        assert_eq!(engine.commit(&prepared).unwrap().kind, Kind::NewStory);
+        assert_eq!(engine.hashing.available_permits(), 1, "the slot is given back");
     }
 }
