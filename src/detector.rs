@@ -116,7 +116,16 @@ struct Entry {
 struct Story {
     id: Box<str>,
     members: Vec<Slot>,
+    /// The earliest member by [`State::order_key`], kept up to date on insert and
+    /// remove so a verdict does not scan a story that may have millions of members.
+    origin: Option<Slot>,
 }
+
+/// Documents walked per LSH bucket and band when looking for candidates. Real stories
+/// have tens of copies; a bucket far larger is a flood of near-identical articles, where
+/// the newest few hundred members are as good a match as any and walking them all
+/// would make each lookup cost time in proportion to the flood.
+const MAX_BUCKET_WALK: usize = 128;
 
 #[derive(Default)]
 struct State {
@@ -238,6 +247,15 @@ impl Detector {
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         story.members.retain(|&member| member != slot);
+        if story.origin == Some(slot) {
+            story.origin = None;
+            let origin = state.stories[entry.cluster as usize]
+                .as_ref()
+                .and_then(|story| story.members.iter().min_by_key(|&&m| state.order_key(m)))
+                .copied();
+            state.stories[entry.cluster as usize].as_mut().expect("story exists").origin = origin;
+        }
+        let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
             let story_id = story.id.clone();
             state.stories[entry.cluster as usize] = None;
@@ -369,11 +387,7 @@ impl State {
     }
 
     fn origin(&self, story: &Story) -> Slot {
-        *story
-            .members
-            .iter()
-            .min_by_key(|&&slot| self.order_key(slot))
-            .expect("stories are never empty")
+        story.origin.expect("stories are never empty")
     }
 
     /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
@@ -385,7 +399,7 @@ impl State {
         exclude: Option<Slot>,
     ) -> (Kind, Vec<(Slot, Similarity)>) {
         let lanes = fingerprint.signature.lanes();
-        let mut candidates = self.lsh.candidates(lanes);
+        let mut candidates = self.lsh.candidates_bounded(lanes, MAX_BUCKET_WALK);
         candidates.retain(|&slot| Some(slot) != exclude);
         let mut found: Vec<(Slot, Similarity)> = candidates
             .into_iter()
@@ -408,7 +422,7 @@ impl State {
     }
 
     fn new_story(&mut self, founder: &str) -> u32 {
-        let story = Story { id: founder.into(), members: Vec::new() };
+        let story = Story { id: founder.into(), members: Vec::new(), origin: None };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);
@@ -452,7 +466,16 @@ impl State {
             cluster: story,
         });
         self.next_seq += 1;
-        self.stories[story as usize].as_mut().expect("story exists").members.push(slot);
+        let earlier = self.stories[story as usize]
+            .as_ref()
+            .expect("story exists")
+            .origin
+            .is_none_or(|origin| self.order_key(slot) < self.order_key(origin));
+        let story = self.stories[story as usize].as_mut().expect("story exists");
+        story.members.push(slot);
+        if earlier {
+            story.origin = Some(slot);
+        }
         self.by_id.insert(article.id.into(), slot);
         slot
     }

@@ -128,6 +128,26 @@ impl LshIndex {
         }
     }
 
+    /// Like [`LshIndex::candidates`], but walks at most `per_bucket` documents of each
+    /// band's bucket (the newest ones). A bucket holding thousands of near-identical
+    /// documents would otherwise make every lookup cost time in proportion to them,
+    /// and a stream of one-word articles quadratic in its length.
+    pub fn candidates_bounded(&self, signature: &[u32], per_bucket: usize) -> Vec<Slot> {
+        let mut out = Vec::new();
+        for (band, key) in self.band_keys(signature).enumerate() {
+            let mut cur = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            let mut walked = 0;
+            while cur != NONE && walked < per_bucket {
+                out.push(cur);
+                walked += 1;
+                cur = self.next[cur as usize * self.bands + band];
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Distinct candidate slots of `signature`, sorted.
     pub fn candidates(&self, signature: &[u32]) -> Vec<Slot> {
         let mut out = Vec::new();

@@ -7,3 +7,5 @@ mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
 mod properties;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod secure;
