@@ -48,6 +48,23 @@ pub struct DetectorConfig {
     pub containment_threshold: f64,
     /// Most matches returned with one verdict.
     pub max_matches: usize,
+    /// How signatures are computed. Signatures of different schemes are not comparable.
+    pub scheme: SignatureScheme,
+}
+
+/// The signature family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// Classic MinHash: `num_perm` independent permutations, each applied to every
+    /// shingle (the default; pinned by the golden-vector tests).
+    #[default]
+    MinHash,
+    /// One-permutation hashing with optimal densification (Shrivastava, ICML 2017): each
+    /// shingle hash lands in one of `num_perm` bins and only that bin's minimum is
+    /// updated; empty bins borrow from a pseudo-randomly chosen filled bin. One hash per
+    /// shingle instead of `num_perm`.
+    OnePermutation,
 }
 
 impl Default for DetectorConfig {
@@ -63,6 +80,7 @@ impl Default for DetectorConfig {
             jaccard_threshold: DEFAULT_JACCARD_THRESHOLD,
             containment_threshold: DEFAULT_CONTAINMENT_THRESHOLD,
             max_matches: DEFAULT_MAX_MATCHES,
+            scheme: SignatureScheme::default(),
         }
     }
 }

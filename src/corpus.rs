@@ -154,6 +154,79 @@ pub struct Span<'a> {
 }
 
 impl Input {
+    /// Splits the input into byte ranges of about `target` bytes that end on line
+    /// boundaries (a whole-file input is one range), so chunks can be processed in
+    /// parallel and released as soon as they are done.
+    pub fn chunks(&self, target: usize) -> Vec<std::ops::Range<usize>> {
+        let len = self.bytes.len();
+        if self.format == Format::Whole || len == 0 {
+            return std::iter::once(0..len).collect();
+        }
+        let mut out = Vec::with_capacity(len / target.max(1) + 1);
+        let mut start = 0;
+        while start < len {
+            let want = (start + target.max(1)).min(len);
+            let end = match memchr::memchr(b'\n', &self.bytes[want..]) {
+                Some(at) => want + at + 1,
+                None => len,
+            };
+            out.push(start..end);
+            start = end;
+        }
+        out
+    }
+
+    /// The article spans of `range` (from [`Input::chunks`]), numbered from
+    /// `first_line`, and the number of line ends in the range (to number the next one).
+    /// Blank lines are skipped (they are not articles).
+    pub fn spans_in(
+        &self,
+        range: std::ops::Range<usize>,
+        first_line: usize,
+    ) -> (Vec<Span<'_>>, usize) {
+        if self.format == Format::Whole {
+            return (vec![Span { line: 1, bytes: &self.bytes }], 0);
+        }
+        let bytes = &self.bytes[range];
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut newlines = 0;
+        for end in memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())) {
+            if end == bytes.len() && start == end {
+                break;
+            }
+            let line = &bytes[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                out.push(Span { line: first_line + newlines, bytes: line });
+            }
+            newlines += usize::from(end < bytes.len());
+            start = end + 1;
+        }
+        (out, newlines)
+    }
+
+    /// Tells the kernel the pages of `range` are no longer needed, so a scan of a file
+    /// larger than memory keeps only the part in flight resident. Later reads of the
+    /// range still work (the pages fault back in from the file).
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        #[cfg(unix)]
+        if let Bytes::Mapped(map) = &self.bytes {
+            // SAFETY: the map is a read-only, file-backed private mapping: MADV_DONTNEED
+            // only drops clean page-cache pages from this process, and any later access
+            // reads the unchanged file again, so no reference can observe a change.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    range.len(),
+                )
+            };
+        }
+        #[cfg(not(unix))]
+        let _ = range;
+    }
+
     /// The article spans of this input. Blank lines are skipped (they are not articles).
     pub fn spans(&self) -> Vec<Span<'_>> {
         if self.format == Format::Whole {
@@ -253,6 +326,9 @@ pub struct Record<'a> {
 pub fn parse_date(text: &str) -> Option<i64> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime};
     let text = text.trim();
+    if let Some(millis) = parse_plain_date_time(text) {
+        return Some(millis);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.timestamp_millis());
     }
@@ -263,6 +339,35 @@ pub fn parse_date(text: &str) -> Option<i64> {
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS` (no fraction, no offset), the common shapes,
+/// without chrono's format-string interpretation on every record.
+fn parse_plain_date_time(text: &str) -> Option<i64> {
+    use chrono::NaiveDate;
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        digits
+            .iter()
+            .try_fold(0u32, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+    };
+    if !(b.len() == 10 || (b.len() == 19 && matches!(b[10], b'T' | b' ')))
+        || b[4] != b'-'
+        || b[7] != b'-'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = if b.len() == 19 {
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?
+    } else {
+        date.and_hms_opt(0, 0, 0)?
+    };
+    Some(time.and_utc().timestamp_millis())
 }
 
 enum JsonValue<'a> {
@@ -440,11 +545,45 @@ mod tests {
     }
 
     #[test]
+    fn chunks_end_on_lines_and_keep_line_numbers() {
+        let text = "{\"a\":1}\n\n{\"b\":22}\r\n{\"c\":333}\n{\"d\":4}";
+        let input = input(Format::Jsonl, text);
+        for target in [1, 5, 12, 1000] {
+            let chunks = input.chunks(target);
+            assert_eq!(chunks.first().unwrap().start, 0);
+            assert_eq!(chunks.last().unwrap().end, text.len());
+            let mut first_line = 1;
+            let mut spans = Vec::new();
+            for range in chunks {
+                assert!(range.end == text.len() || text.as_bytes()[range.end - 1] == b'\n');
+                let (chunk_spans, newlines) = input.spans_in(range.clone(), first_line);
+                assert_eq!(newlines, spans_lines(&text[range]));
+                spans.extend(chunk_spans);
+                first_line += newlines;
+            }
+            let whole = input.spans();
+            assert_eq!(spans.len(), whole.len(), "target {target}");
+            for (a, b) in spans.iter().zip(&whole) {
+                assert_eq!((a.line, a.bytes), (b.line, b.bytes));
+            }
+        }
+    }
+
+    fn spans_lines(text: &str) -> usize {
+        text.bytes().filter(|&b| b == b'\n').count()
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(parse_date("1970-01-01T00:00:01"), Some(1000));
         assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
         assert_eq!(parse_date("1987-02-26T15:01:01.79"), parse_date("1987-02-26T15:01:01.790Z"));
         assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date("1987-03-03T15:44:56"), parse_date("1987-03-03T15:44:56.000Z"));
+        assert_eq!(parse_date("1987-03-03 15:44:56"), Some(541_784_696_000));
+        assert_eq!(parse_date("1987-02-30"), None);
+        assert_eq!(parse_date("1987-03-03T25:00:00"), None);
+        assert_eq!(parse_date("198x-03-03"), None);
     }
 }

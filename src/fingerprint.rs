@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
-use crate::shingle::shingle_hashes_into;
+use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into};
 use crate::text::normalize_into;
 
 /// What the index keeps of an article's text.
@@ -32,6 +32,7 @@ pub struct Fingerprinter {
 struct Scratch {
     normalized: String,
     hashes: Vec<u64>,
+    shingles: ShingleScratch,
 }
 
 thread_local! {
@@ -42,7 +43,7 @@ impl Fingerprinter {
     /// Validates `config` and prepares the permutation family.
     pub fn new(config: DetectorConfig) -> Result<Self> {
         config.validate()?;
-        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let hasher = MinHasher::with_scheme(config.num_perm, config.seed, config.scheme);
         Ok(Fingerprinter { config, hasher })
     }
 
@@ -54,19 +55,30 @@ impl Fingerprinter {
     /// The fingerprint of `text`. A text with no word characters is an
     /// [`Error::InvalidInput`] on field `text`.
     pub fn fingerprint(&self, text: &str) -> Result<Fingerprint> {
+        let mut lanes = vec![0u32; self.config.num_perm];
+        let shingle_count = self.fingerprint_into(text, &mut lanes)?;
+        Ok(Fingerprint { signature: Signature(lanes.into()), shingle_count })
+    }
+
+    /// Writes the signature of `text` into `lanes` (length `num_perm`) and returns its
+    /// distinct shingle count: the allocation-free form batch callers use to fill one
+    /// flat signature array.
+    pub fn fingerprint_into(&self, text: &str, lanes: &mut [u32]) -> Result<u32> {
         SCRATCH.with(|scratch| {
             let scratch = &mut *scratch.borrow_mut();
             normalize_into(text, &mut scratch.normalized);
             if scratch.normalized.is_empty() {
                 return Err(Error::input("text", "has no words"));
             }
-            shingle_hashes_into(
+            distinct_shingle_hashes_into(
                 &scratch.normalized,
                 self.config.shingle_size,
                 self.config.seed,
                 &mut scratch.hashes,
+                &mut scratch.shingles,
             );
-            Ok(self.fingerprint_hashes(&scratch.hashes))
+            self.hasher.signature_into(&scratch.hashes, lanes);
+            Ok(u32::try_from(scratch.hashes.len()).unwrap_or(u32::MAX))
         })
     }
 

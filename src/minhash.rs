@@ -7,8 +7,14 @@
 //! The kernel is one multiply, add and min per lane, over `u32` lanes so it fills 16
 //! lanes per AVX-512 instruction; the widest kernel the CPU has is picked at run time,
 //! and all kernels compute bit-identical results.
+//!
+//! [`SignatureScheme::OnePermutation`] is the cheaper alternative: one pass that drops
+//! each shingle into one of `num_perm` bins (the high bits of its hash) and keeps the
+//! bin's smallest low 32 bits, then optimal densification fills empty bins.
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::SignatureScheme;
 
 /// A MinHash signature: one `u32` minimum per permutation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,8 +48,100 @@ pub fn estimate_jaccard(a: &[u32], b: &[u32]) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    equal as f64 / a.len() as f64
+    f64::from(count_equal(a, b)) / a.len() as f64
+}
+
+/// Number of lanes where `a` and `b` agree. Verifying candidate pairs is mostly this, so
+/// it gets the widest kernel the CPU has, like the signature kernel.
+pub fn count_equal(a: &[u32], b: &[u32]) -> u32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { count_equal_avx512(a, b) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { count_equal_avx2(a, b) };
+        }
+    }
+    count_equal_portable(a, b)
+}
+
+#[inline(always)]
+fn count_equal_portable(a: &[u32], b: &[u32]) -> u32 {
+    // Branch-free sum over fixed blocks so the compiler emits compare-and-subtract.
+    let mut total = 0u32;
+    let (blocks_a, tail_a) = a.as_chunks::<LANES>();
+    let (blocks_b, tail_b) = b.as_chunks::<LANES>();
+    for (x, y) in blocks_a.iter().zip(blocks_b) {
+        let mut acc = [0u32; LANES];
+        for i in 0..LANES {
+            acc[i] = u32::from(x[i] == y[i]);
+        }
+        total += acc.iter().sum::<u32>();
+    }
+    total + tail_a.iter().zip(tail_b).map(|(x, y)| u32::from(x == y)).sum::<u32>()
+}
+
+/// Number of bytes where `a` and `b` agree: the same count over one byte per lane (the
+/// low byte of a signature lane), an upper bound of [`count_equal`] on the full lanes
+/// that is four times cheaper to read.
+pub fn count_equal_bytes(a: &[u8], b: &[u8]) -> u32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU supports AVX-512BW, checked just above.
+            return unsafe { count_equal_bytes_avx512(a, b) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { count_equal_bytes_avx2(a, b) };
+        }
+    }
+    count_equal_bytes_portable(a, b)
+}
+
+#[inline(always)]
+fn count_equal_bytes_portable(a: &[u8], b: &[u8]) -> u32 {
+    const BLOCK: usize = 64;
+    let mut total = 0u32;
+    let (blocks_a, tail_a) = a.as_chunks::<BLOCK>();
+    let (blocks_b, tail_b) = b.as_chunks::<BLOCK>();
+    for (x, y) in blocks_a.iter().zip(blocks_b) {
+        let mut acc = [0u8; BLOCK];
+        for i in 0..BLOCK {
+            acc[i] = u8::from(x[i] == y[i]);
+        }
+        total += acc.iter().map(|&v| u32::from(v)).sum::<u32>();
+    }
+    total + tail_a.iter().zip(tail_b).map(|(x, y)| u32::from(x == y)).sum::<u32>()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn count_equal_bytes_avx512(a: &[u8], b: &[u8]) -> u32 {
+    count_equal_bytes_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_equal_bytes_avx2(a: &[u8], b: &[u8]) -> u32 {
+    count_equal_bytes_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn count_equal_avx512(a: &[u32], b: &[u32]) -> u32 {
+    count_equal_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_equal_avx2(a: &[u32], b: &[u32]) -> u32 {
+    count_equal_portable(a, b)
 }
 
 /// Containment of A in B estimated from their Jaccard and set sizes:
@@ -62,6 +160,8 @@ pub fn estimate_containment(jaccard: f64, size_a: u32, size_b: u32) -> f64 {
 pub struct MinHasher {
     mul: Box<[u32]>,
     add: Box<[u32]>,
+    scheme: SignatureScheme,
+    seed: u64,
 }
 
 const LANES: usize = 16;
@@ -70,6 +170,11 @@ impl MinHasher {
     /// A hasher with `num_perm` permutations drawn deterministically from `seed`.
     /// `num_perm` must be a positive multiple of 16 (checked by `DetectorConfig::validate`).
     pub fn new(num_perm: usize, seed: u64) -> Self {
+        Self::with_scheme(num_perm, seed, SignatureScheme::MinHash)
+    }
+
+    /// A hasher of the given scheme; [`MinHasher::new`] is the classic MinHash one.
+    pub fn with_scheme(num_perm: usize, seed: u64, scheme: SignatureScheme) -> Self {
         assert!(
             num_perm > 0 && num_perm.is_multiple_of(LANES),
             "num_perm must be a multiple of 16"
@@ -79,10 +184,7 @@ impl MinHasher {
             // splitmix64: a fixed, documented generator keeps signatures stable across
             // releases and machines.
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            splitmix_mix(state)
         };
         let (mul, add): (Vec<u32>, Vec<u32>) = (0..num_perm)
             .map(|_| {
@@ -90,7 +192,7 @@ impl MinHasher {
                 ((r as u32) | 1, (r >> 32) as u32)
             })
             .unzip();
-        MinHasher { mul: mul.into(), add: add.into() }
+        MinHasher { mul: mul.into(), add: add.into(), scheme, seed }
     }
 
     /// Number of permutations.
@@ -108,6 +210,10 @@ impl MinHasher {
     /// Writes the signature of `hashes` into `out` (length `num_perm`).
     pub fn signature_into(&self, hashes: &[u64], out: &mut [u32]) {
         assert_eq!(out.len(), self.num_perm());
+        if self.scheme == SignatureScheme::OnePermutation {
+            one_permutation(hashes, self.seed, out);
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -122,6 +228,52 @@ impl MinHasher {
             }
         }
         kernel(hashes, &self.mul, &self.add, out);
+    }
+}
+
+/// The finalizer of splitmix64: a bijective mixer of 64-bit values.
+fn splitmix_mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One-permutation hashing with optimal densification. The bin comes from the high 32
+/// bits of the hash (multiply-shift, so any bin count works) and the value from the low
+/// 32, so the two are independent. An empty bin `i` probes bins `mix(seed, i, attempt)`
+/// until it finds one that was filled by a shingle and copies its value: the scheme of
+/// Shrivastava (ICML 2017), whose collision probability per bin is exactly the Jaccard.
+fn one_permutation(hashes: &[u64], seed: u64, out: &mut [u32]) {
+    let bins = out.len();
+    out.fill(u32::MAX);
+    // Filled-bin bitmap; at most 1024 bins (validated), so it lives on the stack.
+    let mut filled = [0u64; 16];
+    debug_assert!(bins <= 64 * filled.len());
+    for &hash in hashes {
+        let bin = (((hash >> 32) * bins as u64) >> 32) as usize;
+        let value = hash as u32;
+        out[bin] = out[bin].min(value);
+        filled[bin / 64] |= 1 << (bin % 64);
+    }
+    let is_filled = |bin: usize| filled[bin / 64] & (1 << (bin % 64)) != 0;
+    let filled_count: u32 = filled.iter().map(|w| w.count_ones()).sum();
+    if filled_count == 0 || filled_count as usize == bins {
+        return;
+    }
+    for bin in 0..bins {
+        if is_filled(bin) {
+            continue;
+        }
+        let mut attempt = 0u64;
+        loop {
+            let probe = splitmix_mix(seed ^ ((bin as u64) << 32 | attempt));
+            let donor = (((probe >> 32) * bins as u64) >> 32) as usize;
+            if is_filled(donor) {
+                out[bin] = out[donor];
+                break;
+            }
+            attempt += 1;
+        }
     }
 }
 
@@ -170,6 +322,23 @@ mod tests {
     }
 
     #[test]
+    fn count_equal_matches_naive() {
+        for len in [0, 3, 16, 35, 128] {
+            let a: Vec<u32> = (0..len).map(|i| i % 7).collect();
+            let b: Vec<u32> = (0..len).map(|i| i % 5).collect();
+            let naive = a.iter().zip(&b).filter(|(x, y)| x == y).count() as u32;
+            assert_eq!(count_equal(&a, &b), naive);
+            assert_eq!(count_equal(&a, &a), len);
+            let low = |v: &[u32]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+            assert_eq!(count_equal_bytes(&low(&a), &low(&b)), naive);
+        }
+        let a: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
+        let b: Vec<u8> = (0..200u32).map(|i| (i * 3 % 256) as u8).collect();
+        let naive = a.iter().zip(&b).filter(|(x, y)| x == y).count() as u32;
+        assert_eq!(count_equal_bytes(&a, &b), naive);
+    }
+
+    #[test]
     fn golden_vector() {
         // Pins the permutation family: changing it invalidates every stored signature.
         let hasher = MinHasher::new(16, 7);
@@ -181,6 +350,49 @@ mod tests {
         372243858, 3774967598, 380354185, 1672953606, 1208975132, 194603159, 320092038, 184881998,
         1426034492, 53451953, 540598918, 513257956, 893978670, 621961606, 3901665556, 2806519396,
     ];
+
+    #[test]
+    fn one_permutation_golden_and_laws() {
+        let hasher = MinHasher::with_scheme(16, 7, SignatureScheme::OnePermutation);
+        let hashes: Vec<u64> = (1..=40u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let sig = hasher.signature(&hashes);
+        // Every lane holds the low half of some input hash (own bin or borrowed).
+        assert!(sig.lanes().iter().all(|v| hashes.iter().any(|h| *h as u32 == *v)));
+        let mut shuffled = hashes.clone();
+        shuffled.reverse();
+        shuffled.extend_from_slice(&hashes[..7]);
+        assert_eq!(hasher.signature(&shuffled), sig);
+        assert_eq!(sig.lanes(), OPH_GOLDEN);
+        // One shingle fills every bin with its value; none leaves the empty signature.
+        assert!(hasher.signature(&[u64::MAX]).lanes().iter().all(|&v| v == u32::MAX));
+        assert!(hasher.signature(&[5 << 32 | 9]).lanes().iter().all(|&v| v == 9));
+        assert!(hasher.signature(&[]).lanes().iter().all(|&v| v == u32::MAX));
+    }
+
+    const OPH_GOLDEN: &[u32] = &[
+        1992838417, 1683547955, 1778714251, 1873880547, 1969046843, 2064213139, 1754922677,
+        1850088973, 1945255269, 2135587861, 1731131103, 1921463695, 2016629991, 1707339529,
+        1802505825, 1897672121,
+    ];
+
+    #[test]
+    fn one_permutation_estimates_jaccard() {
+        // Sets of 600 with exact Jaccard 1/3: the mean estimate over many seeds is close.
+        let a: Vec<u64> = (0..600u64).map(|i| splitmix_mix(i + 1)).collect();
+        let b: Vec<u64> = (300..900u64).map(|i| splitmix_mix(i + 1)).collect();
+        let trials = 200;
+        let mean = (0..trials)
+            .map(|seed| {
+                let hasher = MinHasher::with_scheme(128, seed, SignatureScheme::OnePermutation);
+                let mix = |h: &u64| splitmix_mix(h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let sa: Vec<u64> = a.iter().map(mix).collect();
+                let sb: Vec<u64> = b.iter().map(mix).collect();
+                hasher.signature(&sa).jaccard(&hasher.signature(&sb))
+            })
+            .sum::<f64>()
+            / trials as f64;
+        assert!((mean - 1.0 / 3.0).abs() < 0.01, "mean estimate {mean}");
+    }
 
     #[test]
     fn containment_formula() {

@@ -1,32 +1,14 @@
-//! Shingling: a normalized token string to the deduplicated, sorted set of seeded
-//! gxhash64 hashes of its k-token windows. A window is a byte range of the normalized
-//! string (tokens are single-space separated), so hashing needs no allocation per shingle.
+//! Shingling: a normalized token string to the deduplicated set of seeded gxhash64
+//! hashes of its k-token windows. A window is a byte range of the normalized string
+//! (tokens are single-space separated), so hashing needs no allocation per shingle.
 
 use gxhash::gxhash64;
-
-use crate::text::token_spans;
 
 /// Hashes every k-token window of `normalized` into `out` (cleared first), sorted and
 /// deduplicated. A text with fewer than `k` tokens yields one shingle of all its tokens,
 /// so short texts still get a signature; an empty text yields none.
 pub fn shingle_hashes_into(normalized: &str, k: usize, seed: u64, out: &mut Vec<u64>) {
-    debug_assert!(k >= 1);
-    out.clear();
-    let bytes = normalized.as_bytes();
-    let seed = seed as i64;
-    let mut starts = std::collections::VecDeque::with_capacity(k);
-    for (start, end) in token_spans(normalized) {
-        if starts.len() == k {
-            starts.pop_front();
-        }
-        starts.push_back(start);
-        if starts.len() == k {
-            out.push(gxhash64(&bytes[starts[0]..end], seed));
-        }
-    }
-    if out.is_empty() && !normalized.is_empty() {
-        out.push(gxhash64(bytes, seed));
-    }
+    window_hashes_into(normalized, k, seed, out);
     out.sort_unstable();
     out.dedup();
 }
@@ -36,6 +18,142 @@ pub fn shingle_hashes(normalized: &str, k: usize, seed: u64) -> Vec<u64> {
     let mut out = Vec::new();
     shingle_hashes_into(normalized, k, seed, &mut out);
     out
+}
+
+/// Scratch space for [`distinct_shingle_hashes_into`], reused across calls so the hot
+/// path never allocates.
+#[derive(Debug, Default, Clone)]
+pub struct ShingleScratch {
+    table: Vec<u64>,
+}
+
+/// The same set as [`shingle_hashes_into`] in first-seen order instead of sorted: MinHash
+/// does not care about order, and deduplicating through a small open-addressing table
+/// costs a fraction of sorting.
+pub fn distinct_shingle_hashes_into(
+    normalized: &str,
+    k: usize,
+    seed: u64,
+    out: &mut Vec<u64>,
+    scratch: &mut ShingleScratch,
+) {
+    window_hashes_into(normalized, k, seed, out);
+    dedup_unordered(out, &mut scratch.table);
+}
+
+/// Every window's hash, repeats included, in text order.
+fn window_hashes_into(normalized: &str, k: usize, seed: u64, out: &mut Vec<u64>) {
+    debug_assert!((1..=MAX_K).contains(&k));
+    out.clear();
+    let bytes = normalized.as_bytes();
+    let seed = seed as i64;
+    // Start offsets of the last k tokens, as a ring: `starts[(count - k) % k]` is the
+    // first token of the window ending at the current token.
+    let mut starts = [0usize; MAX_K];
+    let mut ring = 0;
+    let mut count = 0usize;
+    let mut token_start = 0;
+    let ends = SpaceIter::new(bytes).chain((!bytes.is_empty()).then_some(bytes.len()));
+    for end in ends {
+        starts[ring] = token_start;
+        ring = if ring + 1 == k { 0 } else { ring + 1 };
+        count += 1;
+        if count >= k {
+            // After the increment `ring` points at the oldest of the last k starts.
+            out.push(gxhash64(&bytes[starts[ring]..end], seed));
+        }
+        token_start = end + 1;
+    }
+    if out.is_empty() && !normalized.is_empty() {
+        out.push(gxhash64(bytes, seed));
+    }
+}
+
+/// Positions of the spaces of `bytes`, eight bytes at a time: tokens are a few bytes
+/// long, so a per-token search call (memchr) costs more than it saves.
+struct SpaceIter<'a> {
+    bytes: &'a [u8],
+    /// Offset of the current word in `bytes`.
+    base: usize,
+    /// One high bit per space byte of the current word not yet returned.
+    mask: u64,
+}
+
+impl<'a> SpaceIter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut iter = SpaceIter { bytes, base: 0, mask: 0 };
+        iter.mask = iter.load(0);
+        iter
+    }
+
+    /// The space mask of the eight bytes at `base` (fewer at the end).
+    fn load(&self, base: usize) -> u64 {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        let mut word = [0u8; 8];
+        let tail = self.bytes.len().saturating_sub(base).min(8);
+        word[..tail].copy_from_slice(&self.bytes[base..base + tail]);
+        // Exact zero-byte test on `word ^ spaces` (no false positives from carries);
+        // padding bytes are zero, which is not a space.
+        let x = u64::from_le_bytes(word) ^ 0x2020_2020_2020_2020;
+        let valid = if tail == 8 { u64::MAX } else { (1u64 << (8 * tail)) - 1 };
+        !(((x & LOW7) + LOW7) | x | LOW7) & valid
+    }
+}
+
+impl Iterator for SpaceIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 8;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.mask = self.load(self.base);
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize / 8;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
+/// Largest shingle size `DetectorConfig::validate` accepts.
+const MAX_K: usize = 64;
+
+/// Removes repeats from `hashes` keeping first occurrences, using `table` (any contents)
+/// as an open-addressing set. Zero marks an empty slot, so a zero hash is tracked apart.
+fn dedup_unordered(hashes: &mut Vec<u64>, table: &mut Vec<u64>) {
+    let slots = (hashes.len() * 2).next_power_of_two().max(16);
+    table.clear();
+    table.resize(slots, 0);
+    let mask = slots - 1;
+    let mut seen_zero = false;
+    let mut kept = 0;
+    for read in 0..hashes.len() {
+        let hash = hashes[read];
+        let fresh = if hash == 0 {
+            !std::mem::replace(&mut seen_zero, true)
+        } else {
+            // The hashes are gxhash outputs: their high bits are already uniform.
+            let mut slot = (hash >> 40) as usize & mask;
+            loop {
+                let held = table[slot];
+                if held == 0 {
+                    table[slot] = hash;
+                    break true;
+                }
+                if held == hash {
+                    break false;
+                }
+                slot = (slot + 1) & mask;
+            }
+        };
+        if fresh {
+            hashes[kept] = hash;
+            kept += 1;
+        }
+    }
+    hashes.truncate(kept);
 }
 
 #[cfg(test)]
@@ -54,11 +172,42 @@ mod tests {
     #[test]
     fn short_text_gets_one_shingle_and_empty_none() {
         assert_eq!(shingle_hashes("a b", 5, 1), vec![gxhash64(b"a b", 1)]);
+        assert_eq!(shingle_hashes("abc", 1, 1), vec![gxhash64(b"abc", 1)]);
         assert!(shingle_hashes("", 5, 1).is_empty());
     }
 
     #[test]
     fn repeats_are_counted_once() {
         assert_eq!(shingle_hashes("x y x y x y", 2, 3).len(), 2);
+    }
+
+    #[test]
+    fn distinct_set_equals_sorted_set() {
+        let text = "the cat sat on the mat and the cat sat on the hat while the cat sat";
+        let mut scratch = ShingleScratch::default();
+        for k in [1, 2, 3, 5, 64] {
+            let mut distinct = Vec::new();
+            distinct_shingle_hashes_into(text, k, 9, &mut distinct, &mut scratch);
+            let mut sorted = distinct.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, shingle_hashes(text, k, 9), "k = {k}");
+        }
+    }
+
+    #[test]
+    fn space_positions_match_naive() {
+        let text = b"a bb  ccc dddd eeeee ffffff ggggggg hhhhhhhh i\xa0\xc2 j\x60!  ";
+        for len in 0..=text.len() {
+            let bytes = &text[..len];
+            let naive: Vec<usize> = (0..len).filter(|&i| bytes[i] == b' ').collect();
+            assert_eq!(SpaceIter::new(bytes).collect::<Vec<_>>(), naive, "len {len}");
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_first_occurrences_and_zero() {
+        let mut hashes = vec![5, 0, 7 << 40, 5, 0, 7 << 40, 3, (7 << 40) | 1];
+        dedup_unordered(&mut hashes, &mut vec![9; 3]);
+        assert_eq!(hashes, [5, 0, 7 << 40, 3, (7 << 40) | 1]);
     }
 }
