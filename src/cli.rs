@@ -47,6 +47,12 @@ pub(crate) enum Command {
     /// under concurrent clients. Starts its own `neardup serve` unless --server is given.
     #[cfg(feature = "server")]
     Loadgen(LoadgenArgs),
+    /// Soak test over loopback: starts `neardup serve` on a data directory, runs many
+    /// clients mixing streamed ingest, check and remove for a set time, samples the
+    /// server's memory, then SIGKILLs it, restarts it and checks every acknowledged
+    /// article is still there. Exits 2 on any error or loss.
+    #[cfg(feature = "server")]
+    Soak(crate::soak::SoakArgs),
 }
 
 /// `neardup serve`.

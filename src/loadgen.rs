@@ -63,7 +63,7 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             url.clone()
         }
         None => {
-            let (child, url) = start_server()?;
+            let (child, url) = start_server(&[])?;
             server = Some(ChildGuard(child));
             url
         }
@@ -169,7 +169,7 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
-fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
+pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
     if !path.exists() {
         bail!("corpus {} not found (the evaluation data lives in ../shared/data)", path.display());
     }
@@ -199,7 +199,12 @@ fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
 
 /// Article `i` of the repeated corpus: pass `p` of the corpus gets the id suffix `#p`,
 /// and with `distinct` its words are marked so that it shares no shingle with other passes.
-fn nth_article(corpus: &[pb::Article], i: usize, prefix: &str, distinct: bool) -> pb::Article {
+pub(crate) fn nth_article(
+    corpus: &[pb::Article],
+    i: usize,
+    prefix: &str,
+    distinct: bool,
+) -> pb::Article {
     let mut article = corpus[i % corpus.len()].clone();
     let pass = i / corpus.len();
     article.id = format!("{prefix}{}#{pass}", article.id);
@@ -339,7 +344,7 @@ fn ensure_loopback(url: &str) -> Result<()> {
 }
 
 /// Kills the server it holds when dropped, so an error cannot leave it running.
-struct ChildGuard(Child);
+pub(crate) struct ChildGuard(pub(crate) Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -348,12 +353,13 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Starts `neardup serve` on a free loopback port and returns it with its URL, read from
-/// the line the server prints when it listens.
-fn start_server() -> Result<(Child, String)> {
+/// Starts `neardup serve` on a free loopback port, with `extra` arguments, and returns it
+/// with its URL, read from the line the server prints when it listens.
+pub(crate) fn start_server(extra: &[String]) -> Result<(Child, String)> {
     let exe = std::env::current_exe().context("cannot find the neardup binary")?;
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
