@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use neardup::DetectorConfig;
+use neardup::config::parse_duration;
 use neardup::corpus::{Fields, Format};
+use neardup::{DetectorConfig, StoreConfig};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
@@ -30,9 +31,12 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// Print the effective detector config as JSON (usable with --config).
     Config(DetectorArgs),
+    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
+    /// the directory must not be in use). Prints a JSON report.
+    Compact(CompactArgs),
     /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
-    /// reflection) until SIGINT or SIGTERM. State is kept in memory for now: everything
-    /// ingested is lost when the server stops.
+    /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
+    /// article survives a crash or restart (see --sync).
     #[cfg(feature = "server")]
     Serve(ServeArgs),
     /// Stream articles from corpus files into a running server, which labels and stores
@@ -65,10 +69,28 @@ pub(crate) struct ServeArgs {
     /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_MESSAGE_BYTES)]
     pub(crate) max_message_bytes: usize,
-    /// Directory reserved for durable state. Not used yet: state is in memory for now
-    /// and lost when the server stops.
+    /// Data directory: manifest and log. Created when missing; one written under other
+    /// detector settings is refused, with the setting named (`neardup scan --save DIR`
+    /// writes one from a corpus).
     #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+    /// When an answer waits for the disk. always: after an fdatasync of its record
+    /// (concurrent requests share one); batch: after the write, synced every
+    /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while
+    /// running (a power failure or kernel crash can lose any acknowledged article).
+    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::SyncMode,
+    /// Background sync period of --sync batch (e.g. `100ms`).
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub(crate) batch_interval: String,
+    /// Keep only articles published within this span of the newest one (e.g. `7d`, `36h`);
+    /// older ones leave memory at once and the disk at the next compaction. Default: keep all.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) window: Option<String>,
+    /// Compact the log automatically once this share of its records is dead (removed or
+    /// expired) and at least 10,000 are.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_COMPACT_FRACTION)]
+    pub(crate) compact_fraction: f64,
     /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
     #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
     pub(crate) shutdown_grace_ms: u64,
@@ -114,7 +136,18 @@ impl ServeArgs {
         Ok(neardup::ServiceConfig {
             listen: self.listen,
             max_message_bytes: self.max_message_bytes,
-            data_dir: self.data_dir.clone(),
+            store: StoreConfig {
+                data_dir: self.data_dir.clone(),
+                sync: self.sync,
+                batch_interval: parse_duration("batch_interval", &self.batch_interval)?,
+                window: self
+                    .window
+                    .as_deref()
+                    .map(|text| parse_duration("window", text))
+                    .transpose()?,
+                compact_fraction: self.compact_fraction,
+                ..StoreConfig::default()
+            },
             shutdown_grace_ms: self.shutdown_grace_ms,
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(neardup::config::TlsConfig {
@@ -189,18 +222,30 @@ pub(crate) struct LoadgenArgs {
     /// How to reach a secured --server.
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
-    /// Articles to ingest (phase 1).
+    /// Articles to ingest (phase 1; 0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub(crate) articles: usize,
     /// Concurrent IngestStream calls sharing the articles.
     #[arg(long, default_value_t = 2)]
     pub(crate) streams: usize,
+    /// Ingest with this many concurrent clients calling the unary Ingest, each on its own
+    /// connection and waiting for every answer, instead of --streams streams.
+    #[arg(long, value_name = "N")]
+    pub(crate) unary_clients: Option<usize>,
     /// Concurrent Check clients, each on its own connection (phase 2).
     #[arg(long, default_value_t = 16)]
     pub(crate) clients: usize,
-    /// Check requests in total across all clients.
+    /// Check requests in total across all clients (0 skips phase 2).
     #[arg(long, default_value_t = 50_000)]
     pub(crate) checks: usize,
+    /// --sync of the server loadgen starts (always, batch or never).
+    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::SyncMode,
+    /// Data directory of the server loadgen starts (kept); by default a fresh temporary
+    /// one, deleted at the end. With an existing directory the report's startup time is
+    /// its restart time.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
     /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
     #[arg(long, default_value_t = 120)]
     pub(crate) max_seconds: u64,
@@ -235,6 +280,10 @@ pub(crate) struct ScanArgs {
     /// Never draw the progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
+    /// Also write the scanned articles and their clusters as a new data directory that
+    /// `neardup serve --data-dir` opens (the directory must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) save: Option<PathBuf>,
     /// Detector settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
@@ -287,6 +336,29 @@ impl InputArgs {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Lines => Format::Lines,
         })
+    }
+}
+
+/// `neardup compact`.
+#[derive(Debug, Args)]
+pub(crate) struct CompactArgs {
+    /// The data directory.
+    #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// Also drop articles older than the newest minus this span (e.g. `7d`).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) window: Option<String>,
+}
+
+impl CompactArgs {
+    /// The store settings.
+    pub(crate) fn to_config(&self) -> Result<StoreConfig> {
+        let window =
+            self.window.as_deref().map(|text| parse_duration("window", text)).transpose()?;
+        let config =
+            StoreConfig { data_dir: self.data_dir.clone(), window, ..StoreConfig::default() };
+        config.validate()?;
+        Ok(config)
     }
 }
 

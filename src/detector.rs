@@ -90,6 +90,28 @@ pub struct ClusterView {
     pub members: Vec<Member>,
 }
 
+/// An article as a durable log keeps it: what the index needs plus the decision made
+/// when it was first ingested (see [`Detector::restore`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredArticle<'a> {
+    /// Article id.
+    pub id: &'a str,
+    /// Outlet.
+    pub source: &'a str,
+    /// Publication time in Unix milliseconds.
+    pub published: Option<i64>,
+    /// [`text_hash`] of the original text (tells retries from conflicting re-ingests).
+    pub text_hash: u64,
+    /// Its MinHash signature lanes (`num_perm` of them).
+    pub lanes: &'a [u32],
+    /// Distinct shingles of its text.
+    pub shingle_count: u32,
+    /// The kind it was given.
+    pub kind: Kind,
+    /// The cluster it joined (or founded).
+    pub cluster_id: &'a str,
+}
+
 /// Counters for monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorStats {
@@ -303,6 +325,75 @@ impl Detector {
         })
     }
 
+    /// Whether an article with this id is indexed.
+    pub fn contains(&self, id: &str) -> bool {
+        self.read().by_id.contains_key(id)
+    }
+
+    /// The indexed article published earliest, with its time (undated ones aside).
+    /// Scans every entry: for monitoring, not for a hot path.
+    pub fn oldest(&self) -> Option<(String, i64)> {
+        let state = self.read();
+        state
+            .entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.published.map(|t| (t, e.seq, &e.id)))
+            .min()
+            .map(|(t, _, id)| (id.to_string(), t))
+    }
+
+    /// Makes room for `additional` more articles at once, so that restoring a large log
+    /// does not grow (and copy) the tables step by step.
+    pub fn reserve(&self, additional: usize) {
+        let num_perm = self.config().num_perm;
+        let mut state = self.write();
+        state.signatures.reserve(additional * num_perm);
+        state.entries.reserve(additional);
+        state.by_id.reserve(additional);
+        state.lsh.reserve(additional);
+    }
+
+    /// Puts back an article with the decision recorded when it was first ingested,
+    /// without deciding again: replaying a log must give the clusters the original run
+    /// gave, even though the articles it was compared with may since have been removed
+    /// or expired. It joins the cluster named `stored.cluster_id`, founding it if absent
+    /// (a member may be replayed before its cluster's founder, whose record may also be
+    /// gone). Articles restored in log order get the same origin tie-breaks as the
+    /// original run.
+    pub fn restore(&self, stored: &StoredArticle<'_>) -> Result<()> {
+        self.restore_many(std::slice::from_ref(stored))
+    }
+
+    /// [`Detector::restore`] for many articles in order, with the LSH index built band
+    /// by band on every core: how a large log is loaded at start-up. On an error, the
+    /// articles before the bad one stay restored.
+    pub fn restore_many(&self, batch: &[StoredArticle<'_>]) -> Result<()> {
+        let config = self.config();
+        let mut state = self.write();
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut outcome = Ok(());
+        for stored in batch {
+            if let Err(error) = state.restore_one(config, stored, &mut slots) {
+                outcome = Err(error);
+                break;
+            }
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let state = &mut *state;
+        let (lsh, signatures) = (&mut state.lsh, &state.signatures);
+        let num_perm = config.num_perm;
+        let lanes = |slot: Slot| &signatures[slot as usize * num_perm..][..num_perm];
+        if slots.len() < 1024 {
+            for &slot in &slots {
+                lsh.insert(slot, lanes(slot));
+            }
+        } else {
+            lsh.insert_many(&slots, lanes, threads);
+        }
+        outcome
+    }
+
     /// Document and cluster counts and approximate memory.
     pub fn stats(&self) -> DetectorStats {
         let state = self.read();
@@ -421,6 +512,42 @@ impl State {
         (kind, found)
     }
 
+    /// Checks and inserts one restored article without indexing it; pushes its slot.
+    fn restore_one(
+        &mut self,
+        config: &DetectorConfig,
+        stored: &StoredArticle<'_>,
+        slots: &mut Vec<Slot>,
+    ) -> Result<()> {
+        validate_id(stored.id)?;
+        if stored.lanes.len() != config.num_perm {
+            return Err(Error::input(
+                "signature",
+                format!(
+                    "has {} lanes, the config has num_perm = {}",
+                    stored.lanes.len(),
+                    config.num_perm
+                ),
+            ));
+        }
+        if self.by_id.contains_key(stored.id) {
+            return Err(Error::DuplicateId {
+                id: stored.id.to_owned(),
+                reason: "restored twice".into(),
+            });
+        }
+        let story = match self.story_by_id.get(stored.cluster_id) {
+            Some(&story) => story,
+            None => self.new_story(stored.cluster_id),
+        };
+        let article =
+            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
+        let signature = (stored.lanes, stored.shingle_count);
+        let (hash, kind) = (stored.text_hash, stored.kind);
+        slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
+        Ok(())
+    }
+
     fn new_story(&mut self, founder: &str) -> u32 {
         let story = Story { id: founder.into(), members: Vec::new(), origin: None };
         let ix = match self.free_stories.pop() {
@@ -446,22 +573,36 @@ impl State {
         kind: Kind,
         story: u32,
     ) -> Slot {
+        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
+        let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
+        self.lsh.insert(slot, fingerprint.signature.lanes());
+        slot
+    }
+
+    /// [`State::insert`] without the LSH index (bulk restores index many at once).
+    fn insert_unindexed(
+        &mut self,
+        config: &DetectorConfig,
+        article: &Article<'_>,
+        text_hash: u64,
+        (lanes, shingle_count): (&[u32], u32),
+        kind: Kind,
+        story: u32,
+    ) -> Slot {
         let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
         let start = slot as usize * config.num_perm;
         if self.signatures.len() < start + config.num_perm {
             self.signatures.resize(start + config.num_perm, 0);
             self.entries.resize_with(slot as usize + 1, || None);
         }
-        self.signatures[start..start + config.num_perm]
-            .copy_from_slice(fingerprint.signature.lanes());
-        self.lsh.insert(slot, fingerprint.signature.lanes());
+        self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source: article.source.into(),
             published: article.published,
             seq: self.next_seq,
             text_hash,
-            shingle_count: fingerprint.shingle_count,
+            shingle_count,
             kind,
             cluster: story,
         });
@@ -573,6 +714,7 @@ mod tests {
         assert_eq!(cluster.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(detector.stats().documents, 3);
         assert_eq!(detector.stats().clusters, 2);
+        assert_eq!(detector.oldest(), Some(("c".to_owned(), 1)));
     }
 
     #[test]
@@ -626,6 +768,60 @@ mod tests {
         assert!(matches!(
             detector.check(&article("a", "  \n ", 1)),
             Err(Error::InvalidInput { field: "text", .. })
+        ));
+    }
+
+    #[test]
+    fn restore_reproduces_decisions_without_deciding_again() {
+        let online = Detector::new(DetectorConfig::default()).unwrap();
+        let copy = format!("Home | Business\n\n{STORY}\n\nLeave a comment");
+        let texts = [("a", STORY, 10), ("b", copy.as_str(), 5), ("c", OTHER, 1)];
+        let verdicts: Vec<Verdict> = texts
+            .iter()
+            .map(|&(id, text, t)| online.ingest(&article(id, text, t)).unwrap())
+            .collect();
+        // Replay only b and c, as after a's removal: b must stay in cluster "a" as a
+        // duplicate, although nothing indexed would make it one now.
+        let replayed = Detector::new(DetectorConfig::default()).unwrap();
+        for (&(id, text, t), verdict) in texts.iter().zip(&verdicts).skip(1) {
+            let fingerprint = replayed.fingerprinter().fingerprint(text).unwrap();
+            replayed
+                .restore(&StoredArticle {
+                    id,
+                    source: "test",
+                    published: Some(t),
+                    text_hash: text_hash(text),
+                    lanes: fingerprint.signature.lanes(),
+                    shingle_count: fingerprint.shingle_count,
+                    kind: verdict.kind,
+                    cluster_id: &verdict.cluster_id,
+                })
+                .unwrap();
+        }
+        online.remove("a");
+        assert!(replayed.contains("b") && !replayed.contains("a"));
+        assert_eq!(replayed.cluster("a").unwrap(), online.cluster("a").unwrap());
+        assert_eq!(replayed.cluster("c").unwrap(), online.cluster("c").unwrap());
+        // A retry gets the recorded kind; a conflicting text is still refused.
+        let retry = replayed.ingest(&article("b", &copy, 5)).unwrap();
+        assert_eq!((retry.kind, retry.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert!(matches!(replayed.ingest(&article("b", OTHER, 5)), Err(Error::DuplicateId { .. })));
+        let fingerprint = replayed.fingerprinter().fingerprint(OTHER).unwrap();
+        let again = StoredArticle {
+            id: "c",
+            source: "",
+            published: None,
+            text_hash: 0,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
+            kind: Kind::NewStory,
+            cluster_id: "c",
+        };
+        assert!(matches!(replayed.restore(&again), Err(Error::DuplicateId { .. })));
+        let bad = StoredArticle { id: "z", lanes: &[0; 16], ..again };
+        assert!(matches!(
+            replayed.restore(&bad),
+            Err(Error::InvalidInput { field: "signature", .. })
         ));
     }
 }

@@ -49,6 +49,62 @@ pub enum Error {
         /// The id that was looked up.
         id: String,
     },
+    /// A data directory was written with settings or a format this build cannot use.
+    /// Nothing in the directory was changed.
+    #[error(
+        "{path}: data written with {setting} = {stored}, but this run has {setting} = {current}; \
+         use the same setting or another data directory (the data was left untouched)"
+    )]
+    IncompatibleStore {
+        /// The data directory.
+        path: PathBuf,
+        /// The setting that differs (`num_perm`, `format_version`, ...).
+        setting: String,
+        /// Its value in the directory's manifest.
+        stored: String,
+        /// Its value in this run.
+        current: String,
+    },
+    /// A log record failed its checksum or framing and valid records follow it, so it is
+    /// not a torn tail from a crash: stopping is safer than dropping what follows.
+    #[error(
+        "{path}: corrupt log record at byte {offset}: {reason}; valid records follow \
+         ({next_valid}), so this is not a torn tail from a crash: restore the directory from a \
+         backup, or truncate the file at byte {offset} to accept losing what follows"
+    )]
+    CorruptLog {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// Where the next valid record is.
+        next_valid: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A log record passed its checksum but cannot be decoded (a bug or a foreign file).
+    #[error("{path}: undecodable log record at byte {offset}: {reason}")]
+    BadLogRecord {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset of the record.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another process holds the data directory.
+    #[error("{path}: data directory is in use by another process")]
+    StoreLocked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// An earlier write or sync of the log failed; the store accepts nothing more until it
+    /// is reopened (recovery keeps every record that reached the disk intact).
+    #[error("the log can no longer be written: {reason}")]
+    StoreFailed {
+        /// The first failure.
+        reason: String,
+    },
     /// An I/O failure on a named path.
     #[error("{path}: {source}")]
     Io {
@@ -78,11 +134,25 @@ pub enum Error {
 impl Error {
     /// True when the caller can fix the problem by changing its input or settings.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::Internal { .. } | Error::Serve { .. })
+        !matches!(
+            self,
+            Error::Io { .. }
+                | Error::Internal { .. }
+                | Error::Serve { .. }
+                | Error::CorruptLog { .. }
+                | Error::BadLogRecord { .. }
+                | Error::StoreLocked { .. }
+                | Error::StoreFailed { .. }
+        )
     }
 
     pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidConfig { field, reason: reason.into() }
+    }
+
+    #[cfg(feature = "store")]
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
     }
 
     pub(crate) fn input(field: &'static str, reason: impl Into<String>) -> Self {

@@ -43,10 +43,14 @@ pub mod corpus;
 pub mod scan;
 #[cfg(feature = "server")]
 pub mod service;
+#[cfg(feature = "store")]
+pub mod store;
 
 pub use cluster::{Kind, Similarity};
-pub use config::{DetectorConfig, ServiceConfig};
-pub use detector::{Article, ClusterView, Detector, DetectorStats, Match, Member, Verdict};
+pub use config::{DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
+pub use detector::{
+    Article, ClusterView, Detector, DetectorStats, Match, Member, StoredArticle, Verdict,
+};
 pub use error::{Error, Result};
 pub use fingerprint::{Fingerprint, Fingerprinter};
 pub use minhash::{MinHasher, Signature};

@@ -1,12 +1,14 @@
 //! `neardup loadgen`: a load generator for the service, over loopback only and bounded
-//! in requests and time. Phase 1 streams a corpus, repeated with id suffixes up to the
-//! requested count, through concurrent `IngestStream` calls and reports articles/s.
+//! in requests and time. When it starts the server itself it reports the time until the
+//! server's health check says SERVING (the restart time of an existing data directory).
+//! Phase 1 sends a corpus, repeated with id suffixes up to the requested count, through
+//! concurrent `IngestStream` calls (or unary `Ingest` clients) and reports articles/s.
 //! Phase 2 runs concurrent clients, each on its own connection, sending `Check` calls
 //! one after another, and reports latency percentiles.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,15 +27,30 @@ use neardup::service::pb;
 /// What one run measured.
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Seconds from starting the server to its health check answering SERVING (only
+    /// when loadgen started it).
+    startup_seconds: Option<f64>,
+    /// Resident and peak resident memory of the server after startup and after the
+    /// ingest phase (only when loadgen started it).
+    server_rss_after_startup_bytes: Option<u64>,
+    server_peak_rss_after_startup_bytes: Option<u64>,
+    server_rss_after_ingest_bytes: Option<u64>,
+    server_peak_rss_after_ingest_bytes: Option<u64>,
+    sync: String,
     corpus_articles: usize,
     ingested: usize,
     ingest_streams: usize,
+    ingest_unary_clients: Option<usize>,
     ingest_seconds: f64,
     ingest_articles_per_second: f64,
     new_stories: usize,
     copies: usize,
     index_documents: u64,
     index_memory_bytes: u64,
+    disk_bytes: u64,
+    /// Records in the log and log syncs since the server started, after the ingest.
+    log_records: u64,
+    log_syncs: u64,
     check_clients: usize,
     checks: usize,
     check_seconds: f64,
@@ -52,54 +69,81 @@ struct Report {
 
 /// Runs both phases and prints the report.
 pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
-    if args.streams == 0 || args.clients == 0 || args.articles == 0 {
-        bail!("--articles, --streams and --clients must be at least 1");
+    if args.streams == 0 || args.clients == 0 || args.unary_clients == Some(0) {
+        bail!("--streams, --unary-clients and --clients must be at least 1");
     }
     let corpus = load_corpus(&args.corpus)?;
     let mut server = None;
+    let mut startup = None;
     let url = match &args.server {
         Some(url) => {
             ensure_loopback(url)?;
             url.clone()
         }
         None => {
-            let (child, url) = start_server(&[])?;
-            server = Some(ChildGuard(child));
+            let started = Instant::now();
+            let (guard, url) = start_server(args)?;
+            server = Some(guard);
+            wait_until_serving(&url, Duration::from_secs(args.max_seconds)).await?;
+            startup = Some(started.elapsed());
             url
         }
     };
     let limit = Duration::from_secs(args.max_seconds);
-    let server_pid = server.as_ref().map(|s| s.0.id());
+    let server_pid = server.as_ref().map(|s| s.child.id());
+    let memory = |pid: Option<u32>| pid.map_or((None, None), memory_bytes);
+    let (rss_0, peak_0) = memory(server_pid);
     let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds);
     let me = Some(std::process::id());
     let (server_cpu_0, client_cpu_0) = (cpu(server_pid), cpu(me));
     let (ingested, ingest_time, new_stories) = ingest_phase(&url, &corpus, args, limit).await?;
     let (server_cpu_1, client_cpu_1) = (cpu(server_pid), cpu(me));
+    let (rss_1, peak_1) = memory(server_pid);
     let stats = connect(&url, &args.connect).await?.stats(pb::StatsRequest {}).await?.into_inner();
-    let (mut latencies, check_time) = check_phase(&url, &corpus, args, limit).await?;
+    let (mut latencies, check_time) = if args.checks > 0 {
+        check_phase(&url, &corpus, args, limit).await?
+    } else {
+        (Vec::new(), Duration::ZERO)
+    };
     let (server_cpu_2, client_cpu_2) = (cpu(server_pid), cpu(me));
     drop(server);
     let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
 
     latencies.sort_unstable();
     let quantile = |q: f64| {
+        if latencies.is_empty() {
+            return 0.0;
+        }
         let ix = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[ix].as_secs_f64() * 1e3
     };
+    let per_second = |n: usize, time: Duration| {
+        if n == 0 { 0.0 } else { n as f64 / time.as_secs_f64() }
+    };
     let report = Report {
+        startup_seconds: startup.map(|d| d.as_secs_f64()),
+        server_rss_after_startup_bytes: rss_0,
+        server_peak_rss_after_startup_bytes: peak_0,
+        server_rss_after_ingest_bytes: rss_1,
+        server_peak_rss_after_ingest_bytes: peak_1,
+        sync: stats.sync.clone(),
         corpus_articles: corpus.len(),
         ingested,
         ingest_streams: args.streams,
+        ingest_unary_clients: args.unary_clients,
         ingest_seconds: ingest_time.as_secs_f64(),
-        ingest_articles_per_second: ingested as f64 / ingest_time.as_secs_f64(),
+        ingest_articles_per_second: per_second(ingested, ingest_time),
         new_stories,
         copies: ingested - new_stories,
         index_documents: stats.documents,
         index_memory_bytes: stats.memory_bytes,
+        disk_bytes: stats.disk_bytes,
+        log_records: stats.log_records,
+        log_syncs: stats.log_syncs,
         check_clients: args.clients,
         checks: latencies.len(),
         check_seconds: check_time.as_secs_f64(),
-        checks_per_second: latencies.len() as f64 / check_time.as_secs_f64(),
+        checks_per_second: per_second(latencies.len(), check_time),
         check_p50_ms: quantile(0.50),
         check_p90_ms: quantile(0.90),
         check_p99_ms: quantile(0.99),
@@ -114,11 +158,26 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else {
+        let mib = |bytes: Option<u64>| {
+            bytes.map_or("-".to_owned(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64))
+        };
+        if let Some(seconds) = report.startup_seconds {
+            writeln!(
+                out,
+                "startup: SERVING after {seconds:.2} s; server RSS {} (peak {})",
+                mib(report.server_rss_after_startup_bytes),
+                mib(report.server_peak_rss_after_startup_bytes),
+            )?;
+        }
+        let senders = match report.ingest_unary_clients {
+            Some(n) => format!("{n} unary clients"),
+            None => format!("{} streams", report.ingest_streams),
+        };
         writeln!(
             out,
-            "ingest: {} articles over {} streams in {:.2} s = {:.0} articles/s ({} new stories, {} copies)",
+            "ingest (--sync {}): {} articles over {senders} in {:.2} s = {:.0} articles/s ({} new stories, {} copies)",
+            report.sync,
             report.ingested,
-            report.ingest_streams,
             report.ingest_seconds,
             report.ingest_articles_per_second,
             report.new_stories,
@@ -126,24 +185,31 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
         )?;
         writeln!(
             out,
-            "index: {} documents, {:.1} MiB",
+            "index: {} documents, {} heap, {} on disk; server RSS {} (peak {})",
             report.index_documents,
-            report.index_memory_bytes as f64 / (1 << 20) as f64
+            mib(Some(report.index_memory_bytes)),
+            mib(Some(report.disk_bytes)),
+            mib(report.server_rss_after_ingest_bytes),
+            mib(report.server_peak_rss_after_ingest_bytes),
         )?;
-        writeln!(
-            out,
-            "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            report.checks,
-            report.check_clients,
-            report.check_seconds,
-            report.checks_per_second,
-            report.check_p50_ms,
-            report.check_p90_ms,
-            report.check_p99_ms,
-            report.check_max_ms,
-        )?;
-        let per_call = |seconds: Option<f64>, calls: usize| {
-            seconds.map_or("-".to_owned(), |s| format!("{:.0} us", s * 1e6 / calls as f64))
+        writeln!(out, "log: {} records, {} syncs", report.log_records, report.log_syncs)?;
+        if report.checks > 0 {
+            writeln!(
+                out,
+                "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                report.checks,
+                report.check_clients,
+                report.check_seconds,
+                report.checks_per_second,
+                report.check_p50_ms,
+                report.check_p90_ms,
+                report.check_p99_ms,
+                report.check_max_ms,
+            )?;
+        }
+        let per_call = |seconds: Option<f64>, calls: usize| match seconds {
+            Some(s) if calls > 0 => format!("{:.0} us", s * 1e6 / calls as f64),
+            _ => "-".to_owned(),
         };
         writeln!(
             out,
@@ -167,6 +233,19 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+/// Resident and peak resident bytes of process `pid` (`VmRSS`, `VmHWM`; Linux only).
+fn memory_bytes(pid: u32) -> (Option<u64>, Option<u64>) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return (None, None);
+    };
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kib * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
@@ -247,6 +326,9 @@ async fn ingest_phase(
     args: &LoadgenArgs,
     limit: Duration,
 ) -> Result<(usize, Duration, usize)> {
+    if let Some(unary) = args.unary_clients {
+        return unary_ingest_phase(url, corpus, args, unary, limit).await;
+    }
     // Requests are built before the clock starts: the client's JSON parsing is not the
     // server's cost.
     let mut per_stream: Vec<Vec<pb::IngestRequest>> = vec![Vec::new(); args.streams];
@@ -279,6 +361,55 @@ async fn ingest_phase(
     let (mut received, mut new_stories) = (0, 0);
     for task in tasks {
         let (r, n) = task.await?.context("ingest stream failed")?;
+        received += r;
+        new_stories += n;
+    }
+    Ok((received, started.elapsed(), new_stories))
+}
+
+/// `args.articles` unary Ingest calls from `clients` clients, each waiting for its
+/// answer before sending the next: what many independent producers look like, and what
+/// group commit is for. Returns (verdicts received, wall time, new stories).
+async fn unary_ingest_phase(
+    url: &str,
+    corpus: &[pb::Article],
+    args: &LoadgenArgs,
+    clients: usize,
+    limit: Duration,
+) -> Result<(usize, Duration, usize)> {
+    let requests: Arc<Vec<pb::IngestRequest>> = Arc::new(
+        (0..args.articles)
+            .map(|i| pb::IngestRequest {
+                article: Some(nth_article(corpus, i, "", args.distinct_passes)),
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut connected = Vec::new();
+    for _ in 0..clients {
+        connected.push(connect(url, &args.connect).await?);
+    }
+    let started = Instant::now();
+    let deadline = started + limit;
+    let mut tasks = Vec::new();
+    for mut client in connected {
+        let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let (mut received, mut new_stories) = (0usize, 0usize);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests.len() || Instant::now() >= deadline {
+                    return Ok::<_, tonic::Status>((received, new_stories));
+                }
+                let verdict = client.ingest(requests[i].clone()).await?.into_inner();
+                received += 1;
+                new_stories += usize::from(verdict.kind() == pb::Kind::NewStory);
+            }
+        }));
+    }
+    let (mut received, mut new_stories) = (0, 0);
+    for task in tasks {
+        let (r, n) = task.await?.context("ingest call failed")?;
         received += r;
         new_stories += n;
     }
@@ -343,41 +474,78 @@ fn ensure_loopback(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Kills the server it holds when dropped, so an error cannot leave it running.
-pub(crate) struct ChildGuard(pub(crate) Child);
+/// Kills the server it holds when dropped, so an error cannot leave it running, and
+/// deletes its data directory when loadgen made it.
+struct ServerGuard {
+    child: Child,
+    temporary_dir: Option<PathBuf>,
+}
 
-impl Drop for ChildGuard {
+impl Drop for ServerGuard {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.temporary_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
-/// Starts `neardup serve` on a free loopback port, with `extra` arguments, and returns it
-/// with its URL, read from the line the server prints when it listens.
-pub(crate) fn start_server(extra: &[String]) -> Result<(Child, String)> {
+/// Starts `neardup serve` on a free loopback port and returns it with its URL, read from
+/// the line the server prints when it listens (after opening its data directory).
+fn start_server(args: &LoadgenArgs) -> Result<(ServerGuard, String)> {
     let exe = std::env::current_exe().context("cannot find the neardup binary")?;
-    let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+    let (data_dir, temporary_dir) = match &args.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("neardup-loadgen-{}", std::process::id()));
+            (dir.clone(), Some(dir))
+        }
+    };
+    let child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--sync", &args.sync.to_string()])
+        .arg("--data-dir")
+        .arg(&data_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("failed to start neardup serve")?;
-    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut guard = ServerGuard { child, temporary_dir };
+    let stderr = guard.child.stderr.take().expect("stderr is piped");
     let mut lines = BufReader::new(stderr).lines();
+    let mut log = Vec::new();
     for line in lines.by_ref() {
         let line = line.context("failed to read the server's output")?;
         if let Some(rest) = line.split("listening on ").nth(1) {
             let address = rest.split_whitespace().next().unwrap_or_default().to_owned();
             // Keep draining the server's log so it never blocks on a full pipe.
             std::thread::spawn(move || lines.for_each(drop));
-            return Ok((child, format!("http://{address}")));
+            return Ok((guard, format!("http://{address}")));
         }
+        log.push(line);
     }
-    let _ = child.kill();
-    bail!("neardup serve exited before listening")
+    bail!("neardup serve exited before listening:\n{}", log.join("\n"))
+}
+
+/// Polls the standard health check until the service answers SERVING.
+pub(crate) async fn wait_until_serving(url: &str, limit: Duration) -> Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let deadline = Instant::now() + limit;
+    let endpoint = Endpoint::from_shared(url.to_owned())?;
+    loop {
+        if let Ok(channel) = endpoint.connect().await {
+            let request = HealthCheckRequest { service: neardup::service::SERVICE_NAME.into() };
+            let answer = HealthClient::new(channel).check(request).await;
+            if answer.is_ok_and(|a| a.into_inner().status == 1) {
+                return Ok(()); // SERVING
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("the server at {url} was not SERVING within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[cfg(test)]

@@ -71,13 +71,11 @@ impl LshIndex {
     pub fn band_keys<'a>(&'a self, signature: &'a [u32]) -> impl Iterator<Item = u64> + 'a {
         debug_assert!(signature.len() >= self.bands * self.rows);
         let seed = self.seed;
-        signature.chunks_exact(self.rows).take(self.bands).enumerate().map(move |(band, rows)| {
-            let mut bytes = [0u8; 4 * 32];
-            for (dst, row) in bytes.chunks_exact_mut(4).zip(rows) {
-                dst.copy_from_slice(&row.to_le_bytes());
-            }
-            gxhash64(&bytes[..4 * rows.len()], (seed ^ band as u64) as i64)
-        })
+        signature
+            .chunks_exact(self.rows)
+            .take(self.bands)
+            .enumerate()
+            .map(move |(band, rows)| band_key(rows, seed, band))
     }
 
     /// Adds `slot` with `signature`. A slot is inserted at most once until removed.
@@ -90,6 +88,60 @@ impl LshIndex {
         for (band, key) in keys.into_iter().enumerate() {
             let older = self.heads[band].insert(key, slot).unwrap_or(NONE);
             self.next[base + band] = older;
+        }
+    }
+
+    /// Makes room for `additional` more slots in the bucket chains (the band maps grow
+    /// on demand: how many keys are new depends on how many articles are copies).
+    pub fn reserve(&mut self, additional: usize) {
+        self.next.reserve(additional * self.bands);
+    }
+
+    /// Inserts many slots at once, the same as calling [`LshIndex::insert`] for each in
+    /// order, but band by band on up to `threads` threads (each band's map is touched by
+    /// one thread only). `lanes(slot)` gives a slot's signature. Used to restore a large
+    /// index quickly.
+    pub fn insert_many<'s>(
+        &mut self,
+        slots: &[Slot],
+        lanes: impl Fn(Slot) -> &'s [u32] + Sync,
+        threads: usize,
+    ) {
+        let Some(&top) = slots.iter().max() else { return };
+        let bands = self.bands;
+        let needed = (top as usize + 1) * bands;
+        if self.next.len() < needed {
+            self.next.resize(needed, NONE);
+        }
+        // Keys band-major, computed reading each signature once: every band's thread
+        // then streams through its own array instead of striding across signatures.
+        let mut keys: Vec<Vec<u64>> = (0..bands).map(|_| Vec::with_capacity(slots.len())).collect();
+        for &slot in slots {
+            for (band, key) in self.band_keys(lanes(slot)).enumerate() {
+                keys[band].push(key);
+            }
+        }
+        // older[band][i]: what slots[i] displaced as head of its bucket in that band.
+        let mut older: Vec<Vec<Slot>> = vec![Vec::new(); bands];
+        let per_thread = bands.div_ceil(threads.clamp(1, bands.max(1)));
+        std::thread::scope(|scope| {
+            let work = self.heads.chunks_mut(per_thread).zip(older.chunks_mut(per_thread));
+            for ((heads, outs), keys) in work.zip(keys.chunks(per_thread)) {
+                scope.spawn(move || {
+                    for ((head, out), keys) in heads.iter_mut().zip(outs).zip(keys) {
+                        out.reserve_exact(slots.len());
+                        for (&slot, &key) in slots.iter().zip(keys) {
+                            out.push(head.insert(key, slot).unwrap_or(NONE));
+                        }
+                    }
+                });
+            }
+        });
+        for (i, &slot) in slots.iter().enumerate() {
+            let base = slot as usize * bands;
+            for (band, out) in older.iter().enumerate() {
+                self.next[base + band] = out[i];
+            }
         }
     }
 
@@ -167,6 +219,15 @@ impl LshIndex {
         self.heads.iter().map(|m| m.capacity() * per_entry).sum::<usize>()
             + self.next.capacity() * std::mem::size_of::<Slot>()
     }
+}
+
+/// The key of one band: gxhash of its rows' little-endian bytes, seeded per band.
+fn band_key(rows: &[u32], seed: u64, band: usize) -> u64 {
+    let mut bytes = [0u8; 4 * 32];
+    for (dst, row) in bytes.chunks_exact_mut(4).zip(rows) {
+        dst.copy_from_slice(&row.to_le_bytes());
+    }
+    gxhash64(&bytes[..4 * rows.len()], (seed ^ band as u64) as i64)
 }
 
 /// Sorts every document's key in one band so equal keys form runs; reused across
@@ -331,5 +392,36 @@ mod tests {
         index.remove(4, &[42]);
         index.remove(0, &[42]);
         assert_eq!(index.candidates(&[42]), vec![1, 3]);
+    }
+
+    #[test]
+    fn insert_many_matches_one_by_one() {
+        let mut state = 7u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 16) % 4 // few values, so buckets hold long chains
+        };
+        let signatures: Vec<Vec<u32>> =
+            (0..300).map(|_| (0..12).map(|_| next()).collect()).collect();
+        let mut one = LshIndex::new(5, 2, 3);
+        let mut many = LshIndex::new(5, 2, 3);
+        let slots: Vec<Slot> = (0..300).collect();
+        for &slot in &slots[..100] {
+            one.insert(slot, &signatures[slot as usize]);
+            many.insert(slot, &signatures[slot as usize]);
+        }
+        for &slot in &slots[100..] {
+            one.insert(slot, &signatures[slot as usize]);
+        }
+        many.insert_many(&slots[100..], |slot| &signatures[slot as usize], 2);
+        for signature in &signatures {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            one.for_each_candidate(signature, |slot| a.push(slot));
+            many.for_each_candidate(signature, |slot| b.push(slot));
+            assert_eq!(a, b); // same candidates in the same chain order
+        }
+        many.remove(150, &signatures[150]);
+        one.remove(150, &signatures[150]);
+        assert_eq!(one.candidates(&signatures[150]), many.candidates(&signatures[150]));
     }
 }

@@ -18,9 +18,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use cli::{Cli, Command, EvalArgs, ScanArgs};
+use cli::{Cli, Command, CompactArgs, EvalArgs, ScanArgs};
 use neardup::eval::{Label, score};
-use neardup::scan::{ScanOptions, scan, write_assignments, write_clusters};
+use neardup::scan::{ScanOptions, save, scan, write_assignments, write_clusters};
+use neardup::store::{Store, now_millis, read_manifest};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,6 +58,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Scan(args) => run_scan(&args),
         Command::Eval(args) => run_eval(&args),
+        Command::Compact(args) => run_compact(&args),
         Command::Config(args) => {
             println!("{}", serde_json::to_string_pretty(&args.to_config()?)?);
             Ok(())
@@ -86,11 +88,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run_serve(args: &cli::ServeArgs) -> Result<()> {
     let config = args.to_config()?;
     runtime()?.block_on(async {
+        let dir = config.store.data_dir.clone();
         let server = neardup::service::Server::bind(config).await?;
-        eprintln!(
-            "neardup: listening on {} (state is in memory for now: it is lost when the server stops)",
-            server.local_addr()
-        );
+        eprintln!("neardup: listening on {} (data in {})", server.local_addr(), dir.display());
         server.run(shutdown_signal()).await?;
         eprintln!("neardup: stopped");
         Ok(())
@@ -136,7 +136,27 @@ fn run_scan(args: &ScanArgs) -> Result<()> {
         write_clusters(&report, &mut BufWriter::new(create(path)?))
             .with_context(|| format!("failed to write {}", path.display()))?;
     }
+    if let Some(dir) = &args.save {
+        let saved = save(&report, &config, dir, now_millis())
+            .with_context(|| format!("failed to save {}", dir.display()))?;
+        eprintln!("neardup: saved {saved} articles to {}", dir.display());
+    }
     eprintln!("neardup: {}", report.summary());
+    Ok(())
+}
+
+fn run_compact(args: &CompactArgs) -> Result<()> {
+    let config = args.to_config()?;
+    let dir = &config.data_dir;
+    let Some(manifest) = read_manifest(dir)? else {
+        bail!("{} is not a data directory (no manifest)", dir.display());
+    };
+    let detector = manifest.detector_config(dir)?;
+    let (store, recovered) = Store::open(&config, &detector)?;
+    drop(recovered);
+    let report = store.compact()?;
+    store.close()?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 

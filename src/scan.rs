@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gxhash::gxhash64;
@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::cluster::{Assignment, Kind, Similarity, UnionFind, origin_key};
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
+use crate::detector::{StoredArticle, text_hash};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::lsh::{BandSorter, Slot};
@@ -55,6 +56,12 @@ pub struct Docs {
     num_perm: usize,
     ids: String,
     id_ends: Vec<u32>,
+    /// Outlets, concatenated like the ids (empty when the corpus has none).
+    sources: String,
+    source_ends: Vec<u32>,
+    /// [`text_hash`] of each text: a data directory (`scan --save`) needs it to tell
+    /// retries from conflicting ids.
+    text_hashes: Vec<u64>,
     /// Unix milliseconds, [`NO_DATE`] when unknown.
     published: Vec<i64>,
     shingle_counts: Vec<u32>,
@@ -85,6 +92,17 @@ impl Docs {
         &self.ids[start..self.id_ends[doc] as usize]
     }
 
+    /// Outlet of `doc` (empty when unknown).
+    pub fn source(&self, doc: usize) -> &str {
+        let start = if doc == 0 { 0 } else { self.source_ends[doc - 1] as usize };
+        &self.sources[start..self.source_ends[doc] as usize]
+    }
+
+    /// [`text_hash`] of the text of `doc`.
+    pub fn text_hash(&self, doc: usize) -> u64 {
+        self.text_hashes[doc]
+    }
+
     /// Publication time of `doc` in Unix milliseconds.
     pub fn published(&self, doc: usize) -> Option<i64> {
         Some(self.published[doc]).filter(|&p| p != NO_DATE)
@@ -112,6 +130,9 @@ impl Docs {
     pub fn heap_bytes(&self) -> usize {
         self.ids.capacity()
             + 4 * self.id_ends.capacity()
+            + self.sources.capacity()
+            + 4 * self.source_ends.capacity()
+            + 8 * self.text_hashes.capacity()
             + 8 * self.published.capacity()
             + 4 * self.shingle_counts.capacity()
             + 4 * self.lanes.capacity()
@@ -123,6 +144,7 @@ impl Docs {
 
     fn append(&mut self, other: &Docs, doc: usize) {
         self.push_id(other.id(doc));
+        self.push_source(other.source(doc), other.text_hashes[doc]);
         self.published.push(other.published[doc]);
         self.shingle_counts.push(other.shingle_counts[doc]);
         self.lanes.extend_from_slice(other.lanes(doc));
@@ -131,6 +153,12 @@ impl Docs {
     fn push_id(&mut self, id: &str) {
         self.ids.push_str(id);
         self.id_ends.push(u32::try_from(self.ids.len()).expect("ids fit in 4 GiB"));
+    }
+
+    fn push_source(&mut self, source: &str, text_hash: u64) {
+        self.sources.push_str(source);
+        self.source_ends.push(u32::try_from(self.sources.len()).expect("sources fit in 4 GiB"));
+        self.text_hashes.push(text_hash);
     }
 }
 
@@ -398,6 +426,7 @@ fn sign_chunk(
             Ok(count) => {
                 docs.shingle_counts.push(count);
                 docs.push_id(&record.id);
+                docs.push_source(record.source.as_deref().unwrap_or(""), text_hash(&record.text));
                 docs.published.push(record.date.as_deref().and_then(parse_date).unwrap_or(NO_DATE));
                 out.lines.push(span.line as u32);
             }
@@ -439,6 +468,7 @@ pub fn cluster_fingerprints(
     let mut docs = Docs::new(config.num_perm);
     for (fp, date) in fingerprints.iter().zip(published) {
         docs.push_id("");
+        docs.push_source("", 0);
         docs.published.push(date.unwrap_or(NO_DATE));
         docs.shingle_counts.push(fp.shingle_count);
         docs.lanes.extend_from_slice(fp.signature.lanes());
@@ -604,6 +634,34 @@ impl Joiner {
         group.clear();
         self.spare.push(group);
     }
+}
+
+/// Writes the scanned articles as a new data directory `dir` that the service can open
+/// (`neardup scan --save`), in input order and with the batch clusters: each article
+/// joins the cluster named after its origin, as `write_assignments` reports it.
+/// `ingested_at` dates undated articles for a time window. Returns the articles written.
+pub fn save(
+    report: &ScanReport,
+    config: &DetectorConfig,
+    dir: &Path,
+    ingested_at: i64,
+) -> Result<u64> {
+    let mut writer = crate::store::BulkWriter::create(dir, config)?;
+    let docs = &report.docs;
+    for (ix, assignment) in report.assignments.iter().enumerate() {
+        let article = StoredArticle {
+            id: docs.id(ix),
+            source: docs.source(ix),
+            published: docs.published(ix),
+            text_hash: docs.text_hash(ix),
+            lanes: docs.lanes(ix),
+            shingle_count: docs.shingle_count(ix),
+            kind: report.kind(ix, config),
+            cluster_id: docs.id(assignment.origin),
+        };
+        writer.append(&article, ingested_at)?;
+    }
+    writer.finish()
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {

@@ -6,8 +6,9 @@
 //! is set) is still there.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,7 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::cli::ConnectArgs;
 use crate::client::connect;
-use crate::loadgen::{ChildGuard, load_corpus, nth_article, start_server};
+use crate::loadgen::{load_corpus, nth_article, wait_until_serving};
 use neardup::service::{convert, pb};
 
 /// `neardup soak`.
@@ -142,8 +143,7 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
     serve_args.extend(args.serve_arg.iter().cloned());
     let connect_args = ConnectArgs::default();
 
-    let (child, url) = start_server(&serve_args)?;
-    let mut server = ChildGuard(child);
+    let (mut server, url) = start_server(&serve_args).await?;
     let pid = server.0.id();
     let mut report = Report {
         clients: args.clients,
@@ -208,8 +208,7 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
     server.0.kill().context("failed to kill the server")?;
     server.0.wait().context("failed to reap the server")?;
     drop(server);
-    let (child, url) = start_server(&serve_args)?;
-    let _restarted = ChildGuard(child);
+    let (_restarted, url) = start_server(&serve_args).await?;
     let mut client = connect(&url, &connect_args).await?;
     report.documents_after_restart =
         client.stats(pb::StatsRequest {}).await?.into_inner().documents;
@@ -364,6 +363,51 @@ async fn client_loop(
         }
     }
     shared.kept.lock().await.extend(mine);
+}
+
+/// Kills the server it holds when dropped, so an error cannot leave it running.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `neardup serve --listen 127.0.0.1:0 EXTRA...`, waits until it answers SERVING
+/// and returns it with its URL.
+async fn start_server(extra: &[String]) -> Result<(ChildGuard, String)> {
+    let exe = std::env::current_exe().context("cannot find the neardup binary")?;
+    let child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("failed to start neardup serve")?;
+    let mut guard = ChildGuard(child);
+    let stderr = guard.0.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.context("failed to read the server's output")?;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let address = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            url = Some(format!("http://{address}"));
+            break;
+        }
+        log.push(line);
+    }
+    let Some(url) = url else {
+        bail!("neardup serve exited before listening:\n{}", log.join("\n"))
+    };
+    // Keep draining the server's log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    wait_until_serving(&url, Duration::from_secs(600)).await?;
+    Ok((guard, url))
 }
 
 /// Counts how many of `ids` the restarted server holds: Remove answers `removed: true`

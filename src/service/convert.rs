@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use crate::cluster::Kind;
 use crate::config::ServiceConfig;
-use crate::detector::{ClusterView, DetectorStats, Match, Member, Verdict};
+use crate::detector::{ClusterView, Match, Member, Verdict};
 use crate::error::{Error, Result};
 use crate::service::engine::OwnedArticle;
 use crate::service::pb;
+use crate::store::DurableStats;
 
 /// The article of a request; `None` (field not set) is an error. Title, url and labels
 /// are accepted for the caller's convenience but play no part in detection.
@@ -138,12 +139,16 @@ fn member(member: Member) -> pb::Member {
 }
 
 /// The stats response.
-pub fn stats(stats: DetectorStats, config: &ServiceConfig, uptime: Duration) -> pb::StatsResponse {
+pub fn stats(stats: &DurableStats, config: &ServiceConfig, uptime: Duration) -> pb::StatsResponse {
     let detector = &config.detector;
     let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let (oldest_kept_id, oldest_kept_at) = match &stats.oldest_kept {
+        Some((id, millis)) => (id.clone(), Some(timestamp(*millis))),
+        None => (String::new(), None),
+    };
     pb::StatsResponse {
-        documents: stats.documents as u64,
-        clusters: stats.clusters as u64,
+        documents: stats.detector.documents as u64,
+        clusters: stats.detector.clusters as u64,
         config: Some(pb::Config {
             shingle_size: small(detector.shingle_size),
             num_perm: small(detector.num_perm),
@@ -156,12 +161,23 @@ pub fn stats(stats: DetectorStats, config: &ServiceConfig, uptime: Duration) -> 
             max_matches: small(detector.max_matches),
             max_message_bytes: config.max_message_bytes as u64,
         }),
-        memory_bytes: stats.heap_bytes as u64,
-        uptime: Some(prost_types::Duration {
-            seconds: uptime.as_secs() as i64,
-            nanos: uptime.subsec_nanos() as i32,
-        }),
-        durable: false,
+        memory_bytes: stats.detector.heap_bytes as u64,
+        uptime: Some(duration(uptime)),
+        durable: true,
+        window: config.store.window.map(duration),
+        oldest_kept_id,
+        oldest_kept_at,
+        disk_bytes: stats.store.disk_bytes,
+        sync: stats.store.sync.to_string(),
+        log_records: stats.store.records,
+        log_syncs: stats.store.syncs,
+    }
+}
+
+fn duration(span: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(span.as_secs()).unwrap_or(i64::MAX),
+        nanos: span.subsec_nanos() as i32,
     }
 }
 

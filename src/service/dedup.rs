@@ -1,7 +1,9 @@
 //! The `Deduplicator` RPCs. Each one checks the server is not shutting down, converts the
 //! request, calls the engine, converts the answer and maps the error; no detection
 //! logic lives here. `IngestStream` pipelines: fingerprints of the next messages are
-//! computed while earlier ones are stored, and verdicts go out in request order.
+//! computed while earlier ones are stored, later messages are stored while earlier
+//! records wait for their sync, and verdicts go out in request order, each once its own
+//! record is durable.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -22,6 +24,10 @@ use crate::config::ServiceConfig;
 /// Messages of one stream being fingerprinted at once: enough to keep every core busy
 /// while the stream's own task stores and answers, small enough to bound memory.
 const STREAM_PIPELINE_DEPTH: usize = 32;
+
+/// Verdicts of one stream stored and waiting for their records' sync: with `--sync
+/// always` a stream's articles share syncs up to this many at a time.
+const STREAM_ACK_DEPTH: usize = 256;
 
 /// The service state shared by every request.
 #[derive(Debug)]
@@ -57,6 +63,8 @@ fn logged<T>(method: &str, key: &str, result: Result<T, Status>) -> Result<Respo
 }
 
 type PendingPrepare = Pin<Box<dyn Future<Output = Result<Prepared, Status>> + Send>>;
+/// A stored message's verdict, ready once its record is durable (or the message's error).
+type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Deduplicator for Dedup {
@@ -121,10 +129,12 @@ impl Deduplicator for Dedup {
         request: Request<pb::RemoveRequest>,
     ) -> Result<Response<pb::RemoveResponse>, Status> {
         let id = request.into_inner().id;
-        let result = self.ensure_running().and_then(|()| {
+        let result = async {
+            self.ensure_running()?;
             let id = convert::required("id", &id)?;
-            Ok(pb::RemoveResponse { removed: self.engine.remove(id) })
-        });
+            Ok(pb::RemoveResponse { removed: self.engine.remove(id).await? })
+        }
+        .await;
         logged("Remove", &id, result)
     }
 
@@ -132,18 +142,27 @@ impl Deduplicator for Dedup {
         &self,
         _request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
-        let result = self
-            .ensure_running()
-            .map(|()| convert::stats(self.engine.stats(), &self.config, self.engine.uptime()));
+        let result = async {
+            self.ensure_running()?;
+            // Off the runtime: without a window, finding the oldest article scans the index.
+            let engine = Arc::clone(&self.engine);
+            let stats = tokio::task::spawn_blocking(move || engine.stats())
+                .await
+                .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+            Ok(convert::stats(&stats, &self.config, self.engine.uptime()))
+        }
+        .await;
         logged("Stats", "", result)
     }
 }
 
 /// Reads `inbound`, fingerprints up to [`STREAM_PIPELINE_DEPTH`] messages ahead, stores
-/// them strictly in request order and sends each verdict. The first failure (a bad
-/// message, a conflicting id, an unreadable frame) is sent after every earlier verdict
-/// and ends the stream; nothing after it is stored. On shutdown the stream stops reading,
-/// finishes the messages already received, then ends with `UNAVAILABLE`.
+/// them strictly in request order and sends each verdict once its record is durable
+/// (up to [`STREAM_ACK_DEPTH`] stored messages wait for their sync at once). The first
+/// failure (a bad message, a conflicting id, an unreadable frame, a failed sync) is sent
+/// after every earlier verdict and ends the stream; nothing after it is stored. On
+/// shutdown the stream stops reading, finishes the messages already received, then ends
+/// with `UNAVAILABLE`.
 async fn run_stream(
     engine: Arc<Engine>,
     mut inbound: Streaming<IngestRequest>,
@@ -151,26 +170,43 @@ async fn run_stream(
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut pending: VecDeque<PendingPrepare> = VecDeque::new();
+    let mut acking: VecDeque<PendingAck> = VecDeque::new();
     // Why reading stopped early, sent once every pending message is answered.
     let mut end_status: Option<Status> = None;
     let mut reading = true;
+    // Set by the first failure: nothing after it is stored.
+    let mut failed = false;
     let mut stored = 0usize;
     loop {
         let can_read = reading && pending.len() < STREAM_PIPELINE_DEPTH;
+        let can_commit = !failed && !pending.is_empty() && acking.len() < STREAM_ACK_DEPTH;
         tokio::select! {
-            // Finish what was received before reading more, so memory stays bounded.
+            // Answer, then store, then read: memory stays bounded.
             biased;
-            prepared = async { pending.front_mut().expect("guarded").await }, if !pending.is_empty() => {
-                pending.pop_front();
-                let outcome = prepared.and_then(|p| engine.commit(&p).map_err(Status::from));
-                let failed = outcome.is_err();
-                if sender.send(outcome.map(convert::verdict)).await.is_err() {
-                    break; // the client went away; nothing more to answer
-                }
-                if failed {
-                    break;
+            answer = async { acking.front_mut().expect("guarded").await }, if !acking.is_empty() => {
+                acking.pop_front();
+                let is_error = answer.is_err();
+                if sender.send(answer).await.is_err() || is_error {
+                    break; // the client went away, or the stream ends with this error
                 }
                 stored += 1;
+            }
+            prepared = async { pending.front_mut().expect("guarded").await }, if can_commit => {
+                pending.pop_front();
+                let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(&p)?)) {
+                    Ok(ingested) => Box::pin(async move {
+                        ingested.ticket.await?;
+                        Ok(convert::verdict(ingested.verdict))
+                    }),
+                    Err(status) => {
+                        // Answered in its turn; nothing after it is stored.
+                        failed = true;
+                        reading = false;
+                        pending.clear();
+                        Box::pin(std::future::ready(Err(status)))
+                    }
+                };
+                acking.push_back(next);
             }
             () = async { drop(stopping.wait_for(|stop| *stop).await) }, if reading => {
                 reading = false;
@@ -198,7 +234,7 @@ async fn run_stream(
                 }
             },
             else => {
-                if let Some(status) = end_status.take() {
+                if let Some(status) = end_status.take().filter(|_| !failed) {
                     let _ = sender.send(Err(status)).await;
                 }
                 break;
@@ -222,8 +258,10 @@ mod tests {
 
     #[tokio::test]
     async fn every_call_is_unavailable_while_stopping() {
-        let config = ServiceConfig::default();
-        let engine = Arc::new(Engine::new(config.detector.clone()).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServiceConfig::default();
+        config.store.data_dir = dir.path().to_owned();
+        let engine = Arc::new(Engine::open(&config).unwrap());
         let (stop, stopping) = watch::channel(false);
         let dedup = Dedup::new(engine, config, stopping);
         let ingest = || Request::new(IngestRequest { article: article("a") });

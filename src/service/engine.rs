@@ -1,7 +1,7 @@
-//! `Engine`: what the service calls instead of the [`Detector`] directly. It moves the
+//! `Engine`: what the service calls instead of the detector directly. It moves the
 //! CPU-bound fingerprinting off the async runtime onto the rayon pool, and it is the one
-//! place where state changes ([`Engine::commit`], [`Engine::remove`]): durable storage
-//! hooks in here, around the detector, without touching the RPC handlers.
+//! place where state changes ([`Engine::commit`], [`Engine::remove`]), through the
+//! [`DurableDetector`] that logs every change before it is acknowledged.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::{DEFAULT_HASHING_QUEUE, DetectorConfig};
-use crate::detector::{Article, ClusterView, Detector, DetectorStats, Verdict, text_hash};
+use crate::config::{DetectorConfig, ServiceConfig};
+use crate::detector::{Article, ClusterView, Verdict, text_hash};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
+use crate::store::{DurableDetector, DurableStats, Ingested, now_millis};
 
 /// An article owned by its request, so it can move to a worker thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,10 +51,10 @@ impl Prepared {
     }
 }
 
-/// The detector plus the service's view of it (uptime).
+/// The durable detector plus the service's view of it (uptime).
 #[derive(Debug)]
 pub struct Engine {
-    detector: Arc<Detector>,
+    durable: Arc<DurableDetector>,
     started: Instant,
     /// The bounded queue in front of the hashing pool: one permit per article waiting
     /// for or being fingerprinted (see [`Engine::with_hashing_queue`]).
@@ -61,12 +62,16 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An empty engine. Fails when `config` does not validate.
-    pub fn new(config: DetectorConfig) -> Result<Self> {
+    /// Opens (or creates) the data directory of `config.store` for `config.detector` and
+    /// restores what it holds. Blocking: file I/O and the index rebuild, seconds for a
+    /// million articles. Fails when the directory was written under incompatible
+    /// settings ([`Error::IncompatibleStore`]), is damaged or is in use.
+    pub fn open(config: &ServiceConfig) -> Result<Self> {
+        let durable = DurableDetector::open(&config.store, config.detector.clone())?;
         Ok(Engine {
-            detector: Arc::new(Detector::new(config)?),
+            durable: Arc::new(durable),
             started: Instant::now(),
-            hashing: Arc::new(Semaphore::new(DEFAULT_HASHING_QUEUE)),
+            hashing: Arc::new(Semaphore::new(config.limits.hashing_queue.max(1))),
         })
     }
 
@@ -80,7 +85,7 @@ impl Engine {
 
     /// The detector's config.
     pub fn config(&self) -> &DetectorConfig {
-        self.detector.config()
+        self.durable.detector().config()
     }
 
     /// Computes the fingerprint on the rayon pool. When the hashing queue has room the
@@ -91,11 +96,11 @@ impl Engine {
         &self,
         article: OwnedArticle,
     ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
-        let detector = Arc::clone(&self.detector);
+        let durable = Arc::clone(&self.durable);
         let work = move |permit: OwnedSemaphorePermit| {
             off_runtime(move || {
                 let _slot = permit; // freed when the fingerprint is done
-                let fingerprint = detector.fingerprinter().fingerprint(&article.text)?;
+                let fingerprint = durable.detector().fingerprinter().fingerprint(&article.text)?;
                 Ok(Prepared { text_hash: text_hash(&article.text), fingerprint, article })
             })
         };
@@ -114,46 +119,67 @@ impl Engine {
         started
     }
 
-    /// Labels and stores a prepared article; the detector's lock is held only for the
-    /// lookup and the insert. Idempotent on the id (see [`Detector::ingest`]).
-    pub fn commit(&self, prepared: &Prepared) -> Result<Verdict> {
-        self.detector.ingest_fingerprint(
+    /// Labels a prepared article and queues its log record; the verdict may be sent only
+    /// once the returned ticket resolves (the record is durable). Commits happen in the
+    /// order of the calls, which is the order of the log. Idempotent on the id (see
+    /// [`crate::Detector::ingest`]). Short: locks held for the lookup, the insert and
+    /// the queueing of the record, no disk wait (it blocks only while the log's queue is
+    /// over its limit, when the disk falls behind).
+    pub fn commit(&self, prepared: &Prepared) -> Result<Ingested> {
+        self.durable.ingest_fingerprint(
             &prepared.article.borrow(),
             prepared.text_hash,
             &prepared.fingerprint,
+            now_millis(),
         )
     }
 
-    /// [`Engine::prepare`] then [`Engine::commit`].
+    /// [`Engine::prepare`], [`Engine::commit`], then waits until the record is durable.
     pub async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
         let prepared = self.prepare(article).await?;
-        self.commit(&prepared)
+        let ingested = self.commit(&prepared)?;
+        ingested.ticket.await?;
+        Ok(ingested.verdict)
     }
 
     /// Labels an article without storing it.
     pub async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
         let prepared = self.prepare(article).await?;
-        self.detector.check_fingerprint(&prepared.article.borrow(), &prepared.fingerprint)
+        self.durable.detector().check_fingerprint(&prepared.article.borrow(), &prepared.fingerprint)
     }
 
-    /// Retracts an article; false when no article has this id.
-    pub fn remove(&self, id: &str) -> bool {
-        self.detector.remove(id)
+    /// Retracts an article, answering once its tombstone is durable; false when no
+    /// article has this id.
+    pub async fn remove(&self, id: &str) -> Result<bool> {
+        match self.durable.remove(id)? {
+            Some(ticket) => {
+                ticket.await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// A cluster with its members.
     pub fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
-        self.detector.cluster(cluster_id)
+        self.durable.detector().cluster(cluster_id)
     }
 
-    /// Document and cluster counts and approximate memory.
-    pub fn stats(&self) -> DetectorStats {
-        self.detector.stats()
+    /// Counters of the index and the log, the window and the oldest article kept.
+    /// Blocking: without a window the oldest article is found by a scan of the index.
+    pub fn stats(&self) -> DurableStats {
+        self.durable.stats()
     }
 
-    /// Time since the engine was created.
+    /// Time since the engine was opened.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Writes and syncs everything logged and closes the log (blocking). Later commits
+    /// fail; call it once no request is in flight.
+    pub fn close(&self) -> Result<()> {
+        self.durable.close()
     }
 }
 
@@ -183,6 +209,7 @@ fn off_runtime<T: Send + 'static>(
 mod tests {
     use super::*;
     use crate::Kind;
+    use crate::config::StoreConfig;
 
     const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
         Thursday, the largest increase in two decades, and signalled that further rises were likely.";
@@ -191,19 +218,27 @@ mod tests {
         OwnedArticle { id: id.into(), text: text.into(), ..Default::default() }
     }
 
+    fn config(dir: &std::path::Path) -> ServiceConfig {
+        let store = StoreConfig { data_dir: dir.to_owned(), ..Default::default() };
+        ServiceConfig { store, ..Default::default() }
+    }
+
     #[tokio::test]
     async fn prepare_then_commit_matches_the_detector() {
-        let engine = Engine::new(DetectorConfig::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&config(dir.path())).unwrap();
         let first = engine.ingest(article("a", STORY)).await.unwrap();
         assert_eq!(first.kind, Kind::NewStory);
         let checked = engine.check(article("b", &format!("Home\n{STORY}"))).await.unwrap();
         assert_eq!((checked.kind, checked.cluster_id.as_str()), (Kind::Duplicate, "a"));
-        assert_eq!(engine.stats().documents, 1, "check stores nothing");
+        assert_eq!(engine.stats().detector.documents, 1, "check stores nothing");
         // Preparing is pure: a prepared article is stored only when committed.
         let prepared = engine.prepare(article("c", STORY)).await.unwrap();
-        assert_eq!(engine.stats().documents, 1);
-        assert_eq!(engine.commit(&prepared).unwrap().kind, Kind::Duplicate);
-        assert_eq!(engine.stats().documents, 2);
+        assert_eq!(engine.stats().detector.documents, 1);
+        let committed = engine.commit(&prepared).unwrap();
+        committed.ticket.await.unwrap();
+        assert_eq!(committed.verdict.kind, Kind::Duplicate);
+        assert_eq!(engine.stats().detector.documents, 2);
         assert!(matches!(
             engine.prepare(article("d", " \n ")).await,
             Err(Error::InvalidInput { field: "text", .. })
@@ -212,15 +247,35 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_hashing_queue_makes_prepare_wait() {
-        let engine = Engine::new(DetectorConfig::default()).unwrap().with_hashing_queue(1);
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&config(dir.path())).unwrap().with_hashing_queue(1);
         // Hold the only slot, as a long fingerprint would.
         let held = Arc::clone(&engine.hashing).try_acquire_owned().unwrap();
         let waiting = engine.prepare(article("a", STORY));
         let timed_out = tokio::time::timeout(Duration::from_millis(100), waiting).await;
         assert!(timed_out.is_err(), "prepare must wait while the queue is full");
         drop(held);
-        let prepared = engine.prepare(article("a", STORY)).await.unwrap();
-        assert_eq!(engine.commit(&prepared).unwrap().kind, Kind::NewStory);
+        let verdict = engine.ingest(article("a", STORY)).await.unwrap();
+        assert_eq!(verdict.kind, Kind::NewStory);
         assert_eq!(engine.hashing.available_permits(), 1, "the slot is given back");
+    }
+
+    #[tokio::test]
+    async fn changes_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&config(dir.path())).unwrap();
+        engine.ingest(article("a", STORY)).await.unwrap();
+        engine.ingest(article("b", &format!("Home\n{STORY}"))).await.unwrap();
+        assert!(engine.remove("a").await.unwrap());
+        assert!(!engine.remove("a").await.unwrap(), "a second remove finds nothing");
+        engine.close().unwrap();
+        drop(engine);
+        let reopened = Engine::open(&config(dir.path())).unwrap();
+        let stats = reopened.stats();
+        assert_eq!(stats.detector.documents, 1);
+        assert!(stats.store.disk_bytes > 0);
+        let cluster = reopened.cluster("a").unwrap();
+        let members: Vec<&str> = cluster.members.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(members, ["b"]);
     }
 }

@@ -1,10 +1,12 @@
 //! The gRPC service behind `neardup serve` (`neardup.v1.Deduplicator`), with the standard
 //! health service and server reflection (v1 and v1alpha) next to it. A thin adapter:
 //! each RPC converts the request ([`convert`]), calls the [`Engine`] that wraps the
-//! [`crate::Detector`], converts back and maps errors to statuses (`status.rs`). State
-//! lives in memory for now and is lost when the server stops. In front of every route:
-//! TLS (optional mutual TLS), bearer-token scopes (`auth.rs`) and limits on concurrency
-//! (`limits.rs`, tonic's per-connection limits, the engine's hashing queue).
+//! [`crate::store::DurableDetector`], converts back and maps errors to statuses
+//! (`status.rs`). Every accepted change is in the data directory's log before it is
+//! acknowledged; a restart restores the index from there.
+//! In front of every route: TLS (optional mutual TLS), bearer-token scopes (`auth.rs`)
+//! and limits on concurrency (`limits.rs`, tonic's per-connection limits, the engine's
+//! hashing queue).
 
 pub mod auth;
 pub mod convert;
@@ -57,7 +59,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates `config`, builds an empty engine and binds the listen address.
+    /// Validates `config`, opens the data directory (restoring its index; nothing
+    /// listens meanwhile) and binds the listen address.
     pub async fn bind(config: ServiceConfig) -> Result<Server> {
         config.validate()?;
         let tls = config.tls.as_ref().map(load_tls).transpose()?;
@@ -74,9 +77,12 @@ impl Server {
         if tokens.is_none() && !config.listen.ip().is_loopback() {
             warn!(address = %config.listen, "no --auth-tokens: any client that reaches this address may ingest and remove");
         }
-        let engine = Arc::new(
-            Engine::new(config.detector.clone())?.with_hashing_queue(config.limits.hashing_queue),
-        );
+        let opening = config.clone();
+        let engine =
+            tokio::task::spawn_blocking(move || Engine::open(&opening)).await.map_err(|e| {
+                Error::Internal { reason: format!("opening the data directory: {e}") }
+            })??;
+        let engine = Arc::new(engine);
         let serve_error = |source: std::io::Error| Error::Serve {
             address: config.listen.to_string(),
             source: source.into(),
@@ -93,7 +99,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting connections, answers new
     /// requests with `UNAVAILABLE`, ends open streams after the articles they already sent,
-    /// waits for requests in flight and returns.
+    /// waits for requests in flight, syncs and closes the data directory and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         let address = self.local_addr.to_string();
         let serve_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::Serve {
@@ -113,6 +119,7 @@ impl Server {
 
         let (stopping, stop_signal) = watch::channel(false);
         let mut stopped = stop_signal.clone();
+        let engine = Arc::clone(&self.engine);
         let dedup = dedup::Dedup::new(self.engine, self.config.clone(), stop_signal);
         let dedup =
             DedupServer::new(dedup).max_decoding_message_size(self.config.max_message_bytes);
@@ -158,12 +165,20 @@ impl Server {
             let _ = stopped.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
-            served = serving => served.map_err(|e| serve_error(e.into()))?,
+        let served = tokio::select! {
+            served = serving => served.map_err(|e| serve_error(e.into())),
             () = grace_over => {
                 warn!(grace_ms = grace.as_millis() as u64, "requests still in flight after the grace period; stopping anyway");
+                Ok(())
             }
-        }
+        };
+        // Whatever ended the serving, what was logged is synced before the process exits;
+        // requests still in flight after the grace period fail unacknowledged.
+        let closed = tokio::task::spawn_blocking(move || engine.close())
+            .await
+            .map_err(|e| Error::Internal { reason: format!("closing the data directory: {e}") })?;
+        served?;
+        closed?;
         info!("stopped");
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -25,18 +26,30 @@ struct TestServer {
     address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<neardup::Result<()>>,
+    /// The data directory, when the server owns a fresh one.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
+    /// A server on a fresh data directory of its own.
     async fn start(config: ServiceConfig) -> TestServer {
-        let config = ServiceConfig { listen: "127.0.0.1:0".parse().unwrap(), ..config };
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = TestServer::start_in(config, dir.path()).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on `data_dir`, which outlives it.
+    async fn start_in(mut config: ServiceConfig, data_dir: &Path) -> TestServer {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.store.data_dir = data_dir.to_owned();
         let server = Server::bind(config).await.expect("server binds");
         let address = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        TestServer { address, stop: Some(stop), task }
+        TestServer { address, stop: Some(stop), task, _dir: None }
     }
 
     async fn channel(&self) -> Channel {
@@ -272,7 +285,13 @@ async fn get_cluster_remove_and_stats() {
     assert_eq!(stats.documents, truth.len() as u64);
     assert_eq!(stats.clusters, stories.len() as u64);
     assert!(stats.memory_bytes > 0);
-    assert!(!stats.durable);
+    assert!(stats.durable);
+    assert_eq!(stats.sync, "always");
+    assert_eq!(stats.window, None, "no window by default");
+    assert!(stats.disk_bytes > 512 * truth.len() as u64, "{} bytes", stats.disk_bytes);
+    let earliest = truth.iter().min_by_key(|t| millis(&t.article)).unwrap();
+    assert_eq!(stats.oldest_kept_id, earliest.article.id);
+    assert_eq!(stats.oldest_kept_at, earliest.article.published_at);
     let uptime = stats.uptime.unwrap();
     assert!(uptime.seconds >= 0 && (uptime.seconds, uptime.nanos) > (0, 0));
     let config = stats.config.unwrap();
@@ -619,8 +638,10 @@ async fn cli_ingest_and_check_print_verdicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_binary_stops_cleanly_on_sigterm() {
     use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neardup"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -628,7 +649,7 @@ async fn serve_binary_stops_cleanly_on_sigterm() {
     let (address, stderr) = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stderr).lines();
         let line = lines.by_ref().map(Result::unwrap).find(|l| l.contains("listening on")).unwrap();
-        assert!(line.contains("in memory"), "the server says state is not durable: {line}");
+        assert!(line.contains("data in"), "the server says where its state is: {line}");
         let address = line.split("listening on ").nth(1).unwrap().split(' ').next().unwrap();
         (address.to_owned(), lines)
     })
@@ -690,4 +711,159 @@ async fn shutdown_gives_up_on_a_stuck_client_after_the_grace_period() {
         .await
         .expect("shutdown ends after the grace period");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+/// Everything acknowledged is there after a clean restart on the same directory, with
+/// the same clusters; a removal stays removed; a retry answers from the restored index.
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = kremlin();
+    let server = TestServer::start_in(ServiceConfig::default(), dir.path()).await;
+    let mut client = server.client().await;
+    let requests: Vec<_> = truth.iter().map(|t| ingest_request(t.article.clone())).collect();
+    let mut stream = client.ingest_stream(tokio_stream::iter(requests)).await.unwrap().into_inner();
+    let mut verdicts = Vec::new();
+    while let Some(verdict) = stream.message().await.unwrap() {
+        verdicts.push(verdict);
+    }
+    assert_eq!(verdicts.len(), truth.len());
+    let removed = &truth.last().unwrap().article.id;
+    assert!(
+        client
+            .remove(pb::RemoveRequest { id: removed.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .removed
+    );
+    let before = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    server.shutdown().await;
+
+    let server = TestServer::start_in(ServiceConfig::default(), dir.path()).await;
+    let mut client = server.client().await;
+    let after = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!((after.documents, after.clusters), (before.documents, before.clusters));
+    assert_eq!(after.documents, truth.len() as u64 - 1);
+    for (t, verdict) in truth.iter().zip(&verdicts) {
+        let id = &t.article.id;
+        if id == removed {
+            let again = client.remove(pb::RemoveRequest { id: id.clone() }).await.unwrap();
+            assert!(!again.into_inner().removed, "{id} stays removed");
+            continue;
+        }
+        let cluster = client
+            .get_cluster(pb::GetClusterRequest { cluster_id: verdict.cluster_id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(cluster.members.iter().any(|m| &m.id == id), "{id} is in its cluster");
+        // A retry of an acknowledged article gets its stored decision back.
+        let retry = client.ingest(ingest_request(t.article.clone())).await.unwrap().into_inner();
+        assert_eq!((retry.kind, &retry.cluster_id), (verdict.kind, &verdict.cluster_id), "{id}");
+    }
+    server.shutdown().await;
+}
+
+/// A directory written under other detector settings is refused, naming the setting,
+/// by the library and by the binary (exit code 2), and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incompatible_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(ServiceConfig::default(), dir.path()).await;
+    let mut client = server.client().await;
+    client.ingest(ingest_request(kremlin()[0].article.clone())).await.unwrap();
+    server.shutdown().await;
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = files(dir.path());
+
+    let mut config = ServiceConfig::default();
+    config.detector = config.detector.with_num_perm(64);
+    config.store.data_dir = dir.path().to_owned();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let refused = Server::bind(config).await.unwrap_err();
+    assert!(
+        matches!(refused, neardup::Error::IncompatibleStore { ref setting, .. } if setting == "num_perm"),
+        "{refused}"
+    );
+
+    let args = vec![
+        "serve".to_owned(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--num-perm".into(),
+        "64".into(),
+        "--data-dir".into(),
+        dir.path().to_str().unwrap().into(),
+    ];
+    let output = neardup(args).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("num_perm = 128") && stderr.contains("num_perm = 64"), "{stderr}");
+    assert_eq!(files(dir.path()), before, "the data is left untouched");
+
+    // Bad store settings are refused before anything is opened.
+    for (flag, value, named) in
+        [("--window", "7 parsecs", "window"), ("--sync", "sometimes", "sync")]
+    {
+        let args = vec![
+            "serve".to_owned(),
+            flag.into(),
+            value.into(),
+            "--data-dir".into(),
+            dir.path().to_str().unwrap().into(),
+        ];
+        let output = neardup(args).await;
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
+    assert_eq!(files(dir.path()), before);
+}
+
+fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "LOCK"))
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Under a time window, articles published before the newest minus the window leave
+/// the index, and Stats reports the window and the oldest article kept.
+#[tokio::test]
+async fn window_ages_old_news_out() {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let mut config = ServiceConfig::default();
+    config.store.window = Some(std::time::Duration::from_secs(7 * 24 * 3600));
+    let server = TestServer::start(config).await;
+    let mut client = server.client().await;
+    let article = |id: &str, day: i64, text: &str| pb::Article {
+        id: id.into(),
+        text: text.into(),
+        published_at: Some(convert::timestamp(1_700_000_000_000 + day * DAY)),
+        ..Default::default()
+    };
+    let stories = [
+        ("d0", 0, "dock workers walked out at the harbour after pay talks collapsed overnight"),
+        ("d3", 3, "grain prices rose for a third week as dry weather cut the expected harvest"),
+        ("d9", 9, "engineers finished boring the rail tunnel under the river two months early"),
+    ];
+    for (id, day, text) in stories {
+        client.ingest(ingest_request(article(id, day, text))).await.unwrap();
+    }
+    let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    // Day 9 is the newest: day 0 is more than 7 days older and is gone, day 3 is kept.
+    assert_eq!(stats.documents, 2);
+    assert_eq!(stats.window, Some(prost_types::Duration { seconds: 7 * 24 * 3600, nanos: 0 }));
+    assert_eq!(stats.oldest_kept_id, "d3");
+    assert_eq!(stats.oldest_kept_at, Some(convert::timestamp(1_700_000_000_000 + 3 * DAY)));
+    // A copy of expired news is labelled against what is kept, and not stored.
+    let late = client.ingest(ingest_request(article("late", 1, stories[0].2))).await.unwrap();
+    assert_eq!(late.into_inner().kind(), pb::Kind::NewStory);
+    let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(stats.documents, 2);
+    server.shutdown().await;
 }

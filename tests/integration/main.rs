@@ -1,11 +1,14 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! files, the gRPC service in-process, and accuracy on the shared evaluation corpora when
-//! they are present.
+//! files, the gRPC service in-process, the durable store on real files and processes,
+//! and accuracy on the shared evaluation corpora when they are present.
 
 mod cli;
 mod common;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod crash;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
 mod properties;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod secure;
+mod store;

@@ -26,18 +26,22 @@ struct Running {
     address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<neardup::Result<()>>,
+    _data: tempfile::TempDir,
 }
 
 impl Running {
-    async fn start(config: ServiceConfig) -> Running {
-        let config = ServiceConfig { listen: "127.0.0.1:0".parse().unwrap(), ..config };
+    /// A server on loopback with a fresh data directory of its own.
+    async fn start(mut config: ServiceConfig) -> Running {
+        let data = tempfile::tempdir().unwrap();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.store.data_dir = data.path().to_owned();
         let server = Server::bind(config).await.expect("server binds");
         let address = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        Running { address, stop: Some(stop), task }
+        Running { address, stop: Some(stop), task, _data: data }
     }
 
     async fn plain(&self) -> Channel {
@@ -269,8 +273,9 @@ async fn bad_security_settings_fail_at_bind_naming_the_setting() {
             "nope.pem",
         ),
     ];
-    for (config, named) in cases {
-        let config = ServiceConfig { listen: "127.0.0.1:0".parse().unwrap(), ..config };
+    for (mut config, named) in cases {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.store.data_dir = dir.path().join("data");
         let err = Server::bind(config).await.unwrap_err().to_string();
         assert!(err.contains(named), "{err}");
         assert!(!err.contains("abc"), "token text leaked: {err}");

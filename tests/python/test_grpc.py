@@ -47,10 +47,10 @@ def generate_stubs(out_dir):
     return neardup_pb2, neardup_pb2_grpc
 
 
-def start_server(binary):
+def start_server(binary, data_dir):
     """Starts `neardup serve` on a free port; returns the process and its address."""
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0"],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,7 +94,7 @@ def expect_code(call, code, what):
 def run(binary):
     with tempfile.TemporaryDirectory() as stubs:
         pb, pb_grpc = generate_stubs(pathlib.Path(stubs))
-        proc, address = start_server(binary)
+        proc, address = start_server(binary, pathlib.Path(stubs) / "data")
         try:
             with grpc.insecure_channel(address) as channel:
                 drive(pb, pb_grpc, channel)
@@ -141,7 +141,9 @@ def drive(pb, pb_grpc, channel):
         expect(verdict.kind == (pb.DUPLICATE if same_story else pb.NEW_STORY), f"kind of {verdict.id}")
     print(f"ok: IngestStream labelled {len(verdicts)} articles in order")
 
-    documents = stub.Stats(pb.StatsRequest(), timeout=5).documents
+    stats = stub.Stats(pb.StatsRequest(), timeout=5)
+    documents = stats.documents
+    expect(stats.durable and stats.disk_bytes > 0, f"state is on disk: {stats}")
     probe = pb.Article()
     probe.CopyFrom(by_id["aggregator-2"])
     probe.id = "probe"

@@ -1,0 +1,279 @@
+//! [`DurableDetector`]: a [`Detector`] whose every insert and remove is logged in a
+//! [`Store`], with the time window applied. This is the type the service holds.
+//!
+//! Ordering: the detector's decisions and the log's records are made under one lock, so
+//! the log order is the order the detector saw (replay then gives the same origin
+//! tie-breaks). Only the in-memory decision and the queueing of the record happen under
+//! it; fingerprinting comes before and the wait for durability after.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::{DetectorConfig, StoreConfig};
+use crate::detector::{Article, Detector, DetectorStats, StoredArticle, Verdict, text_hash};
+use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+
+use super::writer::{Ticket, lock};
+use super::{CompactReport, Store, StoreStats, check_field, read_manifest, time_key};
+
+/// The outcome of [`DurableDetector::ingest`].
+#[derive(Debug)]
+pub struct Ingested {
+    /// The label.
+    pub verdict: Verdict,
+    /// Whether the article is in the index: false only for an article older than the
+    /// time window, which is labelled but not kept.
+    pub indexed: bool,
+    /// Resolves once the article's record (or, for a retry, the earlier one) is durable.
+    /// Answer the client only after it resolves.
+    pub ticket: Ticket,
+}
+
+/// Detector and store counters together, for the service's `Stats`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DurableStats {
+    /// The index.
+    pub detector: DetectorStats,
+    /// The log.
+    pub store: StoreStats,
+    /// The indexed article with the oldest time and that time (Unix ms): publication, or
+    /// ingestion for undated articles under a window; without a window, the earliest
+    /// published article (undated ones are not considered).
+    pub oldest_kept: Option<(String, i64)>,
+}
+
+/// Time keys of the indexed articles, to expire the oldest first. Kept only when a
+/// window is set: without one nothing expires, and the oldest article is found by a scan.
+#[derive(Default)]
+struct TimeIndex {
+    enabled: bool,
+    time_of: gxhash::HashMap<Box<str>, i64>,
+    by_time: BTreeSet<(i64, Box<str>)>,
+}
+
+impl TimeIndex {
+    fn insert(&mut self, id: &str, time: i64) {
+        if !self.enabled {
+            return;
+        }
+        self.time_of.insert(id.into(), time);
+        self.by_time.insert((time, id.into()));
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(time) = self.time_of.remove(id) {
+            self.by_time.remove(&(time, id.into()));
+        }
+    }
+}
+
+/// A detector whose state survives restarts. Cheap to share behind an `Arc`; every
+/// method is blocking (CPU work and file I/O, no sync waits): call them from a blocking
+/// thread and await the returned [`Ticket`]s from async code.
+pub struct DurableDetector {
+    detector: Detector,
+    store: Store,
+    times: Mutex<TimeIndex>,
+    compacting: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for DurableDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableDetector").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl DurableDetector {
+    /// Opens (or creates) `store.data_dir` for `detector` and restores every live
+    /// article. Fails with [`Error::IncompatibleStore`] when the directory was written
+    /// under settings that give other signatures, [`Error::CorruptLog`] when the log is
+    /// damaged other than by a torn tail.
+    pub fn open(store: &StoreConfig, detector: DetectorConfig) -> Result<Self> {
+        let started = Instant::now();
+        let windowed = store.window.is_some();
+        let (store, recovered) = Store::open(store, &detector)?;
+        let detector = Detector::new(detector)?;
+        // The index and the time index are independent: build them side by side.
+        let (restored, times) = std::thread::scope(|scope| {
+            let times = scope.spawn(|| {
+                let mut times = TimeIndex { enabled: windowed, ..TimeIndex::default() };
+                if windowed {
+                    times.time_of.reserve(recovered.len());
+                    recovered.for_each_live(|id, time| times.insert(id, time));
+                }
+                times
+            });
+            let restored = recovered.restore_into(&detector);
+            (restored, times.join().expect("time index thread does not panic"))
+        });
+        restored?;
+        tracing::info!(
+            articles = recovered.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "restored the index"
+        );
+        Ok(DurableDetector {
+            detector,
+            store,
+            times: Mutex::new(times),
+            compacting: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Opens an existing data directory under the detector config its manifest holds.
+    pub fn open_existing(store: &StoreConfig) -> Result<Self> {
+        let dir = &store.data_dir;
+        let manifest = read_manifest(dir)?.ok_or_else(|| Error::NotFound {
+            what: "data directory manifest",
+            id: dir.join(super::MANIFEST_FILE).display().to_string(),
+        })?;
+        Self::open(store, manifest.detector_config(dir)?)
+    }
+
+    /// The detector, for read-only calls (`check`, `cluster`, `stats`).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Labels and stores `article`, logging it with its decision; `ingested_at` is the
+    /// time of arrival (Unix ms; [`super::now_millis`]), which dates undated articles
+    /// for the window. A retry of an indexed article returns its verdict and a ticket
+    /// for the earlier record; an article older than the window is labelled, not kept.
+    pub fn ingest(&self, article: &Article<'_>, ingested_at: i64) -> Result<Ingested> {
+        check_field("id", article.id)?;
+        check_field("source", article.source)?;
+        let fingerprint = self.detector.fingerprinter().fingerprint(article.text)?;
+        self.ingest_fingerprint(article, text_hash(article.text), &fingerprint, ingested_at)
+    }
+
+    /// [`DurableDetector::ingest`] for an article whose fingerprint and [`text_hash`]
+    /// were computed beforehand (by this detector's [`Detector::fingerprinter`]), so the
+    /// service can fingerprint on its worker pool and keep only this step in order.
+    pub fn ingest_fingerprint(
+        &self,
+        article: &Article<'_>,
+        hash: u64,
+        fingerprint: &Fingerprint,
+        ingested_at: i64,
+    ) -> Result<Ingested> {
+        check_field("id", article.id)?;
+        check_field("source", article.source)?;
+        let time = time_key(article.published, ingested_at);
+        let mut times = lock(&self.times);
+        if self.detector.contains(article.id) {
+            let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
+            return Ok(Ingested { verdict, indexed: true, ticket: self.store.barrier() });
+        }
+        if time < self.store.cutoff() {
+            drop(times);
+            let verdict = self.detector.check_fingerprint(article, fingerprint)?;
+            return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
+        }
+        let verdict = self.detector.ingest_fingerprint(article, hash, fingerprint)?;
+        let stored = StoredArticle {
+            id: article.id,
+            source: article.source,
+            published: article.published,
+            text_hash: hash,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
+            kind: verdict.kind,
+            cluster_id: &verdict.cluster_id,
+        };
+        let ticket = match self.store.append_insert(&stored, ingested_at) {
+            Ok(ticket) => ticket,
+            Err(error) => {
+                // Not logged, so not kept: the index must not hold what a restart loses.
+                self.detector.remove(article.id);
+                return Err(error);
+            }
+        };
+        times.insert(article.id, time);
+        self.expire(&mut times);
+        drop(times);
+        self.maybe_compact();
+        Ok(Ingested { verdict, indexed: true, ticket })
+    }
+
+    /// Removes an article, logging a tombstone. `None` when it was not indexed.
+    pub fn remove(&self, id: &str) -> Result<Option<Ticket>> {
+        let mut times = lock(&self.times);
+        if !self.detector.contains(id) {
+            return Ok(None);
+        }
+        let ticket = self.store.append_remove(id)?;
+        self.detector.remove(id);
+        times.remove(id);
+        drop(times);
+        self.store.note_dead(2);
+        self.maybe_compact();
+        Ok(Some(ticket))
+    }
+
+    /// Compacts now (blocking; appends continue meanwhile).
+    pub fn compact(&self) -> Result<CompactReport> {
+        self.store.compact()
+    }
+
+    /// Counters of the index and the log, the window and the oldest article kept.
+    pub fn stats(&self) -> DurableStats {
+        let times = lock(&self.times);
+        let oldest_kept = if times.enabled {
+            times.by_time.first().map(|(time, id)| (id.to_string(), *time))
+        } else {
+            drop(times);
+            self.detector.oldest()
+        };
+        DurableStats { detector: self.detector.stats(), store: self.store.stats(), oldest_kept }
+    }
+
+    /// Writes and syncs everything logged, waits for a running compaction, and stops
+    /// accepting changes.
+    pub fn close(&self) -> Result<()> {
+        self.store.close()
+    }
+
+    /// Drops articles that fell out of the window from the index; their records become
+    /// dead and go with the next compaction.
+    fn expire(&self, times: &mut TimeIndex) {
+        let cutoff = self.store.cutoff();
+        let mut expired = 0;
+        while times.by_time.first().is_some_and(|(time, _)| *time < cutoff) {
+            let (_, id) = times.by_time.pop_first().expect("checked non-empty");
+            times.time_of.remove(&id);
+            self.detector.remove(&id);
+            expired += 1;
+        }
+        if expired > 0 {
+            self.store.note_dead(expired);
+        }
+    }
+
+    fn maybe_compact(&self) {
+        if !self.store.should_compact() || self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.store.clone();
+        let flag = Arc::clone(&self.compacting);
+        let spawned = std::thread::Builder::new().name("neardup-compact".into()).spawn(move || {
+            if let Err(error) = store.compact() {
+                tracing::error!(%error, "automatic compaction failed; the log stays as it was");
+            }
+            flag.store(false, Ordering::Release);
+        });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "could not start a compaction thread");
+            self.compacting.store(false, Ordering::Release);
+        }
+    }
+}

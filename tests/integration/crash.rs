@@ -1,0 +1,282 @@
+//! Crash test with real processes: the `neardup serve` binary on a temporary data
+//! directory, fed articles of `../shared/data/synd-dev.jsonl` by concurrent gRPC clients
+//! (streams and unary calls), is killed with SIGKILL at a random moment, several times
+//! on the same directory. After each restart every acknowledged article must be in the
+//! cluster it was acknowledged with, and every other article fully there or absent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+
+use neardup::corpus::parse_date;
+use neardup::service::convert;
+use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
+
+/// Articles taken from the corpus: enough for several kill points, few enough that the
+/// test-built (unoptimised) server gets through them in seconds.
+const ARTICLES: usize = 1500;
+/// Concurrent clients per round: half stream, half call `Ingest` one at a time.
+const CLIENTS: usize = 4;
+
+/// A running `neardup serve`.
+struct Served {
+    child: Child,
+    address: String,
+}
+
+impl Served {
+    /// Starts the server on `data/` under `dir`, with the detector config `dir/config.json`.
+    fn start(dir: &Path, sync: &str) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neardup"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--sync", sync, "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--config")
+            .arg(dir.join("config.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("neardup serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut log = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let address = rest.split_whitespace().next().unwrap().to_owned();
+                // Keep draining the log so the server never blocks on a full pipe.
+                std::thread::spawn(move || lines.for_each(drop));
+                return Served { child, address };
+            }
+            log.push(line);
+        }
+        panic!("neardup serve exited before listening: {:?}\n{}", child.wait(), log.join("\n"));
+    }
+
+    async fn client(&self) -> DeduplicatorClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        DeduplicatorClient::new(channel)
+    }
+}
+
+/// Acknowledged articles: id to the cluster of its verdict.
+type Acked = Arc<Mutex<BTreeMap<String, String>>>;
+
+/// Feeds `articles` through [`CLIENTS`] clients and SIGKILLs the server once `kill_after`
+/// verdicts came back; every verdict received (before or after the kill) is recorded.
+async fn feed_and_kill(
+    mut served: Served,
+    articles: &[pb::Article],
+    kill_after: usize,
+    acked: &Acked,
+) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let reached = Arc::new(Notify::new());
+    let mut workers = Vec::new();
+    for worker in 0..CLIENTS {
+        let mine: Vec<pb::Article> =
+            articles.iter().skip(worker).step_by(CLIENTS).cloned().collect();
+        let mut client = served.client().await;
+        let (acked, count, reached) = (Arc::clone(acked), Arc::clone(&count), Arc::clone(&reached));
+        let record = move |verdict: pb::Verdict| {
+            acked.lock().unwrap().insert(verdict.id, verdict.cluster_id);
+            if count.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                reached.notify_one();
+            }
+        };
+        workers.push(tokio::spawn(async move {
+            if worker % 2 == 0 {
+                let requests: Vec<_> =
+                    mine.into_iter().map(|a| pb::IngestRequest { article: Some(a) }).collect();
+                let Ok(response) = client.ingest_stream(tokio_stream::iter(requests)).await else {
+                    return;
+                };
+                let mut verdicts = response.into_inner();
+                while let Ok(Some(verdict)) = verdicts.message().await {
+                    record(verdict);
+                }
+            } else {
+                for article in mine {
+                    match client.ingest(pb::IngestRequest { article: Some(article) }).await {
+                        Ok(verdict) => record(verdict.into_inner()),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            }
+        }));
+    }
+    let mut all_done = tokio::spawn(async move {
+        for worker in workers {
+            worker.await.unwrap();
+        }
+    });
+    // Kill at the k-th verdict, or (k beyond what is left) once everything is answered.
+    let finished = tokio::select! {
+        () = reached.notified() => false,
+        done = &mut all_done => { done.unwrap(); true }
+    };
+    served.child.kill().unwrap(); // SIGKILL
+    served.child.wait().unwrap();
+    if !finished {
+        all_done.await.unwrap();
+    }
+}
+
+/// Checks the restarted server against everything acknowledged so far. Articles never
+/// acknowledged that are present must be complete (a retry is accepted as the same
+/// article and lands in a cluster that lists it); those are then acknowledged too.
+/// Returns the articles still absent.
+async fn verify(served: &Served, articles: &[pb::Article], acked: &Acked) -> Vec<pb::Article> {
+    let mut client = served.client().await;
+    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, cluster) in acked.lock().unwrap().iter() {
+        by_cluster.entry(cluster.clone()).or_default().push(id.clone());
+    }
+    for (cluster, ids) in &by_cluster {
+        let request = pb::GetClusterRequest { cluster_id: cluster.clone() };
+        let view = match client.get_cluster(request).await {
+            Ok(view) => view.into_inner(),
+            Err(status) => panic!("cluster {cluster} of acknowledged {ids:?} is gone: {status}"),
+        };
+        let members: BTreeSet<&str> = view.members.iter().map(|m| m.id.as_str()).collect();
+        for id in ids {
+            assert!(
+                members.contains(id.as_str()),
+                "acknowledged {id} is not in its cluster {cluster}"
+            );
+        }
+    }
+    let mut absent = Vec::new();
+    let mut present_unacked = 0;
+    for article in articles {
+        if acked.lock().unwrap().contains_key(&article.id) {
+            continue;
+        }
+        let checked = client
+            .check(pb::CheckRequest { article: Some(article.clone()) })
+            .await
+            .unwrap()
+            .into_inner();
+        let present = checked.matches.iter().any(|m| m.id == article.id);
+        if !present {
+            absent.push(article.clone());
+            continue;
+        }
+        present_unacked += 1;
+        let retry = client.ingest(pb::IngestRequest { article: Some(article.clone()) }).await;
+        let verdict =
+            retry.unwrap_or_else(|s| panic!("unacknowledged {} is partly there: {s}", article.id));
+        let verdict = verdict.into_inner();
+        let view = client
+            .get_cluster(pb::GetClusterRequest { cluster_id: verdict.cluster_id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            view.members.iter().any(|m| m.id == article.id),
+            "{} not in its cluster",
+            article.id
+        );
+        acked.lock().unwrap().insert(verdict.id, verdict.cluster_id);
+    }
+    // Nothing else is indexed: no half-restored article counts without being findable.
+    let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(stats.documents as usize, acked.lock().unwrap().len());
+    eprintln!(
+        "  restart: {} acknowledged articles all in their clusters, {present_unacked} unacknowledged complete, {} absent",
+        acked.lock().unwrap().len() - present_unacked,
+        absent.len()
+    );
+    absent
+}
+
+fn load(path: &Path) -> Vec<pb::Article> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .take(ARTICLES)
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+            pb::Article {
+                id: field("id"),
+                text: field("text"),
+                source: field("source"),
+                published_at: parse_date(&field("date")).map(convert::timestamp),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// A small xorshift generator: the kill points differ run to run, and the seed printed
+/// (`NEARDUP_CRASH_SEED`) repeats a run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_server_loses_nothing_acknowledged() {
+    let Some(data) =
+        crate::common::shared_data("crash::sigkill_of_the_server_loses_nothing_acknowledged")
+    else {
+        return;
+    };
+    let articles = load(&data.join("synd-dev.jsonl"));
+    let mut seed = std::env::var("NEARDUP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+                | 1
+        });
+    eprintln!("crash test: NEARDUP_CRASH_SEED={seed}");
+    let dir = tempfile::tempdir().unwrap();
+    // Every match listed, so a Check always shows whether the article itself is stored.
+    let config = neardup::DetectorConfig { max_matches: 100_000, ..Default::default() };
+    std::fs::write(dir.path().join("config.json"), serde_json::to_string(&config).unwrap())
+        .unwrap();
+    let acked: Acked = Arc::default();
+    let mut remaining = articles.clone();
+    // A process crash loses nothing acknowledged under any sync mode: only power
+    // failures tell them apart. The last round runs until every article is answered.
+    let rounds = ["always", "batch", "always", "never", "always"];
+    for (round, sync) in rounds.iter().enumerate() {
+        let served = Served::start(dir.path(), sync);
+        if round > 0 {
+            remaining = verify(&served, &articles, &acked).await;
+        }
+        let last = round + 1 == rounds.len();
+        let kill_after = if last { usize::MAX } else { 1 + (next(&mut seed) % 400) as usize };
+        let when = if last {
+            "once all are answered".to_owned()
+        } else {
+            format!("after {kill_after} verdicts")
+        };
+        eprintln!(
+            "round {round} (--sync {sync}): {} articles left, SIGKILL {when}",
+            remaining.len()
+        );
+        feed_and_kill(served, &remaining, kill_after, &acked).await;
+    }
+    let served = Served::start(dir.path(), "always");
+    let absent = verify(&served, &articles, &acked).await;
+    assert!(absent.is_empty(), "the last round answered everything: {} absent", absent.len());
+    assert_eq!(acked.lock().unwrap().len(), articles.len());
+    let mut child = served.child;
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert!(child.wait().unwrap().success(), "clean stop after the crashes");
+}
