@@ -51,6 +51,12 @@ pub(crate) enum Command {
     /// under concurrent clients. Starts its own `neardup serve` unless --server is given.
     #[cfg(feature = "server")]
     Loadgen(LoadgenArgs),
+    /// Soak test over loopback: starts `neardup serve` on a data directory, runs many
+    /// clients mixing streamed ingest, check and remove for a set time, samples the
+    /// server's memory, then SIGKILLs it, restarts it and checks every acknowledged
+    /// article is still there. Exits 2 on any error or loss.
+    #[cfg(feature = "server")]
+    Soak(crate::soak::SoakArgs),
 }
 
 /// `neardup serve`.
@@ -88,6 +94,36 @@ pub(crate) struct ServeArgs {
     /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
     #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
     pub(crate) shutdown_grace_ms: u64,
+    /// PEM certificate chain: serve TLS (needs --tls-key). Without it the server speaks
+    /// plain TCP, which is meant for loopback (a warning is logged otherwise).
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// PEM CA bundle: require every client to present a certificate it signed (mutual TLS).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    /// Bearer tokens, one `token scope[,scope]` per line (scopes: check, ingest, admin);
+    /// without it every RPC is open.
+    #[arg(long)]
+    pub(crate) auth_tokens: Option<PathBuf>,
+    /// HTTP/2 streams one connection may have open at once.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_CONCURRENT_STREAMS)]
+    pub(crate) max_concurrent_streams: u32,
+    /// Requests one connection may have in handlers at once; more wait their turn.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION)]
+    pub(crate) max_in_flight_per_connection: usize,
+    /// Requests (open streams included) in the whole server; more get RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_IN_FLIGHT)]
+    pub(crate) max_in_flight: usize,
+    /// Articles queued for or in fingerprinting at once; when full, clients are slowed.
+    #[arg(long, default_value_t = neardup::config::DEFAULT_HASHING_QUEUE)]
+    pub(crate) hashing_queue: usize,
+    /// Longest time a request may spend in its handler, in milliseconds (clients may set
+    /// a shorter deadline with grpc-timeout).
+    #[arg(long, default_value_t = neardup::config::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub(crate) request_timeout_ms: u64,
     /// Detector settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
@@ -113,6 +149,22 @@ impl ServeArgs {
                 ..StoreConfig::default()
             },
             shutdown_grace_ms: self.shutdown_grace_ms,
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(neardup::config::TlsConfig {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca.clone(),
+                }),
+                _ => None,
+            },
+            auth_tokens: self.auth_tokens.clone(),
+            limits: neardup::config::LimitsConfig {
+                max_concurrent_streams: self.max_concurrent_streams,
+                max_in_flight_per_connection: self.max_in_flight_per_connection,
+                max_in_flight: self.max_in_flight,
+                hashing_queue: self.hashing_queue,
+                request_timeout_ms: self.request_timeout_ms,
+            },
             detector: self.detector.to_config()?,
         })
     }
@@ -129,12 +181,31 @@ pub(crate) struct ClientArgs {
     /// Corpus files or directories.
     #[arg(required = true)]
     pub(crate) inputs: Vec<PathBuf>,
-    /// URL of the running server.
+    /// URL of the running server (https:// with --tls-ca).
     #[arg(long, default_value = DEFAULT_SERVER_URL)]
     pub(crate) server: String,
+    /// How to reach a secured server.
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
     /// How to read the inputs.
     #[command(flatten)]
     pub(crate) input: InputArgs,
+}
+
+/// TLS and credentials of the client commands.
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ConnectArgs {
+    /// PEM CA certificate to verify the server with (use an https:// URL).
+    #[arg(long)]
+    pub(crate) tls_ca: Option<PathBuf>,
+    /// Bearer token to send (visible to other local users in the process list; prefer
+    /// --token-file).
+    #[arg(long, conflicts_with = "token_file")]
+    pub(crate) token: Option<String>,
+    /// File whose first line is the bearer token to send.
+    #[arg(long)]
+    pub(crate) token_file: Option<PathBuf>,
 }
 
 /// `neardup loadgen`.
@@ -148,6 +219,9 @@ pub(crate) struct LoadgenArgs {
     /// starts `neardup serve` on a free loopback port and stops it at the end.
     #[arg(long)]
     pub(crate) server: Option<String>,
+    /// How to reach a secured --server.
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
     /// Articles to ingest (phase 1; 0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub(crate) articles: usize,

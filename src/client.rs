@@ -12,9 +12,11 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
-use tonic::transport::Channel;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::{Interceptor, interceptor::InterceptedService};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::cli::ClientArgs;
+use crate::cli::{ClientArgs, ConnectArgs};
 use neardup::corpus::{self, Fields, Format};
 use neardup::service::convert;
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
@@ -34,18 +36,63 @@ pub(crate) enum Mode {
     Check,
 }
 
-/// Connects to a server; the error names the URL.
-pub(crate) async fn connect(url: &str) -> Result<DeduplicatorClient<Channel>> {
-    let client = DeduplicatorClient::connect(url.to_owned())
-        .await
-        .with_context(|| format!("failed to connect to {url}"))?;
+/// A client of the service that sends the bearer token (if any) with every call.
+pub(crate) type Client = DeduplicatorClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to every request.
+#[derive(Debug, Clone)]
+pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+impl Bearer {
+    /// The token of `--token` or `--token-file` (its first line), if any.
+    fn from_args(args: &ConnectArgs) -> Result<Bearer> {
+        let token = match (&args.token, &args.token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read {}", path.display()))?;
+                Some(text.lines().next().unwrap_or_default().trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(Bearer(None)) };
+        // The error must not echo the token.
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| anyhow!("the token has characters not allowed in a header"))?;
+        Ok(Bearer(Some(value)))
+    }
+}
+
+/// Connects to a server, with TLS when `args.tls_ca` is set; the error names the URL.
+pub(crate) async fn connect(url: &str, args: &ConnectArgs) -> Result<Client> {
+    let mut endpoint =
+        Endpoint::from_shared(url.to_owned()).with_context(|| format!("bad server URL {url}"))?;
+    if let Some(ca) = &args.tls_ca {
+        let pem = std::fs::read(ca).with_context(|| format!("failed to read {}", ca.display()))?;
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            .with_context(|| format!("bad TLS settings for {url}"))?;
+    }
+    let channel =
+        endpoint.connect().await.with_context(|| format!("failed to connect to {url}"))?;
+    let client = DeduplicatorClient::with_interceptor(channel, Bearer::from_args(args)?);
     // Verdicts are small, but a cluster can be large; the server bounds what it sends.
     Ok(client.max_decoding_message_size(usize::MAX))
 }
 
 /// Runs `neardup ingest` or `neardup check`.
 pub(crate) async fn run(args: &ClientArgs, mode: Mode) -> Result<()> {
-    let client = connect(&args.server).await?;
+    let client = connect(&args.server, &args.connect).await?;
     let (sender, articles) = mpsc::channel(READ_AHEAD);
     let inputs = args.inputs.clone();
     let (format, fields) = (args.input.format(), args.input.fields());
@@ -66,7 +113,7 @@ pub(crate) async fn run(args: &ClientArgs, mode: Mode) -> Result<()> {
 
 /// Streams every article into one `IngestStream` call and prints the verdicts.
 async fn ingest(
-    mut client: DeduplicatorClient<Channel>,
+    mut client: Client,
     articles: mpsc::Receiver<pb::Article>,
     out: &mut impl Write,
 ) -> Result<usize> {
@@ -89,7 +136,7 @@ async fn ingest(
 
 /// Checks articles with up to [`CHECKS_IN_FLIGHT`] calls at once, printing in order.
 async fn check(
-    client: DeduplicatorClient<Channel>,
+    client: Client,
     mut articles: mpsc::Receiver<pb::Article>,
     out: &mut impl Write,
 ) -> Result<usize> {

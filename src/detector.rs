@@ -23,7 +23,7 @@ use crate::boilerplate::BoilerplateModel;
 use crate::cluster::{
     Kind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
 };
-use crate::config::DetectorConfig;
+use crate::config::{DetectorConfig, MAX_ID_BYTES, MAX_SOURCE_BYTES};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::{LshIndex, Slot};
@@ -153,11 +153,20 @@ struct Entry {
 struct Story {
     id: Box<str>,
     members: Vec<Slot>,
+    /// The earliest member by [`State::order_key`], kept up to date on insert and
+    /// remove so a verdict does not scan a story that may have millions of members.
+    origin: Option<Slot>,
 }
 
 /// The containment bands take at most this many (newest) members of a bucket: a bucket
 /// keyed by one common shingle can hold thousands of unrelated articles.
 const CONTAINMENT_PER_BAND: usize = 16;
+
+/// Documents walked per LSH bucket and band when looking for candidates. Real stories
+/// have tens of copies; a bucket far larger is a flood of near-identical articles, where
+/// the newest few hundred members are as good a match as any and walking them all
+/// would make each lookup cost time in proportion to the flood.
+const MAX_BUCKET_WALK: usize = 128;
 
 #[derive(Default)]
 struct State {
@@ -244,7 +253,7 @@ impl Detector {
 
     /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let signed = self.sign_article(article, false)?;
         self.check_signed(article, &signed)
     }
@@ -257,13 +266,13 @@ impl Detector {
         article: &Article<'_>,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         self.label(article, fingerprint, None, Vec::new())
     }
 
     /// [`Detector::check`] of an article signed with [`Detector::sign_article`].
     pub fn check_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         self.label(
             article,
             &signed.fingerprint,
@@ -295,7 +304,7 @@ impl Detector {
     /// id: the same id with the same text returns the stored verdict; with other text it
     /// is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         if let Some(mut verdict) = self.retried(article, text_hash(article.text))? {
             // Report the chrome the stored fingerprint left out, without learning twice.
             verdict.chrome_ignored = self.sign_article(article, false)?.chrome_ignored;
@@ -384,7 +393,7 @@ impl Detector {
         fingerprint: &Fingerprint,
         sample: Option<&ShingleSample>,
     ) -> Result<Verdict> {
-        validate_id(article.id)?;
+        validate_article(article)?;
         let config = self.config();
         let mut state = self.write();
         if let Some(&slot) = state.by_id.get(article.id) {
@@ -424,6 +433,15 @@ impl Detector {
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         story.members.retain(|&member| member != slot);
+        if story.origin == Some(slot) {
+            story.origin = None;
+            let origin = state.stories[entry.cluster as usize]
+                .as_ref()
+                .and_then(|story| story.members.iter().min_by_key(|&&m| state.order_key(m)))
+                .copied();
+            state.stories[entry.cluster as usize].as_mut().expect("story exists").origin = origin;
+        }
+        let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
             let story_id = story.id.clone();
             state.stories[entry.cluster as usize] = None;
@@ -584,9 +602,28 @@ pub fn text_hash(text: &str) -> u64 {
     gxhash64(text.as_bytes(), 0)
 }
 
-fn validate_id(id: &str) -> Result<()> {
+/// Checks an article id: not blank and at most [`MAX_ID_BYTES`] long. Every path that
+/// stores or looks up ids (the service, the scan) applies the same rule.
+pub fn validate_id(id: &str) -> Result<()> {
     if id.trim().is_empty() {
         return Err(Error::input("id", "is missing or blank"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::input(
+            "id",
+            format!("is {} bytes, more than the limit of {MAX_ID_BYTES}", id.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_article(article: &Article<'_>) -> Result<()> {
+    validate_id(article.id)?;
+    if article.source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::input(
+            "source",
+            format!("is {} bytes, more than the limit of {MAX_SOURCE_BYTES}", article.source.len()),
+        ));
     }
     Ok(())
 }
@@ -614,11 +651,7 @@ impl State {
     }
 
     fn origin(&self, story: &Story) -> Slot {
-        *story
-            .members
-            .iter()
-            .min_by_key(|&&slot| self.order_key(slot))
-            .expect("stories are never empty")
+        story.origin.expect("stories are never empty")
     }
 
     /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
@@ -659,7 +692,7 @@ impl State {
         let config = detector.config();
         let lanes = fingerprint.signature.lanes();
         let mut candidates = Vec::new();
-        self.lsh.for_each_candidate(lanes, |slot| candidates.push(slot));
+        self.lsh.for_each_candidate_capped(lanes, MAX_BUCKET_WALK, |slot| candidates.push(slot));
         if let Some(view) = &self.containment {
             view.for_each_candidate_capped(lanes, CONTAINMENT_PER_BAND, |slot| {
                 candidates.push(slot)
@@ -770,7 +803,7 @@ impl State {
     }
 
     fn new_story(&mut self, founder: &str) -> u32 {
-        let story = Story { id: founder.into(), members: Vec::new() };
+        let story = Story { id: founder.into(), members: Vec::new(), origin: None };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);
@@ -831,7 +864,16 @@ impl State {
             cluster: story,
         });
         self.next_seq += 1;
-        self.stories[story as usize].as_mut().expect("story exists").members.push(slot);
+        let earlier = self.stories[story as usize]
+            .as_ref()
+            .expect("story exists")
+            .origin
+            .is_none_or(|origin| self.order_key(slot) < self.order_key(origin));
+        let story = self.stories[story as usize].as_mut().expect("story exists");
+        story.members.push(slot);
+        if earlier {
+            story.origin = Some(slot);
+        }
         self.by_id.insert(article.id.into(), slot);
         slot
     }
@@ -888,6 +930,28 @@ mod tests {
 
     fn article<'a>(id: &'a str, text: &'a str, published: i64) -> Article<'a> {
         Article { id, text, source: "test", published: Some(published) }
+    }
+
+    #[test]
+    fn long_ids_and_sources_are_refused_by_name() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let at_limit = "i".repeat(MAX_ID_BYTES);
+        detector.ingest(&article(&at_limit, STORY, 1)).unwrap();
+        let huge = "i".repeat(100 * 1024);
+        for result in
+            [detector.ingest(&article(&huge, OTHER, 1)), detector.check(&article(&huge, OTHER, 1))]
+        {
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { field: "id", .. }), "{err}");
+            assert!(err.to_string().contains("102400 bytes"), "{err}");
+        }
+        let source = "s".repeat(MAX_SOURCE_BYTES + 1);
+        let long_source = Article { source: &source, ..article("ok", OTHER, 1) };
+        assert!(matches!(
+            detector.ingest(&long_source),
+            Err(Error::InvalidInput { field: "source", .. })
+        ));
+        assert_eq!(detector.stats().documents, 1, "nothing refused was stored");
     }
 
     #[test]

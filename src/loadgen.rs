@@ -99,7 +99,7 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
     let (ingested, ingest_time, new_stories) = ingest_phase(&url, &corpus, args, limit).await?;
     let (server_cpu_1, client_cpu_1) = (cpu(server_pid), cpu(me));
     let (rss_1, peak_1) = memory(server_pid);
-    let stats = connect(&url).await?.stats(pb::StatsRequest {}).await?.into_inner();
+    let stats = connect(&url, &args.connect).await?.stats(pb::StatsRequest {}).await?.into_inner();
     let (mut latencies, check_time) = if args.checks > 0 {
         check_phase(&url, &corpus, args, limit).await?
     } else {
@@ -248,7 +248,7 @@ fn memory_bytes(pid: u32) -> (Option<u64>, Option<u64>) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
+pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
     if !path.exists() {
         bail!("corpus {} not found (the evaluation data lives in ../shared/data)", path.display());
     }
@@ -278,7 +278,12 @@ fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
 
 /// Article `i` of the repeated corpus: pass `p` of the corpus gets the id suffix `#p`,
 /// and with `distinct` its words are marked so that it shares no shingle with other passes.
-fn nth_article(corpus: &[pb::Article], i: usize, prefix: &str, distinct: bool) -> pb::Article {
+pub(crate) fn nth_article(
+    corpus: &[pb::Article],
+    i: usize,
+    prefix: &str,
+    distinct: bool,
+) -> pb::Article {
     let mut article = corpus[i % corpus.len()].clone();
     let pass = i / corpus.len();
     article.id = format!("{prefix}{}#{pass}", article.id);
@@ -333,7 +338,7 @@ async fn ingest_phase(
     }
     let mut clients = Vec::new();
     for _ in 0..args.streams {
-        clients.push(connect(url).await?);
+        clients.push(connect(url, &args.connect).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -382,7 +387,7 @@ async fn unary_ingest_phase(
     let next = Arc::new(AtomicUsize::new(0));
     let mut connected = Vec::new();
     for _ in 0..clients {
-        connected.push(connect(url).await?);
+        connected.push(connect(url, &args.connect).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -423,7 +428,7 @@ async fn check_phase(
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        clients.push(connect(url).await?);
+        clients.push(connect(url, &args.connect).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -524,7 +529,7 @@ fn start_server(args: &LoadgenArgs) -> Result<(ServerGuard, String)> {
 }
 
 /// Polls the standard health check until the service answers SERVING.
-async fn wait_until_serving(url: &str, limit: Duration) -> Result<()> {
+pub(crate) async fn wait_until_serving(url: &str, limit: Duration) -> Result<()> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     let deadline = Instant::now() + limit;
     let endpoint = Endpoint::from_shared(url.to_owned())?;

@@ -203,6 +203,18 @@ impl LshIndex {
         }
     }
 
+    /// Like [`LshIndex::candidates`], but walks at most `per_bucket` documents of each
+    /// band's bucket (the newest ones). A bucket holding thousands of near-identical
+    /// documents would otherwise make every lookup cost time in proportion to them,
+    /// and a stream of one-word articles quadratic in its length.
+    pub fn candidates_bounded(&self, signature: &[u32], per_bucket: usize) -> Vec<Slot> {
+        let mut out = Vec::new();
+        self.for_each_candidate_capped(signature, per_bucket, |slot| out.push(slot));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Distinct candidate slots of `signature`, sorted.
     pub fn candidates(&self, signature: &[u32]) -> Vec<Slot> {
         let mut out = Vec::new();

@@ -6,6 +6,8 @@ mod cli;
 mod client;
 #[cfg(feature = "server")]
 mod loadgen;
+#[cfg(feature = "server")]
+mod soak;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -69,6 +71,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => runtime()?.block_on(client::run(&args, client::Mode::Check)),
         #[cfg(feature = "server")]
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(&args)),
+        #[cfg(feature = "server")]
+        Command::Soak(args) => runtime()?.block_on(soak::run(&args)),
     }
 }
 

@@ -185,13 +185,14 @@ pub fn scan(
         let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| {
             let input = &inputs[ix];
             let record = input.parse(span, &options.fields)?;
+            let bad = |e: Error| Error::BadRecord {
+                path: input.path.clone(),
+                line: span.line,
+                reason: e.to_string(),
+            };
+            crate::detector::validate_id(&record.id).map_err(bad)?;
             let source = record.source.as_deref().unwrap_or("");
-            let prepared =
-                fingerprinter.prepare(&record.text, source).map_err(|e| Error::BadRecord {
-                    path: input.path.clone(),
-                    line: span.line,
-                    reason: e.to_string(),
-                })?;
+            let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
             bar.inc(span.bytes.len() as u64 + 1);
             Ok(Parsed {
                 id: record.id.into_owned(),

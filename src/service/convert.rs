@@ -26,11 +26,13 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
     Ok(OwnedArticle { id: article.id, text: article.text, source: article.source, published })
 }
 
-/// A required string field that must not be blank.
+/// A required id field (an article or cluster id): not blank, at most
+/// [`crate::config::MAX_ID_BYTES`] long.
 pub fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
-    if value.trim().is_empty() {
-        return Err(Error::input(field, "is missing or blank"));
-    }
+    crate::detector::validate_id(value).map_err(|err| match err {
+        Error::InvalidInput { reason, .. } => Error::input(field, reason),
+        other => other,
+    })?;
     Ok(value)
 }
 

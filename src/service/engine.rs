@@ -5,8 +5,11 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{DetectorConfig, ServiceConfig};
 use crate::detector::{Article, ClusterView, SignedArticle, Verdict};
@@ -52,6 +55,9 @@ impl Prepared {
 pub struct Engine {
     durable: Arc<DurableDetector>,
     started: Instant,
+    /// The bounded queue in front of the hashing pool: one permit per article waiting
+    /// for or being fingerprinted (see [`Engine::with_hashing_queue`]).
+    hashing: Arc<Semaphore>,
 }
 
 impl Engine {
@@ -61,7 +67,19 @@ impl Engine {
     /// settings ([`Error::IncompatibleStore`]), is damaged or is in use.
     pub fn open(config: &ServiceConfig) -> Result<Self> {
         let durable = DurableDetector::open(&config.store, config.detector.clone())?;
-        Ok(Engine { durable: Arc::new(durable), started: Instant::now() })
+        Ok(Engine {
+            durable: Arc::new(durable),
+            started: Instant::now(),
+            hashing: Arc::new(Semaphore::new(config.limits.hashing_queue.max(1))),
+        })
+    }
+
+    /// Bounds the articles queued for or in fingerprinting to `limit`: when the queue is
+    /// full, [`Engine::prepare`] waits for a slot, so a flood of requests waits in the
+    /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
+    pub fn with_hashing_queue(mut self, limit: usize) -> Self {
+        self.hashing = Arc::new(Semaphore::new(limit.max(1)));
+        self
     }
 
     /// The detector's config.
@@ -69,10 +87,10 @@ impl Engine {
         self.durable.detector().config()
     }
 
-    /// Computes the fingerprint on the rayon pool, learning site chrome from the article
-    /// (this is the ingest path). The work starts at once, before the future is first
-    /// polled, so a stream can have many in flight. Takes no index lock, so many requests
-    /// can prepare while others commit.
+    /// Signs the article on the rayon pool (chrome learned when `learn`, the ingest
+    /// path). When the hashing queue has room the work starts at once, before the future
+    /// is first polled, so a stream can have many in flight; otherwise the future waits
+    /// for room. Takes no index lock, so many requests can prepare while others commit.
     pub fn prepare(
         &self,
         article: OwnedArticle,
@@ -86,10 +104,26 @@ impl Engine {
         learn: bool,
     ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
         let durable = Arc::clone(&self.durable);
-        off_runtime(move || {
-            let signed = durable.detector().sign_article(&article.borrow(), learn)?;
-            Ok(Prepared { signed, article })
-        })
+        let work = move |permit: OwnedSemaphorePermit| {
+            off_runtime(move || {
+                let _slot = permit; // freed when the article is signed
+                let signed = durable.detector().sign_article(&article.borrow(), learn)?;
+                Ok(Prepared { signed, article })
+            })
+        };
+        let queue = Arc::clone(&self.hashing);
+        let started: Pin<Box<dyn Future<Output = Result<Prepared>> + Send>> =
+            match Arc::clone(&queue).try_acquire_owned() {
+                Ok(permit) => Box::pin(work(permit)),
+                Err(_) => Box::pin(async move {
+                    let permit = queue
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Error::Internal { reason: "hashing queue closed".into() })?;
+                    work(permit).await
+                }),
+            };
+        started
     }
 
     /// Labels a prepared article and queues its log record; the verdict may be sent only
@@ -211,6 +245,21 @@ mod tests {
             engine.prepare(article("d", " \n ")).await,
             Err(Error::InvalidInput { field: "text", .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_full_hashing_queue_makes_prepare_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&config(dir.path())).unwrap().with_hashing_queue(1);
+        // Hold the only slot, as a long fingerprint would.
+        let held = Arc::clone(&engine.hashing).try_acquire_owned().unwrap();
+        let waiting = engine.prepare(article("a", STORY));
+        let timed_out = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+        assert!(timed_out.is_err(), "prepare must wait while the queue is full");
+        drop(held);
+        let verdict = engine.ingest(article("a", STORY)).await.unwrap();
+        assert_eq!(verdict.kind, Kind::NewStory);
+        assert_eq!(engine.hashing.available_permits(), 1, "the slot is given back");
     }
 
     #[tokio::test]

@@ -4,10 +4,15 @@
 //! [`crate::store::DurableDetector`], converts back and maps errors to statuses
 //! (`status.rs`). Every accepted change is in the data directory's log before it is
 //! acknowledged; a restart restores the index from there.
+//! In front of every route: TLS (optional mutual TLS), bearer-token scopes (`auth.rs`)
+//! and limits on concurrency (`limits.rs`, tonic's per-connection limits, the engine's
+//! hashing queue).
 
+pub mod auth;
 pub mod convert;
 mod dedup;
 pub mod engine;
+mod limits;
 mod status;
 
 use std::future::Future;
@@ -19,10 +24,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
-use crate::config::ServiceConfig;
+use crate::config::{ServiceConfig, TlsConfig};
 use crate::error::{Error, Result};
 pub use engine::{Engine, OwnedArticle, Prepared};
 
@@ -48,6 +54,8 @@ pub struct Server {
     local_addr: SocketAddr,
     config: ServiceConfig,
     engine: Arc<Engine>,
+    tls: Option<ServerTlsConfig>,
+    tokens: Option<auth::TokenTable>,
 }
 
 impl Server {
@@ -55,6 +63,20 @@ impl Server {
     /// listens meanwhile) and binds the listen address.
     pub async fn bind(config: ServiceConfig) -> Result<Server> {
         config.validate()?;
+        let tls = config.tls.as_ref().map(load_tls).transpose()?;
+        let tokens = match &config.auth_tokens {
+            Some(path) => Some(auth::TokenTable::parse(&read_text(path)?)?),
+            None => None,
+        };
+        if config.plaintext_beyond_loopback() {
+            warn!(
+                address = %config.listen,
+                "serving plain TCP beyond loopback: traffic (and any token) is readable on the network; use --tls-cert and --tls-key"
+            );
+        }
+        if tokens.is_none() && !config.listen.ip().is_loopback() {
+            warn!(address = %config.listen, "no --auth-tokens: any client that reaches this address may ingest and remove");
+        }
         let opening = config.clone();
         let engine =
             tokio::task::spawn_blocking(move || Engine::open(&opening)).await.map_err(|e| {
@@ -67,7 +89,7 @@ impl Server {
         };
         let listener = TcpListener::bind(config.listen).await.map_err(serve_error)?;
         let local_addr = listener.local_addr().map_err(serve_error)?;
-        Ok(Server { listener, local_addr, config, engine })
+        Ok(Server { listener, local_addr, config, engine, tls, tokens })
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -111,8 +133,27 @@ impl Server {
         };
         // Small unary calls must not wait for Nagle's algorithm.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        info!(address = %self.local_addr, "listening");
-        let serving = tonic::transport::Server::builder()
+        info!(
+            address = %self.local_addr,
+            tls = self.tls.is_some(),
+            mutual_tls = self.config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+            tokens = self.tokens.as_ref().map_or(0, auth::TokenTable::len),
+            "listening"
+        );
+        let limits = &self.config.limits;
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .concurrency_limit_per_connection(limits.max_in_flight_per_connection)
+            .timeout(Duration::from_millis(limits.request_timeout_ms))
+            // Finds peers that vanished without closing, so their streams free their slots.
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls).map_err(|e| Error::config("tls", e.to_string()))?;
+        }
+        let serving = builder
+            .layer(auth::AuthLayer::new(self.tokens))
+            .layer(limits::InFlightLayer::new(limits.max_in_flight))
             .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -141,6 +182,25 @@ impl Server {
         info!("stopped");
         Ok(())
     }
+}
+
+fn read_text(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+}
+
+fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+}
+
+/// The server's TLS settings from PEM files.
+fn load_tls(tls: &TlsConfig) -> Result<ServerTlsConfig> {
+    let identity = Identity::from_pem(read_bytes(&tls.cert)?, read_bytes(&tls.key)?);
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &tls.client_ca {
+        // tonic then requires a client certificate signed by this CA on every connection.
+        config = config.client_ca_root(Certificate::from_pem(read_bytes(ca)?));
+    }
+    Ok(config)
 }
 
 /// Binds `config.listen` and serves until `shutdown` completes (see [`Server::run`]).

@@ -56,6 +56,35 @@ pub use manifest::{
 pub use writer::Ticket;
 
 use log::{InsertRecord, Lanes, Record, SegmentHeader};
+/// The log reader on arbitrary bytes, for the `log_decode` fuzz target in `fuzz/` (not a
+/// stable API). Decodes `bytes` as one record payload directly (random bytes would never
+/// pass a checksum), and as a segment: frames, checksums, payloads and the search for
+/// the next valid frame after damage. A payload that decodes must frame and decode
+/// again. Returns how many records decoded.
+#[doc(hidden)]
+pub fn fuzz_read_log(bytes: &[u8]) -> usize {
+    let mut decoded = 0;
+    if let Ok(record) = log::decode(bytes) {
+        decoded += 1;
+        let mut framed = Vec::new();
+        log::frame(&mut framed, &record);
+        let (frames, damage) = log::split_frames(&framed);
+        assert!(damage.is_none() && frames.len() == 1, "a framed record splits back");
+        assert!(log::checksum_ok(&framed, &frames[0]), "a framed record checks");
+        assert!(log::decode(&framed[frames[0].payload.clone()]).is_ok(), "and decodes");
+    }
+    let (frames, damage) = log::split_frames(bytes);
+    for frame in &frames {
+        if log::checksum_ok(bytes, frame) && log::decode(&bytes[frame.payload.clone()]).is_ok() {
+            decoded += 1;
+        }
+    }
+    if let Some(damage) = damage {
+        let _ = log::next_valid_frame(bytes, damage.offset);
+    }
+    decoded
+}
+
 use manifest::{sync_dir, write_manifest};
 use recover::{Replayed, Scanned, segment_name};
 use writer::{Active, Writer, lock};

@@ -12,5 +12,7 @@ mod explain;
 mod grpc;
 mod properties;
 mod scripts;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod secure;
 mod store;
 mod synd;
