@@ -184,17 +184,7 @@ fn read_articles(
         for input in corpus::open(path, format)? {
             for span in input.spans() {
                 let record = input.parse(span, fields)?;
-                let article = pb::Article {
-                    published_at: record
-                        .date
-                        .as_deref()
-                        .and_then(corpus::parse_date)
-                        .map(convert::timestamp),
-                    id: record.id.into_owned(),
-                    text: record.text.into_owned(),
-                    source: record.source.map(|s| s.into_owned()).unwrap_or_default(),
-                    ..Default::default()
-                };
+                let article = convert::article_from_record(record);
                 if sender.blocking_send(article).is_err() {
                     // The call ended (the server refused an article); that error is reported.
                     return Ok(());

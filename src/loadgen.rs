@@ -257,17 +257,7 @@ pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
     for input in corpus::open(path, None)? {
         for span in input.spans() {
             let record = input.parse(span, &fields)?;
-            out.push(pb::Article {
-                published_at: record
-                    .date
-                    .as_deref()
-                    .and_then(corpus::parse_date)
-                    .map(convert::timestamp),
-                id: record.id.into_owned(),
-                text: record.text.into_owned(),
-                source: record.source.map(|s| s.into_owned()).unwrap_or_default(),
-                ..Default::default()
-            });
+            out.push(convert::article_from_record(record));
         }
     }
     if out.is_empty() {

@@ -26,6 +26,18 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
     Ok(OwnedArticle { id: article.id, text: article.text, source: article.source, published })
 }
 
+/// A corpus record as a request article: how the CLI clients send files.
+#[cfg(feature = "cli")]
+pub fn article_from_record(record: crate::corpus::Record<'_>) -> pb::Article {
+    pb::Article {
+        published_at: record.date.as_deref().and_then(crate::corpus::parse_date).map(timestamp),
+        id: record.id.into_owned(),
+        text: record.text.into_owned(),
+        source: record.source.map(|s| s.into_owned()).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
 /// A required id field (an article or cluster id): not blank, at most
 /// [`crate::config::MAX_ID_BYTES`] long.
 pub fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {

@@ -327,6 +327,35 @@ fn create_segment(dir: &Path, number: u64, watermark: Option<i64>) -> Result<Act
     Ok(Active { file, number, len: header.len() as u64 })
 }
 
+/// Checks an article's fields and signature width and builds its log record: the one
+/// path by which both the live store and bulk loads write inserts.
+fn insert_record<'a>(
+    article: &StoredArticle<'a>,
+    ingested_at: i64,
+    num_perm: usize,
+) -> Result<InsertRecord<'a>> {
+    check_field("id", article.id)?;
+    check_field("source", article.source)?;
+    check_field("cluster_id", article.cluster_id)?;
+    if article.lanes.len() != num_perm {
+        return Err(Error::input(
+            "signature",
+            format!("has {} lanes, the store has num_perm = {num_perm}", article.lanes.len()),
+        ));
+    }
+    Ok(InsertRecord {
+        id: article.id,
+        source: article.source,
+        cluster_id: article.cluster_id,
+        kind: article.kind,
+        published: article.published,
+        ingested_at,
+        text_hash: article.text_hash,
+        shingle_count: article.shingle_count,
+        lanes: Lanes::Words(article.lanes),
+    })
+}
+
 pub(crate) fn check_field(field: &'static str, text: &str) -> Result<()> {
     if text.len() > MAX_FIELD_BYTES {
         return Err(Error::input(
@@ -407,31 +436,7 @@ impl Store {
     /// Appends an insert record with its decision. Returns once the record is queued;
     /// the [`Ticket`] resolves when it is durable.
     pub fn append_insert(&self, article: &StoredArticle<'_>, ingested_at: i64) -> Result<Ticket> {
-        check_field("id", article.id)?;
-        check_field("source", article.source)?;
-        check_field("cluster_id", article.cluster_id)?;
-        let lanes = article.lanes;
-        if lanes.len() != self.inner.num_perm {
-            return Err(Error::input(
-                "signature",
-                format!(
-                    "has {} lanes, the store has num_perm = {}",
-                    lanes.len(),
-                    self.inner.num_perm
-                ),
-            ));
-        }
-        let record = InsertRecord {
-            id: article.id,
-            source: article.source,
-            cluster_id: article.cluster_id,
-            kind: article.kind,
-            published: article.published,
-            ingested_at,
-            text_hash: article.text_hash,
-            shingle_count: article.shingle_count,
-            lanes: Lanes::Words(lanes),
-        };
+        let record = insert_record(article, ingested_at, self.inner.num_perm)?;
         {
             let mut watermark = lock(&self.inner.watermark);
             *watermark = (*watermark).max(Some(record.time_key()));
@@ -571,27 +576,7 @@ impl BulkWriter {
 
     /// Appends one article with its decision.
     pub fn append(&mut self, article: &StoredArticle<'_>, ingested_at: i64) -> Result<()> {
-        check_field("id", article.id)?;
-        check_field("source", article.source)?;
-        check_field("cluster_id", article.cluster_id)?;
-        let lanes = article.lanes;
-        if lanes.len() != self.num_perm {
-            return Err(Error::input(
-                "signature",
-                format!("has {} lanes, expected {}", lanes.len(), self.num_perm),
-            ));
-        }
-        let record = InsertRecord {
-            id: article.id,
-            source: article.source,
-            cluster_id: article.cluster_id,
-            kind: article.kind,
-            published: article.published,
-            ingested_at,
-            text_hash: article.text_hash,
-            shingle_count: article.shingle_count,
-            lanes: Lanes::Words(lanes),
-        };
+        let record = insert_record(article, ingested_at, self.num_perm)?;
         if self.records == 0 {
             // The header comes first; its watermark is not needed, the records carry it.
             let header = header_frame(1, 1, None);
