@@ -309,6 +309,10 @@ pub fn scan(
     })
 }
 
+/// The Jaccard view takes at most this many of a document's nearest earlier members of
+/// one bucket, as the online detector walks at most 128 per bucket.
+const JACCARD_PER_BAND: usize = 32;
+
 /// The containment view pairs a document only with documents at least this many times
 /// longer. Closer sizes need no second view: a pair whose shorter member is half
 /// contained in the longer has Jaccard at least 0.5 / (1 + 1.5 - 0.5) = 0.25 when the sizes
@@ -488,7 +492,12 @@ fn candidates_of(
             }
         };
         for band in 0..jaccard_view.bands() {
-            jaccard_view.before(slot, band).iter().for_each(|&other| take(other));
+            // The nearest earlier members only: a bucket of thousands of copies of one
+            // story is linked as well through each member's nearest few, and walking it
+            // whole would make clustering quadratic in the copies per story.
+            let before = jaccard_view.before(slot, band);
+            let nearest = &before[before.len().saturating_sub(JACCARD_PER_BAND)..];
+            nearest.iter().for_each(|&other| take(other));
         }
         if let Some(view) = containment_view {
             let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
