@@ -153,9 +153,10 @@ struct Entry {
 struct Story {
     id: Box<str>,
     members: Vec<Slot>,
-    /// The earliest member by [`State::order_key`], kept up to date on insert and
-    /// remove so a verdict does not scan a story that may have millions of members.
-    origin: Option<Slot>,
+    /// The earliest `support_sample` members by [`State::order_key`], earliest first,
+    /// kept up to date on insert and remove: the origin and the chaining guard's sample
+    /// without scanning a story that may have millions of members.
+    earliest: Vec<Slot>,
 }
 
 /// The containment bands take at most this many (newest) members of a bucket: a bucket
@@ -433,13 +434,11 @@ impl Detector {
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         story.members.retain(|&member| member != slot);
-        if story.origin == Some(slot) {
-            story.origin = None;
-            let origin = state.stories[entry.cluster as usize]
-                .as_ref()
-                .and_then(|story| story.members.iter().min_by_key(|&&m| state.order_key(m)))
-                .copied();
-            state.stories[entry.cluster as usize].as_mut().expect("story exists").origin = origin;
+        if story.earliest.contains(&slot) {
+            let story = state.stories[entry.cluster as usize].as_ref().expect("story exists");
+            let earliest = state.earliest_of(&story.members, config.support_sample);
+            state.stories[entry.cluster as usize].as_mut().expect("story exists").earliest =
+                earliest;
         }
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
@@ -650,8 +649,20 @@ impl State {
         origin_key(entry.published, entry.seq as usize)
     }
 
+    /// The `count` earliest of `members` by [`State::order_key`], earliest first.
+    fn earliest_of(&self, members: &[Slot], count: usize) -> Vec<Slot> {
+        let mut keyed: Vec<((i64, usize), Slot)> =
+            members.iter().map(|&member| (self.order_key(member), member)).collect();
+        if keyed.len() > count {
+            keyed.select_nth_unstable(count);
+            keyed.truncate(count);
+        }
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, member)| member).collect()
+    }
+
     fn origin(&self, story: &Story) -> Slot {
-        story.origin.expect("stories are never empty")
+        *story.earliest.first().expect("stories are never empty")
     }
 
     /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
@@ -775,15 +786,7 @@ impl State {
                 return Some((kind, story_ix));
             }
             let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
-            // The earliest few members, in O(members): select, then sort the few.
-            let mut keyed: Vec<((i64, usize), Slot)> =
-                story.members.iter().map(|&member| (self.order_key(member), member)).collect();
-            if keyed.len() > config.support_sample {
-                keyed.select_nth_unstable(config.support_sample);
-                keyed.truncate(config.support_sample);
-            }
-            keyed.sort_unstable();
-            let earliest: Vec<Slot> = keyed.into_iter().map(|(_, member)| member).collect();
+            let earliest = &story.earliest;
             let related = |member: Slot| {
                 member == *slot
                     || self
@@ -803,7 +806,7 @@ impl State {
     }
 
     fn new_story(&mut self, founder: &str) -> u32 {
-        let story = Story { id: founder.into(), members: Vec::new(), origin: None };
+        let story = Story { id: founder.into(), members: Vec::new(), earliest: Vec::new() };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);
@@ -864,15 +867,14 @@ impl State {
             cluster: story,
         });
         self.next_seq += 1;
-        let earlier = self.stories[story as usize]
-            .as_ref()
-            .expect("story exists")
-            .origin
-            .is_none_or(|origin| self.order_key(slot) < self.order_key(origin));
+        let key = self.order_key(slot);
+        let earliest = &self.stories[story as usize].as_ref().expect("story exists").earliest;
+        let position = earliest.partition_point(|&member| self.order_key(member) < key);
         let story = self.stories[story as usize].as_mut().expect("story exists");
         story.members.push(slot);
-        if earlier {
-            story.origin = Some(slot);
+        if position < config.support_sample {
+            story.earliest.insert(position, slot);
+            story.earliest.truncate(config.support_sample);
         }
         self.by_id.insert(article.id.into(), slot);
         slot
