@@ -360,20 +360,7 @@ impl Detector {
 
     /// The stored verdict when `article` was ingested before with the same text.
     fn retried(&self, article: &Article<'_>, text_hash: u64) -> Result<Option<Verdict>> {
-        let config = self.config();
-        let state = self.read();
-        let Some(&slot) = state.by_id.get(article.id) else { return Ok(None) };
-        let entry = state.entry(slot);
-        if entry.text_hash != text_hash {
-            return Err(Error::DuplicateId {
-                id: article.id.to_owned(),
-                reason: "already ingested with different text".into(),
-            });
-        }
-        let stored = entry_fingerprint(&state, config, slot);
-        let kind = entry.kind;
-        let (_, matches) = state.matches(self, &stored, None, Some(slot));
-        Ok(Some(state.verdict(config, article.id, kind, matches, Some(entry.cluster))))
+        self.read().stored_verdict(self, article.id, text_hash)
     }
 
     /// [`Detector::ingest`] with the fingerprint and text hash already computed (bulk
@@ -397,19 +384,8 @@ impl Detector {
         validate_article(article)?;
         let config = self.config();
         let mut state = self.write();
-        if let Some(&slot) = state.by_id.get(article.id) {
-            let entry = state.entry(slot);
-            if entry.text_hash != text_hash {
-                return Err(Error::DuplicateId {
-                    id: article.id.to_owned(),
-                    reason: "already ingested with different text".into(),
-                });
-            }
-            let stored = entry_fingerprint(&state, config, slot);
-            let kind = entry.kind;
-            let (_, matches) = state.matches(self, &stored, None, Some(slot));
-            let story = entry.cluster;
-            return Ok(state.verdict(config, article.id, kind, matches, Some(story)));
+        if let Some(verdict) = state.stored_verdict(self, article.id, text_hash)? {
+            return Ok(verdict);
         }
         let (_, matches) = state.matches(self, fingerprint, sample, None);
         let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
@@ -647,6 +623,29 @@ impl State {
     fn order_key(&self, slot: Slot) -> (i64, usize) {
         let entry = self.entry(slot);
         origin_key(entry.published, entry.seq as usize)
+    }
+
+    /// The verdict of an indexed article, recomputed against the current index: what
+    /// a retried ingest returns. `None` when `id` is not indexed; an error when it was
+    /// indexed with other text.
+    fn stored_verdict(
+        &self,
+        detector: &Detector,
+        id: &str,
+        text_hash: u64,
+    ) -> Result<Option<Verdict>> {
+        let Some(&slot) = self.by_id.get(id) else { return Ok(None) };
+        let entry = self.entry(slot);
+        if entry.text_hash != text_hash {
+            return Err(Error::DuplicateId {
+                id: id.to_owned(),
+                reason: "already ingested with different text".into(),
+            });
+        }
+        let config = detector.config();
+        let stored = entry_fingerprint(self, config, slot);
+        let (_, matches) = self.matches(detector, &stored, None, Some(slot));
+        Ok(Some(self.verdict(config, id, entry.kind, matches, Some(entry.cluster))))
     }
 
     /// The `count` earliest of `members` by [`State::order_key`], earliest first.

@@ -4,11 +4,8 @@
 //! Layout: per band, a hash map from band key to the newest document in that bucket, and
 //! one flat `next` array chaining older documents of the same bucket. That costs about
 //! 16 bytes per document and band instead of a `Vec` per bucket, and inserting never
-//! allocates per document.
-//!
-//! The batch scan does not use `LshIndex`: [`BandSorter`] sorts the whole corpus's keys
-//! of one band at a time (radix partition, then small in-cache sorts), so buckets come
-//! out as runs and the index never holds more than one band.
+//! allocates per document. The batch scan sorts its buckets instead
+//! ([`crate::bands::BandTable`]), since it knows every document up front.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -203,18 +200,6 @@ impl LshIndex {
         }
     }
 
-    /// Like [`LshIndex::candidates`], but walks at most `per_bucket` documents of each
-    /// band's bucket (the newest ones). A bucket holding thousands of near-identical
-    /// documents would otherwise make every lookup cost time in proportion to them,
-    /// and a stream of one-word articles quadratic in its length.
-    pub fn candidates_bounded(&self, signature: &[u32], per_bucket: usize) -> Vec<Slot> {
-        let mut out = Vec::new();
-        self.for_each_candidate_capped(signature, per_bucket, |slot| out.push(slot));
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
     /// Distinct candidate slots of `signature`, sorted.
     pub fn candidates(&self, signature: &[u32]) -> Vec<Slot> {
         let mut out = Vec::new();
@@ -239,89 +224,6 @@ fn band_key(rows: &[u32], seed: u64, band: usize) -> u64 {
         dst.copy_from_slice(&row.to_le_bytes());
     }
     gxhash64(&bytes[..4 * rows.len()], (seed ^ band as u64) as i64)
-}
-
-/// Sorts every document's key in one band so equal keys form runs; reused across
-/// bands so a scan allocates its two buffers once.
-#[derive(Debug, Default)]
-pub struct BandSorter {
-    entries: Vec<(u64, Slot)>,
-    scratch: Vec<(u64, Slot)>,
-    counts: Vec<u32>,
-}
-
-impl BandSorter {
-    /// Fills the sorter with band `band` of every signature in `lanes` (`num_perm`
-    /// lanes per document, slot = position) and sorts by key, then slot.
-    pub fn sort_band(&mut self, lanes: &[u32], num_perm: usize, band: usize, rows: usize) {
-        let docs = lanes.len() / num_perm;
-        self.scratch.clear();
-        self.scratch.extend(lanes.chunks_exact(num_perm).enumerate().map(|(slot, sig)| {
-            (batch_band_key(&sig[band * rows..(band + 1) * rows], band), slot as Slot)
-        }));
-        // Partition by the top bits (keys are mixed, so uniform), then sort each small
-        // partition in cache: much cheaper than one sort over millions of entries.
-        let bits = (usize::BITS - (docs / 256).leading_zeros()).min(16);
-        let partitions = 1usize << bits;
-        let part = |key: u64| if bits == 0 { 0 } else { (key >> (64 - bits)) as usize };
-        self.counts.clear();
-        self.counts.resize(partitions + 1, 0);
-        for &(key, _) in &self.scratch {
-            self.counts[part(key) + 1] += 1;
-        }
-        for ix in 1..=partitions {
-            self.counts[ix] += self.counts[ix - 1];
-        }
-        self.entries.clear();
-        self.entries.resize(docs, (0, 0));
-        let mut next: Vec<u32> = self.counts[..partitions].to_vec();
-        for &entry in &self.scratch {
-            let at = &mut next[part(entry.0)];
-            self.entries[*at as usize] = entry;
-            *at += 1;
-        }
-        for ix in 0..partitions {
-            let range = self.counts[ix] as usize..self.counts[ix + 1] as usize;
-            self.entries[range].sort_unstable();
-        }
-    }
-
-    /// Every bucket of the last sorted band with at least two documents, as runs of
-    /// `(key, slot)` with ascending slots.
-    pub fn buckets(&self) -> impl Iterator<Item = &[(u64, Slot)]> + '_ {
-        self.entries.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1)
-    }
-
-    /// Heap bytes held (for memory reports).
-    pub fn heap_bytes(&self) -> usize {
-        (self.entries.capacity() + self.scratch.capacity()) * std::mem::size_of::<(u64, Slot)>()
-            + self.counts.capacity() * 4
-    }
-}
-
-/// A band's key for batch grouping: exact (the rows themselves, mixed) for up to two
-/// rows, gxhash of the rows beyond. Mixing with a bijection keeps equal rows equal and
-/// spreads minima, which crowd near zero, over the partitions.
-fn batch_band_key(rows: &[u32], band: usize) -> u64 {
-    let raw = match rows {
-        [a] => u64::from(*a),
-        [a, b] => u64::from(*a) | (u64::from(*b) << 32),
-        _ => {
-            let mut bytes = [0u8; 4 * 32];
-            for (dst, row) in bytes.chunks_exact_mut(4).zip(rows) {
-                dst.copy_from_slice(&row.to_le_bytes());
-            }
-            gxhash64(&bytes[..4 * rows.len()], band as i64)
-        }
-    };
-    mix64(raw)
-}
-
-/// The splitmix64 finalizer: a bijection on `u64`.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -349,47 +251,6 @@ mod tests {
         assert!(index.candidates(&a).is_empty());
         index.insert(0, &a);
         assert_eq!(index.candidates(&b), vec![0]);
-    }
-
-    #[test]
-    fn band_sorter_buckets_match_index_candidates() {
-        // Signatures over a tiny alphabet so buckets are large and varied.
-        let (bands, rows, num_perm) = (3, 2, 8);
-        let docs = 3000;
-        let mut state = 7u64;
-        let lanes: Vec<u32> = (0..docs * num_perm)
-            .map(|_| {
-                state = mix64(state.wrapping_add(0x9E37_79B9_7F4A_7C15));
-                (state % 4) as u32
-            })
-            .collect();
-        let mut index = LshIndex::new(bands, rows, 1);
-        for (slot, sig) in lanes.chunks_exact(num_perm).enumerate() {
-            index.insert(slot as Slot, sig);
-        }
-        let mut sorter = BandSorter::default();
-        let mut from_sorter = vec![Vec::new(); docs];
-        for band in 0..bands {
-            sorter.sort_band(&lanes, num_perm, band, rows);
-            for run in sorter.buckets() {
-                assert!(run.windows(2).all(|w| w[0].1 < w[1].1), "slots ascend");
-                for &(_, a) in run {
-                    from_sorter[a as usize].extend(run.iter().map(|&(_, b)| b));
-                }
-            }
-        }
-        for (slot, sig) in lanes.chunks_exact(num_perm).enumerate() {
-            let mut mine = std::mem::take(&mut from_sorter[slot]);
-            mine.sort_unstable();
-            mine.dedup();
-            let expected = index.candidates(sig);
-            // A document alone in all its buckets shows up only in the index's answer.
-            if mine.is_empty() {
-                assert_eq!(expected, vec![slot as Slot]);
-            } else {
-                assert_eq!(mine, expected);
-            }
-        }
     }
 
     #[test]

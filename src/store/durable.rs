@@ -19,7 +19,6 @@ use crate::boilerplate::BoilerplateModel;
 use crate::config::{DetectorConfig, StoreConfig};
 use crate::detector::{Article, Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
 
 use super::manifest::write_json_atomic;
 use super::writer::{Ticket, lock};
@@ -178,6 +177,7 @@ impl DurableDetector {
     /// for the window. A retry of an indexed article returns its verdict and a ticket
     /// for the earlier record; an article older than the window is labelled, not kept.
     pub fn ingest(&self, article: &Article<'_>, ingested_at: i64) -> Result<Ingested> {
+        // Field limits before the text work, so an oversized id costs nothing.
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         // A retry must not count its lines in the chrome model a second time.
@@ -196,56 +196,26 @@ impl DurableDetector {
         signed: &SignedArticle,
         ingested_at: i64,
     ) -> Result<Ingested> {
-        self.ingest_with(article, signed.text_hash, &signed.fingerprint, Some(signed), ingested_at)
-    }
-
-    /// [`DurableDetector::ingest`] for an article whose fingerprint and [`text_hash`]
-    /// were computed beforehand (by this detector's [`Detector::fingerprinter`]), so the
-    /// service can fingerprint on its worker pool and keep only this step in order.
-    pub fn ingest_fingerprint(
-        &self,
-        article: &Article<'_>,
-        hash: u64,
-        fingerprint: &Fingerprint,
-        ingested_at: i64,
-    ) -> Result<Ingested> {
-        self.ingest_with(article, hash, fingerprint, None, ingested_at)
-    }
-
-    fn ingest_with(
-        &self,
-        article: &Article<'_>,
-        hash: u64,
-        fingerprint: &Fingerprint,
-        signed: Option<&SignedArticle>,
-        ingested_at: i64,
-    ) -> Result<Ingested> {
-        let store_in_detector = || match signed {
-            Some(signed) => self.detector.ingest_signed(article, signed),
-            None => self.detector.ingest_fingerprint(article, hash, fingerprint),
-        };
         check_field("id", article.id)?;
         check_field("source", article.source)?;
         let time = time_key(article.published, ingested_at);
         let mut times = lock(&self.times);
         if self.detector.contains(article.id) {
-            let verdict = store_in_detector()?;
+            let verdict = self.detector.ingest_signed(article, signed)?;
             return Ok(Ingested { verdict, indexed: true, ticket: self.store.barrier() });
         }
         if time < self.store.cutoff() {
             drop(times);
-            let verdict = match signed {
-                Some(signed) => self.detector.check_signed(article, signed)?,
-                None => self.detector.check_fingerprint(article, fingerprint)?,
-            };
+            let verdict = self.detector.check_signed(article, signed)?;
             return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
         }
-        let verdict = store_in_detector()?;
+        let verdict = self.detector.ingest_signed(article, signed)?;
+        let fingerprint = &signed.fingerprint;
         let stored = StoredArticle {
             id: article.id,
             source: article.source,
             published: article.published,
-            text_hash: hash,
+            text_hash: signed.text_hash,
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
             kind: verdict.kind,
