@@ -123,118 +123,160 @@ pub fn normalize_into(text: &str, out: &mut String) {
 /// Normalizes `text` line by line into `out` (cleared first).
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
-    out.text.reserve(text.len());
+    out.text.reserve(text.len() + 1);
     let mut scratch = String::new();
     // Whether the raw line before was non-blank and did not end a sentence: a line
     // after it that starts lower-case is the tail of a hard-wrapped sentence.
     let mut previous_runs_on = false;
-    for line in text.split(is_line_break) {
-        let trimmed = line.trim_end();
-        let runs_on = !trimmed.is_empty()
-            && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
-        let before = out.text.len();
-        if before > 0 {
-            out.text.push(' ');
-        }
-        let start = out.text.len();
-        if line.is_ascii() {
-            normalize_ascii(line.as_bytes(), options, &mut out.text);
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    // The ASCII line breaks are cut byte-wise (a UTF-8 continuation byte is never
+    // ASCII, so each piece is whole characters); only a piece holding non-ASCII bytes is
+    // searched again for the non-ASCII breaks, so most text is never decoded to chars.
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| matches!(b, b'\n' | b'\r' | 0x0B | 0x0C))
+            .map_or(bytes.len(), |at| start + at);
+        let piece = &text[start..end];
+        if piece.is_ascii() {
+            previous_runs_on = push_line(piece, options, out, &mut scratch, previous_runs_on);
         } else {
-            normalize_mixed(line, options, &mut out.text, &mut scratch);
+            for line in piece.split(is_line_break) {
+                previous_runs_on = push_line(line, options, out, &mut scratch, previous_runs_on);
+            }
         }
-        if out.text.len() == start {
-            out.text.truncate(before);
-        } else {
-            out.line_ends.push(out.text.len() as u32);
-            let first = line.trim_start().chars().next();
-            out.continues.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
-        }
-        previous_runs_on = runs_on;
+        start = end + 1;
     }
+}
+
+/// Appends the tokens of one raw line (no line breaks inside) as a line of `out`;
+/// returns whether the line runs on (non-blank, no sentence end).
+fn push_line(
+    line: &str,
+    options: TextOptions,
+    out: &mut Normalized,
+    scratch: &mut String,
+    previous_runs_on: bool,
+) -> bool {
+    let trimmed = line.trim_end();
+    let runs_on = !trimmed.is_empty()
+        && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
+    let before = out.text.len();
+    if before > 0 {
+        out.text.push(' ');
+    }
+    let start = out.text.len();
+    if line.is_ascii() {
+        normalize_ascii(line.as_bytes(), options, &mut out.text);
+    } else {
+        normalize_mixed(line, options, &mut out.text, scratch);
+    }
+    if out.text.len() == start {
+        out.text.truncate(before);
+    } else {
+        out.line_ends.push(out.text.len() as u32);
+        let first = line.trim_start().chars().next();
+        out.continues.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
+    }
+    runs_on
 }
 
 fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// ASCII classes of the UAX #29 word-boundary rules.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Letter,
-    Digit,
-    /// `_` (ExtendNumLet): joins letters and digits, is not itself kept.
-    Joiner,
-    /// `:` (MidLetter): inside a word only between two letters.
-    MidLetter,
-    /// `.` and `'` (MidNumLet, Single_Quote): between two letters or two digits.
-    MidNumLet,
-    /// `,` and `;` (MidNum): between two digits.
-    MidNum,
-    Other,
-}
+/// Byte classes of the ASCII word-boundary rules (UAX #29), as bit flags.
+mod class {
+    /// A letter.
+    pub(super) const LETTER: u8 = 1;
+    /// A digit.
+    pub(super) const DIGIT: u8 = 2;
+    /// Part of a word: letters, digits and `_` (ExtendNumLet, which joins letters and
+    /// digits but is not itself kept).
+    pub(super) const WORD: u8 = 4;
+    /// Inside a word between two letters: `:` (MidLetter), `.` and `'` (MidNumLet,
+    /// Single_Quote).
+    pub(super) const MID_LETTER: u8 = 8;
+    /// Inside a word between two digits: `.` and `'` (MidNumLet), `,` and `;` (MidNum).
+    pub(super) const MID_DIGIT: u8 = 16;
 
-fn class(b: u8) -> Class {
-    match b {
-        b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
-        b'0'..=b'9' => Class::Digit,
-        b'_' => Class::Joiner,
-        b':' => Class::MidLetter,
-        b'.' | b'\'' => Class::MidNumLet,
-        b',' | b';' => Class::MidNum,
-        _ => Class::Other,
-    }
-}
-
-fn is_word_class(c: Class) -> bool {
-    matches!(c, Class::Letter | Class::Digit | Class::Joiner)
+    pub(super) const TABLE: [u8; 256] = {
+        let mut table = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = if c.is_ascii_alphabetic() {
+                LETTER | WORD
+            } else if c.is_ascii_digit() {
+                DIGIT | WORD
+            } else {
+                match c {
+                    b'_' => WORD,
+                    b':' => MID_LETTER,
+                    b'.' | b'\'' => MID_LETTER | MID_DIGIT,
+                    b',' | b';' => MID_DIGIT,
+                    _ => 0,
+                }
+            };
+            b += 1;
+        }
+        table
+    };
 }
 
 fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
+    use class::{DIGIT, LETTER, MID_DIGIT, MID_LETTER, TABLE, WORD};
+    let class = |b: u8| TABLE[usize::from(b)];
+    // SAFETY: only ASCII bytes are appended below, so `out` stays valid UTF-8.
+    let target = unsafe { out.as_mut_vec() };
+    // Worked on as a local so its length and capacity stay in registers: behind a
+    // reference they are reloaded after every byte written.
+    let mut local = std::mem::take(target);
+    let out = &mut local;
+    out.reserve(bytes.len() + 1);
     let mut i = 0;
     while i < bytes.len() {
-        if !is_word_class(class(bytes[i])) {
+        if class(bytes[i]) & WORD == 0 {
             i += 1;
             continue;
         }
-        // One UAX #29 word: extend while the rules say "no break".
-        let mut end = i + 1;
-        while end < bytes.len() {
-            let prev = class(bytes[end - 1]);
-            let here = class(bytes[end]);
-            if is_word_class(here) {
-                end += 1;
-                continue;
-            }
-            let after = bytes.get(end + 1).map_or(Class::Other, |&b| class(b));
-            let between_letters = prev == Class::Letter
-                && after == Class::Letter
-                && matches!(here, Class::MidLetter | Class::MidNumLet);
-            let between_digits = prev == Class::Digit
-                && after == Class::Digit
-                && matches!(here, Class::MidNum | Class::MidNumLet);
-            if between_letters || between_digits {
-                end += 2;
-            } else {
-                break;
-            }
-        }
         let token_start = out.len();
-        if token_start > 0 && !out.ends_with(' ') {
-            out.push(' ');
+        if out.last().is_some_and(|&b| b != b' ') {
+            out.push(b' ');
         }
         let kept_start = out.len();
-        for &b in &bytes[i..end] {
-            if b.is_ascii_alphanumeric() {
-                out.push(b.to_ascii_lowercase() as char);
+        // One word: runs of word bytes, joined by a Mid* byte where the rules say "no
+        // break" (between two letters or two digits). Only letters and digits are kept.
+        let mut end = i;
+        loop {
+            while let Some(&b) = bytes.get(end)
+                && class(b) & WORD != 0
+            {
+                if b != b'_' {
+                    out.push(b.to_ascii_lowercase());
+                }
+                end += 1;
             }
+            let (Some(&here), Some(&after)) = (bytes.get(end), bytes.get(end + 1)) else {
+                break;
+            };
+            let joins = class(bytes[end - 1]) & class(after) & (LETTER | DIGIT);
+            let joins = (joins & LETTER != 0 && class(here) & MID_LETTER != 0)
+                || (joins & DIGIT != 0 && class(here) & MID_DIGIT != 0);
+            if !joins {
+                break;
+            }
+            end += 1;
         }
         if out.len() == kept_start {
             out.truncate(token_start);
         } else if options.fold_abbreviations {
-            fold_abbreviation(out, kept_start);
+            fold_abbreviation_bytes(out, kept_start);
         }
         i = end;
     }
+    *target = local;
 }
 
 /// A line with some non-ASCII text: only the stretches around non-ASCII characters go
@@ -347,13 +389,21 @@ fn ends_with_unspaced(out: &str, token_start: Option<usize>) -> bool {
 /// Replaces the token `out[start..]` by its short form when it is a spelled-out
 /// agency abbreviation.
 fn fold_abbreviation(out: &mut String, start: usize) {
+    // SAFETY: a fold replaces a whole ASCII token by an ASCII token, so `out` stays UTF-8.
+    fold_abbreviation_bytes(unsafe { out.as_mut_vec() }, start);
+}
+
+fn fold_abbreviation_bytes(out: &mut Vec<u8>, start: usize) {
     let token = &out[start..];
-    if !(4..=7).contains(&token.len()) {
+    // Most tokens fail on length or first letter, before any comparison.
+    if !(4..=7).contains(&token.len())
+        || !matches!(token[0], b'm' | b'b' | b'd' | b'p' | b'c' | b'q' | b'y' | b'v' | b's')
+    {
         return;
     }
-    if let Some((_, short)) = WIRE_ABBREVIATIONS.iter().find(|(long, _)| *long == token) {
+    if let Some((_, short)) = WIRE_ABBREVIATIONS.iter().find(|(long, _)| long.as_bytes() == token) {
         out.truncate(start);
-        out.push_str(short);
+        out.extend_from_slice(short.as_bytes());
     }
 }
 
@@ -455,6 +505,20 @@ mod tests {
             let mut fast = String::new();
             normalize_mixed(&text, options, &mut fast, &mut String::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
+
+        #[test]
+        fn byte_wise_line_cuts_match_char_wise(
+            text in "([a-z .A]|\n|\r|\u{0B}|\u{0C}|\u{85}|\u{2028}|\u{2029}|é|\u{201D}){0,40}",
+        ) {
+            let mut fast = Normalized::default();
+            normalize_lines_into(&text, TextOptions::default(), &mut fast);
+            let mut slow = Normalized::default();
+            let mut runs_on = false;
+            for line in text.split(is_line_break) {
+                runs_on = push_line(line, TextOptions::default(), &mut slow, &mut String::new(), runs_on);
+            }
+            proptest::prop_assert_eq!(fast, slow);
         }
 
         #[test]
