@@ -134,12 +134,9 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
     // ASCII, so each piece is whole characters); only a piece holding non-ASCII bytes is
     // searched again for the non-ASCII breaks, so most text is never decoded to chars.
     while start <= bytes.len() {
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| matches!(b, b'\n' | b'\r' | 0x0B | 0x0C))
-            .map_or(bytes.len(), |at| start + at);
+        let (end, ascii) = next_line_break(bytes, start);
         let piece = &text[start..end];
-        if piece.is_ascii() {
+        if ascii {
             previous_runs_on = push_line(piece, options, out, &mut scratch, previous_runs_on);
         } else {
             for line in piece.split(is_line_break) {
@@ -148,6 +145,38 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
         }
         start = end + 1;
     }
+}
+
+/// The first ASCII line break (`\n`, `\x0B`, `\x0C`, `\r`: exactly the bytes 0x0A to
+/// 0x0D) at or after `from`, or the end; and whether the bytes before it are all ASCII.
+/// Sixteen bytes per step: lines are short, so a per-byte search costs more than the
+/// line's whole normalization.
+fn next_line_break(bytes: &[u8], from: usize) -> (usize, bool) {
+    let is_break = |b: u8| (0x0A..=0x0D).contains(&b);
+    let mut at = from;
+    let mut ascii = true;
+    #[cfg(target_arch = "x86_64")]
+    while at + 16 <= bytes.len() {
+        // SAFETY: SSE2 is part of x86-64; the load reads bytes[at..at + 16], in bounds.
+        let (breaks, high) = unsafe {
+            use std::arch::x86_64::*;
+            let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
+            let range = _mm_and_si128(
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(0x09)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)),
+            );
+            (_mm_movemask_epi8(range) as u32, _mm_movemask_epi8(v) as u32)
+        };
+        if breaks != 0 {
+            let pos = breaks.trailing_zeros();
+            ascii &= high & ((1 << pos) - 1) == 0;
+            return (at + pos as usize, ascii);
+        }
+        ascii &= high == 0;
+        at += 16;
+    }
+    let end = bytes[at..].iter().position(|&b| is_break(b)).map_or(bytes.len(), |i| at + i);
+    (end, ascii && bytes[at..end].is_ascii())
 }
 
 /// Appends the tokens of one raw line (no line breaks inside) as a line of `out`;
@@ -159,15 +188,21 @@ fn push_line(
     scratch: &mut String,
     previous_runs_on: bool,
 ) -> bool {
-    let trimmed = line.trim_end();
-    let runs_on = !trimmed.is_empty()
-        && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
+    let ascii = line.is_ascii();
+    let runs_on = if ascii {
+        let trimmed = line.as_bytes().trim_ascii_end();
+        trimmed.last().is_some_and(|b| !b".!?:;\"".contains(b))
+    } else {
+        let trimmed = line.trim_end();
+        !trimmed.is_empty()
+            && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}'])
+    };
     let before = out.text.len();
     if before > 0 {
         out.text.push(' ');
     }
     let start = out.text.len();
-    if line.is_ascii() {
+    if ascii {
         normalize_ascii(line.as_bytes(), options, &mut out.text);
     } else {
         normalize_mixed(line, options, &mut out.text, scratch);
@@ -176,8 +211,12 @@ fn push_line(
         out.text.truncate(before);
     } else {
         out.line_ends.push(out.text.len() as u32);
-        let first = line.trim_start().chars().next();
-        out.continues.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
+        let first_lower = if ascii {
+            line.as_bytes().trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase)
+        } else {
+            line.trim_start().chars().next().is_some_and(char::is_lowercase)
+        };
+        out.continues.push(first_lower && previous_runs_on);
     }
     runs_on
 }
@@ -225,58 +264,198 @@ mod class {
     };
 }
 
-fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
-    use class::{DIGIT, LETTER, MID_DIGIT, MID_LETTER, TABLE, WORD};
-    let class = |b: u8| TABLE[usize::from(b)];
-    // SAFETY: only ASCII bytes are appended below, so `out` stays valid UTF-8.
-    let target = unsafe { out.as_mut_vec() };
-    // Worked on as a local so its length and capacity stay in registers: behind a
-    // reference they are reloaded after every byte written.
-    let mut local = std::mem::take(target);
-    let out = &mut local;
-    out.reserve(bytes.len() + 1);
-    let mut i = 0;
-    while i < bytes.len() {
-        if class(bytes[i]) & WORD == 0 {
-            i += 1;
-            continue;
+/// Per-thread buffers of [`normalize_ascii`]: the line lower-cased and its byte
+/// classes as bit masks, 64 bytes per word.
+#[derive(Default)]
+struct AsciiScratch {
+    lowered: Vec<u8>,
+    /// Bytes inside a word (letters, digits, `_`, and Mid* bytes the rules join).
+    token: Vec<u64>,
+    /// Bytes kept in the token: letters and digits.
+    kept: Vec<u64>,
+}
+
+thread_local! {
+    static ASCII_SCRATCH: std::cell::RefCell<AsciiScratch> =
+        std::cell::RefCell::new(AsciiScratch::default());
+}
+
+/// The byte classes of one 64-byte block (zero-padded): letters, digits, `_`, the
+/// bytes that join two letters, the bytes that join two digits; and the block
+/// lower-cased into `lowered`.
+#[cfg(target_arch = "x86_64")]
+fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+    // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU has it.
+    unsafe { block_masks_sse2(block, lowered) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+    use std::arch::x86_64::*;
+    let mut masks = [0u64; 5];
+    for part in 0..4 {
+        // SAFETY: reads and writes 16 bytes at part * 16 < 64 of 64-byte arrays.
+        let v = unsafe { _mm_loadu_si128(block.as_ptr().add(part * 16).cast()) };
+        let byte = |b: u8| _mm_set1_epi8(b as i8);
+        let folded = _mm_or_si128(v, byte(0x20));
+        // Bytes from 0x80 are negative as i8 and fail every range test.
+        let letter = _mm_and_si128(
+            _mm_cmpgt_epi8(folded, byte(b'a' - 1)),
+            _mm_cmplt_epi8(folded, byte(b'z' + 1)),
+        );
+        let digit =
+            _mm_and_si128(_mm_cmpgt_epi8(v, byte(b'0' - 1)), _mm_cmplt_epi8(v, byte(b'9' + 1)));
+        let eq = |b: u8| _mm_cmpeq_epi8(v, byte(b));
+        let both = _mm_or_si128(eq(b'.'), eq(b'\''));
+        let mid_letter = _mm_or_si128(both, eq(b':'));
+        let mid_digit = _mm_or_si128(both, _mm_or_si128(eq(b','), eq(b';')));
+        let lower = _mm_or_si128(v, _mm_and_si128(letter, byte(0x20)));
+        unsafe { _mm_storeu_si128(lowered.as_mut_ptr().add(part * 16).cast(), lower) };
+        for (mask, bits) in masks.iter_mut().zip([letter, digit, eq(b'_'), mid_letter, mid_digit]) {
+            *mask |= u64::from(_mm_movemask_epi8(bits) as u16) << (part * 16);
         }
+    }
+    masks
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+    block_masks_portable(block, lowered)
+}
+
+/// The reference for [`block_masks`], from the class table.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+    use class::{DIGIT, LETTER, MID_DIGIT, MID_LETTER, TABLE};
+    let mut masks = [0u64; 5];
+    for (i, &b) in block.iter().enumerate() {
+        let c = TABLE[usize::from(b)];
+        let bits =
+            [c & LETTER != 0, c & DIGIT != 0, b == b'_', c & MID_LETTER != 0, c & MID_DIGIT != 0];
+        for (mask, bit) in masks.iter_mut().zip(bits) {
+            *mask |= u64::from(bit) << i;
+        }
+        lowered[i] = b.to_ascii_lowercase();
+    }
+    masks
+}
+
+/// The UAX #29 words of an ASCII line, kept letters and digits lower-cased, appended
+/// to `out` one space apart. Branch-light: the byte classes come 64 at a time as bit
+/// masks (SIMD compares), a Mid* byte joins a word where its two neighbours are both
+/// letters or both digits (shifted masks), and each word is then one copy.
+fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
+    ASCII_SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        classify_ascii(bytes, scratch);
+        // SAFETY: only ASCII bytes (of `lowered` or spaces) are appended, so `out` stays
+        // valid UTF-8.
+        let out = unsafe { out.as_mut_vec() };
+        // Room for the line and a fixed-size copy past its end (see `emit_words`).
+        out.reserve(bytes.len() + 32);
+        emit_words(scratch, options, out);
+    });
+}
+
+fn classify_ascii(bytes: &[u8], scratch: &mut AsciiScratch) {
+    let blocks = bytes.len().div_ceil(64);
+    scratch.lowered.resize(blocks * 64, 0);
+    scratch.token.clear();
+    scratch.kept.clear();
+    let mut carry = (0u64, 0u64);
+    let mut pending: Option<[u64; 5]> = None;
+    let mut block = [0u8; 64];
+    for ix in 0..=blocks {
+        let current = (ix < blocks).then(|| {
+            let chunk = &bytes[ix * 64..bytes.len().min(ix * 64 + 64)];
+            block[..chunk.len()].copy_from_slice(chunk);
+            block[chunk.len()..].fill(0);
+            let lowered: &mut [u8; 64] =
+                (&mut scratch.lowered[ix * 64..ix * 64 + 64]).try_into().expect("64 bytes");
+            block_masks(&block, lowered)
+        });
+        // Finish the block before this one, now that its right neighbour is known.
+        if let Some([letter, digit, underscore, mid_letter, mid_digit]) = pending {
+            let [next_letter, next_digit, ..] = current.unwrap_or([0; 5]);
+            let prev_letter = letter << 1 | carry.0;
+            let prev_digit = digit << 1 | carry.1;
+            let after_letter = letter >> 1 | next_letter << 63;
+            let after_digit = digit >> 1 | next_digit << 63;
+            let joins =
+                (mid_letter & prev_letter & after_letter) | (mid_digit & prev_digit & after_digit);
+            let kept = letter | digit;
+            scratch.kept.push(kept);
+            scratch.token.push(kept | underscore | joins);
+            carry = (letter >> 63, digit >> 63);
+        }
+        pending = current;
+    }
+}
+
+/// Index of the first bit at or after `from` that is set in `masks` (`want` true) or
+/// clear (`want` false); `masks.len() * 64` when there is none.
+fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
+    let mut word = from / 64;
+    if word >= masks.len() {
+        return masks.len() * 64;
+    }
+    let flip = if want { 0 } else { u64::MAX };
+    let mut bits = (masks[word] ^ flip) & (u64::MAX << (from % 64));
+    loop {
+        if bits != 0 {
+            return word * 64 + bits.trailing_zeros() as usize;
+        }
+        word += 1;
+        if word == masks.len() {
+            return masks.len() * 64;
+        }
+        bits = masks[word] ^ flip;
+    }
+}
+
+fn emit_words(scratch: &AsciiScratch, options: TextOptions, out: &mut Vec<u8>) {
+    let AsciiScratch { lowered, token, kept } = scratch;
+    let mut at = 0;
+    loop {
+        let start = next_bit(token, at, true);
+        if start >= token.len() * 64 {
+            break;
+        }
+        let end = next_bit(token, start, false);
+        at = end;
         let token_start = out.len();
         if out.last().is_some_and(|&b| b != b' ') {
             out.push(b' ');
         }
         let kept_start = out.len();
-        // One word: runs of word bytes, joined by a Mid* byte where the rules say "no
-        // break" (between two letters or two digits). Only letters and digits are kept.
-        let mut end = i;
-        loop {
-            while let Some(&b) = bytes.get(end)
-                && class(b) & WORD != 0
-            {
-                if b != b'_' {
-                    out.push(b.to_ascii_lowercase());
+        if next_bit(kept, start, false) >= end {
+            // Every byte of the word is kept: one copy, of a fixed 16 bytes for a short
+            // word (`lowered` is padded to whole blocks) rather than a memcpy call.
+            let len = end - start;
+            if len <= 16 && start + 16 <= lowered.len() && out.capacity() - out.len() >= 16 {
+                // SAFETY: 16 bytes are read within `lowered` and written within the
+                // spare capacity (both checked above), and the first `len` of them
+                // become the vector's new initialized tail.
+                unsafe {
+                    let to = out.as_mut_ptr().add(out.len());
+                    std::ptr::copy_nonoverlapping(lowered.as_ptr().add(start), to, 16);
+                    out.set_len(out.len() + len);
                 }
-                end += 1;
+            } else {
+                out.extend_from_slice(&lowered[start..end]);
             }
-            let (Some(&here), Some(&after)) = (bytes.get(end), bytes.get(end + 1)) else {
-                break;
-            };
-            let joins = class(bytes[end - 1]) & class(after) & (LETTER | DIGIT);
-            let joins = (joins & LETTER != 0 && class(here) & MID_LETTER != 0)
-                || (joins & DIGIT != 0 && class(here) & MID_DIGIT != 0);
-            if !joins {
-                break;
-            }
-            end += 1;
+        } else {
+            // Inner punctuation or `_`: keep the letters and digits only.
+            let bit = |i: usize| kept[i / 64] >> (i % 64) & 1 != 0;
+            out.extend((start..end).filter(|&i| bit(i)).map(|i| lowered[i]));
         }
         if out.len() == kept_start {
             out.truncate(token_start);
         } else if options.fold_abbreviations {
             fold_abbreviation_bytes(out, kept_start);
         }
-        i = end;
     }
-    *target = local;
 }
 
 /// A line with some non-ASCII text: only the stretches around non-ASCII characters go
@@ -393,18 +572,50 @@ fn fold_abbreviation(out: &mut String, start: usize) {
     fold_abbreviation_bytes(unsafe { out.as_mut_vec() }, start);
 }
 
+/// Tokens that may be a spelled-out abbreviation, by [`fold_key`]: one bit test lets
+/// almost every token through without the comparisons, whose branches mispredict.
+const FOLD_FILTER: [u64; 4] = {
+    let mut filter = [0u64; 4];
+    let mut i = 0;
+    while i < WIRE_ABBREVIATIONS.len() {
+        let long = WIRE_ABBREVIATIONS[i].0.as_bytes();
+        let key = fold_key(long[0], long[long.len() - 1], long.len());
+        filter[key / 64] |= 1 << (key % 64);
+        i += 1;
+    }
+    filter
+};
+
+const fn fold_key(first: u8, last: u8, len: usize) -> usize {
+    (first as usize).wrapping_mul(7).wrapping_add(last as usize).wrapping_add(len * 31) & 255
+}
+
+#[inline]
 fn fold_abbreviation_bytes(out: &mut Vec<u8>, start: usize) {
     let token = &out[start..];
-    // Most tokens fail on length or first letter, before any comparison.
-    if !(4..=7).contains(&token.len())
-        || !matches!(token[0], b'm' | b'b' | b'd' | b'p' | b'c' | b'q' | b'y' | b'v' | b's')
-    {
-        return;
+    let key = fold_key(token[0], token[token.len() - 1], token.len());
+    if FOLD_FILTER[key / 64] & (1 << (key % 64)) != 0 {
+        fold_candidate(out, start);
     }
-    if let Some((_, short)) = WIRE_ABBREVIATIONS.iter().find(|(long, _)| long.as_bytes() == token) {
-        out.truncate(start);
-        out.extend_from_slice(short.as_bytes());
-    }
+}
+
+#[cold]
+fn fold_candidate(out: &mut Vec<u8>, start: usize) {
+    let short: &[u8] = match &out[start..] {
+        b"million" => b"mln",
+        b"billion" => b"bln",
+        b"dollars" => b"dlrs",
+        b"dollar" => b"dlr",
+        b"percent" => b"pct",
+        b"cents" => b"cts",
+        b"quarter" => b"qtr",
+        b"year" => b"yr",
+        b"versus" => b"vs",
+        b"share" => b"shr",
+        _ => return,
+    };
+    out.truncate(start);
+    out.extend_from_slice(short);
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -495,6 +706,39 @@ mod tests {
         }
     }
 
+    #[test]
+    fn simd_block_masks_match_the_class_table() {
+        let mut state = 7u64;
+        for round in 0..2000 {
+            let mut block = [0u8; 64];
+            for b in &mut block {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                // Half the rounds all bytes, half the ones the rules care about.
+                let r = (state >> 33) as u8;
+                *b = if round % 2 == 0 { r } else { b"aZ09_:.',;-x \x80\xff"[usize::from(r) % 15] };
+            }
+            let (mut fast, mut slow) = ([0u8; 64], [0u8; 64]);
+            assert_eq!(block_masks(&block, &mut fast), block_masks_portable(&block, &mut slow));
+            assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn fold_match_is_the_published_table() {
+        for (long, short) in WIRE_ABBREVIATIONS {
+            for token in [*long, *short] {
+                let mut out = format!("x {token}").into_bytes();
+                fold_abbreviation_bytes(&mut out, 2);
+                assert_eq!(out, format!("x {short}").into_bytes());
+            }
+        }
+        for other in ["millions", "year1", "cent", "shares", "mill", "dollarz"] {
+            let mut out = other.as_bytes().to_vec();
+            fold_abbreviation_bytes(&mut out, 0);
+            assert_eq!(out, other.as_bytes());
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn mixed_line_path_matches_unicode_path_on_any_line(
@@ -519,6 +763,27 @@ mod tests {
                 runs_on = push_line(line, TextOptions::default(), &mut slow, &mut String::new(), runs_on);
             }
             proptest::prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn ascii_line_flags_match_char_rules(
+            text in "([a-zA-Z .!?:;\"\t]|\n|\u{0B}){0,40}",
+        ) {
+            // The char-wise rules every line used to take.
+            let mut expected = Vec::new();
+            let mut previous_runs_on = false;
+            for line in text.split(is_line_break) {
+                let trimmed = line.trim_end();
+                let runs_on = !trimmed.is_empty() && !trimmed.ends_with(['.', '!', '?', ':', ';', '"']);
+                if !normalize(line).is_empty() {
+                    let first = line.trim_start().chars().next();
+                    expected.push(first.is_some_and(char::is_lowercase) && previous_runs_on);
+                }
+                previous_runs_on = runs_on;
+            }
+            let mut out = Normalized::default();
+            normalize_lines_into(&text, TextOptions::default(), &mut out);
+            proptest::prop_assert_eq!(out.continuations(), &expected[..]);
         }
 
         #[test]
