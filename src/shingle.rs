@@ -69,14 +69,14 @@ fn window_hashes_into(normalized: &str, k: usize, seed: u64, out: &mut Vec<u64>)
     }
 }
 
-/// Positions of the spaces of `bytes`, eight bytes at a time: tokens are a few bytes
+/// Positions of the spaces of `bytes`, sixteen bytes at a time: tokens are a few bytes
 /// long, so a per-token search call (memchr) costs more than it saves.
 struct SpaceIter<'a> {
     bytes: &'a [u8],
-    /// Offset of the current word in `bytes`.
+    /// Offset of the current block in `bytes`.
     base: usize,
-    /// One high bit per space byte of the current word not yet returned.
-    mask: u64,
+    /// One bit per space byte of the current block not yet returned.
+    mask: u32,
 }
 
 impl<'a> SpaceIter<'a> {
@@ -86,17 +86,23 @@ impl<'a> SpaceIter<'a> {
         iter
     }
 
-    /// The space mask of the eight bytes at `base` (fewer at the end).
-    fn load(&self, base: usize) -> u64 {
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        let mut word = [0u8; 8];
-        let tail = self.bytes.len().saturating_sub(base).min(8);
-        word[..tail].copy_from_slice(&self.bytes[base..base + tail]);
-        // Exact zero-byte test on `word ^ spaces` (no false positives from carries);
-        // padding bytes are zero, which is not a space.
-        let x = u64::from_le_bytes(word) ^ 0x2020_2020_2020_2020;
-        let valid = if tail == 8 { u64::MAX } else { (1u64 << (8 * tail)) - 1 };
-        !(((x & LOW7) + LOW7) | x | LOW7) & valid
+    /// The space mask of the sixteen bytes at `base` (fewer at the end).
+    fn load(&self, base: usize) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        if base + 16 <= self.bytes.len() {
+            // SAFETY: SSE2 is part of x86-64; the load reads bytes[base..base + 16], in
+            // bounds.
+            return unsafe {
+                use std::arch::x86_64::*;
+                let v = _mm_loadu_si128(self.bytes.as_ptr().add(base).cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8))) as u32
+            };
+        }
+        let end = self.bytes.len().min(base + 16);
+        self.bytes[base..end]
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (i, &b)| mask | u32::from(b == b' ') << i)
     }
 }
 
@@ -105,13 +111,13 @@ impl Iterator for SpaceIter<'_> {
 
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
-            self.base += 8;
+            self.base += 16;
             if self.base >= self.bytes.len() {
                 return None;
             }
             self.mask = self.load(self.base);
         }
-        let at = self.base + self.mask.trailing_zeros() as usize / 8;
+        let at = self.base + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
         Some(at)
     }
