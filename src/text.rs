@@ -137,10 +137,12 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
         let (end, ascii) = next_line_break(bytes, start);
         let piece = &text[start..end];
         if ascii {
-            previous_runs_on = push_line(piece, options, out, &mut scratch, previous_runs_on);
+            previous_runs_on = push_line(piece, true, options, out, &mut scratch, previous_runs_on);
         } else {
             for line in piece.split(is_line_break) {
-                previous_runs_on = push_line(line, options, out, &mut scratch, previous_runs_on);
+                let ascii = line.is_ascii();
+                previous_runs_on =
+                    push_line(line, ascii, options, out, &mut scratch, previous_runs_on);
             }
         }
         start = end + 1;
@@ -183,12 +185,13 @@ fn next_line_break(bytes: &[u8], from: usize) -> (usize, bool) {
 /// returns whether the line runs on (non-blank, no sentence end).
 fn push_line(
     line: &str,
+    ascii: bool,
     options: TextOptions,
     out: &mut Normalized,
     scratch: &mut String,
     previous_runs_on: bool,
 ) -> bool {
-    let ascii = line.is_ascii();
+    debug_assert_eq!(ascii, line.is_ascii());
     let runs_on = if ascii {
         let trimmed = line.as_bytes().trim_ascii_end();
         trimmed.last().is_some_and(|b| !b".!?:;\"".contains(b))
@@ -360,7 +363,9 @@ fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
 
 fn classify_ascii(bytes: &[u8], scratch: &mut AsciiScratch) {
     let blocks = bytes.len().div_ceil(64);
-    scratch.lowered.resize(blocks * 64, 0);
+    if scratch.lowered.len() < blocks * 64 {
+        scratch.lowered.resize(blocks * 64, 0);
+    }
     scratch.token.clear();
     scratch.kept.clear();
     let mut carry = (0u64, 0u64);
@@ -760,7 +765,7 @@ mod tests {
             let mut slow = Normalized::default();
             let mut runs_on = false;
             for line in text.split(is_line_break) {
-                runs_on = push_line(line, TextOptions::default(), &mut slow, &mut String::new(), runs_on);
+                runs_on = push_line(line, line.is_ascii(), TextOptions::default(), &mut slow, &mut String::new(), runs_on);
             }
             proptest::prop_assert_eq!(fast, slow);
         }
