@@ -121,64 +121,69 @@ pub fn normalize_into(text: &str, out: &mut String) {
 }
 
 /// Normalizes `text` line by line into `out` (cleared first).
+///
+/// The whole text is classified at once, 64 bytes per step, into bit masks (see
+/// [`classify`]); an ASCII line then costs a walk over its words' bits. The ASCII line
+/// breaks are cut from the same masks (a UTF-8 continuation byte is never ASCII, so each
+/// piece is whole characters); only a piece holding non-ASCII bytes takes the per-line
+/// path, which also cuts it at the non-ASCII breaks.
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
-    out.text.reserve(text.len() + 1);
-    let mut scratch = String::new();
-    // Whether the raw line before was non-blank and did not end a sentence: a line
-    // after it that starts lower-case is the tail of a hard-wrapped sentence.
-    let mut previous_runs_on = false;
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    // The ASCII line breaks are cut byte-wise (a UTF-8 continuation byte is never
-    // ASCII, so each piece is whole characters); only a piece holding non-ASCII bytes is
-    // searched again for the non-ASCII breaks, so most text is never decoded to chars.
-    while start <= bytes.len() {
-        let (end, ascii) = next_line_break(bytes, start);
-        let piece = &text[start..end];
-        if ascii {
-            previous_runs_on = push_line(piece, true, options, out, &mut scratch, previous_runs_on);
-        } else {
-            for line in piece.split(is_line_break) {
-                let ascii = line.is_ascii();
-                previous_runs_on =
-                    push_line(line, ascii, options, out, &mut scratch, previous_runs_on);
-            }
+    // Room for the text, a space per line, and the fixed-size word copies of
+    // `emit_words` past the end.
+    out.text.reserve(text.len() + 32);
+    TEXT_SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        let bytes = text.as_bytes();
+        classify(bytes, scratch);
+        let mut nfkc = String::new();
+        // Whether the raw line before was non-blank and did not end a sentence: a line
+        // after it that starts lower-case is the tail of a hard-wrapped sentence.
+        let mut previous_runs_on = false;
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = next_bit(&scratch.breaks, start, true).min(bytes.len());
+            previous_runs_on = if next_bit(&scratch.high, start, true) < end {
+                let mut runs_on = previous_runs_on;
+                for line in text[start..end].split(is_line_break) {
+                    runs_on = push_line(line, line.is_ascii(), options, out, &mut nfkc, runs_on);
+                }
+                runs_on
+            } else {
+                push_ascii_line(bytes, start..end, scratch, options, out, previous_runs_on)
+            };
+            start = end + 1;
         }
-        start = end + 1;
-    }
+    });
 }
 
-/// The first ASCII line break (`\n`, `\x0B`, `\x0C`, `\r`: exactly the bytes 0x0A to
-/// 0x0D) at or after `from`, or the end; and whether the bytes before it are all ASCII.
-/// Sixteen bytes per step: lines are short, so a per-byte search costs more than the
-/// line's whole normalization.
-fn next_line_break(bytes: &[u8], from: usize) -> (usize, bool) {
-    let is_break = |b: u8| (0x0A..=0x0D).contains(&b);
-    let mut at = from;
-    let mut ascii = true;
-    #[cfg(target_arch = "x86_64")]
-    while at + 16 <= bytes.len() {
-        // SAFETY: SSE2 is part of x86-64; the load reads bytes[at..at + 16], in bounds.
-        let (breaks, high) = unsafe {
-            use std::arch::x86_64::*;
-            let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
-            let range = _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(0x09)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)),
-            );
-            (_mm_movemask_epi8(range) as u32, _mm_movemask_epi8(v) as u32)
-        };
-        if breaks != 0 {
-            let pos = breaks.trailing_zeros();
-            ascii &= high & ((1 << pos) - 1) == 0;
-            return (at + pos as usize, ascii);
-        }
-        ascii &= high == 0;
-        at += 16;
+/// [`push_line`] for an ASCII line of the text `scratch` classified, from its masks.
+fn push_ascii_line(
+    bytes: &[u8],
+    line: std::ops::Range<usize>,
+    scratch: &TextScratch,
+    options: TextOptions,
+    out: &mut Normalized,
+    previous_runs_on: bool,
+) -> bool {
+    let raw = &bytes[line.clone()];
+    let runs_on = raw.trim_ascii_end().last().is_some_and(|b| !b".!?:;\"".contains(b));
+    let before = out.text.len();
+    // SAFETY: only ASCII bytes (spaces and `scratch.lowered`) are appended.
+    let text = unsafe { out.text.as_mut_vec() };
+    if before > 0 {
+        text.push(b' ');
     }
-    let end = bytes[at..].iter().position(|&b| is_break(b)).map_or(bytes.len(), |i| at + i);
-    (end, ascii && bytes[at..end].is_ascii())
+    let start = text.len();
+    emit_words(scratch, line, options, text);
+    if text.len() == start {
+        text.truncate(before);
+    } else {
+        out.line_ends.push(text.len() as u32);
+        let first_lower = raw.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
+        out.continues.push(first_lower && previous_runs_on);
+    }
+    runs_on
 }
 
 /// Appends the tokens of one raw line (no line breaks inside) as a line of `out`;
@@ -267,36 +272,45 @@ mod class {
     };
 }
 
-/// Per-thread buffers of [`normalize_ascii`]: the line lower-cased and its byte
-/// classes as bit masks, 64 bytes per word.
+/// Per-thread buffers of the ASCII path: a text lower-cased and its byte classes as
+/// bit masks, 64 bytes per word.
 #[derive(Default)]
-struct AsciiScratch {
+struct TextScratch {
     lowered: Vec<u8>,
     /// Bytes inside a word (letters, digits, `_`, and Mid* bytes the rules join).
     token: Vec<u64>,
     /// Bytes kept in the token: letters and digits.
     kept: Vec<u64>,
+    /// ASCII line breaks: the bytes 0x0A to 0x0D (`\n`, `\x0B`, `\x0C`, `\r`).
+    breaks: Vec<u64>,
+    /// Bytes of non-ASCII characters.
+    high: Vec<u64>,
 }
 
 thread_local! {
-    static ASCII_SCRATCH: std::cell::RefCell<AsciiScratch> =
-        std::cell::RefCell::new(AsciiScratch::default());
+    /// For [`normalize_lines_into`]'s whole text.
+    static TEXT_SCRATCH: std::cell::RefCell<TextScratch> =
+        std::cell::RefCell::new(TextScratch::default());
+    /// For [`normalize_ascii`]'s stretches of a mixed line (used while the whole text's
+    /// scratch is borrowed).
+    static LINE_SCRATCH: std::cell::RefCell<TextScratch> =
+        std::cell::RefCell::new(TextScratch::default());
 }
 
 /// The byte classes of one 64-byte block (zero-padded): letters, digits, `_`, the
-/// bytes that join two letters, the bytes that join two digits; and the block
-/// lower-cased into `lowered`.
+/// bytes that join two letters, the bytes that join two digits, ASCII line breaks,
+/// non-ASCII bytes; and the block lower-cased into `lowered`.
 #[cfg(target_arch = "x86_64")]
-fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU has it.
     unsafe { block_masks_sse2(block, lowered) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
-fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     use std::arch::x86_64::*;
-    let mut masks = [0u64; 5];
+    let mut masks = [0u64; 7];
     for part in 0..4 {
         // SAFETY: reads and writes 16 bytes at part * 16 < 64 of 64-byte arrays.
         let v = unsafe { _mm_loadu_si128(block.as_ptr().add(part * 16).cast()) };
@@ -315,7 +329,11 @@ fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
         let mid_digit = _mm_or_si128(both, _mm_or_si128(eq(b','), eq(b';')));
         let lower = _mm_or_si128(v, _mm_and_si128(letter, byte(0x20)));
         unsafe { _mm_storeu_si128(lowered.as_mut_ptr().add(part * 16).cast(), lower) };
-        for (mask, bits) in masks.iter_mut().zip([letter, digit, eq(b'_'), mid_letter, mid_digit]) {
+        let line_break =
+            _mm_and_si128(_mm_cmpgt_epi8(v, byte(0x09)), _mm_cmplt_epi8(v, byte(0x0E)));
+        // The sign bit is the non-ASCII bit.
+        let classes = [letter, digit, eq(b'_'), mid_letter, mid_digit, line_break, v];
+        for (mask, bits) in masks.iter_mut().zip(classes) {
             *mask |= u64::from(_mm_movemask_epi8(bits) as u16) << (part * 16);
         }
     }
@@ -323,19 +341,26 @@ fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     block_masks_portable(block, lowered)
 }
 
 /// The reference for [`block_masks`], from the class table.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
+fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     use class::{DIGIT, LETTER, MID_DIGIT, MID_LETTER, TABLE};
-    let mut masks = [0u64; 5];
+    let mut masks = [0u64; 7];
     for (i, &b) in block.iter().enumerate() {
         let c = TABLE[usize::from(b)];
-        let bits =
-            [c & LETTER != 0, c & DIGIT != 0, b == b'_', c & MID_LETTER != 0, c & MID_DIGIT != 0];
+        let bits = [
+            c & LETTER != 0,
+            c & DIGIT != 0,
+            b == b'_',
+            c & MID_LETTER != 0,
+            c & MID_DIGIT != 0,
+            (0x0A..=0x0D).contains(&b),
+            !b.is_ascii(),
+        ];
         for (mask, bit) in masks.iter_mut().zip(bits) {
             *mask |= u64::from(bit) << i;
         }
@@ -344,32 +369,35 @@ fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 5] {
     masks
 }
 
-/// The UAX #29 words of an ASCII line, kept letters and digits lower-cased, appended
+/// The UAX #29 words of an ASCII stretch, kept letters and digits lower-cased, appended
 /// to `out` one space apart. Branch-light: the byte classes come 64 at a time as bit
-/// masks (SIMD compares), a Mid* byte joins a word where its two neighbours are both
-/// letters or both digits (shifted masks), and each word is then one copy.
+/// masks (SIMD compares) and each word is then one copy.
 fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
-    ASCII_SCRATCH.with(|scratch| {
+    LINE_SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
-        classify_ascii(bytes, scratch);
+        classify(bytes, scratch);
         // SAFETY: only ASCII bytes (of `lowered` or spaces) are appended, so `out` stays
         // valid UTF-8.
         let out = unsafe { out.as_mut_vec() };
         // Room for the line and a fixed-size copy past its end (see `emit_words`).
         out.reserve(bytes.len() + 32);
-        emit_words(scratch, options, out);
+        emit_words(scratch, 0..bytes.len(), options, out);
     });
 }
 
-fn classify_ascii(bytes: &[u8], scratch: &mut AsciiScratch) {
+/// Fills `scratch` with the masks and lower-cased bytes of `bytes`. A Mid* byte joins a
+/// word where its two neighbours are both letters or both digits: shifted masks, with
+/// the neighbours across a block edge carried in.
+fn classify(bytes: &[u8], scratch: &mut TextScratch) {
     let blocks = bytes.len().div_ceil(64);
     if scratch.lowered.len() < blocks * 64 {
         scratch.lowered.resize(blocks * 64, 0);
     }
-    scratch.token.clear();
-    scratch.kept.clear();
+    for masks in [&mut scratch.token, &mut scratch.kept, &mut scratch.breaks, &mut scratch.high] {
+        masks.clear();
+    }
     let mut carry = (0u64, 0u64);
-    let mut pending: Option<[u64; 5]> = None;
+    let mut pending: Option<[u64; 7]> = None;
     let mut block = [0u8; 64];
     for ix in 0..=blocks {
         let current = (ix < blocks).then(|| {
@@ -381,8 +409,8 @@ fn classify_ascii(bytes: &[u8], scratch: &mut AsciiScratch) {
             block_masks(&block, lowered)
         });
         // Finish the block before this one, now that its right neighbour is known.
-        if let Some([letter, digit, underscore, mid_letter, mid_digit]) = pending {
-            let [next_letter, next_digit, ..] = current.unwrap_or([0; 5]);
+        if let Some([letter, digit, underscore, mid_letter, mid_digit, breaks, high]) = pending {
+            let [next_letter, next_digit, ..] = current.unwrap_or([0; 7]);
             let prev_letter = letter << 1 | carry.0;
             let prev_digit = digit << 1 | carry.1;
             let after_letter = letter >> 1 | next_letter << 63;
@@ -392,6 +420,8 @@ fn classify_ascii(bytes: &[u8], scratch: &mut AsciiScratch) {
             let kept = letter | digit;
             scratch.kept.push(kept);
             scratch.token.push(kept | underscore | joins);
+            scratch.breaks.push(breaks);
+            scratch.high.push(high);
             carry = (letter >> 63, digit >> 63);
         }
         pending = current;
@@ -419,12 +449,19 @@ fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
     }
 }
 
-fn emit_words(scratch: &AsciiScratch, options: TextOptions, out: &mut Vec<u8>) {
-    let AsciiScratch { lowered, token, kept } = scratch;
-    let mut at = 0;
+/// Appends the words that start in `range` of the text `scratch` classified (a word
+/// never crosses a line break, so a line's words end in it too).
+fn emit_words(
+    scratch: &TextScratch,
+    range: std::ops::Range<usize>,
+    options: TextOptions,
+    out: &mut Vec<u8>,
+) {
+    let TextScratch { lowered, token, kept, .. } = scratch;
+    let mut at = range.start;
     loop {
         let start = next_bit(token, at, true);
-        if start >= token.len() * 64 {
+        if start >= range.end {
             break;
         }
         let end = next_bit(token, start, false);
@@ -758,7 +795,7 @@ mod tests {
 
         #[test]
         fn byte_wise_line_cuts_match_char_wise(
-            text in "([a-z .A]|\n|\r|\u{0B}|\u{0C}|\u{85}|\u{2028}|\u{2029}|é|\u{201D}){0,40}",
+            text in "([a-z0-9 .,:;_'A]|\n|\r|\u{0B}|\u{0C}|\u{85}|\u{2028}|\u{2029}|é|\u{201D}){0,200}",
         ) {
             let mut fast = Normalized::default();
             normalize_lines_into(&text, TextOptions::default(), &mut fast);
@@ -789,6 +826,19 @@ mod tests {
             let mut out = Normalized::default();
             normalize_lines_into(&text, TextOptions::default(), &mut out);
             proptest::prop_assert_eq!(out.continuations(), &expected[..]);
+        }
+
+        #[test]
+        fn whole_text_path_matches_unicode_path_per_line(
+            text in "[a-zA-Z0-9 _:.,;'\\-\"\n]{0,300}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = Normalized::default();
+            normalize_lines_into(&text, options, &mut fast);
+            let lines: Vec<String> =
+                text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
+            proptest::prop_assert_eq!(fast.text, lines.join(" "));
         }
 
         #[test]
