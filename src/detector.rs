@@ -13,10 +13,10 @@
 //! members; otherwise the next match's cluster is tried, and failing all, the article
 //! starts a story of its own. Two existing clusters are never merged.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
 
 use gxhash::gxhash64;
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::BoilerplateModel;
@@ -140,7 +140,8 @@ pub struct DetectorStats {
 
 struct Entry {
     id: Box<str>,
-    source: Box<str>,
+    /// Index into [`State::sources`]: outlets repeat across millions of articles.
+    source: u32,
     published: Option<i64>,
     /// Insertion sequence: breaks publication-time ties by arrival.
     seq: u64,
@@ -178,10 +179,17 @@ struct State {
     signatures: Vec<u32>,
     entries: Vec<Option<Entry>>,
     free_slots: Vec<Slot>,
-    by_id: HashMap<Box<str>, Slot>,
+    /// Slots by [`name_hash`] of their id, compared through the entry's own id: a
+    /// 4-byte slot per article instead of a second copy of its id.
+    by_id: HashTable<Slot>,
     stories: Vec<Option<Story>>,
     free_stories: Vec<u32>,
-    story_by_id: HashMap<Box<str>, u32>,
+    /// Story indices by [`name_hash`] of the story id, compared through the story's.
+    story_by_id: HashTable<u32>,
+    /// Distinct sources, each stored once.
+    sources: Vec<Box<str>>,
+    /// Indices into `sources` by [`name_hash`].
+    source_index: HashTable<u32>,
     next_seq: u64,
 }
 
@@ -400,7 +408,7 @@ impl Detector {
     pub fn remove(&self, id: &str) -> bool {
         let config = self.config();
         let mut state = self.write();
-        let Some(slot) = state.by_id.remove(id) else { return false };
+        let Some(slot) = state.unindex_id(id) else { return false };
         let lanes = state.lanes(config, slot).to_vec();
         state.lsh.remove(slot, &lanes);
         if let Some(view) = &mut state.containment {
@@ -418,10 +426,13 @@ impl Detector {
         }
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
-            let story_id = story.id.clone();
-            state.stories[entry.cluster as usize] = None;
-            state.story_by_id.remove(&story_id);
-            state.free_stories.push(entry.cluster);
+            let hash = name_hash(&story.id);
+            let ix = entry.cluster;
+            if let Ok(found) = state.story_by_id.find_entry(hash, |&other| other == ix) {
+                found.remove();
+            }
+            state.stories[ix as usize] = None;
+            state.free_stories.push(ix);
         }
         true
     }
@@ -431,7 +442,7 @@ impl Detector {
         let config = self.config();
         let state = self.read();
         let not_found = || Error::NotFound { what: "cluster", id: cluster_id.to_owned() };
-        let &story_ix = state.story_by_id.get(cluster_id).ok_or_else(not_found)?;
+        let story_ix = state.story_of(cluster_id).ok_or_else(not_found)?;
         let story = state.stories[story_ix as usize].as_ref().ok_or_else(not_found)?;
         let origin = state.origin(story);
         let origin_entry = state.entry(origin);
@@ -448,7 +459,7 @@ impl Detector {
                 );
                 let member = Member {
                     id: entry.id.to_string(),
-                    source: entry.source.to_string(),
+                    source: state.source(entry).to_owned(),
                     published: entry.published,
                     jaccard: sim.jaccard,
                     containment: sim.containment,
@@ -466,7 +477,7 @@ impl Detector {
 
     /// Whether an article with this id is indexed.
     pub fn contains(&self, id: &str) -> bool {
-        self.read().by_id.contains_key(id)
+        self.read().slot_of(id).is_some()
     }
 
     /// The indexed article published earliest, with its time (undated ones aside).
@@ -489,7 +500,10 @@ impl Detector {
         let mut state = self.write();
         state.signatures.reserve(additional * num_perm);
         state.entries.reserve(additional);
-        state.by_id.reserve(additional);
+        let state = &mut *state;
+        let entries = &state.entries;
+        let hasher = |&slot: &Slot| entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id));
+        state.by_id.reserve(additional, hasher);
         state.lsh.reserve(additional);
     }
 
@@ -542,13 +556,9 @@ impl Detector {
     pub fn stats(&self) -> DetectorStats {
         let state = self.read();
         let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
-            + state.by_id.capacity() * (std::mem::size_of::<(Box<str>, Slot)>() + 1)
-            + state
-                .entries
-                .iter()
-                .flatten()
-                .map(|e| 2 * e.id.len() + e.source.len())
-                .sum::<usize>();
+            + state.by_id.capacity() * (std::mem::size_of::<Slot>() + 1)
+            + state.entries.iter().flatten().map(|e| e.id.len()).sum::<usize>()
+            + state.sources.iter().map(|s| s.len() + 16).sum::<usize>();
         DetectorStats {
             documents: state.by_id.len(),
             clusters: state.story_by_id.len(),
@@ -610,9 +620,53 @@ fn entry_fingerprint(state: &State, config: &DetectorConfig, slot: Slot) -> Fing
     }
 }
 
+/// The hash the id and source tables are keyed by.
+fn name_hash(name: &str) -> u64 {
+    gxhash64(name.as_bytes(), NAME_SEED)
+}
+
+const NAME_SEED: i64 = 0x6e61_6d65; // "name"
+
 impl State {
     fn entry(&self, slot: Slot) -> &Entry {
         self.entries[slot as usize].as_ref().expect("slot from the index is live")
+    }
+
+    fn slot_of(&self, id: &str) -> Option<Slot> {
+        let entries = &self.entries;
+        let is = |&slot: &Slot| entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id);
+        self.by_id.find(name_hash(id), is).copied()
+    }
+
+    /// Removes `id` from the id table (its entry must still be in place).
+    fn unindex_id(&mut self, id: &str) -> Option<Slot> {
+        let entries = &self.entries;
+        let is = |&slot: &Slot| entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id);
+        self.by_id.find_entry(name_hash(id), is).ok().map(|found| found.remove().0)
+    }
+
+    fn story_of(&self, id: &str) -> Option<u32> {
+        let stories = &self.stories;
+        let is = |&ix: &u32| stories[ix as usize].as_ref().is_some_and(|s| &*s.id == id);
+        self.story_by_id.find(name_hash(id), is).copied()
+    }
+
+    /// The index of `source` in `sources`, adding it if new.
+    fn intern_source(&mut self, source: &str) -> u32 {
+        let sources = &self.sources;
+        let hash = name_hash(source);
+        if let Some(&ix) = self.source_index.find(hash, |&ix| &*sources[ix as usize] == source) {
+            return ix;
+        }
+        let ix = self.sources.len() as u32;
+        self.sources.push(source.into());
+        let sources = &self.sources;
+        self.source_index.insert_unique(hash, ix, |&ix| name_hash(&sources[ix as usize]));
+        ix
+    }
+
+    fn source(&self, entry: &Entry) -> &str {
+        &self.sources[entry.source as usize]
     }
 
     fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
@@ -634,7 +688,7 @@ impl State {
         id: &str,
         text_hash: u64,
     ) -> Result<Option<Verdict>> {
-        let Some(&slot) = self.by_id.get(id) else { return Ok(None) };
+        let Some(slot) = self.slot_of(id) else { return Ok(None) };
         let entry = self.entry(slot);
         if entry.text_hash != text_hash {
             return Err(Error::DuplicateId {
@@ -744,14 +798,14 @@ impl State {
                 ),
             ));
         }
-        if self.by_id.contains_key(stored.id) {
+        if self.slot_of(stored.id).is_some() {
             return Err(Error::DuplicateId {
                 id: stored.id.to_owned(),
                 reason: "restored twice".into(),
             });
         }
-        let story = match self.story_by_id.get(stored.cluster_id) {
-            Some(&story) => story,
+        let story = match self.story_of(stored.cluster_id) {
+            Some(story) => story,
             None => self.new_story(stored.cluster_id),
         };
         let article =
@@ -816,7 +870,9 @@ impl State {
                 (self.stories.len() - 1) as u32
             }
         };
-        self.story_by_id.insert(founder.into(), ix);
+        let stories = &self.stories;
+        let hasher = |&ix: &u32| stories[ix as usize].as_ref().map_or(0, |s| name_hash(&s.id));
+        self.story_by_id.insert_unique(name_hash(founder), ix, hasher);
         ix
     }
 
@@ -855,9 +911,10 @@ impl State {
             self.entries.resize_with(slot as usize + 1, || None);
         }
         self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
+        let source = self.intern_source(article.source);
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
-            source: article.source.into(),
+            source,
             published: article.published,
             seq: self.next_seq,
             text_hash,
@@ -875,7 +932,9 @@ impl State {
             story.earliest.insert(position, slot);
             story.earliest.truncate(config.support_sample);
         }
-        self.by_id.insert(article.id.into(), slot);
+        let entries = &self.entries;
+        let hasher = |&slot: &Slot| entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id));
+        self.by_id.insert_unique(name_hash(article.id), slot, hasher);
         slot
     }
 
@@ -908,7 +967,7 @@ impl State {
                     let entry = self.entry(slot);
                     Match {
                         id: entry.id.to_string(),
-                        source: entry.source.to_string(),
+                        source: self.source(entry).to_owned(),
                         jaccard: sim.jaccard,
                         containment: sim.containment,
                         containment_rev: sim.containment_rev,
@@ -997,6 +1056,39 @@ mod tests {
         // The freed slot is reused cleanly.
         detector.ingest(&article("d", OTHER, 3)).unwrap();
         assert_eq!(detector.ingest(&article("e", OTHER, 4)).unwrap().cluster_id, "d");
+    }
+
+    #[test]
+    fn id_story_and_source_tables_follow_removals() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let from = |id, source, published| Article { source, ..article(id, STORY, published) };
+        detector.ingest(&from("a", "wire", 1)).unwrap();
+        detector.ingest(&from("b", "paper", 2)).unwrap();
+        detector.ingest(&from("c", "wire", 3)).unwrap();
+        let sources = |cluster| -> Vec<(String, String)> {
+            let view = detector.cluster(cluster).unwrap();
+            view.members.into_iter().map(|m| (m.id, m.source)).collect()
+        };
+        assert_eq!(
+            sources("a"),
+            [
+                ("a".into(), "wire".into()),
+                ("b".into(), "paper".into()),
+                ("c".into(), "wire".into())
+            ]
+        );
+        // The founder goes; its story keeps its name while members remain.
+        assert!(detector.remove("a"));
+        assert!(!detector.contains("a") && detector.contains("b") && detector.contains("c"));
+        assert_eq!(sources("a"), [("b".into(), "paper".into()), ("c".into(), "wire".into())]);
+        assert!(detector.remove("b") && detector.remove("c"));
+        assert!(matches!(detector.cluster("a"), Err(Error::NotFound { .. })));
+        assert_eq!(detector.stats().clusters, 0);
+        // Every name can be used again, in any role.
+        let again = detector.ingest(&from("c", "other", 4)).unwrap();
+        assert_eq!((again.kind, again.cluster_id.as_str()), (Kind::NewStory, "c"));
+        assert_eq!(sources("c"), [("c".into(), "other".into())]);
+        assert_eq!(detector.stats().documents, 1);
     }
 
     const LONG: &str = "The finance ministry said on Monday that tax revenue rose for the third \
