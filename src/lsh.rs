@@ -1,39 +1,64 @@
 //! Locality-sensitive hashing over MinHash signatures: `b` bands of `r` rows (MMDS 3.4).
 //! Two signatures become candidates when all rows of at least one band agree.
 //!
-//! Layout: per band, a hash map from band key to the newest document in that bucket, and
-//! one flat `next` array chaining older documents of the same bucket. That costs about
-//! 16 bytes per document and band instead of a `Vec` per bucket, and inserting never
-//! allocates per document. The batch scan sorts its buckets instead
+//! Layout: per band, a hash table from band key to the newest document in that bucket,
+//! and one flat `next` array chaining older documents of the same bucket. That costs
+//! about 12 bytes per document and band instead of a `Vec` per bucket, and inserting
+//! never allocates per document. The table keeps 32 bits of each 64-bit band key with
+//! the slot (8 bytes an entry): two buckets whose keys share those bits merge, which
+//! only adds candidates that verification then rejects, about one bucket in 2^32/n. The batch scan sorts its buckets instead
 //! ([`crate::bands::BandTable`]), since it knows every document up front.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use gxhash::gxhash64;
+use hashbrown::HashTable;
 
 /// Dense index of a document inside an [`LshIndex`].
 pub type Slot = u32;
 
 const NONE: Slot = Slot::MAX;
 
-/// Band keys are gxhash outputs already; hashing them again would only cost time.
+/// One band's buckets: (32 bits of the band key, newest member).
 #[derive(Default)]
-struct KeyHasher(u64);
+struct KeyMap(HashTable<(u32, Slot)>);
 
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
+impl KeyMap {
+    /// The table hash of a stored key. Band keys are gxhash outputs, so their low 32
+    /// bits are uniform; the odd multiplier spreads them to the high bits the table
+    /// takes its tags from.
+    fn hash(key: u32) -> u64 {
+        u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("band keys are hashed with write_u64 only")
+
+    fn get(&self, key: u64) -> Option<Slot> {
+        let key = key as u32;
+        self.0.find(Self::hash(key), |&(k, _)| k == key).map(|&(_, slot)| slot)
     }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
+
+    /// Makes `slot` the head of `key`'s bucket; returns the head it replaced.
+    fn insert(&mut self, key: u64, slot: Slot) -> Option<Slot> {
+        let key = key as u32;
+        match self.0.entry(Self::hash(key), |&(k, _)| k == key, |&(k, _)| Self::hash(k)) {
+            hashbrown::hash_table::Entry::Occupied(mut head) => {
+                Some(std::mem::replace(&mut head.get_mut().1, slot))
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert((key, slot));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, key: u64) {
+        let key = key as u32;
+        if let Ok(found) = self.0.find_entry(Self::hash(key), |&(k, _)| k == key) {
+            found.remove();
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 }
-
-type KeyMap = HashMap<u64, Slot, BuildHasherDefault<KeyHasher>>;
 
 /// Maps band keys to the documents that share them.
 #[derive(Default)]
@@ -148,10 +173,10 @@ impl LshIndex {
         let bands = self.bands;
         for (band, key) in keys.into_iter().enumerate() {
             let after = self.next[slot as usize * bands + band];
-            let Some(&head) = self.heads[band].get(&key) else { continue };
+            let Some(head) = self.heads[band].get(key) else { continue };
             if head == slot {
                 if after == NONE {
-                    self.heads[band].remove(&key);
+                    self.heads[band].remove(key);
                 } else {
                     self.heads[band].insert(key, after);
                 }
@@ -173,7 +198,7 @@ impl LshIndex {
     /// per shared band (callers deduplicate).
     pub fn for_each_candidate(&self, signature: &[u32], mut f: impl FnMut(Slot)) {
         for (band, key) in self.band_keys(signature).enumerate() {
-            let mut cur = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            let mut cur = self.heads[band].get(key).unwrap_or(NONE);
             while cur != NONE {
                 f(cur);
                 cur = self.next[cur as usize * self.bands + band];
@@ -190,7 +215,7 @@ impl LshIndex {
         mut f: impl FnMut(Slot),
     ) {
         for (band, key) in self.band_keys(signature).enumerate() {
-            let mut cur = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            let mut cur = self.heads[band].get(key).unwrap_or(NONE);
             let mut taken = 0;
             while cur != NONE && taken < per_band {
                 f(cur);
@@ -211,7 +236,7 @@ impl LshIndex {
 
     /// Approximate heap bytes held by the index.
     pub fn heap_bytes(&self) -> usize {
-        let per_entry = std::mem::size_of::<(u64, Slot)>() + 1;
+        let per_entry = std::mem::size_of::<(u32, Slot)>() + 1;
         self.heads.iter().map(|m| m.capacity() * per_entry).sum::<usize>()
             + self.next.capacity() * std::mem::size_of::<Slot>()
     }
