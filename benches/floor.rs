@@ -28,7 +28,7 @@ use gxhash::gxhash64;
 use neardup::config::SignatureScheme;
 use neardup::scan::{ScanOptions, scan};
 use neardup::shingle::{ShingleScratch, distinct_shingle_hashes_into};
-use neardup::text::normalize_into;
+use neardup::text::{Normalized, normalize_into, normalize_lines_into};
 use neardup::{DetectorConfig, Fingerprinter, MinHasher};
 use rayon::prelude::*;
 
@@ -180,12 +180,13 @@ fn main() {
             articles: n,
             bytes: text_bytes,
             run: Box::new(|| {
-                let mut out = String::new();
+                // As the pipeline does: one reused `Normalized` (text and line bounds).
+                let mut out = Normalized::default();
                 let total: usize = texts
                     .iter()
                     .map(|t| {
-                        normalize_into(black_box(t), &mut out);
-                        out.len()
+                        normalize_lines_into(black_box(t), config.text_options(), &mut out);
+                        out.text.len()
                     })
                     .sum();
                 assert!(total > 0);
