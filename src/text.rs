@@ -485,52 +485,95 @@ fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
 
 /// Appends the words that start in `range` of the text `scratch` classified (a word
 /// never crosses a line break, so a line's words end in it too).
+///
+/// Word by word of the masks: each word's starts (a token byte after a non-token byte)
+/// and last bytes (a token byte before a non-token byte) are bit masks, taken in
+/// lockstep; a token that runs into the next mask word carries its start over.
 fn emit_words(
     scratch: &TextScratch,
     range: std::ops::Range<usize>,
     options: TextOptions,
     out: &mut Vec<u8>,
 ) {
+    if range.is_empty() {
+        return;
+    }
     let TextScratch { lowered, token, kept, .. } = scratch;
-    let mut at = range.start;
-    loop {
-        let start = next_bit(token, at, true);
-        if start >= range.end {
-            break;
+    let (first, last) = (range.start / 64, (range.end - 1) / 64);
+    let in_range = |w: usize| {
+        let low = if w == first { u64::MAX << (range.start % 64) } else { u64::MAX };
+        let high = if w == last { u64::MAX >> (63 - (range.end - 1) % 64) } else { u64::MAX };
+        token[w] & low & high
+    };
+    let mut pending = None;
+    let mut current = in_range(first);
+    let mut before = 0u64; // the top bit of the previous word's tokens
+    for w in first..=last {
+        let next = if w < last { in_range(w + 1) } else { 0 };
+        let mut starts = current & !(current << 1 | before);
+        let mut ends = current & !(current >> 1 | next << 63);
+        while ends != 0 {
+            let end = w * 64 + ends.trailing_zeros() as usize + 1;
+            ends &= ends - 1;
+            let start = pending.take().unwrap_or_else(|| {
+                let start = w * 64 + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                start
+            });
+            emit_word(lowered, kept, start, end, options, out);
         }
-        let end = next_bit(token, start, false);
-        at = end;
-        let token_start = out.len();
-        if out.last().is_some_and(|&b| b != b' ') {
-            out.push(b' ');
+        if starts != 0 {
+            pending = Some(w * 64 + starts.trailing_zeros() as usize);
         }
-        let kept_start = out.len();
-        if next_bit(kept, start, false) >= end {
-            // Every byte of the word is kept: one copy, of a fixed 16 bytes for a short
-            // word (`lowered` is padded to whole blocks) rather than a memcpy call.
-            let len = end - start;
-            if len <= 16 && start + 16 <= lowered.len() && out.capacity() - out.len() >= 16 {
-                // SAFETY: 16 bytes are read within `lowered` and written within the
-                // spare capacity (both checked above), and the first `len` of them
-                // become the vector's new initialized tail.
-                unsafe {
-                    let to = out.as_mut_ptr().add(out.len());
-                    std::ptr::copy_nonoverlapping(lowered.as_ptr().add(start), to, 16);
-                    out.set_len(out.len() + len);
-                }
-            } else {
-                out.extend_from_slice(&lowered[start..end]);
-            }
-        } else {
-            // Inner punctuation or `_`: keep the letters and digits only.
-            let bit = |i: usize| kept[i / 64] >> (i % 64) & 1 != 0;
-            out.extend((start..end).filter(|&i| bit(i)).map(|i| lowered[i]));
+        before = current >> 63;
+        current = next;
+    }
+}
+
+/// Appends the token `start..end` (byte range of the classified text): its letters and
+/// digits, lower-cased, after a space unless `out` is empty or ends with one.
+#[inline(always)]
+fn emit_word(
+    lowered: &[u8],
+    kept: &[u64],
+    start: usize,
+    end: usize,
+    options: TextOptions,
+    out: &mut Vec<u8>,
+) {
+    let token_start = out.len();
+    if out.last().is_some_and(|&b| b != b' ') {
+        out.push(b' ');
+    }
+    let kept_start = out.len();
+    let len = end - start;
+    let word = start / 64;
+    // Whether every byte is kept (no `_`, no joining punctuation), for a token inside
+    // one mask word; a longer one takes the byte-wise copy.
+    let all_kept = word == (end - 1) / 64 && {
+        let mask = if len == 64 { u64::MAX } else { ((1u64 << len) - 1) << (start % 64) };
+        kept[word] & mask == mask
+    };
+    if all_kept && len <= 16 && start + 16 <= lowered.len() && out.capacity() - out.len() >= 16 {
+        // SAFETY: 16 bytes are read within `lowered` and written within the spare
+        // capacity (both checked above), and the first `len` of them become the
+        // vector's new initialized tail.
+        unsafe {
+            let to = out.as_mut_ptr().add(out.len());
+            std::ptr::copy_nonoverlapping(lowered.as_ptr().add(start), to, 16);
+            out.set_len(out.len() + len);
         }
-        if out.len() == kept_start {
-            out.truncate(token_start);
-        } else if options.fold_abbreviations {
-            fold_abbreviation_bytes(out, kept_start);
-        }
+    } else if all_kept {
+        out.extend_from_slice(&lowered[start..end]);
+    } else {
+        // Inner punctuation or `_`: keep the letters and digits only.
+        let bit = |i: usize| kept[i / 64] >> (i % 64) & 1 != 0;
+        out.extend((start..end).filter(|&i| bit(i)).map(|i| lowered[i]));
+    }
+    if out.len() == kept_start {
+        out.truncate(token_start);
+    } else if options.fold_abbreviations {
+        fold_abbreviation_bytes(out, kept_start);
     }
 }
 
@@ -796,6 +839,18 @@ mod tests {
             let (mut fast, mut slow) = ([0u8; 64], [0u8; 64]);
             assert_eq!(block_masks(&block, &mut fast), block_masks_portable(&block, &mut slow));
             assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn words_across_mask_words() {
+        let long = "Ab".repeat(100);
+        for pad in 0..70 {
+            let text =
+                format!("{}{long} x_y a.b 1,2 {long}.\n{}z", " ".repeat(pad), "q ".repeat(pad));
+            let lower = long.to_lowercase();
+            let expected = format!("{lower} xy ab 12 {lower} {}z", "q ".repeat(pad));
+            assert_eq!(normalize(&text), expected, "pad {pad}");
         }
     }
 
