@@ -142,7 +142,9 @@ struct Entry {
     id: Box<str>,
     /// Index into [`State::sources`]: outlets repeat across millions of articles.
     source: u32,
-    published: Option<i64>,
+    /// Publication time, [`NO_DATE`] for none (an `Option` would cost 8 bytes more per
+    /// article).
+    published: i64,
     /// Insertion sequence: breaks publication-time ties by arrival.
     seq: u64,
     text_hash: u64,
@@ -460,7 +462,7 @@ impl Detector {
                 let member = Member {
                     id: entry.id.to_string(),
                     source: state.source(entry).to_owned(),
-                    published: entry.published,
+                    published: entry.published(),
                     jaccard: sim.jaccard,
                     containment: sim.containment,
                 };
@@ -488,7 +490,7 @@ impl Detector {
             .entries
             .iter()
             .flatten()
-            .filter_map(|e| e.published.map(|t| (t, e.seq, &e.id)))
+            .filter_map(|e| e.published().map(|t| (t, e.seq, &e.id)))
             .min()
             .map(|(t, _, id)| (id.to_string(), t))
     }
@@ -602,8 +604,20 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`Entry::published`] of an undated article; [`validate_article`] refuses it as a date.
+const NO_DATE: i64 = i64::MIN;
+
+impl Entry {
+    fn published(&self) -> Option<i64> {
+        (self.published != NO_DATE).then_some(self.published)
+    }
+}
+
 fn validate_article(article: &Article<'_>) -> Result<()> {
     validate_id(article.id)?;
+    if article.published == Some(NO_DATE) {
+        return Err(Error::input("published", "is out of range"));
+    }
     if article.source.len() > MAX_SOURCE_BYTES {
         return Err(Error::input(
             "source",
@@ -676,7 +690,7 @@ impl State {
 
     fn order_key(&self, slot: Slot) -> (i64, usize) {
         let entry = self.entry(slot);
-        origin_key(entry.published, entry.seq as usize)
+        origin_key(entry.published(), entry.seq as usize)
     }
 
     /// The verdict of an indexed article, recomputed against the current index: what
@@ -915,7 +929,7 @@ impl State {
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source,
-            published: article.published,
+            published: article.published.unwrap_or(NO_DATE),
             seq: self.next_seq,
             text_hash,
             shingle_count,

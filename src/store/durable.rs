@@ -110,6 +110,19 @@ fn load_chrome(dir: &Path) -> Option<BoilerplateModel> {
     }
 }
 
+/// Hands the heap pages the restore freed (decode buffers, the tables' growth steps)
+/// back to the system. glibc keeps freed pages for reuse otherwise, so a restored
+/// million-article index would stay resident with about a tenth more memory than it
+/// holds.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only walks the allocator's own free lists; it takes no
+    // pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl DurableDetector {
     /// Opens (or creates) `store.data_dir` for `detector` and restores every live
     /// article. Fails with [`Error::IncompatibleStore`] when the directory was written
@@ -143,6 +156,8 @@ impl DurableDetector {
             seconds = started.elapsed().as_secs_f64(),
             "restored the index"
         );
+        drop(recovered);
+        release_freed_memory();
         Ok(DurableDetector {
             detector,
             store,
