@@ -100,6 +100,40 @@ impl BandTable {
         &band.members[start..end]
     }
 
+    /// Whether `other` is among the last `nearest` members before `slot` in `slot`'s
+    /// bucket of `band`: what [`BandTable::before`] would list last, without walking it.
+    pub fn is_near_before(&self, slot: Slot, other: Slot, band: usize, nearest: usize) -> bool {
+        let band = &self.bands[band];
+        let (bucket, pos) = band.place[slot as usize];
+        let (other_bucket, other_pos) = band.place[other as usize];
+        bucket != ALONE
+            && bucket == other_bucket
+            && other_pos < pos
+            && (pos - other_pos) as usize <= nearest
+    }
+
+    /// Whether `other` is among the first `first` members of `slot`'s bucket of `band`,
+    /// before `slot`.
+    pub fn is_leading(&self, slot: Slot, other: Slot, band: usize, first: usize) -> bool {
+        let band = &self.bands[band];
+        let (bucket, pos) = band.place[slot as usize];
+        let (other_bucket, other_pos) = band.place[other as usize];
+        bucket != ALONE
+            && bucket == other_bucket
+            && other_pos < pos
+            && ((other_pos - band.starts[bucket as usize]) as usize) < first
+    }
+
+    /// Every slot below `n`, bucket after bucket of `band` (lone slots last): an order in
+    /// which consecutive slots tend to share candidates, so their data stays in cache.
+    pub fn bucket_order(&self, band: usize, n: usize) -> Vec<Slot> {
+        let band = &self.bands[band];
+        let mut order = Vec::with_capacity(n);
+        order.extend_from_slice(&band.members);
+        order.extend((0..n as Slot).filter(|&slot| band.place[slot as usize].0 == ALONE));
+        order
+    }
+
     /// Approximate heap bytes.
     pub fn heap_bytes(&self) -> usize {
         let per_band =

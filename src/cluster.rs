@@ -350,44 +350,97 @@ pub fn cluster_links(
     published: &[Option<i64>],
     mut links: Vec<Link>,
 ) -> Vec<Assignment> {
-    let config = verifier.config;
-    let n = verifier.len();
-    debug_assert_eq!(published.len(), n);
-    let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
     // Stable and adaptive: linear when the caller sorted already.
     links.sort_by(link_order);
-    let mut sets = UnionFind::new(n);
-    // Per root: its earliest members, at most `support_sample`, in origin order.
-    let mut samples: Vec<Vec<u32>> = (0..n as u32).map(|doc| vec![doc]).collect();
-    let mut link_of: Vec<Option<(usize, Similarity)>> = vec![None; n];
+    let mut clusterer = Clusterer::new(verifier, published);
     for link in links {
-        let (ra, rb) = (sets.find(link.a), sets.find(link.b));
+        clusterer.offer(link);
+    }
+    clusterer.finish()
+}
+
+/// [`cluster_links`] one link at a time, for callers that produce links in
+/// [`link_order`] lazily: [`Clusterer::joined`] lets them skip the verification of a
+/// pair whose documents are already in one cluster (taking such a link changes nothing).
+#[derive(Debug)]
+pub struct Clusterer<'v, 'a> {
+    verifier: &'v Verifier<'a>,
+    published: &'v [Option<i64>],
+    sets: UnionFind,
+    /// Per root of a cluster of two or more: its earliest members, at most
+    /// `support_sample`, in origin order. Empty for a single document (whose sample is
+    /// itself), so that a million singletons cost no allocation.
+    samples: Vec<Vec<u32>>,
+    link_of: Vec<Option<(usize, Similarity)>>,
+}
+
+impl<'v, 'a> Clusterer<'v, 'a> {
+    /// Every document of `verifier` alone in its cluster.
+    pub fn new(verifier: &'v Verifier<'a>, published: &'v [Option<i64>]) -> Self {
+        let n = verifier.len();
+        debug_assert_eq!(published.len(), n);
+        Clusterer {
+            verifier,
+            published,
+            sets: UnionFind::new(n),
+            samples: vec![Vec::new(); n],
+            link_of: vec![None; n],
+        }
+    }
+
+    /// True when `a` and `b` are in one cluster already.
+    pub fn joined(&mut self, a: Slot, b: Slot) -> bool {
+        self.sets.find(a) == self.sets.find(b)
+    }
+
+    fn sample(&self, root: u32) -> &[u32] {
+        let sample = &self.samples[root as usize];
+        if sample.is_empty() {
+            // A singleton's root is the document itself.
+            std::slice::from_ref(&self.sets.parent[root as usize])
+        } else {
+            sample
+        }
+    }
+
+    /// Takes the next link; links must come in [`link_order`].
+    pub fn offer(&mut self, link: Link) {
+        let config = self.verifier.config;
+        let (ra, rb) = (self.sets.find(link.a), self.sets.find(link.b));
         if ra == rb {
-            continue;
+            return;
         }
-        let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
+        let (sa, sb) = (self.sample(ra), self.sample(rb));
         let guarded = config.merge_support > 0.0 && (sa.len() > 1 || sb.len() > 1);
-        if guarded && !supported(verifier, sa, sb) {
-            continue;
+        if guarded && !supported(self.verifier, sa, sb) {
+            return;
         }
+        let published = self.published;
+        let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
         let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
         merged.sort_by_key(|&doc| key(doc));
         merged.truncate(config.support_sample);
-        sets.union(ra, rb);
-        let root = sets.find(ra) as usize;
-        samples[ra as usize] = Vec::new();
-        samples[rb as usize] = Vec::new();
-        samples[root] = merged;
-        link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
-        link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
+        self.sets.union(ra, rb);
+        let root = self.sets.find(ra) as usize;
+        self.samples[ra as usize] = Vec::new();
+        self.samples[rb as usize] = Vec::new();
+        self.samples[root] = merged;
+        self.link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
+        self.link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
     }
-    (0..n)
-        .map(|doc| {
-            let origin = samples[sets.find(doc as u32) as usize][0] as usize;
-            // Filled in by `Assignment::fill_to_origin`, in parallel where the caller can.
-            Assignment { origin, to_origin: IDENTICAL, link: link_of[doc] }
-        })
-        .collect()
+
+    /// Each document's cluster origin and strongest accepted link; `to_origin` is left
+    /// at 1.0 for [`Assignment::fill_to_origin`].
+    pub fn finish(mut self) -> Vec<Assignment> {
+        let n = self.verifier.len();
+        (0..n)
+            .map(|doc| {
+                let root = self.sets.find(doc as u32);
+                let origin = self.sample(root)[0] as usize;
+                Assignment { origin, to_origin: IDENTICAL, link: self.link_of[doc] }
+            })
+            .collect()
+    }
 }
 
 const IDENTICAL: Similarity = Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 };

@@ -4,7 +4,7 @@
 //! candidate pairs in parallel, cluster with the chaining-guarded union-find and name
 //! each cluster's origin. Output writing lives here too so the CLI stays a thin adapter.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -17,14 +17,14 @@ use serde::Serialize;
 use crate::bands::BandTable;
 use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::cluster::{
-    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, cluster_links, link_order,
+    Assignment, Clusterer, Kind, Link, ShingleSample, Similarity, Verifier, needs_sampling,
 };
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
-use crate::minhash::{count_equal_bytes, estimate_containment};
+use crate::minhash::{count_equal, count_equal_bytes, estimate_containment};
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -356,40 +356,241 @@ pub fn cluster_fingerprints(
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
     let rejecter = EarlyReject::new(config, fingerprints, samples.is_some());
-    let mut links: Vec<Link> = (0..n as Slot)
-        .into_par_iter()
-        .with_min_len(256)
-        .flat_map_iter(|slot| {
-            let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
-            let rejecter = &rejecter;
-            candidates.into_iter().filter_map(move |other| {
-                if rejecter.rejects(slot, other) {
-                    return None;
+    let sampled = samples.is_some();
+    // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
+    // Pairs that estimate decides are kept with their equal-lane count; pairs in the
+    // sampling window are kept undecided. Documents are visited bucket after bucket of
+    // the first band, so consecutive documents mostly share candidates and their lanes
+    // stay in cache.
+    let order = jaccard_view.bucket_order(0, n);
+    let examine = |slot: Slot| -> Vec<Candidate> {
+        let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+        let mut out = Vec::new();
+        for other in candidates {
+            // A pair can be found from both ends: the later (or shorter) document through
+            // the Jaccard view and the shorter through the containment view. Keep it once,
+            // oriented as the scan always did: from its smaller slot when found from both.
+            let both = if other < slot {
+                if finds_by_containment(other, slot, containment_view.as_ref(), &sizes) {
+                    continue;
                 }
-                let similarity = verifier.similarity(slot, other);
-                similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
-            })
-        })
-        .collect();
-    // A pair can be found from both ends (by the later member in the Jaccard view and by
-    // the shorter in the containment view); keep one link per pair. Then put them in the
-    // order `assign_clusters` takes them, here where sorting is parallel.
-    links.par_sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
-    links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
-    links.par_sort_unstable_by(link_order);
+                false
+            } else {
+                finds_by_jaccard(other, slot, &jaccard_view)
+            };
+            if rejecter.rejects(slot, other) {
+                continue;
+            }
+            let equal = count_equal(lanes(slot), lanes(other));
+            let (size_a, size_b) = (sizes[slot as usize], sizes[other as usize]);
+            let plain = plain_similarity(equal, config.num_perm, size_a, size_b);
+            let flags = if both { BOTH } else { 0 };
+            if sampled && needs_sampling(config, &plain, size_a, size_b) {
+                out.push(Candidate { a: slot, b: other, equal: 0, flags: flags | PENDING });
+            } else if plain.copy_kind(config).is_some() {
+                out.push(Candidate { a: slot, b: other, equal: equal as u16, flags });
+            }
+        }
+        out
+    };
+    let (mut decided, mut pending): (Vec<Candidate>, Vec<Candidate>) = order
+        .par_chunks(64)
+        .flat_map_iter(|chunk| chunk.iter().flat_map(|&slot| examine(slot)))
+        .partition(|c| c.flags & PENDING == 0);
+    drop(order);
+    drop(rejecter);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        links = links.len(),
-        "verified candidates"
+        decided = decided.len(),
+        pending = pending.len(),
+        "examined candidates"
     );
-    drop(rejecter);
-    let mut assignments = cluster_links(&verifier, published, links);
+    // Pass 2: take links strongest first, exactly in `link_order`. A decided pair's place
+    // is known from its estimate; an undecided one is first placed at the strongest its
+    // sampled similarity could be (whole containment), and sampled only when that turn
+    // comes and its documents are not yet joined, then placed again at its true strength.
+    let decided_turn = |c: &Candidate| {
+        let similarity = plain_similarity(
+            u32::from(c.equal),
+            config.num_perm,
+            sizes[c.a as usize],
+            sizes[c.b as usize],
+        );
+        Turn::of(c.a, c.b, &similarity)
+    };
+    let pending_turn = |c: &Candidate| {
+        let (a, b) = (sizes[c.a as usize], sizes[c.b as usize]);
+        let whole = Similarity::from_containment(1.0, a.min(b), a.max(b));
+        Turn { jaccard: whole.jaccard, containment: f64::INFINITY, a: c.a, b: c.b }
+    };
+    decided.par_sort_unstable_by(|x, y| decided_turn(x).cmp(&decided_turn(y)));
+    pending.par_sort_unstable_by(|x, y| pending_turn(x).cmp(&pending_turn(y)));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "sorted candidates");
+    let mut clusterer = Clusterer::new(&verifier, published);
+    let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
+    let (mut next_decided, mut next_pending) = (0, 0);
+    let mut sampled_pairs = 0usize;
+    loop {
+        let heads = [
+            decided.get(next_decided).map(decided_turn),
+            pending.get(next_pending).map(pending_turn),
+            resolved.peek().map(|r| r.0.turn),
+        ];
+        let Some((source, _)) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| (i, t)))
+            .min_by(|x, y| x.1.cmp(&y.1))
+        else {
+            break;
+        };
+        match source {
+            0 => {
+                let c = decided[next_decided];
+                next_decided += 1;
+                if clusterer.joined(c.a, c.b) {
+                    continue;
+                }
+                let similarity = plain_similarity(
+                    u32::from(c.equal),
+                    config.num_perm,
+                    sizes[c.a as usize],
+                    sizes[c.b as usize],
+                );
+                clusterer.offer(Link { a: c.a, b: c.b, similarity });
+            }
+            1 => {
+                let c = pending[next_pending];
+                next_pending += 1;
+                if clusterer.joined(c.a, c.b) {
+                    continue;
+                }
+                sampled_pairs += 1;
+                let mut orientations = vec![(c.a, c.b)];
+                if c.flags & BOTH != 0 {
+                    orientations.push((c.b, c.a));
+                }
+                for (a, b) in orientations {
+                    let similarity = verifier.similarity(a, b);
+                    if similarity.copy_kind(config).is_some() {
+                        let link = Link { a, b, similarity };
+                        resolved.push(std::cmp::Reverse(Resolved {
+                            turn: Turn::of(a, b, &similarity),
+                            link,
+                        }));
+                        break;
+                    }
+                }
+            }
+            _ => {
+                let std::cmp::Reverse(Resolved { link, .. }) = resolved.pop().expect("peeked");
+                clusterer.offer(link);
+            }
+        }
+    }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), sampled = sampled_pairs, "linked");
+    drop((decided, pending));
+    let mut assignments = clusterer.finish();
     assignments
         .par_iter_mut()
         .enumerate()
         .for_each(|(doc, assignment)| assignment.fill_to_origin(&verifier, doc));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "clustered");
     assignments
+}
+
+/// A candidate pair of [`cluster_fingerprints`]'s first pass.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// The document that found the pair (or the smaller slot, with [`BOTH`]).
+    a: Slot,
+    /// The other document.
+    b: Slot,
+    /// Equal lanes of a decided pair.
+    equal: u16,
+    /// [`PENDING`], [`BOTH`].
+    flags: u8,
+}
+
+/// The plain estimate falls in the sampling window: decided only when its turn comes.
+const PENDING: u8 = 1;
+/// Each end found the other; the scan keeps the link of the smaller slot that verifies.
+const BOTH: u8 = 2;
+
+/// Where a link comes in [`link_order`]: stronger first, ties by documents.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    jaccard: f64,
+    containment: f64,
+    a: Slot,
+    b: Slot,
+}
+
+impl Turn {
+    fn of(a: Slot, b: Slot, similarity: &Similarity) -> Self {
+        Turn { jaccard: similarity.jaccard, containment: similarity.containment_of_shorter(), a, b }
+    }
+
+    /// `Less` is the earlier turn, as [`link_order`] orders links.
+    fn cmp(&self, other: &Turn) -> std::cmp::Ordering {
+        other
+            .jaccard
+            .total_cmp(&self.jaccard)
+            .then(other.containment.total_cmp(&self.containment))
+            .then(self.a.cmp(&other.a))
+            .then(self.b.cmp(&other.b))
+    }
+}
+
+/// A sampled link waiting for its turn.
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    turn: Turn,
+    link: Link,
+}
+
+impl PartialEq for Resolved {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Resolved {}
+
+impl PartialOrd for Resolved {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Resolved {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.turn.cmp(&other.turn)
+    }
+}
+
+/// The plain MinHash similarity of a pair with `equal` equal lanes out of `lanes`, as
+/// [`Similarity::of`] computes it.
+fn plain_similarity(equal: u32, lanes: usize, size_a: u32, size_b: u32) -> Similarity {
+    let jaccard = if lanes == 0 { 0.0 } else { f64::from(equal) / lanes as f64 };
+    Similarity {
+        jaccard,
+        containment: estimate_containment(jaccard, size_a, size_b),
+        containment_rev: estimate_containment(jaccard, size_b, size_a),
+    }
+}
+
+/// Whether `later` finds the earlier `earlier` among its nearest members of a Jaccard bucket.
+fn finds_by_jaccard(later: Slot, earlier: Slot, view: &BandTable) -> bool {
+    (0..view.bands()).any(|band| view.is_near_before(later, earlier, band, JACCARD_PER_BAND))
+}
+
+/// Whether `short` finds `long` through the containment view (see [`candidates_of`]).
+fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes: &[u32]) -> bool {
+    let Some(view) = view else { return false };
+    let longer = f64::from(sizes[short as usize]) * CONTAINMENT_MIN_RATIO;
+    f64::from(sizes[long as usize]) >= longer
+        && (0..view.bands()).any(|band| view.is_leading(short, long, band, CONTAINMENT_PER_BAND))
 }
 
 /// An exact pre-check in front of the verifier on one byte per lane. Equal lanes have
