@@ -211,25 +211,48 @@ fn count_common(small: &[u32], large: &[u32]) -> usize {
     hits
 }
 
-/// What batch verification knows about the documents: their fingerprints and,
-/// optionally, a [`ShingleSample`] of each, which turns the noisy Jaccard-based
-/// containment estimate into a sampled one.
-#[derive(Debug, Clone, Copy)]
+/// Where sampled containment looks shingles up: for a pair of documents, the share of
+/// the shorter's lane-minimum shingles found in the longer's whole set.
+pub trait SampledContainment: Sync {
+    /// Estimated containment of document `short` in document `long`.
+    fn contained_in(&self, short: Slot, long: Slot) -> f64;
+}
+
+impl SampledContainment for &[ShingleSample] {
+    fn contained_in(&self, short: Slot, long: Slot) -> f64 {
+        self[short as usize].contained_in(&self[long as usize])
+    }
+}
+
+/// What batch verification knows about the documents: their signatures (one flat array
+/// of `num_perm` lanes per document) and shingle counts and, optionally, a
+/// [`SampledContainment`], which turns the noisy Jaccard-based containment estimate into
+/// a sampled one.
+#[derive(Clone, Copy)]
 pub struct Verifier<'a> {
     config: &'a DetectorConfig,
-    fingerprints: &'a [Fingerprint],
-    samples: Option<&'a [ShingleSample]>,
+    lanes: &'a [u32],
+    sizes: &'a [u32],
+    samples: Option<&'a dyn SampledContainment>,
+}
+
+impl std::fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("documents", &self.len()).finish_non_exhaustive()
+    }
 }
 
 impl<'a> Verifier<'a> {
-    /// A verifier over `fingerprints` (and `samples`, one per fingerprint, if given).
+    /// A verifier over documents whose signatures lie one after another in `lanes`
+    /// (`num_perm` each) with shingle counts `sizes`.
     pub fn new(
         config: &'a DetectorConfig,
-        fingerprints: &'a [Fingerprint],
-        samples: Option<&'a [ShingleSample]>,
+        lanes: &'a [u32],
+        sizes: &'a [u32],
+        samples: Option<&'a dyn SampledContainment>,
     ) -> Self {
-        debug_assert!(samples.is_none_or(|samples| samples.len() == fingerprints.len()));
-        Verifier { config, fingerprints, samples }
+        debug_assert_eq!(lanes.len(), sizes.len() * config.num_perm);
+        Verifier { config, lanes, sizes, samples }
     }
 
     /// The config verdicts are made under.
@@ -239,17 +262,23 @@ impl<'a> Verifier<'a> {
 
     /// Number of documents.
     pub fn len(&self) -> usize {
-        self.fingerprints.len()
+        self.sizes.len()
     }
 
     /// True when there are no documents.
     pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
+        self.sizes.is_empty()
     }
 
-    /// The fingerprints.
-    pub fn fingerprints(&self) -> &'a [Fingerprint] {
-        self.fingerprints
+    /// The signature lanes of document `doc`.
+    pub fn lanes(&self, doc: Slot) -> &'a [u32] {
+        let width = self.config.num_perm;
+        &self.lanes[doc as usize * width..(doc as usize + 1) * width]
+    }
+
+    /// The shingle count of document `doc`.
+    pub fn size(&self, doc: Slot) -> u32 {
+        self.sizes[doc as usize]
     }
 
     /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
@@ -258,19 +287,15 @@ impl<'a> Verifier<'a> {
     /// containment of the shorter in the longer is re-estimated by looking the shorter's
     /// lane-minimum shingles up in the longer's set, and Jaccard is derived from it.
     pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
-        let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
-        let estimate = Similarity::between(fa, fb);
+        let (size_a, size_b) = (self.size(a), self.size(b));
+        let estimate = Similarity::of(self.lanes(a), size_a, self.lanes(b), size_b);
         let Some(samples) = self.samples else { return estimate };
-        if !needs_sampling(self.config, &estimate, fa.shingle_count, fb.shingle_count) {
+        if !needs_sampling(self.config, &estimate, size_a, size_b) {
             return estimate;
         }
-        let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
-        let contained = samples[short as usize].contained_in(&samples[long as usize]);
-        let refined = Similarity::from_containment(
-            contained,
-            self.fingerprints[short as usize].shingle_count,
-            self.fingerprints[long as usize].shingle_count,
-        );
+        let (short, long) = if size_a <= size_b { (a, b) } else { (b, a) };
+        let contained = samples.contained_in(short, long);
+        let refined = Similarity::from_containment(contained, self.size(short), self.size(long));
         if short == a { refined } else { refined.reversed() }
     }
 }
@@ -543,7 +568,10 @@ mod tests {
             let fingerprinter = Fingerprinter::new(config.clone()).unwrap();
             let prints: Vec<Fingerprint> =
                 texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
-            let verifier = Verifier::new(&config, &prints, None);
+            let lanes: Vec<u32> =
+                prints.iter().flat_map(|p| p.signature.lanes().to_vec()).collect();
+            let sizes: Vec<u32> = prints.iter().map(|p| p.shingle_count).collect();
+            let verifier = Verifier::new(&config, &lanes, &sizes, None);
             let mut links = Vec::new();
             for a in 0..4u32 {
                 for b in 0..a {

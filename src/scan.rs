@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::bands::BandTable;
 use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::cluster::{
-    Assignment, Clusterer, Kind, Link, ShingleSample, Similarity, Verifier, needs_sampling,
+    Assignment, Clusterer, Kind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
+    needs_sampling,
 };
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
@@ -342,11 +343,26 @@ pub fn cluster_fingerprints(
     samples: Option<&[ShingleSample]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
-    let started = Instant::now();
-    let verifier = Verifier::new(config, fingerprints, samples);
-    let n = fingerprints.len();
-    let lanes = |slot: Slot| fingerprints[slot as usize].signature.lanes();
+    let lanes: Vec<u32> =
+        fingerprints.iter().flat_map(|fp| fp.signature.lanes().iter().copied()).collect();
     let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();
+    let samples = samples.as_ref().map(|s| s as &dyn SampledContainment);
+    cluster_signatures(config, &lanes, &sizes, samples, published)
+}
+
+/// [`cluster_fingerprints`] over signatures stored one after another in `all_lanes`
+/// (`num_perm` lanes each) with their shingle counts `sizes`.
+pub fn cluster_signatures(
+    config: &DetectorConfig,
+    all_lanes: &[u32],
+    sizes: &[u32],
+    samples: Option<&dyn SampledContainment>,
+    published: &[Option<i64>],
+) -> Vec<Assignment> {
+    let started = Instant::now();
+    let verifier = Verifier::new(config, all_lanes, sizes, samples);
+    let n = sizes.len();
+    let lanes = |slot: Slot| verifier.lanes(slot);
     let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
     let containment_view = (config.containment_bands > 0).then(|| {
         let seed = config.seed.rotate_left(32);
@@ -355,7 +371,7 @@ pub fn cluster_fingerprints(
         })
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
-    let rejecter = EarlyReject::new(config, fingerprints, samples.is_some());
+    let rejecter = EarlyReject::new(&verifier, samples.is_some());
     let sampled = samples.is_some();
     // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
     // Pairs that estimate decides are kept with their equal-lane count; pairs in the
@@ -367,28 +383,31 @@ pub fn cluster_fingerprints(
         let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
         let mut out = Vec::new();
         for other in candidates {
-            // A pair can be found from both ends: the later (or shorter) document through
-            // the Jaccard view and the shorter through the containment view. Keep it once,
-            // oriented as the scan always did: from its smaller slot when found from both.
-            let both = if other < slot {
-                if finds_by_containment(other, slot, containment_view.as_ref(), &sizes) {
-                    continue;
-                }
-                false
-            } else {
-                finds_by_jaccard(other, slot, &jaccard_view)
-            };
+            // A pair can be found from both ends: by the later (or shorter) document
+            // through the Jaccard view and by the shorter through the containment view.
+            // The scan keeps one link per pair, from its smaller slot when both ends find
+            // it and the link verifies that way round. The smaller slot is the shorter,
+            // which found the pair through the containment view; so the later document
+            // leaves such a pair to it.
+            if other < slot && finds_by_containment(other, slot, containment_view.as_ref(), sizes) {
+                continue;
+            }
             if rejecter.rejects(slot, other) {
                 continue;
             }
             let equal = count_equal(lanes(slot), lanes(other));
             let (size_a, size_b) = (sizes[slot as usize], sizes[other as usize]);
             let plain = plain_similarity(equal, config.num_perm, size_a, size_b);
-            let flags = if both { BOTH } else { 0 };
             if sampled && needs_sampling(config, &plain, size_a, size_b) {
-                out.push(Candidate { a: slot, b: other, equal: 0, flags: flags | PENDING });
+                // Whether the other end found it too matters only if this orientation
+                // fails its sample; that is looked up then (`MAYBE_BOTH`).
+                let whole =
+                    Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
+                let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
+                out.push(Candidate { key: whole.jaccard, a: slot, b: other, equal: 0, flags });
             } else if plain.copy_kind(config).is_some() {
-                out.push(Candidate { a: slot, b: other, equal: equal as u16, flags });
+                let key = plain.containment_of_shorter();
+                out.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
             }
         }
         out
@@ -409,22 +428,18 @@ pub fn cluster_fingerprints(
     // is known from its estimate; an undecided one is first placed at the strongest its
     // sampled similarity could be (whole containment), and sampled only when that turn
     // comes and its documents are not yet joined, then placed again at its true strength.
-    let decided_turn = |c: &Candidate| {
-        let similarity = plain_similarity(
-            u32::from(c.equal),
-            config.num_perm,
-            sizes[c.a as usize],
-            sizes[c.b as usize],
-        );
-        Turn::of(c.a, c.b, &similarity)
+    let decided_turn = |c: &Candidate| Turn {
+        jaccard: f64::from(c.equal) / config.num_perm as f64,
+        containment: c.key,
+        a: c.a,
+        b: c.b,
     };
-    let pending_turn = |c: &Candidate| {
-        let (a, b) = (sizes[c.a as usize], sizes[c.b as usize]);
-        let whole = Similarity::from_containment(1.0, a.min(b), a.max(b));
-        Turn { jaccard: whole.jaccard, containment: f64::INFINITY, a: c.a, b: c.b }
-    };
-    decided.par_sort_unstable_by(|x, y| decided_turn(x).cmp(&decided_turn(y)));
-    pending.par_sort_unstable_by(|x, y| pending_turn(x).cmp(&pending_turn(y)));
+    let pending_turn =
+        |c: &Candidate| Turn { jaccard: c.key, containment: f64::INFINITY, a: c.a, b: c.b };
+    decided.par_sort_unstable_by(|x, y| {
+        y.equal.cmp(&x.equal).then(y.key.total_cmp(&x.key)).then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    pending.par_sort_unstable_by(|x, y| y.key.total_cmp(&x.key).then((x.a, x.b).cmp(&(y.a, y.b))));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "sorted candidates");
     let mut clusterer = Clusterer::new(&verifier, published);
     let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
@@ -467,7 +482,7 @@ pub fn cluster_fingerprints(
                 }
                 sampled_pairs += 1;
                 let mut orientations = vec![(c.a, c.b)];
-                if c.flags & BOTH != 0 {
+                if c.flags & MAYBE_BOTH != 0 && finds_by_jaccard(c.b, c.a, &jaccard_view) {
                     orientations.push((c.b, c.a));
                 }
                 for (a, b) in orientations {
@@ -502,20 +517,24 @@ pub fn cluster_fingerprints(
 /// A candidate pair of [`cluster_fingerprints`]'s first pass.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
-    /// The document that found the pair (or the smaller slot, with [`BOTH`]).
+    /// Its sort key after the equal lanes: a decided pair's containment of the shorter,
+    /// an undecided pair's highest possible Jaccard.
+    key: f64,
+    /// The document that found the pair.
     a: Slot,
     /// The other document.
     b: Slot,
     /// Equal lanes of a decided pair.
     equal: u16,
-    /// [`PENDING`], [`BOTH`].
+    /// [`PENDING`], [`MAYBE_BOTH`].
     flags: u8,
 }
 
 /// The plain estimate falls in the sampling window: decided only when its turn comes.
 const PENDING: u8 = 1;
-/// Each end found the other; the scan keeps the link of the smaller slot that verifies.
-const BOTH: u8 = 2;
+/// Found through the containment view by the earlier document: the later one may have
+/// found it too, and its orientation counts when this one fails.
+const MAYBE_BOTH: u8 = 2;
 
 /// Where a link comes in [`link_order`]: stronger first, ties by documents.
 #[derive(Debug, Clone, Copy)]
@@ -611,19 +630,20 @@ fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes
 /// and the pair fails whatever its true estimate.
 struct EarlyReject<'a> {
     config: &'a DetectorConfig,
-    fingerprints: &'a [Fingerprint],
+    verifier: &'a Verifier<'a>,
     sketches: Vec<u8>,
     sampled: bool,
 }
 
 impl<'a> EarlyReject<'a> {
-    fn new(config: &'a DetectorConfig, fingerprints: &'a [Fingerprint], sampled: bool) -> Self {
-        let sketches = fingerprints
-            .par_iter()
+    fn new(verifier: &'a Verifier<'a>, sampled: bool) -> Self {
+        let config = verifier.config();
+        let sketches = (0..verifier.len() as Slot)
+            .into_par_iter()
             .with_min_len(1024)
-            .flat_map_iter(|fp| fp.signature.lanes().iter().map(|&v| v as u8))
+            .flat_map_iter(|doc| verifier.lanes(doc).iter().map(|&v| v as u8))
             .collect();
-        EarlyReject { config, fingerprints, sketches, sampled }
+        EarlyReject { config, verifier, sketches, sampled }
     }
 
     fn sketch(&self, doc: Slot) -> &[u8] {
@@ -635,10 +655,7 @@ impl<'a> EarlyReject<'a> {
     fn rejects(&self, a: Slot, b: Slot) -> bool {
         let lanes = self.config.num_perm as f64;
         let bound = f64::from(count_equal_bytes(self.sketch(a), self.sketch(b))) / lanes;
-        let (size_a, size_b) = (
-            self.fingerprints[a as usize].shingle_count,
-            self.fingerprints[b as usize].shingle_count,
-        );
+        let (size_a, size_b) = (self.verifier.size(a), self.verifier.size(b));
         let optimistic = Similarity {
             jaccard: bound,
             containment: estimate_containment(bound, size_a, size_b),
@@ -936,9 +953,13 @@ mod tests {
         let config = DetectorConfig::default();
         let (fingerprints, samples) = corpus(&config);
         for sampled in [false, true] {
-            let samples = sampled.then_some(samples.as_slice());
-            let verifier = Verifier::new(&config, &fingerprints, samples);
-            let rejecter = EarlyReject::new(&config, &fingerprints, sampled);
+            let slice = samples.as_slice();
+            let samples = sampled.then_some(&slice as &dyn SampledContainment);
+            let lanes: Vec<u32> =
+                fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+            let sizes: Vec<u32> = fingerprints.iter().map(|f| f.shingle_count).collect();
+            let verifier = Verifier::new(&config, &lanes, &sizes, samples);
+            let rejecter = EarlyReject::new(&verifier, sampled);
             let (mut rejected, mut accepted) = (0, 0);
             for a in 0..fingerprints.len() as Slot {
                 for b in 0..a {
