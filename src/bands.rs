@@ -20,6 +20,10 @@ const ALONE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub struct BandTable {
     bands: Vec<Band>,
+    /// Per slot, then per band: (bucket, position in that band's `members`), or `ALONE`.
+    /// Slot-major, so one document's places in every band share a few cache lines: a
+    /// lookup touches the document's row once instead of one far-apart array per band.
+    place: Vec<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -28,9 +32,11 @@ struct Band {
     members: Vec<Slot>,
     /// Where each bucket starts in `members`, and a final end.
     starts: Vec<u32>,
-    /// Per slot: (bucket, position in `members`), or `ALONE`.
-    place: Vec<(u32, u32)>,
 }
+
+/// Bands built at once: their per-band places are copied into the slot-major table
+/// group by group, so the transient copies stay a few bands large.
+const BUILD_GROUP: usize = 4;
 
 impl BandTable {
     /// Buckets `signatures(slot)` (for every slot below `n`) into `bands` bands of `rows`
@@ -44,32 +50,48 @@ impl BandTable {
         signatures: impl Fn(Slot) -> &'a [u32] + Sync,
         order: impl Fn(Slot) -> K + Sync,
     ) -> Self {
-        let bands: Vec<Band> = (0..bands)
-            .into_par_iter()
-            .map(|band| {
-                let mut entries: Vec<(u64, K, Slot)> = (0..n as Slot)
-                    .map(|slot| (band_key(signatures(slot), band, rows, seed), order(slot), slot))
-                    .collect();
-                entries.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
-                let mut members = Vec::new();
-                let mut starts = Vec::new();
-                let mut place = vec![(ALONE, ALONE); n];
-                for run in entries.chunk_by(|a, b| a.0 == b.0) {
-                    if run.len() < 2 {
-                        continue;
+        let mut place = vec![(ALONE, ALONE); n * bands];
+        let mut built = Vec::with_capacity(bands);
+        for group in (0..bands).collect::<Vec<_>>().chunks(BUILD_GROUP) {
+            let parts: Vec<(Band, Vec<(u32, u32)>)> = group
+                .par_iter()
+                .map(|&band| {
+                    let mut entries: Vec<(u64, K, Slot)> = (0..n as Slot)
+                        .map(|slot| {
+                            (band_key(signatures(slot), band, rows, seed), order(slot), slot)
+                        })
+                        .collect();
+                    entries.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+                    let mut members = Vec::new();
+                    let mut starts = Vec::new();
+                    let mut places = vec![(ALONE, ALONE); n];
+                    for run in entries.chunk_by(|a, b| a.0 == b.0) {
+                        if run.len() < 2 {
+                            continue;
+                        }
+                        let bucket = starts.len() as u32;
+                        starts.push(members.len() as u32);
+                        for &(_, _, slot) in run {
+                            places[slot as usize] = (bucket, members.len() as u32);
+                            members.push(slot);
+                        }
                     }
-                    let bucket = starts.len() as u32;
                     starts.push(members.len() as u32);
-                    for &(_, _, slot) in run {
-                        place[slot as usize] = (bucket, members.len() as u32);
-                        members.push(slot);
-                    }
+                    (Band { members, starts }, places)
+                })
+                .collect();
+            place.par_chunks_mut(bands).with_min_len(4096).enumerate().for_each(|(slot, row)| {
+                for (&band, (_, places)) in group.iter().zip(&parts) {
+                    row[band] = places[slot];
                 }
-                starts.push(members.len() as u32);
-                Band { members, starts, place }
-            })
-            .collect();
-        BandTable { bands }
+            });
+            built.extend(parts.into_iter().map(|(band, _)| band));
+        }
+        BandTable { bands: built, place }
+    }
+
+    fn place(&self, slot: Slot, band: usize) -> (u32, u32) {
+        self.place[slot as usize * self.bands.len() + band]
     }
 
     /// Number of bands.
@@ -79,22 +101,22 @@ impl BandTable {
 
     /// The members of `slot`'s bucket in `band` that sort before it, in bucket order.
     pub fn before(&self, slot: Slot, band: usize) -> &[Slot] {
-        let band = &self.bands[band];
-        let (bucket, pos) = band.place[slot as usize];
+        let (bucket, pos) = self.place(slot, band);
         if bucket == ALONE {
             return &[];
         }
+        let band = &self.bands[band];
         let start = band.starts[bucket as usize] as usize;
         &band.members[start..pos as usize]
     }
 
     /// Every member of `slot`'s bucket in `band` (including `slot`), in bucket order.
     pub fn bucket(&self, slot: Slot, band: usize) -> &[Slot] {
-        let band = &self.bands[band];
-        let (bucket, _) = band.place[slot as usize];
+        let (bucket, _) = self.place(slot, band);
         if bucket == ALONE {
             return &[];
         }
+        let band = &self.bands[band];
         let start = band.starts[bucket as usize] as usize;
         let end = band.starts[bucket as usize + 1] as usize;
         &band.members[start..end]
@@ -103,9 +125,8 @@ impl BandTable {
     /// Whether `other` is among the last `nearest` members before `slot` in `slot`'s
     /// bucket of `band`: what [`BandTable::before`] would list last, without walking it.
     pub fn is_near_before(&self, slot: Slot, other: Slot, band: usize, nearest: usize) -> bool {
-        let band = &self.bands[band];
-        let (bucket, pos) = band.place[slot as usize];
-        let (other_bucket, other_pos) = band.place[other as usize];
+        let (bucket, pos) = self.place(slot, band);
+        let (other_bucket, other_pos) = self.place(other, band);
         bucket != ALONE
             && bucket == other_bucket
             && other_pos < pos
@@ -115,30 +136,27 @@ impl BandTable {
     /// Whether `other` is among the first `first` members of `slot`'s bucket of `band`,
     /// before `slot`.
     pub fn is_leading(&self, slot: Slot, other: Slot, band: usize, first: usize) -> bool {
-        let band = &self.bands[band];
-        let (bucket, pos) = band.place[slot as usize];
-        let (other_bucket, other_pos) = band.place[other as usize];
+        let (bucket, pos) = self.place(slot, band);
+        let (other_bucket, other_pos) = self.place(other, band);
         bucket != ALONE
             && bucket == other_bucket
             && other_pos < pos
-            && ((other_pos - band.starts[bucket as usize]) as usize) < first
+            && ((other_pos - self.bands[band].starts[bucket as usize]) as usize) < first
     }
 
     /// Every slot below `n`, bucket after bucket of `band` (lone slots last): an order in
     /// which consecutive slots tend to share candidates, so their data stays in cache.
     pub fn bucket_order(&self, band: usize, n: usize) -> Vec<Slot> {
-        let band = &self.bands[band];
         let mut order = Vec::with_capacity(n);
-        order.extend_from_slice(&band.members);
-        order.extend((0..n as Slot).filter(|&slot| band.place[slot as usize].0 == ALONE));
+        order.extend_from_slice(&self.bands[band].members);
+        order.extend((0..n as Slot).filter(|&slot| self.place(slot, band).0 == ALONE));
         order
     }
 
     /// Approximate heap bytes.
     pub fn heap_bytes(&self) -> usize {
-        let per_band =
-            |b: &Band| b.members.capacity() * 4 + b.starts.capacity() * 4 + b.place.capacity() * 8;
-        self.bands.iter().map(per_band).sum()
+        let per_band = |b: &Band| b.members.capacity() * 4 + b.starts.capacity() * 4;
+        self.bands.iter().map(per_band).sum::<usize>() + self.place.capacity() * 8
     }
 }
 

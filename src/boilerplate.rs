@@ -198,16 +198,37 @@ impl BoilerplateModel {
     /// key's count depends only on the documents that hold it, in order, so the shards
     /// can be learned in parallel and joined with [`BoilerplateModel::from_shards`].
     pub fn learn_shard(config: &BoilerplateConfig, docs: &[&LineProfile], shard: usize) -> Self {
-        let capacity = config.capacity.div_ceil(Self::SHARDS);
         let mut model = BoilerplateModel::new(config);
-        let in_shard = |key: u64| (key >> 32) as usize % Self::SHARDS == shard;
+        model.observe_shard(docs, shard);
+        model
+    }
+
+    /// Counts `docs` (in order) into this model as shard `shard`: learning a shard batch
+    /// after batch gives the same model as [`BoilerplateModel::learn_shard`] over all of
+    /// them, so a scan can learn while it reads.
+    pub fn observe_shard(&mut self, docs: &[&LineProfile], shard: usize) {
+        let capacity = self.config.capacity.div_ceil(Self::SHARDS);
+        let in_shard = |key: u64| shard_of(key) == shard;
         for doc in docs {
-            model.observe_keys(doc, in_shard);
-            if model.counts.len() > capacity {
-                model.forget_to(capacity);
+            self.observe_keys(doc, in_shard);
+            if self.counts.len() > capacity {
+                self.forget_to(capacity);
             }
         }
-        model
+    }
+
+    /// [`BoilerplateModel::is_chrome`] of the model [`BoilerplateModel::from_shards`]
+    /// would join from `shards`, without joining them.
+    pub fn is_chrome_in_shards(shards: &[BoilerplateModel], source: u64, line: u64) -> bool {
+        if line == 0 || shards.len() != Self::SHARDS {
+            return false;
+        }
+        let config = &shards[0].config;
+        let chrome = |key: u64, min_docs| {
+            shards[shard_of(key)].counts.get(&key).is_some_and(|c| c.is_chrome(min_docs))
+        };
+        (source != 0 && chrome(source_key(source, line), config.min_docs_per_source))
+            || chrome(global_key(line), config.min_docs_global)
     }
 
     /// Joins the shards made by [`BoilerplateModel::learn_shard`] over the same documents.
@@ -279,6 +300,10 @@ fn source_key(source: u64, line: u64) -> u64 {
 
 fn global_key(line: u64) -> u64 {
     line
+}
+
+fn shard_of(key: u64) -> usize {
+    (key >> 32) as usize % BoilerplateModel::SHARDS
 }
 
 #[cfg(test)]

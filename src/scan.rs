@@ -43,31 +43,106 @@ pub struct ScanOptions {
     pub explain: bool,
 }
 
-/// An indexed article of a scan.
-#[derive(Debug, Clone)]
-pub struct ScannedDoc {
-    /// Article id.
-    pub id: String,
-    /// Outlet, if the corpus had one.
-    pub source: Option<String>,
-    /// Publication time in Unix milliseconds.
-    pub published: Option<i64>,
-    /// [`crate::detector::text_hash`] of the raw text: a data directory (`scan --save`)
+/// The indexed articles of a scan, column by column: one flat array of signature lanes,
+/// ids in one byte arena, sources interned. A million articles cost little more than
+/// their signatures.
+#[derive(Debug, Default)]
+pub struct Docs {
+    num_perm: usize,
+    id_bytes: String,
+    id_ends: Vec<usize>,
+    source_names: Vec<String>,
+    sources: Vec<u32>,
+    published: Vec<Option<i64>>,
+    text_hashes: Vec<u64>,
+    lanes: Vec<u32>,
+    sizes: Vec<u32>,
+    /// Per document, the normalized text of its chrome lines; empty unless explaining.
+    chrome: Vec<Vec<String>>,
+}
+
+const NO_SOURCE: u32 = u32::MAX;
+
+impl Docs {
+    fn new(num_perm: usize) -> Self {
+        Docs { num_perm, ..Docs::default() }
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+
+    /// Article id of document `doc`.
+    pub fn id(&self, doc: usize) -> &str {
+        let start = if doc == 0 { 0 } else { self.id_ends[doc - 1] };
+        &self.id_bytes[start..self.id_ends[doc]]
+    }
+
+    /// Its outlet, if the corpus had one.
+    pub fn source(&self, doc: usize) -> Option<&str> {
+        let source = self.sources[doc];
+        (source != NO_SOURCE).then(|| self.source_names[source as usize].as_str())
+    }
+
+    /// Its publication time in Unix milliseconds.
+    pub fn published(&self, doc: usize) -> Option<i64> {
+        self.published[doc]
+    }
+
+    /// [`crate::detector::text_hash`] of its raw text: a data directory (`scan --save`)
     /// needs it to tell retries from conflicting ids.
-    pub text_hash: u64,
-    /// Its fingerprint (chrome left out).
-    pub fingerprint: Fingerprint,
-    /// Lines left out of the fingerprint as chrome.
-    pub chrome_lines: u32,
-    /// Their normalized text, kept only when explaining.
-    pub chrome: Vec<String>,
+    pub fn text_hash(&self, doc: usize) -> u64 {
+        self.text_hashes[doc]
+    }
+
+    /// Its signature lanes (chrome left out).
+    pub fn lanes(&self, doc: usize) -> &[u32] {
+        &self.lanes[doc * self.num_perm..(doc + 1) * self.num_perm]
+    }
+
+    /// Distinct shingles its signature was computed from.
+    pub fn shingle_count(&self, doc: usize) -> u32 {
+        self.sizes[doc]
+    }
+
+    /// Its fingerprint, assembled.
+    pub fn fingerprint(&self, doc: usize) -> Fingerprint {
+        Fingerprint {
+            signature: crate::minhash::Signature(self.lanes(doc).into()),
+            shingle_count: self.sizes[doc],
+        }
+    }
+
+    /// The normalized text of the lines left out of its fingerprint as chrome; kept only
+    /// when the scan explains ([`ScanOptions::explain`]).
+    pub fn chrome(&self, doc: usize) -> &[String] {
+        self.chrome.get(doc).map_or(&[], Vec::as_slice)
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.id_bytes.capacity()
+            + self.id_ends.capacity() * 8
+            + self.sources.capacity() * 4
+            + self.published.capacity() * 16
+            + self.text_hashes.capacity() * 8
+            + self.lanes.capacity() * 4
+            + self.sizes.capacity() * 4
+            + self.chrome.capacity() * 24
+    }
 }
 
 /// The result of a scan: documents in input order with their cluster assignment.
 #[derive(Debug)]
 pub struct ScanReport {
     /// Valid documents in input order.
-    pub docs: Vec<ScannedDoc>,
+    pub docs: Docs,
     /// One assignment per document.
     pub assignments: Vec<Assignment>,
     /// Bad records skipped (only with `skip_invalid`), as messages naming file and line.
@@ -148,6 +223,14 @@ const PARSE_BATCH: usize = 8192;
 const RELEASE_ALIGN: usize = 1 << 16;
 
 /// Scans `paths` with `config`.
+///
+/// One pass reads the input in batches: parse and normalize (in parallel), count the
+/// batch's lines into the chrome model, then shingle and sign the batch leaving out what
+/// the model learned so far calls chrome, and release the batch's mapped pages. Chrome
+/// is meant to be learned from the whole corpus, so once the model is complete every
+/// document's lines are classified again, and the few documents whose chrome changed
+/// (mostly the first of each outlet) are read and signed again. The result is the same
+/// as learning first and signing after, without keeping every normalized text between.
 pub fn scan(
     paths: &[PathBuf],
     config: &DetectorConfig,
@@ -170,40 +253,140 @@ pub fn scan(
         .enumerate()
         .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
-    // Pass 1, parallel: parse and normalize; what chrome is learned from.
-    struct Parsed {
-        id: String,
-        source: Option<String>,
-        published: Option<i64>,
-        text_hash: u64,
-        prepared: Prepared,
-    }
-    // In batches of input order, releasing each batch's mapped pages once it is parsed:
-    // from here on only the owned, normalized text is needed.
+    let learn = config.boilerplate.enabled;
+    let sampled = config.sampled_containment;
+    let mut shards: Vec<BoilerplateModel> = if learn {
+        (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config.boilerplate)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut docs = Docs::new(config.num_perm);
+    let mut unit_of: Vec<u32> = Vec::new();
+    let mut chrome_counts: Vec<u32> = Vec::new();
+    let mut profiles = Profiles::default();
+    let mut samples = ShingleSets::default();
+    let mut invalid = Vec::new();
+    let mut ids = IdIndex::default();
+    let mut source_index: HashMap<String, u32> = HashMap::new();
     let mut released = vec![0usize; inputs.len()];
-    let mut parsed: Vec<Result<Parsed>> = Vec::with_capacity(units.len());
-    for batch in units.chunks(PARSE_BATCH) {
-        let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| {
-            let input = &inputs[ix];
-            let record = input.parse(span, &options.fields)?;
-            let bad = |e: Error| Error::BadRecord {
-                path: input.path.clone(),
-                line: span.line,
-                reason: e.to_string(),
-            };
-            crate::detector::validate_id(&record.id).map_err(bad)?;
-            let source = record.source.as_deref().unwrap_or("");
-            let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
-            bar.inc(span.bytes.len() as u64 + 1);
-            Ok(Parsed {
-                id: record.id.into_owned(),
-                source: record.source.map(|s| s.into_owned()),
-                published: record.date.as_deref().and_then(parse_date),
-                text_hash: crate::detector::text_hash(&record.text),
-                prepared,
-            })
+    let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| -> Result<Parsed> {
+        let input = &inputs[ix];
+        let record = input.parse(span, &options.fields)?;
+        let bad = |e: Error| Error::BadRecord {
+            path: input.path.clone(),
+            line: span.line,
+            reason: e.to_string(),
         };
-        parsed.par_extend(batch.par_iter().with_min_len(64).map(parse));
+        crate::detector::validate_id(&record.id).map_err(bad)?;
+        let source = record.source.as_deref().unwrap_or("");
+        let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
+        bar.inc(span.bytes.len() as u64 + 1);
+        Ok(Parsed {
+            id: record.id.into_owned(),
+            source: record.source.map(|s| s.into_owned()),
+            published: record.date.as_deref().and_then(parse_date),
+            text_hash: crate::detector::text_hash(&record.text),
+            prepared,
+        })
+    };
+    for (batch_no, batch) in units.chunks(PARSE_BATCH).enumerate() {
+        let parsed: Vec<Result<Parsed>> = batch.par_iter().with_min_len(64).map(parse).collect();
+        let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
+        for (offset, result) in parsed.into_iter().enumerate() {
+            let unit = batch_no * PARSE_BATCH + offset;
+            let (ix, span) = units[unit];
+            let result = result.and_then(|doc| match ids.find(&docs, &doc.id) {
+                Some(first) => {
+                    let (first_ix, first_span) = units[unit_of[first] as usize];
+                    Err(Error::BadRecord {
+                        path: inputs[ix].path.clone(),
+                        line: span.line,
+                        reason: format!(
+                            "duplicate id {:?}, first seen at {}:{}",
+                            doc.id,
+                            inputs[first_ix].path.display(),
+                            first_span.line
+                        ),
+                    })
+                }
+                None => Ok(doc),
+            });
+            match result {
+                Ok(doc) => {
+                    ids.insert(&docs, &doc.id, docs.len());
+                    docs.id_bytes.push_str(&doc.id);
+                    docs.id_ends.push(docs.id_bytes.len());
+                    let source = match &doc.source {
+                        Some(name) => {
+                            let next = source_index.len() as u32;
+                            let source = *source_index.entry(name.clone()).or_insert(next);
+                            if source == next {
+                                docs.source_names.push(name.clone());
+                            }
+                            source
+                        }
+                        None => NO_SOURCE,
+                    };
+                    docs.sources.push(source);
+                    docs.published.push(doc.published);
+                    docs.text_hashes.push(doc.text_hash);
+                    docs.sizes.push(0);
+                    unit_of.push(unit as u32);
+                    kept.push(doc);
+                }
+                Err(error) if options.skip_invalid => invalid.push(error.to_string()),
+                Err(error) => return Err(error),
+            }
+        }
+        if learn {
+            let batch_profiles: Vec<&LineProfile> =
+                kept.iter().map(|doc| &doc.prepared.profile).collect();
+            shards
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(shard, model)| model.observe_shard(&batch_profiles, shard));
+        }
+        // Sign with the chrome learned so far; checked against the whole corpus's below.
+        let shards = &shards;
+        let signed: Vec<SignedDoc> = kept
+            .par_iter()
+            .with_min_len(16)
+            .map(|doc| {
+                let profile = &doc.prepared.profile;
+                let chrome: Vec<u32> = if learn {
+                    (0..profile.lines.len() as u32)
+                        .filter(|&i| {
+                            BoilerplateModel::is_chrome_in_shards(
+                                shards,
+                                profile.source,
+                                profile.lines[i as usize],
+                            )
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let signed = fingerprinter.sign_without(&doc.prepared, chrome.clone());
+                SignedDoc::new(&fingerprinter, &doc.prepared, signed, chrome, sampled, options)
+            })
+            .collect();
+        let first = docs.sizes.len() - kept.len();
+        for (offset, (doc, signed)) in kept.iter().zip(signed).enumerate() {
+            docs.sizes[first + offset] = signed.shingle_count;
+            docs.lanes.extend_from_slice(&signed.lanes);
+            chrome_counts.push(signed.chrome_count);
+            if learn {
+                profiles.push(&doc.prepared.profile, &signed.provisional);
+            }
+            if sampled {
+                samples.push(&signed.shingles);
+            }
+            if options.explain {
+                docs.chrome.push(signed.chrome_text);
+            }
+        }
+        // From here on the batch's mapped pages are not needed (documents read again
+        // below fault theirs back in).
         for &(ix, span) in batch {
             let input = &inputs[ix];
             let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
@@ -214,93 +397,68 @@ pub fn scan(
             }
         }
     }
+    drop((ids, source_index));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read and signed");
 
-    let mut docs = Vec::with_capacity(parsed.len());
-    let mut origins: Vec<(&Path, usize)> = Vec::with_capacity(parsed.len());
-    let mut invalid = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
-    for (result, &(ix, span)) in parsed.into_iter().zip(&units) {
-        let here = (inputs[ix].path.as_path(), span.line);
-        let result = result.and_then(|doc| match seen.get(&doc.id) {
-            Some(&first) => Err(Error::BadRecord {
-                path: here.0.to_owned(),
-                line: here.1,
-                reason: format!(
-                    "duplicate id {:?}, first seen at {}:{}",
-                    doc.id,
-                    origins[first].0.display(),
-                    origins[first].1
-                ),
-            }),
-            None => Ok(doc),
-        });
-        match result {
-            Ok(doc) => {
-                seen.insert(doc.id.clone(), docs.len());
-                docs.push(doc);
-                origins.push(here);
+    let model = learn.then(|| BoilerplateModel::from_shards(&config.boilerplate, shards));
+    if let Some(model) = &model {
+        // Documents whose chrome, under the whole corpus's model, differs from the one
+        // they were signed with.
+        let stale: Vec<usize> = (0..docs.len())
+            .into_par_iter()
+            .with_min_len(1024)
+            .filter(|&doc| {
+                let (source, lines) = profiles.lines(doc);
+                let chrome =
+                    (0..lines.len() as u32).filter(|&i| model.is_chrome(source, lines[i as usize]));
+                !chrome.eq(profiles.chrome(doc).iter().copied())
+            })
+            .collect();
+        drop(profiles);
+        tracing::debug!(stale = stale.len(), "documents whose chrome changed");
+        for chunk in stale.chunks(PARSE_BATCH) {
+            let resigned: Vec<SignedDoc> = chunk
+                .par_iter()
+                .with_min_len(16)
+                .map(|&doc| {
+                    let (ix, span) = units[unit_of[doc] as usize];
+                    let record = inputs[ix].parse(span, &options.fields)?;
+                    let source = record.source.as_deref().unwrap_or("");
+                    let prepared = fingerprinter.prepare(&record.text, source)?;
+                    let chrome = fingerprinter.chrome_lines(&prepared, model);
+                    let signed = fingerprinter.sign_without(&prepared, chrome.clone());
+                    Ok(SignedDoc::new(&fingerprinter, &prepared, signed, chrome, sampled, options))
+                })
+                .collect::<Result<_>>()?;
+            for (&doc, signed) in chunk.iter().zip(resigned) {
+                docs.sizes[doc] = signed.shingle_count;
+                docs.lanes[doc * config.num_perm..(doc + 1) * config.num_perm]
+                    .copy_from_slice(&signed.lanes);
+                chrome_counts[doc] = signed.chrome_count;
+                if sampled {
+                    samples.replace(doc, &signed.shingles);
+                }
+                if options.explain {
+                    docs.chrome[doc] = signed.chrome_text;
+                }
+                let (ix, span) = units[unit_of[doc] as usize];
+                inputs[ix].release_span(span.bytes);
             }
-            Err(error) if options.skip_invalid => invalid.push(error.to_string()),
-            Err(error) => return Err(error),
         }
     }
-    drop(seen);
-
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "parsed and normalized");
-    // Chrome is learned in input order (each key's count sees its documents in order, and
-    // the key space is split into a fixed number of shards learned in parallel), so the
-    // model, and every result, is the same on any number of threads.
-    let model = config.boilerplate.enabled.then(|| {
-        let profiles: Vec<&LineProfile> = docs.iter().map(|doc| &doc.prepared.profile).collect();
-        let shards = (0..BoilerplateModel::SHARDS)
-            .into_par_iter()
-            .map(|shard| BoilerplateModel::learn_shard(&config.boilerplate, &profiles, shard))
-            .collect();
-        BoilerplateModel::from_shards(&config.boilerplate, shards)
-    });
-
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
-    // Pass 2, parallel: shingle and sign what is not chrome.
-    let keep_samples = config.sampled_containment;
-    let hasher = fingerprinter.hasher();
-    let signed: Vec<(ScannedDoc, Option<ShingleSample>)> = docs
-        .into_par_iter()
-        .with_min_len(64)
-        .map(|doc| {
-            let signed = fingerprinter.sign(&doc.prepared, model.as_ref());
-            let chrome = if options.explain {
-                let lines: Vec<&str> = doc.prepared.normalized.lines().collect();
-                signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
-            } else {
-                Vec::new()
-            };
-            let sample = keep_samples.then(|| {
-                ShingleSample::new(hasher, &signed.shingles, signed.fingerprint.signature.lanes())
-            });
-            let scanned = ScannedDoc {
-                id: doc.id,
-                source: doc.source,
-                published: doc.published,
-                text_hash: doc.text_hash,
-                fingerprint: signed.fingerprint,
-                chrome_lines: signed.chrome_lines.len() as u32,
-                chrome,
-            };
-            (scanned, sample)
-        })
-        .collect();
     drop(model);
+    drop(unit_of);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
-    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) = signed.into_iter().unzip();
-    let samples: Option<Vec<ShingleSample>> = samples.into_iter().collect();
 
-    let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
-    let published: Vec<Option<i64>> = docs.iter().map(|d| d.published).collect();
-    let assignments = cluster_fingerprints(config, &fingerprints, samples.as_deref(), &published);
+    let hasher = fingerprinter.hasher();
+    let sample_source = ScanSamples { sets: &samples, lanes: &docs.lanes, hasher };
+    let samples_ref = sampled.then_some(&sample_source as &dyn SampledContainment);
+    let assignments =
+        cluster_signatures(config, &docs.lanes, &docs.sizes, samples_ref, &docs.published);
     Ok(ScanReport {
-        chrome_lines: docs.iter().map(|d| u64::from(d.chrome_lines)).sum(),
+        chrome_lines: chrome_counts.iter().map(|&c| u64::from(c)).sum(),
         docs,
         assignments,
         invalid,
@@ -308,6 +466,174 @@ pub fn scan(
         sign_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// An article after the text stage, before its batch is signed.
+struct Parsed {
+    id: String,
+    source: Option<String>,
+    published: Option<i64>,
+    text_hash: u64,
+    prepared: Prepared,
+}
+
+/// What a scan keeps of one signing.
+struct SignedDoc {
+    lanes: Box<[u32]>,
+    shingle_count: u32,
+    /// Lines left out as chrome (none when too little would be left).
+    chrome_count: u32,
+    /// The lines the model called chrome when the document was signed.
+    provisional: Vec<u32>,
+    /// The low 32 bits of each shingle hash, sorted and distinct (sampled containment).
+    shingles: Vec<u32>,
+    /// Chrome lines' text, when explaining.
+    chrome_text: Vec<String>,
+}
+
+impl SignedDoc {
+    fn new(
+        fingerprinter: &Fingerprinter,
+        prepared: &Prepared,
+        signed: crate::fingerprint::Signed,
+        provisional: Vec<u32>,
+        sampled: bool,
+        options: &ScanOptions,
+    ) -> Self {
+        let _ = fingerprinter;
+        let chrome_text = if options.explain {
+            let lines: Vec<&str> = prepared.normalized.lines().collect();
+            signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        let shingles = if sampled {
+            let mut low: Vec<u32> = signed.shingles.iter().map(|&h| h as u32).collect();
+            low.sort_unstable();
+            low.dedup();
+            low
+        } else {
+            Vec::new()
+        };
+        SignedDoc {
+            lanes: signed.fingerprint.signature.0,
+            shingle_count: signed.fingerprint.shingle_count,
+            chrome_count: signed.chrome_lines.len() as u32,
+            provisional,
+            shingles,
+            chrome_text,
+        }
+    }
+}
+
+/// Every document's line profile (source and line hashes) and the chrome it was signed
+/// with, in flat arrays: what the check against the complete chrome model needs.
+#[derive(Debug, Default)]
+struct Profiles {
+    sources: Vec<u64>,
+    lines: Vec<u64>,
+    line_ends: Vec<usize>,
+    chrome: Vec<u32>,
+    chrome_ends: Vec<usize>,
+}
+
+impl Profiles {
+    fn push(&mut self, profile: &LineProfile, chrome: &[u32]) {
+        self.sources.push(profile.source);
+        self.lines.extend_from_slice(&profile.lines);
+        self.line_ends.push(self.lines.len());
+        self.chrome.extend_from_slice(chrome);
+        self.chrome_ends.push(self.chrome.len());
+    }
+
+    fn lines(&self, doc: usize) -> (u64, &[u64]) {
+        let start = if doc == 0 { 0 } else { self.line_ends[doc - 1] };
+        (self.sources[doc], &self.lines[start..self.line_ends[doc]])
+    }
+
+    fn chrome(&self, doc: usize) -> &[u32] {
+        let start = if doc == 0 { 0 } else { self.chrome_ends[doc - 1] };
+        &self.chrome[start..self.chrome_ends[doc]]
+    }
+}
+
+/// Every document's shingle set (low 32 bits, sorted) in one flat array, for sampled
+/// containment; the few documents signed again keep their new set on the side.
+#[derive(Debug, Default)]
+struct ShingleSets {
+    shingles: Vec<u32>,
+    ends: Vec<usize>,
+    replaced: HashMap<usize, Box<[u32]>>,
+}
+
+impl ShingleSets {
+    fn push(&mut self, shingles: &[u32]) {
+        self.shingles.extend_from_slice(shingles);
+        self.ends.push(self.shingles.len());
+    }
+
+    fn replace(&mut self, doc: usize, shingles: &[u32]) {
+        self.replaced.insert(doc, shingles.into());
+    }
+
+    fn get(&self, doc: usize) -> &[u32] {
+        if let Some(set) = self.replaced.get(&doc) {
+            return set;
+        }
+        let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
+        &self.shingles[start..self.ends[doc]]
+    }
+}
+
+/// Sampled containment over a scan's shingle sets; the lane minima of the shorter
+/// document are recovered from its signature when needed rather than stored.
+struct ScanSamples<'a> {
+    sets: &'a ShingleSets,
+    lanes: &'a [u32],
+    hasher: &'a crate::minhash::MinHasher,
+}
+
+impl SampledContainment for ScanSamples<'_> {
+    fn contained_in(&self, short: Slot, long: Slot) -> f64 {
+        let width = self.hasher.num_perm();
+        let lanes = &self.lanes[short as usize * width..(short as usize + 1) * width];
+        let minima = ShingleSample::minima(self.hasher, lanes);
+        crate::cluster::sampled_containment(&minima, self.sets.get(long as usize))
+    }
+}
+
+/// Ids seen so far, by hash, checked against the id arena (so no id is stored twice).
+#[derive(Debug, Default)]
+struct IdIndex {
+    first: HashMap<u64, usize>,
+    /// Ids whose hash another id took first (practically never).
+    collided: HashMap<String, usize>,
+}
+
+impl IdIndex {
+    fn hash(id: &str) -> u64 {
+        gxhash::gxhash64(id.as_bytes(), 0x6964)
+    }
+
+    fn find(&self, docs: &Docs, id: &str) -> Option<usize> {
+        match self.first.get(&Self::hash(id)) {
+            Some(&doc) if docs.id(doc) == id => Some(doc),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, docs: &Docs, id: &str, doc: usize) {
+        let _ = docs;
+        match self.first.entry(Self::hash(id)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(doc);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(id.to_owned(), doc);
+            }
+        }
+    }
 }
 
 /// The Jaccard view takes at most this many of a document's nearest earlier members of
@@ -675,12 +1001,6 @@ impl<'a> EarlyReject<'a> {
     }
 }
 
-thread_local! {
-    /// Per thread: for each slot, the query that last saw it, so a candidate found in
-    /// many bands is collected once without sorting.
-    static SEEN: std::cell::RefCell<(u32, Vec<u32>)> = const { std::cell::RefCell::new((0, Vec::new())) };
-}
-
 /// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
 /// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment band.
 fn candidates_of(
@@ -689,48 +1009,29 @@ fn candidates_of(
     containment_view: Option<&BandTable>,
     sizes: &[u32],
 ) -> Vec<Slot> {
-    SEEN.with(|seen| {
-        let (query, last_seen) = &mut *seen.borrow_mut();
-        *query = query.wrapping_add(1);
-        if *query == 0 {
-            // Wrapped: forget everything rather than mistake an old mark for this query.
-            last_seen.fill(0);
-            *query = 1;
+    let mut out = Vec::new();
+    for band in 0..jaccard_view.bands() {
+        // The nearest earlier members only: a bucket of thousands of copies of one
+        // story is linked as well through each member's nearest few, and walking it
+        // whole would make clustering quadratic in the copies per story.
+        let before = jaccard_view.before(slot, band);
+        out.extend_from_slice(&before[before.len().saturating_sub(JACCARD_PER_BAND)..]);
+    }
+    if let Some(view) = containment_view {
+        let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
+        for band in 0..view.bands() {
+            // Members come longest first: stop at the first too short.
+            let bucket = view.before(slot, band);
+            let containers =
+                bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
+            out.extend(containers.take(CONTAINMENT_PER_BAND));
         }
-        if last_seen.len() < sizes.len() {
-            last_seen.resize(sizes.len(), 0);
-        }
-        let query = *query;
-        let mut out = Vec::new();
-        let mut take = |other: Slot| {
-            let mark = &mut last_seen[other as usize];
-            if *mark != query {
-                *mark = query;
-                out.push(other);
-            }
-        };
-        for band in 0..jaccard_view.bands() {
-            // The nearest earlier members only: a bucket of thousands of copies of one
-            // story is linked as well through each member's nearest few, and walking it
-            // whole would make clustering quadratic in the copies per story.
-            let before = jaccard_view.before(slot, band);
-            let nearest = &before[before.len().saturating_sub(JACCARD_PER_BAND)..];
-            nearest.iter().for_each(|&other| take(other));
-        }
-        if let Some(view) = containment_view {
-            let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
-            for band in 0..view.bands() {
-                // Members come longest first: stop at the first too short.
-                let bucket = view.before(slot, band);
-                let containers =
-                    bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
-                for &other in containers.take(CONTAINMENT_PER_BAND) {
-                    take(other);
-                }
-            }
-        }
-        out
-    })
+    }
+    // A candidate found in many bands is kept once. (Sorting the few hundred found is
+    // cheaper than marking them in a table as large as the corpus.)
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Writes the scanned articles and their batch clusters as a data directory that
@@ -743,16 +1044,16 @@ pub fn save(
 ) -> Result<u64> {
     let mut writer = crate::store::BulkWriter::create(dir, config)?;
     for (ix, assignment) in report.assignments.iter().enumerate() {
-        let doc = &report.docs[ix];
+        let docs = &report.docs;
         let article = crate::detector::StoredArticle {
-            id: &doc.id,
-            source: doc.source.as_deref().unwrap_or(""),
-            published: doc.published,
-            text_hash: doc.text_hash,
-            lanes: doc.fingerprint.signature.lanes(),
-            shingle_count: doc.fingerprint.shingle_count,
+            id: docs.id(ix),
+            source: docs.source(ix).unwrap_or(""),
+            published: docs.published(ix),
+            text_hash: docs.text_hash(ix),
+            lanes: docs.lanes(ix),
+            shingle_count: docs.shingle_count(ix),
             kind: report.kind(ix, config),
-            cluster_id: &report.docs[assignment.origin].id,
+            cluster_id: docs.id(assignment.origin),
         };
         writer.append(&article, ingested_at)?;
     }
@@ -853,19 +1154,19 @@ pub fn write_assignments(
         let mut buf = Vec::with_capacity(range.len() * 128);
         for doc in range.clone() {
             let assignment = &report.assignments[doc];
-            let scanned = &report.docs[doc];
-            let origin = report.docs[assignment.origin].id.as_str();
+            let docs = &report.docs;
+            let origin = docs.id(assignment.origin);
             let explain = explain.then(|| Explain {
                 to_origin: assignment.to_origin.into(),
                 link: assignment.link.map(|(other, similarity)| LinkLine {
-                    id: &report.docs[other].id,
+                    id: docs.id(other),
                     scores: similarity.into(),
                 }),
-                shingles: scanned.fingerprint.shingle_count,
-                chrome_ignored: &scanned.chrome,
+                shingles: docs.shingle_count(doc),
+                chrome_ignored: docs.chrome(doc),
             });
             let line = DocLine {
-                id: &scanned.id,
+                id: docs.id(doc),
                 cluster: origin,
                 origin,
                 kind: report.kind(doc, config),
@@ -896,12 +1197,12 @@ pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Resu
     let mut clusters: Vec<(usize, Vec<usize>)> = members.into_iter().collect();
     clusters.sort_by(|(oa, a), (ob, b)| b.len().cmp(&a.len()).then(oa.cmp(ob)));
     for (origin, docs) in clusters {
-        let origin_id = report.docs[origin].id.as_str();
+        let origin_id = report.docs.id(origin);
         let line = ClusterLine {
             cluster: origin_id,
             size: docs.len(),
             origin: origin_id,
-            members: docs.iter().map(|&d| report.docs[d].id.as_str()).collect(),
+            members: docs.iter().map(|&d| report.docs.id(d)).collect(),
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
