@@ -224,13 +224,13 @@ const RELEASE_ALIGN: usize = 1 << 16;
 
 /// Scans `paths` with `config`.
 ///
-/// One pass reads the input in batches: parse and normalize (in parallel), count the
-/// batch's lines into the chrome model, then shingle and sign the batch leaving out what
-/// the model learned so far calls chrome, and release the batch's mapped pages. Chrome
-/// is meant to be learned from the whole corpus, so once the model is complete every
-/// document's lines are classified again, and the few documents whose chrome changed
-/// (mostly the first of each outlet) are read and signed again. The result is the same
-/// as learning first and signing after, without keeping every normalized text between.
+/// Chrome is learned from the whole corpus before any document is signed, in two passes
+/// over the memory-mapped input, each in batches (parallel within a batch) whose mapped
+/// pages are released once done: the first parses, checks ids and counts each batch's
+/// normalized lines into the chrome model; the second parses and normalizes again and
+/// signs what is not chrome. Normalizing twice costs less than keeping every normalized
+/// text (about 2 KB an article) between the passes. Without chrome learning one pass
+/// does it all.
 pub fn scan(
     paths: &[PathBuf],
     config: &DetectorConfig,
@@ -246,14 +246,14 @@ pub fn scan(
         .flatten()
         .collect();
     let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
-    let bar = progress_bar(options.progress, bytes);
+    let learn = config.boilerplate.enabled;
+    let bar = progress_bar(options.progress, if learn { 2 * bytes } else { bytes });
 
     let units: Vec<(usize, crate::corpus::Span<'_>)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
-    let learn = config.boilerplate.enabled;
     let sampled = config.sampled_containment;
     let mut shards: Vec<BoilerplateModel> = if learn {
         (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config.boilerplate)).collect()
@@ -262,13 +262,12 @@ pub fn scan(
     };
     let mut docs = Docs::new(config.num_perm);
     let mut unit_of: Vec<u32> = Vec::new();
-    let mut chrome_counts: Vec<u32> = Vec::new();
-    let mut profiles = Profiles::default();
+    let mut chrome_lines = 0u64;
     let mut samples = ShingleSets::default();
     let mut invalid = Vec::new();
     let mut ids = IdIndex::default();
     let mut source_index: HashMap<String, u32> = HashMap::new();
-    let mut released = vec![0usize; inputs.len()];
+    let mut pages = PageRelease::new(&inputs);
     let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| -> Result<Parsed> {
         let input = &inputs[ix];
         let record = input.parse(span, &options.fields)?;
@@ -289,6 +288,7 @@ pub fn scan(
             prepared,
         })
     };
+    // Pass 1.
     for (batch_no, batch) in units.chunks(PARSE_BATCH).enumerate() {
         let parsed: Vec<Result<Parsed>> = batch.par_iter().with_min_len(64).map(parse).collect();
         let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
@@ -330,7 +330,6 @@ pub fn scan(
                     docs.sources.push(source);
                     docs.published.push(doc.published);
                     docs.text_hashes.push(doc.text_hash);
-                    docs.sizes.push(0);
                     unit_of.push(unit as u32);
                     kept.push(doc);
                 }
@@ -339,115 +338,57 @@ pub fn scan(
             }
         }
         if learn {
-            let batch_profiles: Vec<&LineProfile> =
+            let profiles: Vec<&LineProfile> =
                 kept.iter().map(|doc| &doc.prepared.profile).collect();
             shards
                 .par_iter_mut()
                 .enumerate()
-                .for_each(|(shard, model)| model.observe_shard(&batch_profiles, shard));
-        }
-        // Sign with the chrome learned so far; checked against the whole corpus's below.
-        let shards = &shards;
-        let signed: Vec<SignedDoc> = kept
-            .par_iter()
-            .with_min_len(16)
-            .map(|doc| {
-                let profile = &doc.prepared.profile;
-                let chrome: Vec<u32> = if learn {
-                    (0..profile.lines.len() as u32)
-                        .filter(|&i| {
-                            BoilerplateModel::is_chrome_in_shards(
-                                shards,
-                                profile.source,
-                                profile.lines[i as usize],
-                            )
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let signed = fingerprinter.sign_without(&doc.prepared, chrome.clone());
-                SignedDoc::new(&fingerprinter, &doc.prepared, signed, chrome, sampled, options)
-            })
-            .collect();
-        let first = docs.sizes.len() - kept.len();
-        for (offset, (doc, signed)) in kept.iter().zip(signed).enumerate() {
-            docs.sizes[first + offset] = signed.shingle_count;
-            docs.lanes.extend_from_slice(&signed.lanes);
-            chrome_counts.push(signed.chrome_count);
-            if learn {
-                profiles.push(&doc.prepared.profile, &signed.provisional);
-            }
-            if sampled {
-                samples.push(&signed.shingles);
-            }
-            if options.explain {
-                docs.chrome.push(signed.chrome_text);
-            }
-        }
-        // From here on the batch's mapped pages are not needed (documents read again
-        // below fault theirs back in).
-        for &(ix, span) in batch {
-            let input = &inputs[ix];
-            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
-            let end = end & !(RELEASE_ALIGN - 1);
-            if end > released[ix] {
-                input.release(released[ix]..end);
-                released[ix] = end;
-            }
-        }
-    }
-    drop((ids, source_index));
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read and signed");
-
-    let model = learn.then(|| BoilerplateModel::from_shards(&config.boilerplate, shards));
-    if let Some(model) = &model {
-        // Documents whose chrome, under the whole corpus's model, differs from the one
-        // they were signed with.
-        let stale: Vec<usize> = (0..docs.len())
-            .into_par_iter()
-            .with_min_len(1024)
-            .filter(|&doc| {
-                let (source, lines) = profiles.lines(doc);
-                let chrome =
-                    (0..lines.len() as u32).filter(|&i| model.is_chrome(source, lines[i as usize]));
-                !chrome.eq(profiles.chrome(doc).iter().copied())
-            })
-            .collect();
-        drop(profiles);
-        tracing::debug!(stale = stale.len(), "documents whose chrome changed");
-        for chunk in stale.chunks(PARSE_BATCH) {
-            let resigned: Vec<SignedDoc> = chunk
+                .for_each(|(shard, model)| model.observe_shard(&profiles, shard));
+        } else {
+            let signed: Vec<SignedDoc> = kept
                 .par_iter()
                 .with_min_len(16)
-                .map(|&doc| {
-                    let (ix, span) = units[unit_of[doc] as usize];
+                .map(|doc| {
+                    let signed = fingerprinter.sign(&doc.prepared, None);
+                    SignedDoc::new(&doc.prepared, signed, sampled, options)
+                })
+                .collect();
+            for signed in signed {
+                docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
+            }
+        }
+        pages.done_with(batch);
+    }
+    drop((ids, source_index));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
+
+    // Pass 2: sign, leaving out the chrome of the finished model.
+    if learn {
+        let model = BoilerplateModel::from_shards(&config.boilerplate, shards);
+        let mut pages = PageRelease::new(&inputs);
+        for batch in unit_of.chunks(PARSE_BATCH) {
+            let signed: Vec<SignedDoc> = batch
+                .par_iter()
+                .with_min_len(16)
+                .map(|&unit| {
+                    let (ix, span) = units[unit as usize];
                     let record = inputs[ix].parse(span, &options.fields)?;
                     let source = record.source.as_deref().unwrap_or("");
                     let prepared = fingerprinter.prepare(&record.text, source)?;
-                    let chrome = fingerprinter.chrome_lines(&prepared, model);
-                    let signed = fingerprinter.sign_without(&prepared, chrome.clone());
-                    Ok(SignedDoc::new(&fingerprinter, &prepared, signed, chrome, sampled, options))
+                    bar.inc(span.bytes.len() as u64 + 1);
+                    let signed = fingerprinter.sign(&prepared, Some(&model));
+                    Ok(SignedDoc::new(&prepared, signed, sampled, options))
                 })
                 .collect::<Result<_>>()?;
-            for (&doc, signed) in chunk.iter().zip(resigned) {
-                docs.sizes[doc] = signed.shingle_count;
-                docs.lanes[doc * config.num_perm..(doc + 1) * config.num_perm]
-                    .copy_from_slice(&signed.lanes);
-                chrome_counts[doc] = signed.chrome_count;
-                if sampled {
-                    samples.replace(doc, &signed.shingles);
-                }
-                if options.explain {
-                    docs.chrome[doc] = signed.chrome_text;
-                }
-                let (ix, span) = units[unit_of[doc] as usize];
-                inputs[ix].release_span(span.bytes);
+            for signed in signed {
+                docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
             }
+            let spans: Vec<_> = batch.iter().map(|&unit| units[unit as usize]).collect();
+            pages.done_with(&spans);
         }
     }
-    drop(model);
     drop(unit_of);
+    drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
@@ -458,7 +399,7 @@ pub fn scan(
     let assignments =
         cluster_signatures(config, &docs.lanes, &docs.sizes, samples_ref, &docs.published);
     Ok(ScanReport {
-        chrome_lines: chrome_counts.iter().map(|&c| u64::from(c)).sum(),
+        chrome_lines,
         docs,
         assignments,
         invalid,
@@ -466,6 +407,54 @@ pub fn scan(
         sign_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Releases an input's mapped pages behind a pass that reads it in order.
+struct PageRelease<'a> {
+    inputs: &'a [Input],
+    released: Vec<usize>,
+}
+
+impl<'a> PageRelease<'a> {
+    fn new(inputs: &'a [Input]) -> Self {
+        PageRelease { inputs, released: vec![0; inputs.len()] }
+    }
+
+    /// The pass is done with `spans` (in input order): release the whole pages before
+    /// the last one's start.
+    fn done_with(&mut self, spans: &[(usize, crate::corpus::Span<'_>)]) {
+        for &(ix, span) in spans {
+            let input = &self.inputs[ix];
+            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
+            let end = end & !(RELEASE_ALIGN - 1);
+            if end > self.released[ix] {
+                input.release(self.released[ix]..end);
+                self.released[ix] = end;
+            }
+        }
+    }
+}
+
+impl Docs {
+    /// Appends the signature of the next document (in order) and what goes with it.
+    fn push_signed(
+        &mut self,
+        signed: SignedDoc,
+        samples: &mut ShingleSets,
+        chrome_lines: &mut u64,
+        sampled: bool,
+        options: &ScanOptions,
+    ) {
+        self.lanes.extend_from_slice(&signed.lanes);
+        self.sizes.push(signed.shingle_count);
+        *chrome_lines += u64::from(signed.chrome_count);
+        if sampled {
+            samples.push(&signed.shingles);
+        }
+        if options.explain {
+            self.chrome.push(signed.chrome_text);
+        }
+    }
 }
 
 /// An article after the text stage, before its batch is signed.
@@ -483,8 +472,6 @@ struct SignedDoc {
     shingle_count: u32,
     /// Lines left out as chrome (none when too little would be left).
     chrome_count: u32,
-    /// The lines the model called chrome when the document was signed.
-    provisional: Vec<u32>,
     /// The low 32 bits of each shingle hash, sorted and distinct (sampled containment).
     shingles: Vec<u32>,
     /// Chrome lines' text, when explaining.
@@ -493,14 +480,11 @@ struct SignedDoc {
 
 impl SignedDoc {
     fn new(
-        fingerprinter: &Fingerprinter,
         prepared: &Prepared,
         signed: crate::fingerprint::Signed,
-        provisional: Vec<u32>,
         sampled: bool,
         options: &ScanOptions,
     ) -> Self {
-        let _ = fingerprinter;
         let chrome_text = if options.explain {
             let lines: Vec<&str> = prepared.normalized.lines().collect();
             signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
@@ -519,51 +503,18 @@ impl SignedDoc {
             lanes: signed.fingerprint.signature.0,
             shingle_count: signed.fingerprint.shingle_count,
             chrome_count: signed.chrome_lines.len() as u32,
-            provisional,
             shingles,
             chrome_text,
         }
     }
 }
 
-/// Every document's line profile (source and line hashes) and the chrome it was signed
-/// with, in flat arrays: what the check against the complete chrome model needs.
-#[derive(Debug, Default)]
-struct Profiles {
-    sources: Vec<u64>,
-    lines: Vec<u64>,
-    line_ends: Vec<usize>,
-    chrome: Vec<u32>,
-    chrome_ends: Vec<usize>,
-}
-
-impl Profiles {
-    fn push(&mut self, profile: &LineProfile, chrome: &[u32]) {
-        self.sources.push(profile.source);
-        self.lines.extend_from_slice(&profile.lines);
-        self.line_ends.push(self.lines.len());
-        self.chrome.extend_from_slice(chrome);
-        self.chrome_ends.push(self.chrome.len());
-    }
-
-    fn lines(&self, doc: usize) -> (u64, &[u64]) {
-        let start = if doc == 0 { 0 } else { self.line_ends[doc - 1] };
-        (self.sources[doc], &self.lines[start..self.line_ends[doc]])
-    }
-
-    fn chrome(&self, doc: usize) -> &[u32] {
-        let start = if doc == 0 { 0 } else { self.chrome_ends[doc - 1] };
-        &self.chrome[start..self.chrome_ends[doc]]
-    }
-}
-
 /// Every document's shingle set (low 32 bits, sorted) in one flat array, for sampled
-/// containment; the few documents signed again keep their new set on the side.
+/// containment.
 #[derive(Debug, Default)]
 struct ShingleSets {
     shingles: Vec<u32>,
     ends: Vec<usize>,
-    replaced: HashMap<usize, Box<[u32]>>,
 }
 
 impl ShingleSets {
@@ -572,14 +523,7 @@ impl ShingleSets {
         self.ends.push(self.shingles.len());
     }
 
-    fn replace(&mut self, doc: usize, shingles: &[u32]) {
-        self.replaced.insert(doc, shingles.into());
-    }
-
     fn get(&self, doc: usize) -> &[u32] {
-        if let Some(set) = self.replaced.get(&doc) {
-            return set;
-        }
         let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
         &self.shingles[start..self.ends[doc]]
     }
@@ -701,12 +645,24 @@ pub fn cluster_signatures(
     let sampled = samples.is_some();
     // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
     // Pairs that estimate decides are kept with their equal-lane count; pairs in the
-    // sampling window are kept undecided. Documents are visited bucket after bucket of
-    // the first band, so consecutive documents mostly share candidates and their lanes
-    // stay in cache.
-    let order = jaccard_view.bucket_order(0, n);
-    let examine = |slot: Slot| -> Vec<Candidate> {
-        let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
+    // sampling window are kept undecided. Documents are visited story by story (see
+    // `BandTable::locality_order`), so consecutive documents mostly share candidates and
+    // their lanes stay in cache.
+    let order = jaccard_view.locality_order(n);
+    // An undecided pair's link, sampled: the pair as found, or else (when both ends
+    // found it) the other way round, as the scan always oriented links.
+    let resolve = |c: &Candidate| -> Option<Link> {
+        let link = |a: Slot, b: Slot| {
+            let similarity = verifier.similarity(a, b);
+            similarity.copy_kind(config).map(|_| Link { a, b, similarity })
+        };
+        link(c.a, c.b).or_else(|| {
+            let both = c.flags & MAYBE_BOTH != 0 && finds_by_jaccard(c.b, c.a, &jaccard_view);
+            if both { link(c.b, c.a) } else { None }
+        })
+    };
+    let examine = |slot: Slot, sampled_now: &mut Vec<Link>| -> Vec<Candidate> {
+        let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), sizes);
         let mut out = Vec::new();
         for other in candidates {
             // A pair can be found from both ends: by the later (or shorter) document
@@ -725,12 +681,20 @@ pub fn cluster_signatures(
             let (size_a, size_b) = (sizes[slot as usize], sizes[other as usize]);
             let plain = plain_similarity(equal, config.num_perm, size_a, size_b);
             if sampled && needs_sampling(config, &plain, size_a, size_b) {
-                // Whether the other end found it too matters only if this orientation
-                // fails its sample; that is looked up then (`MAYBE_BOTH`).
                 let whole =
                     Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
                 let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
-                out.push(Candidate { key: whole.jaccard, a: slot, b: other, equal: 0, flags });
+                let candidate =
+                    Candidate { key: whole.jaccard, a: slot, b: other, equal: 0, flags };
+                // A pair whose sample could make it a duplicate by Jaccard would have its
+                // turn among the duplicates, before most documents are joined: sample it
+                // now, in parallel. Below, its turn comes after them, and most such pairs
+                // (excerpts of a story whose copies are joined by then) are never sampled.
+                if whole.jaccard >= config.jaccard_threshold {
+                    sampled_now.extend(resolve(&candidate));
+                } else {
+                    out.push(candidate);
+                }
             } else if plain.copy_kind(config).is_some() {
                 let key = plain.containment_of_shorter();
                 out.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
@@ -738,16 +702,25 @@ pub fn cluster_signatures(
         }
         out
     };
+    let early = std::sync::Mutex::new(Vec::new());
     let (mut decided, mut pending): (Vec<Candidate>, Vec<Candidate>) = order
         .par_chunks(64)
-        .flat_map_iter(|chunk| chunk.iter().flat_map(|&slot| examine(slot)))
+        .flat_map_iter(|chunk| {
+            let mut sampled_now = Vec::new();
+            let found: Vec<Candidate> =
+                chunk.iter().flat_map(|&slot| examine(slot, &mut sampled_now)).collect();
+            early.lock().unwrap_or_else(|e| e.into_inner()).extend(sampled_now);
+            found
+        })
         .partition(|c| c.flags & PENDING == 0);
+    let mut early = early.into_inner().unwrap_or_else(|e| e.into_inner());
     drop(order);
     drop(rejecter);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         decided = decided.len(),
         pending = pending.len(),
+        sampled = early.len(),
         "examined candidates"
     );
     // Pass 2: take links strongest first, exactly in `link_order`. A decided pair's place
@@ -766,16 +739,19 @@ pub fn cluster_signatures(
         y.equal.cmp(&x.equal).then(y.key.total_cmp(&x.key)).then((x.a, x.b).cmp(&(y.a, y.b)))
     });
     pending.par_sort_unstable_by(|x, y| y.key.total_cmp(&x.key).then((x.a, x.b).cmp(&(y.a, y.b))));
+    let early_turn = |l: &Link| Turn::of(l.a, l.b, &l.similarity);
+    early.par_sort_unstable_by(|x, y| early_turn(x).cmp(&early_turn(y)));
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "sorted candidates");
     let mut clusterer = Clusterer::new(&verifier, published);
     let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
-    let (mut next_decided, mut next_pending) = (0, 0);
+    let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
     let mut sampled_pairs = 0usize;
     loop {
         let heads = [
             decided.get(next_decided).map(decided_turn),
             pending.get(next_pending).map(pending_turn),
             resolved.peek().map(|r| r.0.turn),
+            early.get(next_early).map(early_turn),
         ];
         let Some((source, _)) = heads
             .iter()
@@ -807,21 +783,14 @@ pub fn cluster_signatures(
                     continue;
                 }
                 sampled_pairs += 1;
-                let mut orientations = vec![(c.a, c.b)];
-                if c.flags & MAYBE_BOTH != 0 && finds_by_jaccard(c.b, c.a, &jaccard_view) {
-                    orientations.push((c.b, c.a));
+                if let Some(link) = resolve(&c) {
+                    let turn = Turn::of(link.a, link.b, &link.similarity);
+                    resolved.push(std::cmp::Reverse(Resolved { turn, link }));
                 }
-                for (a, b) in orientations {
-                    let similarity = verifier.similarity(a, b);
-                    if similarity.copy_kind(config).is_some() {
-                        let link = Link { a, b, similarity };
-                        resolved.push(std::cmp::Reverse(Resolved {
-                            turn: Turn::of(a, b, &similarity),
-                            link,
-                        }));
-                        break;
-                    }
-                }
+            }
+            3 => {
+                clusterer.offer(early[next_early]);
+                next_early += 1;
             }
             _ => {
                 let std::cmp::Reverse(Resolved { link, .. }) = resolved.pop().expect("peeked");
@@ -830,7 +799,7 @@ pub fn cluster_signatures(
         }
     }
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), sampled = sampled_pairs, "linked");
-    drop((decided, pending));
+    drop((decided, pending, early));
     let mut assignments = clusterer.finish();
     assignments
         .par_iter_mut()
@@ -1274,6 +1243,122 @@ mod tests {
             }
             // The check is not vacuous: both outcomes occur.
             assert!(rejected > 1000 && accepted > 100, "{rejected} rejected, {accepted} copies");
+        }
+    }
+
+    /// The clustering as the scan did it before links were taken lazily: every candidate
+    /// verified (sampling included), one link per pair (the smaller slot's orientation
+    /// when both verify), all sorted, then [`crate::cluster::cluster_links`].
+    fn eager(
+        config: &DetectorConfig,
+        fingerprints: &[Fingerprint],
+        samples: Option<&[ShingleSample]>,
+        published: &[Option<i64>],
+    ) -> Vec<Assignment> {
+        let lanes: Vec<u32> =
+            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+        let sizes: Vec<u32> = fingerprints.iter().map(|f| f.shingle_count).collect();
+        let slice = samples.unwrap_or_default();
+        let source = samples.is_some().then_some(&slice as &dyn SampledContainment);
+        let verifier = Verifier::new(config, &lanes, &sizes, source);
+        let n = sizes.len();
+        let view_lanes = |slot: Slot| verifier.lanes(slot);
+        let jaccard_view =
+            BandTable::build(n, config.bands, config.rows, config.seed, view_lanes, |s| s);
+        let seed = config.seed.rotate_left(32);
+        let containment_view =
+            BandTable::build(n, config.containment_bands, 1, seed, view_lanes, |s| {
+                std::cmp::Reverse(sizes[s as usize])
+            });
+        let mut links = Vec::new();
+        for slot in 0..n as Slot {
+            for other in candidates_of(slot, &jaccard_view, Some(&containment_view), &sizes) {
+                let similarity = verifier.similarity(slot, other);
+                if similarity.copy_kind(config).is_some() {
+                    links.push(Link { a: slot, b: other, similarity });
+                }
+            }
+        }
+        links.sort_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
+        links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
+        let mut assignments = crate::cluster::cluster_links(&verifier, published, links);
+        for (doc, assignment) in assignments.iter_mut().enumerate() {
+            assignment.fill_to_origin(&verifier, doc);
+        }
+        assignments
+    }
+
+    #[test]
+    fn lazy_linking_equals_verifying_every_candidate() {
+        // Small bands and a low bucket cap make big buckets, many pairs found from both
+        // ends and many in the sampling window: every path of the lazy order is taken.
+        for (bands, rows) in [(28, 2), (16, 4)] {
+            let config = DetectorConfig { bands, rows, ..DetectorConfig::default() };
+            let (fingerprints, samples) = corpus(&config);
+            let published: Vec<Option<i64>> = (0..fingerprints.len())
+                .map(|i| (i % 3 != 0).then_some((i as i64 * 7) % 50))
+                .collect();
+            for sampled in [true, false] {
+                let samples = sampled.then_some(samples.as_slice());
+                let lazy = cluster_fingerprints(&config, &fingerprints, samples, &published);
+                let expected = eager(&config, &fingerprints, samples, &published);
+                assert_eq!(lazy, expected, "bands {bands} x {rows}, sampled {sampled}");
+                let clustered = lazy.iter().filter(|a| a.link.is_some()).count();
+                assert!(clustered > 40, "{clustered} documents linked");
+            }
+        }
+    }
+
+    #[test]
+    fn id_index_tells_duplicates_from_hash_collisions() {
+        let mut docs = Docs::new(16);
+        let mut index = IdIndex::default();
+        for (doc, id) in ["a", "b"].into_iter().enumerate() {
+            assert_eq!(index.find(&docs, id), None);
+            index.insert(&docs, id, doc);
+            docs.id_bytes.push_str(id);
+            docs.id_ends.push(docs.id_bytes.len());
+        }
+        assert_eq!(index.find(&docs, "b"), Some(1));
+        // "c" as if its hash were taken by "a": not a duplicate, and found after insert.
+        index.first.insert(IdIndex::hash("c"), 0);
+        assert_eq!(index.find(&docs, "c"), None);
+        index.insert(&docs, "c", 2);
+        docs.id_bytes.push_str("c");
+        docs.id_ends.push(docs.id_bytes.len());
+        assert_eq!(index.find(&docs, "c"), Some(2));
+        assert_eq!(index.find(&docs, "a"), Some(0));
+        assert_eq!((docs.id(0), docs.id(1), docs.id(2)), ("a", "b", "c"));
+    }
+
+    #[test]
+    fn shingle_sets_are_found_again() {
+        let mut sets = ShingleSets::default();
+        sets.push(&[1, 5, 9]);
+        sets.push(&[]);
+        sets.push(&[2, 3]);
+        assert_eq!(sets.get(0), [1, 5, 9]);
+        assert_eq!(sets.get(1), [] as [u32; 0]);
+        assert_eq!(sets.get(2), [2, 3]);
+    }
+
+    #[test]
+    fn scan_samples_match_stored_samples() {
+        let config = DetectorConfig::default();
+        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let (fingerprints, samples) = corpus(&config);
+        let mut sets = ShingleSets::default();
+        for sample in &samples {
+            sets.push(&sample.shingles);
+        }
+        let lanes: Vec<u32> =
+            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+        let source = ScanSamples { sets: &sets, lanes: &lanes, hasher: &hasher };
+        for (a, b) in [(0, 1), (3, 7), (10, 2), (5, 5)] {
+            assert_eq!(
+                source.contained_in(a, b),
+                samples[a as usize].contained_in(&samples[b as usize])
+            );
         }
     }
 
