@@ -210,6 +210,46 @@ mod tests {
     }
 
     #[test]
+    fn membership_checks_agree_with_bucket_walks() {
+        // Slots 0..40 in a few shared buckets per band, ordered by a size key.
+        let sigs: Vec<Vec<u32>> =
+            (0..40u32).map(|s| vec![s % 3, s % 2, s % 5, (s * 7) % 4]).collect();
+        let sizes: Vec<u32> = (0..40u32).map(|s| (s * 37) % 23).collect();
+        let by_size = BandTable::build(
+            40,
+            4,
+            1,
+            5,
+            |s| &sigs[s as usize],
+            |s| std::cmp::Reverse(sizes[s as usize]),
+        );
+        let by_slot = BandTable::build(40, 2, 2, 5, |s| &sigs[s as usize], |s| s);
+        for slot in 0..40 {
+            for other in 0..40 {
+                for band in 0..2 {
+                    let before = by_slot.before(slot, band);
+                    let near = &before[before.len().saturating_sub(3)..];
+                    assert_eq!(by_slot.is_near_before(slot, other, band, 3), near.contains(&other));
+                }
+                for band in 0..4 {
+                    let before = by_size.before(slot, band);
+                    let leading = &before[..before.len().min(2)];
+                    assert_eq!(by_size.is_leading(slot, other, band, 2), leading.contains(&other));
+                }
+            }
+            let first = (0..2).map(|band| by_slot.first_member(slot, band)).min().unwrap();
+            assert!(first <= slot);
+        }
+        let mut order = by_slot.locality_order(40);
+        assert!(order.windows(2).all(|w| {
+            let key = |s: Slot| (0..2).map(|b| by_slot.first_member(s, b)).min().unwrap();
+            (key(w[0]), w[0]) < (key(w[1]), w[1])
+        }));
+        order.sort_unstable();
+        assert_eq!(order, (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn members_follow_the_order_key() {
         let sigs: Vec<Vec<u32>> = vec![vec![1], vec![1], vec![1]];
         let sizes = [10u32, 30, 20];

@@ -418,6 +418,43 @@ mod tests {
     }
 
     #[test]
+    fn shards_learned_batch_by_batch_answer_as_the_joined_model() {
+        // A small capacity, so shards forget between batches too.
+        let config = BoilerplateConfig { capacity: 64, ..BoilerplateConfig::default() };
+        let docs: Vec<LineProfile> = (0..120)
+            .map(|n| {
+                let footer = if n % 4 == 0 { "Leave a Comment" } else { "Share this" };
+                profile(&format!("site-{}", n % 5), &format!("{}\n{footer}", story(n % 30)))
+            })
+            .collect();
+        let refs: Vec<&LineProfile> = docs.iter().collect();
+        let whole: Vec<BoilerplateModel> = (0..BoilerplateModel::SHARDS)
+            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+            .collect();
+        let mut batched: Vec<BoilerplateModel> =
+            (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config)).collect();
+        for batch in refs.chunks(7) {
+            for (shard, model) in batched.iter_mut().enumerate() {
+                model.observe_shard(batch, shard);
+            }
+        }
+        assert_eq!(batched, whole);
+        let joined = BoilerplateModel::from_shards(&config, whole);
+        let mut chrome = 0;
+        for doc in &docs {
+            for &line in &doc.lines {
+                let expected = joined.is_chrome(doc.source, line);
+                chrome += usize::from(expected);
+                assert_eq!(
+                    BoilerplateModel::is_chrome_in_shards(&batched, doc.source, line),
+                    expected
+                );
+            }
+        }
+        assert!(chrome > 0, "some lines are chrome");
+    }
+
+    #[test]
     fn round_trips_through_serde() {
         let mut model = BoilerplateModel::new(&BoilerplateConfig::default());
         for n in 0..5 {

@@ -117,6 +117,15 @@ impl UnionFind {
         x
     }
 
+    /// The representative of `x`'s set, without shortening paths: usable from many
+    /// threads at once.
+    pub fn root(&self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            x = self.parent[x as usize];
+        }
+        x
+    }
+
     /// Merges the sets of `a` and `b`; returns false when they were already one.
     pub fn union(&mut self, a: u32, b: u32) -> bool {
         let (ra, rb) = (self.find(a), self.find(b));
@@ -416,6 +425,12 @@ impl<'v, 'a> Clusterer<'v, 'a> {
     /// True when `a` and `b` are in one cluster already.
     pub fn joined(&mut self, a: Slot, b: Slot) -> bool {
         self.sets.find(a) == self.sets.find(b)
+    }
+
+    /// [`Clusterer::joined`] through a shared reference (no path shortening), so that
+    /// many threads can check links ahead of their turn.
+    pub fn joined_now(&self, a: Slot, b: Slot) -> bool {
+        self.sets.root(a) == self.sets.root(b)
     }
 
     fn sample(&self, root: u32) -> &[u32] {

@@ -537,12 +537,35 @@ struct ScanSamples<'a> {
     hasher: &'a crate::minhash::MinHasher,
 }
 
+thread_local! {
+    /// Per thread, the lane minima last recovered, keyed by signature array and slot: a
+    /// short text is usually sampled against several longer copies in a row.
+    static MINIMA: std::cell::RefCell<Vec<((usize, Slot), Box<[u32]>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Minima kept per thread.
+const MINIMA_CACHED: usize = 8;
+
 impl SampledContainment for ScanSamples<'_> {
     fn contained_in(&self, short: Slot, long: Slot) -> f64 {
-        let width = self.hasher.num_perm();
-        let lanes = &self.lanes[short as usize * width..(short as usize + 1) * width];
-        let minima = ShingleSample::minima(self.hasher, lanes);
-        crate::cluster::sampled_containment(&minima, self.sets.get(long as usize))
+        let key = (self.lanes.as_ptr() as usize, short);
+        let set = self.sets.get(long as usize);
+        MINIMA.with(|cache| {
+            let cache = &mut *cache.borrow_mut();
+            if let Some((_, minima)) = cache.iter().find(|(k, _)| *k == key) {
+                return crate::cluster::sampled_containment(minima, set);
+            }
+            let width = self.hasher.num_perm();
+            let lanes = &self.lanes[short as usize * width..(short as usize + 1) * width];
+            let minima = ShingleSample::minima(self.hasher, lanes);
+            let contained = crate::cluster::sampled_containment(&minima, set);
+            if cache.len() == MINIMA_CACHED {
+                cache.remove(0);
+            }
+            cache.push((key, minima));
+            contained
+        })
     }
 }
 
@@ -707,16 +730,23 @@ pub fn cluster_signatures(
         out
     };
     let early = std::sync::Mutex::new(Vec::new());
-    let (mut decided, mut pending): (Vec<Candidate>, Vec<Candidate>) = order
-        .par_chunks(64)
-        .flat_map_iter(|chunk| {
-            let mut sampled_now = Vec::new();
-            let found: Vec<Candidate> =
-                chunk.iter().flat_map(|&slot| examine(slot, &mut sampled_now)).collect();
-            early.lock().unwrap_or_else(|e| e.into_inner()).extend(sampled_now);
-            found
-        })
-        .partition(|c| c.flags & PENDING == 0);
+    let (mut decided, mut pending) = (Vec::new(), Vec::new());
+    // Stretch by stretch, so that collecting in parallel never holds a second copy of
+    // the whole candidate list.
+    for stretch in order.chunks(1 << 16) {
+        let (found_decided, found_pending): (Vec<Candidate>, Vec<Candidate>) = stretch
+            .par_chunks(64)
+            .flat_map_iter(|chunk| {
+                let mut sampled_now = Vec::new();
+                let found: Vec<Candidate> =
+                    chunk.iter().flat_map(|&slot| examine(slot, &mut sampled_now)).collect();
+                early.lock().unwrap_or_else(|e| e.into_inner()).extend(sampled_now);
+                found
+            })
+            .partition(|c| c.flags & PENDING == 0);
+        decided.extend(found_decided);
+        pending.extend(found_pending);
+    }
     let mut early = early.into_inner().unwrap_or_else(|e| e.into_inner());
     drop(order);
     drop(rejecter);
@@ -767,9 +797,21 @@ pub fn cluster_signatures(
         };
         match source {
             0 => {
+                if next_decided % SKIP_BLOCK == 0 {
+                    // Links whose documents are joined already change nothing when their
+                    // turn comes: mark the next block's in parallel, so that the
+                    // sequential walk passes them by without a lookup.
+                    let block = next_decided..(next_decided + SKIP_BLOCK).min(decided.len());
+                    let clusterer = &clusterer;
+                    decided[block].par_iter_mut().with_min_len(4096).for_each(|c| {
+                        if clusterer.joined_now(c.a, c.b) {
+                            c.flags |= JOINED;
+                        }
+                    });
+                }
                 let c = decided[next_decided];
                 next_decided += 1;
-                if clusterer.joined(c.a, c.b) {
+                if c.flags & JOINED != 0 || clusterer.joined(c.a, c.b) {
                     continue;
                 }
                 let similarity = plain_similarity(
@@ -831,6 +873,10 @@ struct Candidate {
 
 /// The plain estimate falls in the sampling window: decided only when its turn comes.
 const PENDING: u8 = 1;
+/// Its documents were joined before its turn (see [`SKIP_BLOCK`]).
+const JOINED: u8 = 4;
+/// Decided links checked in parallel for joined documents at a time.
+const SKIP_BLOCK: usize = 1 << 16;
 /// Found through the containment view by the earlier document: the later one may have
 /// found it too, and its orientation counts when this one fails.
 const MAYBE_BOTH: u8 = 2;
