@@ -1,6 +1,7 @@
-//! `scan` learns chrome while it reads and signs again the documents whose chrome the
-//! finished model changes (issue 6). Its result must be the one of learning chrome from
-//! the whole corpus first and signing after, computed here from the library's parts.
+//! `scan` learns chrome batch by batch in a first reading pass and normalizes every text
+//! again to sign it in a second (issue 6: no normalized text is kept between the passes).
+//! Its result must be the one of learning chrome from the whole corpus with every text in
+//! memory and signing after, computed here from the library's parts.
 
 use std::path::Path;
 
@@ -65,13 +66,13 @@ fn check(path: &Path) {
 }
 
 #[test]
-fn one_pass_equals_learning_chrome_first_on_the_fixture() {
+fn two_passes_equal_learning_chrome_first_on_the_fixture() {
     check(&common::root().join("tests/fixtures/synd-sample.jsonl"));
 }
 
 #[test]
-fn one_pass_equals_learning_chrome_first_on_synd_dev() {
-    let Some(data) = common::shared_data("one_pass_equals_learning_chrome_first_on_synd_dev")
+fn two_passes_equal_learning_chrome_first_on_synd_dev() {
+    let Some(data) = common::shared_data("two_passes_equal_learning_chrome_first_on_synd_dev")
     else {
         return;
     };
