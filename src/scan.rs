@@ -537,10 +537,13 @@ struct ScanSamples<'a> {
     hasher: &'a crate::minhash::MinHasher,
 }
 
+/// Lane minima recovered from one signature, keyed by signature array and slot.
+type CachedMinima = ((usize, Slot), Box<[u32]>);
+
 thread_local! {
-    /// Per thread, the lane minima last recovered, keyed by signature array and slot: a
-    /// short text is usually sampled against several longer copies in a row.
-    static MINIMA: std::cell::RefCell<Vec<((usize, Slot), Box<[u32]>)>> =
+    /// Per thread, the lane minima last recovered: a short text is usually sampled
+    /// against several longer copies in a row.
+    static MINIMA: std::cell::RefCell<Vec<CachedMinima>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
