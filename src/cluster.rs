@@ -406,6 +406,14 @@ pub struct Clusterer<'v, 'a> {
     /// itself), so that a million singletons cost no allocation.
     samples: Vec<Vec<u32>>,
     link_of: Vec<Option<(usize, Similarity)>>,
+    /// Per root: the merge that last changed its sample (0: never). With the root it
+    /// names a sample exactly, so a refused merge can be remembered.
+    changed: Vec<u32>,
+    merges: u32,
+    /// Cluster pairs (root and `changed` of each, in the order asked) the chaining guard
+    /// refused: the guard's answer depends on the two samples only, and between two big
+    /// stories that quote each other every cross link would ask again.
+    refused: std::collections::HashSet<u128>,
 }
 
 impl<'v, 'a> Clusterer<'v, 'a> {
@@ -419,6 +427,9 @@ impl<'v, 'a> Clusterer<'v, 'a> {
             sets: UnionFind::new(n),
             samples: vec![Vec::new(); n],
             link_of: vec![None; n],
+            changed: vec![0; n],
+            merges: 0,
+            refused: std::collections::HashSet::new(),
         }
     }
 
@@ -452,8 +463,16 @@ impl<'v, 'a> Clusterer<'v, 'a> {
         }
         let (sa, sb) = (self.sample(ra), self.sample(rb));
         let guarded = config.merge_support > 0.0 && (sa.len() > 1 || sb.len() > 1);
-        if guarded && !supported(self.verifier, sa, sb) {
-            return;
+        if guarded {
+            let name = |root: u32| u128::from(root) << 32 | u128::from(self.changed[root as usize]);
+            let pair = name(ra) << 64 | name(rb);
+            if self.refused.contains(&pair) {
+                return;
+            }
+            if !supported(self.verifier, sa, sb) {
+                self.refused.insert(pair);
+                return;
+            }
         }
         let published = self.published;
         let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
@@ -465,6 +484,8 @@ impl<'v, 'a> Clusterer<'v, 'a> {
         self.samples[ra as usize] = Vec::new();
         self.samples[rb as usize] = Vec::new();
         self.samples[root] = merged;
+        self.merges += 1;
+        self.changed[root] = self.merges;
         self.link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
         self.link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
     }
