@@ -227,21 +227,6 @@ impl Input {
         let _ = range;
     }
 
-    /// [`Input::release`] of the pages that hold `bytes` (a span of this input), once
-    /// it was read again out of order. Neighbours sharing those pages fault them back
-    /// in if they need them.
-    pub fn release_span(&self, bytes: &[u8]) {
-        const PAGE: usize = 4096;
-        let base = self.bytes.as_ptr() as usize;
-        let start = (bytes.as_ptr() as usize).saturating_sub(base);
-        let end = (start + bytes.len()).min(self.bytes.len());
-        let (first, last) =
-            (start / PAGE * PAGE, (end.div_ceil(PAGE) * PAGE).min(self.bytes.len()));
-        if last > first {
-            self.release(first..last);
-        }
-    }
-
     /// The article spans of this input. Blank lines are skipped (they are not articles).
     pub fn spans(&self) -> Vec<Span<'_>> {
         if self.format == Format::Whole {

@@ -1,8 +1,10 @@
-//! The batch pipeline behind `neardup scan`: read every input (memory-mapped), parse and
-//! normalize all articles in parallel on every core, learn site chrome from the whole
-//! corpus, shingle and sign what is not chrome (in parallel again), index in LSH, verify
-//! candidate pairs in parallel, cluster with the chaining-guarded union-find and name
-//! each cluster's origin. Output writing lives here too so the CLI stays a thin adapter.
+//! The batch pipeline behind `neardup scan`: read every input (memory-mapped) twice in
+//! parallel batches, first to learn site chrome from the whole corpus and then to sign
+//! what is not chrome, keeping documents as columns (flat signature lanes, an id arena);
+//! index in LSH; check candidate pairs in parallel on their MinHash estimate; take links
+//! strongest first with the chaining-guarded union-find, sampling the undecided ones only
+//! if their documents are not joined by their turn; name each cluster's origin. Output
+//! writing lives here too so the CLI stays a thin adapter.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::io::Write;
