@@ -27,7 +27,7 @@ use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
-use crate::minhash::{count_equal, count_equal_bytes, estimate_containment};
+use crate::minhash::{count_equal, estimate_containment};
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -673,7 +673,6 @@ pub fn cluster_signatures(
         })
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
-    let rejecter = EarlyReject::new(&verifier, samples.is_some());
     let sampled = samples.is_some();
     // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
     // Pairs that estimate decides are kept with their equal-lane count; pairs in the
@@ -704,9 +703,6 @@ pub fn cluster_signatures(
             // which found the pair through the containment view; so the later document
             // leaves such a pair to it.
             if other < slot && finds_by_containment(other, slot, containment_view.as_ref(), sizes) {
-                continue;
-            }
-            if rejecter.rejects(slot, other) {
                 continue;
             }
             let equal = count_equal(lanes(slot), lanes(other));
@@ -754,7 +750,6 @@ pub fn cluster_signatures(
     }
     let mut early = early.into_inner().unwrap_or_else(|e| e.into_inner());
     drop(order);
-    drop(rejecter);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         decided = decided.len(),
@@ -960,69 +955,6 @@ fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes
     let longer = f64::from(sizes[short as usize]) * CONTAINMENT_MIN_RATIO;
     f64::from(sizes[long as usize]) >= longer
         && (0..view.bands()).any(|band| view.is_leading(short, long, band, CONTAINMENT_PER_BAND))
-}
-
-/// An exact pre-check in front of the verifier on one byte per lane. Equal lanes have
-/// equal low bytes, so the count of equal bytes bounds the count of equal lanes from
-/// above, at a quarter of the memory traffic; most candidate pairs that fail are
-/// rejected on this alone.
-///
-/// It rejects a pair only when no Jaccard estimate up to that bound can make a copy. The
-/// plain estimate's verdict grows with Jaccard for fixed sizes (containment is increasing
-/// in Jaccard), so failing at the bound is final. With sampled containment the verifier
-/// may replace the estimate by a sample whose verdict can be anything, but only where
-/// [`crate::cluster::needs_sampling`] holds: there the estimated containment of the shorter lies within
-/// three standard errors of a containment threshold. For every Jaccard `J <= bound` that
-/// containment is at most the one at the bound, and the standard error is at most
-/// `sqrt(q (1 - q) / num_perm) (s + l) / s` with `q = min(max(bound, 1 / num_perm), 1/2)`
-/// (`J (1 - J)` grows up to 1/2, and `(1 + J)^2 >= 1`). So when the containment at the
-/// bound plus three such errors stays below both thresholds, no `J <= bound` is sampled,
-/// and the pair fails whatever its true estimate.
-struct EarlyReject<'a> {
-    config: &'a DetectorConfig,
-    verifier: &'a Verifier<'a>,
-    sketches: Vec<u8>,
-    sampled: bool,
-}
-
-impl<'a> EarlyReject<'a> {
-    fn new(verifier: &'a Verifier<'a>, sampled: bool) -> Self {
-        let config = verifier.config();
-        let sketches = (0..verifier.len() as Slot)
-            .into_par_iter()
-            .with_min_len(1024)
-            .flat_map_iter(|doc| verifier.lanes(doc).iter().map(|&v| v as u8))
-            .collect();
-        EarlyReject { config, verifier, sketches, sampled }
-    }
-
-    fn sketch(&self, doc: Slot) -> &[u8] {
-        let lanes = self.config.num_perm;
-        &self.sketches[doc as usize * lanes..(doc as usize + 1) * lanes]
-    }
-
-    /// True when the pair `a`, `b` certainly fails verification.
-    fn rejects(&self, a: Slot, b: Slot) -> bool {
-        let lanes = self.config.num_perm as f64;
-        let bound = f64::from(count_equal_bytes(self.sketch(a), self.sketch(b))) / lanes;
-        let (size_a, size_b) = (self.verifier.size(a), self.verifier.size(b));
-        let optimistic = Similarity {
-            jaccard: bound,
-            containment: estimate_containment(bound, size_a, size_b),
-            containment_rev: estimate_containment(bound, size_b, size_a),
-        };
-        if optimistic.copy_kind(self.config).is_some() {
-            return false;
-        }
-        if !self.sampled {
-            return true;
-        }
-        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
-        let q = bound.max(1.0 / lanes).min(0.5);
-        let error = (q * (1.0 - q) / lanes).sqrt() * (short + long) / short;
-        let lowest = self.config.containment_threshold.min(self.config.support_containment);
-        optimistic.containment_of_shorter() + 3.0 * error <= lowest
-    }
 }
 
 /// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
@@ -1271,34 +1203,6 @@ mod tests {
             fingerprints.push(Fingerprint { signature, shingle_count: shingles.len() as u32 });
         }
         (fingerprints, samples)
-    }
-
-    #[test]
-    fn early_rejection_never_drops_a_pair_the_verifier_accepts() {
-        let config = DetectorConfig::default();
-        let (fingerprints, samples) = corpus(&config);
-        for sampled in [false, true] {
-            let slice = samples.as_slice();
-            let samples = sampled.then_some(&slice as &dyn SampledContainment);
-            let lanes: Vec<u32> =
-                fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
-            let sizes: Vec<u32> = fingerprints.iter().map(|f| f.shingle_count).collect();
-            let verifier = Verifier::new(&config, &lanes, &sizes, samples);
-            let rejecter = EarlyReject::new(&verifier, sampled);
-            let (mut rejected, mut accepted) = (0, 0);
-            for a in 0..fingerprints.len() as Slot {
-                for b in 0..a {
-                    let copy = verifier.similarity(a, b).copy_kind(&config).is_some();
-                    accepted += usize::from(copy);
-                    if rejecter.rejects(a, b) {
-                        rejected += 1;
-                        assert!(!copy, "pair ({a}, {b}) rejected early but verifies");
-                    }
-                }
-            }
-            // The check is not vacuous: both outcomes occur.
-            assert!(rejected > 1000 && accepted > 100, "{rejected} rejected, {accepted} copies");
-        }
     }
 
     /// The clustering as the scan did it before links were taken lazily: every candidate
