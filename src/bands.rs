@@ -285,9 +285,9 @@ mod tests {
         // 1000 slots: buckets of ~140 (value s % 7), pairs, and lone slots, so bucket
         // starts fall anywhere in the start bitmap, far from and near word edges.
         let value = |s: u32| {
-            if s % 5 == 0 {
+            if s.is_multiple_of(5) {
                 1000 + s / 2
-            } else if s % 3 == 0 {
+            } else if s.is_multiple_of(3) {
                 5000 + s
             } else {
                 s % 7
