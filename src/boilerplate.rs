@@ -198,16 +198,37 @@ impl BoilerplateModel {
     /// key's count depends only on the documents that hold it, in order, so the shards
     /// can be learned in parallel and joined with [`BoilerplateModel::from_shards`].
     pub fn learn_shard(config: &BoilerplateConfig, docs: &[&LineProfile], shard: usize) -> Self {
-        let capacity = config.capacity.div_ceil(Self::SHARDS);
         let mut model = BoilerplateModel::new(config);
-        let in_shard = |key: u64| (key >> 32) as usize % Self::SHARDS == shard;
+        model.observe_shard(docs, shard);
+        model
+    }
+
+    /// Counts `docs` (in order) into this model as shard `shard`: learning a shard batch
+    /// after batch gives the same model as [`BoilerplateModel::learn_shard`] over all of
+    /// them, so a scan can learn while it reads.
+    pub fn observe_shard(&mut self, docs: &[&LineProfile], shard: usize) {
+        let capacity = self.config.capacity.div_ceil(Self::SHARDS);
+        let in_shard = |key: u64| shard_of(key) == shard;
         for doc in docs {
-            model.observe_keys(doc, in_shard);
-            if model.counts.len() > capacity {
-                model.forget_to(capacity);
+            self.observe_keys(doc, in_shard);
+            if self.counts.len() > capacity {
+                self.forget_to(capacity);
             }
         }
-        model
+    }
+
+    /// [`BoilerplateModel::is_chrome`] of the model [`BoilerplateModel::from_shards`]
+    /// would join from `shards`, without joining them.
+    pub fn is_chrome_in_shards(shards: &[BoilerplateModel], source: u64, line: u64) -> bool {
+        if line == 0 || shards.len() != Self::SHARDS {
+            return false;
+        }
+        let config = &shards[0].config;
+        let chrome = |key: u64, min_docs| {
+            shards[shard_of(key)].counts.get(&key).is_some_and(|c| c.is_chrome(min_docs))
+        };
+        (source != 0 && chrome(source_key(source, line), config.min_docs_per_source))
+            || chrome(global_key(line), config.min_docs_global)
     }
 
     /// Joins the shards made by [`BoilerplateModel::learn_shard`] over the same documents.
@@ -279,6 +300,10 @@ fn source_key(source: u64, line: u64) -> u64 {
 
 fn global_key(line: u64) -> u64 {
     line
+}
+
+fn shard_of(key: u64) -> usize {
+    (key >> 32) as usize % BoilerplateModel::SHARDS
 }
 
 #[cfg(test)]
@@ -390,6 +415,43 @@ mod tests {
             .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
             .collect();
         assert_eq!(BoilerplateModel::from_shards(&config, shards), sequential);
+    }
+
+    #[test]
+    fn shards_learned_batch_by_batch_answer_as_the_joined_model() {
+        // A small capacity, so shards forget between batches too.
+        let config = BoilerplateConfig { capacity: 64, ..BoilerplateConfig::default() };
+        let docs: Vec<LineProfile> = (0..120)
+            .map(|n| {
+                let footer = if n % 4 == 0 { "Leave a Comment" } else { "Share this" };
+                profile(&format!("site-{}", n % 5), &format!("{}\n{footer}", story(n % 30)))
+            })
+            .collect();
+        let refs: Vec<&LineProfile> = docs.iter().collect();
+        let whole: Vec<BoilerplateModel> = (0..BoilerplateModel::SHARDS)
+            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+            .collect();
+        let mut batched: Vec<BoilerplateModel> =
+            (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config)).collect();
+        for batch in refs.chunks(7) {
+            for (shard, model) in batched.iter_mut().enumerate() {
+                model.observe_shard(batch, shard);
+            }
+        }
+        assert_eq!(batched, whole);
+        let joined = BoilerplateModel::from_shards(&config, whole);
+        let mut chrome = 0;
+        for doc in &docs {
+            for &line in &doc.lines {
+                let expected = joined.is_chrome(doc.source, line);
+                chrome += usize::from(expected);
+                assert_eq!(
+                    BoilerplateModel::is_chrome_in_shards(&batched, doc.source, line),
+                    expected
+                );
+            }
+        }
+        assert!(chrome > 0, "some lines are chrome");
     }
 
     #[test]

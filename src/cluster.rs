@@ -117,6 +117,15 @@ impl UnionFind {
         x
     }
 
+    /// The representative of `x`'s set, without shortening paths: usable from many
+    /// threads at once.
+    pub fn root(&self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            x = self.parent[x as usize];
+        }
+        x
+    }
+
     /// Merges the sets of `a` and `b`; returns false when they were already one.
     pub fn union(&mut self, a: u32, b: u32) -> bool {
         let (ra, rb) = (self.find(a), self.find(b));
@@ -211,25 +220,48 @@ fn count_common(small: &[u32], large: &[u32]) -> usize {
     hits
 }
 
-/// What batch verification knows about the documents: their fingerprints and,
-/// optionally, a [`ShingleSample`] of each, which turns the noisy Jaccard-based
-/// containment estimate into a sampled one.
-#[derive(Debug, Clone, Copy)]
+/// Where sampled containment looks shingles up: for a pair of documents, the share of
+/// the shorter's lane-minimum shingles found in the longer's whole set.
+pub trait SampledContainment: Sync {
+    /// Estimated containment of document `short` in document `long`.
+    fn contained_in(&self, short: Slot, long: Slot) -> f64;
+}
+
+impl SampledContainment for &[ShingleSample] {
+    fn contained_in(&self, short: Slot, long: Slot) -> f64 {
+        self[short as usize].contained_in(&self[long as usize])
+    }
+}
+
+/// What batch verification knows about the documents: their signatures (one flat array
+/// of `num_perm` lanes per document) and shingle counts and, optionally, a
+/// [`SampledContainment`], which turns the noisy Jaccard-based containment estimate into
+/// a sampled one.
+#[derive(Clone, Copy)]
 pub struct Verifier<'a> {
     config: &'a DetectorConfig,
-    fingerprints: &'a [Fingerprint],
-    samples: Option<&'a [ShingleSample]>,
+    lanes: &'a [u32],
+    sizes: &'a [u32],
+    samples: Option<&'a dyn SampledContainment>,
+}
+
+impl std::fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("documents", &self.len()).finish_non_exhaustive()
+    }
 }
 
 impl<'a> Verifier<'a> {
-    /// A verifier over `fingerprints` (and `samples`, one per fingerprint, if given).
+    /// A verifier over documents whose signatures lie one after another in `lanes`
+    /// (`num_perm` each) with shingle counts `sizes`.
     pub fn new(
         config: &'a DetectorConfig,
-        fingerprints: &'a [Fingerprint],
-        samples: Option<&'a [ShingleSample]>,
+        lanes: &'a [u32],
+        sizes: &'a [u32],
+        samples: Option<&'a dyn SampledContainment>,
     ) -> Self {
-        debug_assert!(samples.is_none_or(|samples| samples.len() == fingerprints.len()));
-        Verifier { config, fingerprints, samples }
+        debug_assert_eq!(lanes.len(), sizes.len() * config.num_perm);
+        Verifier { config, lanes, sizes, samples }
     }
 
     /// The config verdicts are made under.
@@ -239,17 +271,23 @@ impl<'a> Verifier<'a> {
 
     /// Number of documents.
     pub fn len(&self) -> usize {
-        self.fingerprints.len()
+        self.sizes.len()
     }
 
     /// True when there are no documents.
     pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
+        self.sizes.is_empty()
     }
 
-    /// The fingerprints.
-    pub fn fingerprints(&self) -> &'a [Fingerprint] {
-        self.fingerprints
+    /// The signature lanes of document `doc`.
+    pub fn lanes(&self, doc: Slot) -> &'a [u32] {
+        let width = self.config.num_perm;
+        &self.lanes[doc as usize * width..(doc as usize + 1) * width]
+    }
+
+    /// The shingle count of document `doc`.
+    pub fn size(&self, doc: Slot) -> u32 {
+        self.sizes[doc as usize]
     }
 
     /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
@@ -258,19 +296,15 @@ impl<'a> Verifier<'a> {
     /// containment of the shorter in the longer is re-estimated by looking the shorter's
     /// lane-minimum shingles up in the longer's set, and Jaccard is derived from it.
     pub fn similarity(&self, a: Slot, b: Slot) -> Similarity {
-        let (fa, fb) = (&self.fingerprints[a as usize], &self.fingerprints[b as usize]);
-        let estimate = Similarity::between(fa, fb);
+        let (size_a, size_b) = (self.size(a), self.size(b));
+        let estimate = Similarity::of(self.lanes(a), size_a, self.lanes(b), size_b);
         let Some(samples) = self.samples else { return estimate };
-        if !needs_sampling(self.config, &estimate, fa.shingle_count, fb.shingle_count) {
+        if !needs_sampling(self.config, &estimate, size_a, size_b) {
             return estimate;
         }
-        let (short, long) = if fa.shingle_count <= fb.shingle_count { (a, b) } else { (b, a) };
-        let contained = samples[short as usize].contained_in(&samples[long as usize]);
-        let refined = Similarity::from_containment(
-            contained,
-            self.fingerprints[short as usize].shingle_count,
-            self.fingerprints[long as usize].shingle_count,
-        );
+        let (short, long) = if size_a <= size_b { (a, b) } else { (b, a) };
+        let contained = samples.contained_in(short, long);
+        let refined = Similarity::from_containment(contained, self.size(short), self.size(long));
         if short == a { refined } else { refined.reversed() }
     }
 }
@@ -350,44 +384,124 @@ pub fn cluster_links(
     published: &[Option<i64>],
     mut links: Vec<Link>,
 ) -> Vec<Assignment> {
-    let config = verifier.config;
-    let n = verifier.len();
-    debug_assert_eq!(published.len(), n);
-    let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
     // Stable and adaptive: linear when the caller sorted already.
     links.sort_by(link_order);
-    let mut sets = UnionFind::new(n);
-    // Per root: its earliest members, at most `support_sample`, in origin order.
-    let mut samples: Vec<Vec<u32>> = (0..n as u32).map(|doc| vec![doc]).collect();
-    let mut link_of: Vec<Option<(usize, Similarity)>> = vec![None; n];
+    let mut clusterer = Clusterer::new(verifier, published);
     for link in links {
-        let (ra, rb) = (sets.find(link.a), sets.find(link.b));
+        clusterer.offer(link);
+    }
+    clusterer.finish()
+}
+
+/// [`cluster_links`] one link at a time, for callers that produce links in
+/// [`link_order`] lazily: [`Clusterer::joined`] lets them skip the verification of a
+/// pair whose documents are already in one cluster (taking such a link changes nothing).
+#[derive(Debug)]
+pub struct Clusterer<'v, 'a> {
+    verifier: &'v Verifier<'a>,
+    published: &'v [Option<i64>],
+    sets: UnionFind,
+    /// Per root of a cluster of two or more: its earliest members, at most
+    /// `support_sample`, in origin order. Empty for a single document (whose sample is
+    /// itself), so that a million singletons cost no allocation.
+    samples: Vec<Vec<u32>>,
+    link_of: Vec<Option<(usize, Similarity)>>,
+    /// Per root: the merge that last changed its sample (0: never). With the root it
+    /// names a sample exactly, so a refused merge can be remembered.
+    changed: Vec<u32>,
+    merges: u32,
+    /// Cluster pairs (root and `changed` of each, in the order asked) the chaining guard
+    /// refused: the guard's answer depends on the two samples only, and between two big
+    /// stories that quote each other every cross link would ask again.
+    refused: std::collections::HashSet<u128>,
+}
+
+impl<'v, 'a> Clusterer<'v, 'a> {
+    /// Every document of `verifier` alone in its cluster.
+    pub fn new(verifier: &'v Verifier<'a>, published: &'v [Option<i64>]) -> Self {
+        let n = verifier.len();
+        debug_assert_eq!(published.len(), n);
+        Clusterer {
+            verifier,
+            published,
+            sets: UnionFind::new(n),
+            samples: vec![Vec::new(); n],
+            link_of: vec![None; n],
+            changed: vec![0; n],
+            merges: 0,
+            refused: std::collections::HashSet::new(),
+        }
+    }
+
+    /// True when `a` and `b` are in one cluster already.
+    pub fn joined(&mut self, a: Slot, b: Slot) -> bool {
+        self.sets.find(a) == self.sets.find(b)
+    }
+
+    /// [`Clusterer::joined`] through a shared reference (no path shortening), so that
+    /// many threads can check links ahead of their turn.
+    pub fn joined_now(&self, a: Slot, b: Slot) -> bool {
+        self.sets.root(a) == self.sets.root(b)
+    }
+
+    fn sample(&self, root: u32) -> &[u32] {
+        let sample = &self.samples[root as usize];
+        if sample.is_empty() {
+            // A singleton's root is the document itself.
+            std::slice::from_ref(&self.sets.parent[root as usize])
+        } else {
+            sample
+        }
+    }
+
+    /// Takes the next link; links must come in [`link_order`].
+    pub fn offer(&mut self, link: Link) {
+        let config = self.verifier.config;
+        let (ra, rb) = (self.sets.find(link.a), self.sets.find(link.b));
         if ra == rb {
-            continue;
+            return;
         }
-        let (sa, sb) = (&samples[ra as usize], &samples[rb as usize]);
+        let (sa, sb) = (self.sample(ra), self.sample(rb));
         let guarded = config.merge_support > 0.0 && (sa.len() > 1 || sb.len() > 1);
-        if guarded && !supported(verifier, sa, sb) {
-            continue;
+        if guarded {
+            let name = |root: u32| u128::from(root) << 32 | u128::from(self.changed[root as usize]);
+            let pair = name(ra) << 64 | name(rb);
+            if self.refused.contains(&pair) {
+                return;
+            }
+            if !supported(self.verifier, sa, sb) {
+                self.refused.insert(pair);
+                return;
+            }
         }
+        let published = self.published;
+        let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
         let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
         merged.sort_by_key(|&doc| key(doc));
         merged.truncate(config.support_sample);
-        sets.union(ra, rb);
-        let root = sets.find(ra) as usize;
-        samples[ra as usize] = Vec::new();
-        samples[rb as usize] = Vec::new();
-        samples[root] = merged;
-        link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
-        link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
+        self.sets.union(ra, rb);
+        let root = self.sets.find(ra) as usize;
+        self.samples[ra as usize] = Vec::new();
+        self.samples[rb as usize] = Vec::new();
+        self.samples[root] = merged;
+        self.merges += 1;
+        self.changed[root] = self.merges;
+        self.link_of[link.a as usize].get_or_insert((link.b as usize, link.similarity));
+        self.link_of[link.b as usize].get_or_insert((link.a as usize, link.similarity.reversed()));
     }
-    (0..n)
-        .map(|doc| {
-            let origin = samples[sets.find(doc as u32) as usize][0] as usize;
-            // Filled in by `Assignment::fill_to_origin`, in parallel where the caller can.
-            Assignment { origin, to_origin: IDENTICAL, link: link_of[doc] }
-        })
-        .collect()
+
+    /// Each document's cluster origin and strongest accepted link; `to_origin` is left
+    /// at 1.0 for [`Assignment::fill_to_origin`].
+    pub fn finish(mut self) -> Vec<Assignment> {
+        let n = self.verifier.len();
+        (0..n)
+            .map(|doc| {
+                let root = self.sets.find(doc as u32);
+                let origin = self.sample(root)[0] as usize;
+                Assignment { origin, to_origin: IDENTICAL, link: self.link_of[doc] }
+            })
+            .collect()
+    }
 }
 
 const IDENTICAL: Similarity = Similarity { jaccard: 1.0, containment: 1.0, containment_rev: 1.0 };
@@ -490,7 +604,10 @@ mod tests {
             let fingerprinter = Fingerprinter::new(config.clone()).unwrap();
             let prints: Vec<Fingerprint> =
                 texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
-            let verifier = Verifier::new(&config, &prints, None);
+            let lanes: Vec<u32> =
+                prints.iter().flat_map(|p| p.signature.lanes().to_vec()).collect();
+            let sizes: Vec<u32> = prints.iter().map(|p| p.shingle_count).collect();
+            let verifier = Verifier::new(&config, &lanes, &sizes, None);
             let mut links = Vec::new();
             for a in 0..4u32 {
                 for b in 0..a {

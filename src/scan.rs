@@ -1,10 +1,12 @@
-//! The batch pipeline behind `neardup scan`: read every input (memory-mapped), parse and
-//! normalize all articles in parallel on every core, learn site chrome from the whole
-//! corpus, shingle and sign what is not chrome (in parallel again), index in LSH, verify
-//! candidate pairs in parallel, cluster with the chaining-guarded union-find and name
-//! each cluster's origin. Output writing lives here too so the CLI stays a thin adapter.
+//! The batch pipeline behind `neardup scan`: read every input (memory-mapped) twice in
+//! parallel batches, first to learn site chrome from the whole corpus and then to sign
+//! what is not chrome, keeping documents as columns (flat signature lanes, an id arena);
+//! index in LSH; check candidate pairs in parallel on their MinHash estimate; take links
+//! strongest first with the chaining-guarded union-find, sampling the undecided ones only
+//! if their documents are not joined by their turn; name each cluster's origin. Output
+//! writing lives here too so the CLI stays a thin adapter.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -17,14 +19,15 @@ use serde::Serialize;
 use crate::bands::BandTable;
 use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::cluster::{
-    Assignment, Kind, Link, ShingleSample, Similarity, Verifier, cluster_links, link_order,
+    Assignment, Clusterer, Kind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
+    needs_sampling,
 };
 use crate::config::DetectorConfig;
 use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
-use crate::minhash::{count_equal_bytes, estimate_containment};
+use crate::minhash::{count_equal, estimate_containment};
 
 /// Options of one scan besides the detector config.
 #[derive(Debug, Clone, Default)]
@@ -42,31 +45,106 @@ pub struct ScanOptions {
     pub explain: bool,
 }
 
-/// An indexed article of a scan.
-#[derive(Debug, Clone)]
-pub struct ScannedDoc {
-    /// Article id.
-    pub id: String,
-    /// Outlet, if the corpus had one.
-    pub source: Option<String>,
-    /// Publication time in Unix milliseconds.
-    pub published: Option<i64>,
-    /// [`crate::detector::text_hash`] of the raw text: a data directory (`scan --save`)
+/// The indexed articles of a scan, column by column: one flat array of signature lanes,
+/// ids in one byte arena, sources interned. A million articles cost little more than
+/// their signatures.
+#[derive(Debug, Default)]
+pub struct Docs {
+    num_perm: usize,
+    id_bytes: String,
+    id_ends: Vec<usize>,
+    source_names: Vec<String>,
+    sources: Vec<u32>,
+    published: Vec<Option<i64>>,
+    text_hashes: Vec<u64>,
+    lanes: Vec<u32>,
+    sizes: Vec<u32>,
+    /// Per document, the normalized text of its chrome lines; empty unless explaining.
+    chrome: Vec<Vec<String>>,
+}
+
+const NO_SOURCE: u32 = u32::MAX;
+
+impl Docs {
+    fn new(num_perm: usize) -> Self {
+        Docs { num_perm, ..Docs::default() }
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+
+    /// Article id of document `doc`.
+    pub fn id(&self, doc: usize) -> &str {
+        let start = if doc == 0 { 0 } else { self.id_ends[doc - 1] };
+        &self.id_bytes[start..self.id_ends[doc]]
+    }
+
+    /// Its outlet, if the corpus had one.
+    pub fn source(&self, doc: usize) -> Option<&str> {
+        let source = self.sources[doc];
+        (source != NO_SOURCE).then(|| self.source_names[source as usize].as_str())
+    }
+
+    /// Its publication time in Unix milliseconds.
+    pub fn published(&self, doc: usize) -> Option<i64> {
+        self.published[doc]
+    }
+
+    /// [`crate::detector::text_hash`] of its raw text: a data directory (`scan --save`)
     /// needs it to tell retries from conflicting ids.
-    pub text_hash: u64,
-    /// Its fingerprint (chrome left out).
-    pub fingerprint: Fingerprint,
-    /// Lines left out of the fingerprint as chrome.
-    pub chrome_lines: u32,
-    /// Their normalized text, kept only when explaining.
-    pub chrome: Vec<String>,
+    pub fn text_hash(&self, doc: usize) -> u64 {
+        self.text_hashes[doc]
+    }
+
+    /// Its signature lanes (chrome left out).
+    pub fn lanes(&self, doc: usize) -> &[u32] {
+        &self.lanes[doc * self.num_perm..(doc + 1) * self.num_perm]
+    }
+
+    /// Distinct shingles its signature was computed from.
+    pub fn shingle_count(&self, doc: usize) -> u32 {
+        self.sizes[doc]
+    }
+
+    /// Its fingerprint, assembled.
+    pub fn fingerprint(&self, doc: usize) -> Fingerprint {
+        Fingerprint {
+            signature: crate::minhash::Signature(self.lanes(doc).into()),
+            shingle_count: self.sizes[doc],
+        }
+    }
+
+    /// The normalized text of the lines left out of its fingerprint as chrome; kept only
+    /// when the scan explains ([`ScanOptions::explain`]).
+    pub fn chrome(&self, doc: usize) -> &[String] {
+        self.chrome.get(doc).map_or(&[], Vec::as_slice)
+    }
+
+    /// Approximate heap bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.id_bytes.capacity()
+            + self.id_ends.capacity() * 8
+            + self.sources.capacity() * 4
+            + self.published.capacity() * 16
+            + self.text_hashes.capacity() * 8
+            + self.lanes.capacity() * 4
+            + self.sizes.capacity() * 4
+            + self.chrome.capacity() * 24
+    }
 }
 
 /// The result of a scan: documents in input order with their cluster assignment.
 #[derive(Debug)]
 pub struct ScanReport {
     /// Valid documents in input order.
-    pub docs: Vec<ScannedDoc>,
+    pub docs: Docs,
     /// One assignment per document.
     pub assignments: Vec<Assignment>,
     /// Bad records skipped (only with `skip_invalid`), as messages naming file and line.
@@ -147,6 +225,14 @@ const PARSE_BATCH: usize = 8192;
 const RELEASE_ALIGN: usize = 1 << 16;
 
 /// Scans `paths` with `config`.
+///
+/// Chrome is learned from the whole corpus before any document is signed, in two passes
+/// over the memory-mapped input, each in batches (parallel within a batch) whose mapped
+/// pages are released once done: the first parses, checks ids and counts each batch's
+/// normalized lines into the chrome model; the second parses and normalizes again and
+/// signs what is not chrome. Normalizing twice costs less than keeping every normalized
+/// text (about 2 KB an article) between the passes. Without chrome learning one pass
+/// does it all.
 pub fn scan(
     paths: &[PathBuf],
     config: &DetectorConfig,
@@ -162,144 +248,160 @@ pub fn scan(
         .flatten()
         .collect();
     let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
-    let bar = progress_bar(options.progress, bytes);
+    let learn = config.boilerplate.enabled;
+    let bar = progress_bar(options.progress, if learn { 2 * bytes } else { bytes });
 
     let units: Vec<(usize, crate::corpus::Span<'_>)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
-    // Pass 1, parallel: parse and normalize; what chrome is learned from.
-    struct Parsed {
-        id: String,
-        source: Option<String>,
-        published: Option<i64>,
-        text_hash: u64,
-        prepared: Prepared,
-    }
-    // In batches of input order, releasing each batch's mapped pages once it is parsed:
-    // from here on only the owned, normalized text is needed.
-    let mut released = vec![0usize; inputs.len()];
-    let mut parsed: Vec<Result<Parsed>> = Vec::with_capacity(units.len());
-    for batch in units.chunks(PARSE_BATCH) {
-        let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| {
-            let input = &inputs[ix];
-            let record = input.parse(span, &options.fields)?;
-            let bad = |e: Error| Error::BadRecord {
-                path: input.path.clone(),
-                line: span.line,
-                reason: e.to_string(),
-            };
-            crate::detector::validate_id(&record.id).map_err(bad)?;
-            let source = record.source.as_deref().unwrap_or("");
-            let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
-            bar.inc(span.bytes.len() as u64 + 1);
-            Ok(Parsed {
-                id: record.id.into_owned(),
-                source: record.source.map(|s| s.into_owned()),
-                published: record.date.as_deref().and_then(parse_date),
-                text_hash: crate::detector::text_hash(&record.text),
-                prepared,
-            })
-        };
-        parsed.par_extend(batch.par_iter().with_min_len(64).map(parse));
-        for &(ix, span) in batch {
-            let input = &inputs[ix];
-            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
-            let end = end & !(RELEASE_ALIGN - 1);
-            if end > released[ix] {
-                input.release(released[ix]..end);
-                released[ix] = end;
-            }
-        }
-    }
-
-    let mut docs = Vec::with_capacity(parsed.len());
-    let mut origins: Vec<(&Path, usize)> = Vec::with_capacity(parsed.len());
+    let sampled = config.sampled_containment;
+    let mut shards: Vec<BoilerplateModel> = if learn {
+        (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config.boilerplate)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut docs = Docs::new(config.num_perm);
+    let mut unit_of: Vec<u32> = Vec::new();
+    let mut chrome_lines = 0u64;
+    let mut samples = ShingleSets::default();
     let mut invalid = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
-    for (result, &(ix, span)) in parsed.into_iter().zip(&units) {
-        let here = (inputs[ix].path.as_path(), span.line);
-        let result = result.and_then(|doc| match seen.get(&doc.id) {
-            Some(&first) => Err(Error::BadRecord {
-                path: here.0.to_owned(),
-                line: here.1,
-                reason: format!(
-                    "duplicate id {:?}, first seen at {}:{}",
-                    doc.id,
-                    origins[first].0.display(),
-                    origins[first].1
-                ),
-            }),
-            None => Ok(doc),
-        });
-        match result {
-            Ok(doc) => {
-                seen.insert(doc.id.clone(), docs.len());
-                docs.push(doc);
-                origins.push(here);
+    let mut ids = IdIndex::default();
+    let mut source_index: HashMap<String, u32> = HashMap::new();
+    let mut pages = PageRelease::new(&inputs);
+    let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| -> Result<Parsed> {
+        let input = &inputs[ix];
+        let record = input.parse(span, &options.fields)?;
+        let bad = |e: Error| Error::BadRecord {
+            path: input.path.clone(),
+            line: span.line,
+            reason: e.to_string(),
+        };
+        crate::detector::validate_id(&record.id).map_err(bad)?;
+        let source = record.source.as_deref().unwrap_or("");
+        let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
+        bar.inc(span.bytes.len() as u64 + 1);
+        Ok(Parsed {
+            id: record.id.into_owned(),
+            source: record.source.map(|s| s.into_owned()),
+            published: record.date.as_deref().and_then(parse_date),
+            text_hash: crate::detector::text_hash(&record.text),
+            prepared,
+        })
+    };
+    // Pass 1.
+    for (batch_no, batch) in units.chunks(PARSE_BATCH).enumerate() {
+        let parsed: Vec<Result<Parsed>> = batch.par_iter().with_min_len(64).map(parse).collect();
+        let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
+        for (offset, result) in parsed.into_iter().enumerate() {
+            let unit = batch_no * PARSE_BATCH + offset;
+            let (ix, span) = units[unit];
+            let result = result.and_then(|doc| match ids.find(&docs, &doc.id) {
+                Some(first) => {
+                    let (first_ix, first_span) = units[unit_of[first] as usize];
+                    Err(Error::BadRecord {
+                        path: inputs[ix].path.clone(),
+                        line: span.line,
+                        reason: format!(
+                            "duplicate id {:?}, first seen at {}:{}",
+                            doc.id,
+                            inputs[first_ix].path.display(),
+                            first_span.line
+                        ),
+                    })
+                }
+                None => Ok(doc),
+            });
+            match result {
+                Ok(doc) => {
+                    ids.insert(&docs, &doc.id, docs.len());
+                    docs.id_bytes.push_str(&doc.id);
+                    docs.id_ends.push(docs.id_bytes.len());
+                    let source = match &doc.source {
+                        Some(name) => {
+                            let next = source_index.len() as u32;
+                            let source = *source_index.entry(name.clone()).or_insert(next);
+                            if source == next {
+                                docs.source_names.push(name.clone());
+                            }
+                            source
+                        }
+                        None => NO_SOURCE,
+                    };
+                    docs.sources.push(source);
+                    docs.published.push(doc.published);
+                    docs.text_hashes.push(doc.text_hash);
+                    unit_of.push(unit as u32);
+                    kept.push(doc);
+                }
+                Err(error) if options.skip_invalid => invalid.push(error.to_string()),
+                Err(error) => return Err(error),
             }
-            Err(error) if options.skip_invalid => invalid.push(error.to_string()),
-            Err(error) => return Err(error),
+        }
+        if learn {
+            let profiles: Vec<&LineProfile> =
+                kept.iter().map(|doc| &doc.prepared.profile).collect();
+            shards
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(shard, model)| model.observe_shard(&profiles, shard));
+        } else {
+            let signed: Vec<SignedDoc> = kept
+                .par_iter()
+                .with_min_len(16)
+                .map(|doc| {
+                    let signed = fingerprinter.sign(&doc.prepared, None);
+                    SignedDoc::new(&doc.prepared, signed, sampled, options)
+                })
+                .collect();
+            for signed in signed {
+                docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
+            }
+        }
+        pages.done_with(batch);
+    }
+    drop((ids, source_index));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
+
+    // Pass 2: sign, leaving out the chrome of the finished model.
+    if learn {
+        let model = BoilerplateModel::from_shards(&config.boilerplate, shards);
+        let mut pages = PageRelease::new(&inputs);
+        for batch in unit_of.chunks(PARSE_BATCH) {
+            let signed: Vec<SignedDoc> = batch
+                .par_iter()
+                .with_min_len(16)
+                .map(|&unit| {
+                    let (ix, span) = units[unit as usize];
+                    let record = inputs[ix].parse(span, &options.fields)?;
+                    let source = record.source.as_deref().unwrap_or("");
+                    let prepared = fingerprinter.prepare(&record.text, source)?;
+                    bar.inc(span.bytes.len() as u64 + 1);
+                    let signed = fingerprinter.sign(&prepared, Some(&model));
+                    Ok(SignedDoc::new(&prepared, signed, sampled, options))
+                })
+                .collect::<Result<_>>()?;
+            for signed in signed {
+                docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
+            }
+            let spans: Vec<_> = batch.iter().map(|&unit| units[unit as usize]).collect();
+            pages.done_with(&spans);
         }
     }
-    drop(seen);
-
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "parsed and normalized");
-    // Chrome is learned in input order (each key's count sees its documents in order, and
-    // the key space is split into a fixed number of shards learned in parallel), so the
-    // model, and every result, is the same on any number of threads.
-    let model = config.boilerplate.enabled.then(|| {
-        let profiles: Vec<&LineProfile> = docs.iter().map(|doc| &doc.prepared.profile).collect();
-        let shards = (0..BoilerplateModel::SHARDS)
-            .into_par_iter()
-            .map(|shard| BoilerplateModel::learn_shard(&config.boilerplate, &profiles, shard))
-            .collect();
-        BoilerplateModel::from_shards(&config.boilerplate, shards)
-    });
-
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "learned chrome");
-    // Pass 2, parallel: shingle and sign what is not chrome.
-    let keep_samples = config.sampled_containment;
-    let hasher = fingerprinter.hasher();
-    let signed: Vec<(ScannedDoc, Option<ShingleSample>)> = docs
-        .into_par_iter()
-        .with_min_len(64)
-        .map(|doc| {
-            let signed = fingerprinter.sign(&doc.prepared, model.as_ref());
-            let chrome = if options.explain {
-                let lines: Vec<&str> = doc.prepared.normalized.lines().collect();
-                signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
-            } else {
-                Vec::new()
-            };
-            let sample = keep_samples.then(|| {
-                ShingleSample::new(hasher, &signed.shingles, signed.fingerprint.signature.lanes())
-            });
-            let scanned = ScannedDoc {
-                id: doc.id,
-                source: doc.source,
-                published: doc.published,
-                text_hash: doc.text_hash,
-                fingerprint: signed.fingerprint,
-                chrome_lines: signed.chrome_lines.len() as u32,
-                chrome,
-            };
-            (scanned, sample)
-        })
-        .collect();
-    drop(model);
+    drop(unit_of);
+    drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
     bar.finish_and_clear();
-    let (docs, samples): (Vec<ScannedDoc>, Vec<Option<ShingleSample>>) = signed.into_iter().unzip();
-    let samples: Option<Vec<ShingleSample>> = samples.into_iter().collect();
 
-    let fingerprints: Vec<Fingerprint> = docs.iter().map(|d| d.fingerprint.clone()).collect();
-    let published: Vec<Option<i64>> = docs.iter().map(|d| d.published).collect();
-    let assignments = cluster_fingerprints(config, &fingerprints, samples.as_deref(), &published);
+    let hasher = fingerprinter.hasher();
+    let sample_source = ScanSamples { sets: &samples, lanes: &docs.lanes, hasher };
+    let samples_ref = sampled.then_some(&sample_source as &dyn SampledContainment);
+    let assignments =
+        cluster_signatures(config, &docs.lanes, &docs.sizes, samples_ref, &docs.published);
     Ok(ScanReport {
-        chrome_lines: docs.iter().map(|d| u64::from(d.chrome_lines)).sum(),
+        chrome_lines,
         docs,
         assignments,
         invalid,
@@ -309,9 +411,210 @@ pub fn scan(
     })
 }
 
+/// Releases an input's mapped pages behind a pass that reads it in order.
+struct PageRelease<'a> {
+    inputs: &'a [Input],
+    released: Vec<usize>,
+}
+
+impl<'a> PageRelease<'a> {
+    fn new(inputs: &'a [Input]) -> Self {
+        PageRelease { inputs, released: vec![0; inputs.len()] }
+    }
+
+    /// The pass is done with `spans` (in input order): release the whole pages before
+    /// the last one's start.
+    fn done_with(&mut self, spans: &[(usize, crate::corpus::Span<'_>)]) {
+        for &(ix, span) in spans {
+            let input = &self.inputs[ix];
+            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
+            let end = end & !(RELEASE_ALIGN - 1);
+            if end > self.released[ix] {
+                input.release(self.released[ix]..end);
+                self.released[ix] = end;
+            }
+        }
+    }
+}
+
+impl Docs {
+    /// Appends the signature of the next document (in order) and what goes with it.
+    fn push_signed(
+        &mut self,
+        signed: SignedDoc,
+        samples: &mut ShingleSets,
+        chrome_lines: &mut u64,
+        sampled: bool,
+        options: &ScanOptions,
+    ) {
+        self.lanes.extend_from_slice(&signed.lanes);
+        self.sizes.push(signed.shingle_count);
+        *chrome_lines += u64::from(signed.chrome_count);
+        if sampled {
+            samples.push(&signed.shingles);
+        }
+        if options.explain {
+            self.chrome.push(signed.chrome_text);
+        }
+    }
+}
+
+/// An article after the text stage, before its batch is signed.
+struct Parsed {
+    id: String,
+    source: Option<String>,
+    published: Option<i64>,
+    text_hash: u64,
+    prepared: Prepared,
+}
+
+/// What a scan keeps of one signing.
+struct SignedDoc {
+    lanes: Box<[u32]>,
+    shingle_count: u32,
+    /// Lines left out as chrome (none when too little would be left).
+    chrome_count: u32,
+    /// The low 32 bits of each shingle hash, sorted and distinct (sampled containment).
+    shingles: Vec<u32>,
+    /// Chrome lines' text, when explaining.
+    chrome_text: Vec<String>,
+}
+
+impl SignedDoc {
+    fn new(
+        prepared: &Prepared,
+        signed: crate::fingerprint::Signed,
+        sampled: bool,
+        options: &ScanOptions,
+    ) -> Self {
+        let chrome_text = if options.explain {
+            let lines: Vec<&str> = prepared.normalized.lines().collect();
+            signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        let shingles = if sampled {
+            let mut low: Vec<u32> = signed.shingles.iter().map(|&h| h as u32).collect();
+            low.sort_unstable();
+            low.dedup();
+            low
+        } else {
+            Vec::new()
+        };
+        SignedDoc {
+            lanes: signed.fingerprint.signature.0,
+            shingle_count: signed.fingerprint.shingle_count,
+            chrome_count: signed.chrome_lines.len() as u32,
+            shingles,
+            chrome_text,
+        }
+    }
+}
+
+/// Every document's shingle set (low 32 bits, sorted) in one flat array, for sampled
+/// containment.
+#[derive(Debug, Default)]
+struct ShingleSets {
+    shingles: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl ShingleSets {
+    fn push(&mut self, shingles: &[u32]) {
+        self.shingles.extend_from_slice(shingles);
+        self.ends.push(self.shingles.len());
+    }
+
+    fn get(&self, doc: usize) -> &[u32] {
+        let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
+        &self.shingles[start..self.ends[doc]]
+    }
+}
+
+/// Sampled containment over a scan's shingle sets; the lane minima of the shorter
+/// document are recovered from its signature when needed rather than stored.
+struct ScanSamples<'a> {
+    sets: &'a ShingleSets,
+    lanes: &'a [u32],
+    hasher: &'a crate::minhash::MinHasher,
+}
+
+/// Lane minima recovered from one signature, keyed by signature array and slot.
+type CachedMinima = ((usize, Slot), Box<[u32]>);
+
+thread_local! {
+    /// Per thread, the lane minima last recovered: a short text is usually sampled
+    /// against several longer copies in a row.
+    static MINIMA: std::cell::RefCell<Vec<CachedMinima>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Minima kept per thread.
+const MINIMA_CACHED: usize = 8;
+
+impl SampledContainment for ScanSamples<'_> {
+    fn contained_in(&self, short: Slot, long: Slot) -> f64 {
+        let key = (self.lanes.as_ptr() as usize, short);
+        let set = self.sets.get(long as usize);
+        MINIMA.with(|cache| {
+            let cache = &mut *cache.borrow_mut();
+            if let Some((_, minima)) = cache.iter().find(|(k, _)| *k == key) {
+                return crate::cluster::sampled_containment(minima, set);
+            }
+            let width = self.hasher.num_perm();
+            let lanes = &self.lanes[short as usize * width..(short as usize + 1) * width];
+            let minima = ShingleSample::minima(self.hasher, lanes);
+            let contained = crate::cluster::sampled_containment(&minima, set);
+            if cache.len() == MINIMA_CACHED {
+                cache.remove(0);
+            }
+            cache.push((key, minima));
+            contained
+        })
+    }
+}
+
+/// Ids seen so far, by hash, checked against the id arena (so no id is stored twice).
+#[derive(Debug, Default)]
+struct IdIndex {
+    first: HashMap<u64, usize>,
+    /// Ids whose hash another id took first (practically never).
+    collided: HashMap<String, usize>,
+}
+
+impl IdIndex {
+    fn hash(id: &str) -> u64 {
+        gxhash::gxhash64(id.as_bytes(), 0x6964)
+    }
+
+    fn find(&self, docs: &Docs, id: &str) -> Option<usize> {
+        match self.first.get(&Self::hash(id)) {
+            Some(&doc) if docs.id(doc) == id => Some(doc),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, docs: &Docs, id: &str, doc: usize) {
+        let _ = docs;
+        match self.first.entry(Self::hash(id)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(doc);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(id.to_owned(), doc);
+            }
+        }
+    }
+}
+
 /// The Jaccard view takes at most this many of a document's nearest earlier members of
-/// one bucket, as the online detector walks at most 128 per bucket.
-const JACCARD_PER_BAND: usize = 32;
+/// one bucket, as the online detector walks at most 128 per bucket. Over 28 bands that
+/// is still up to 224 candidates a document; 32 (the bound before issue 6) made about 70
+/// per document on a corpus whose stories have ~90 copies, nearly all of them copies
+/// already joined by the time their turn came. synd-dev's output is the same byte for
+/// byte with 8 and 32; on the 100k benchmark corpus 23 of 103,225 documents change cluster.
+const JACCARD_PER_BAND: usize = 8;
 
 /// The containment view pairs a document only with documents at least this many times
 /// longer. Closer sizes need no second view: a pair whose shorter member is half
@@ -342,11 +645,26 @@ pub fn cluster_fingerprints(
     samples: Option<&[ShingleSample]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
-    let started = Instant::now();
-    let verifier = Verifier::new(config, fingerprints, samples);
-    let n = fingerprints.len();
-    let lanes = |slot: Slot| fingerprints[slot as usize].signature.lanes();
+    let lanes: Vec<u32> =
+        fingerprints.iter().flat_map(|fp| fp.signature.lanes().iter().copied()).collect();
     let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();
+    let samples = samples.as_ref().map(|s| s as &dyn SampledContainment);
+    cluster_signatures(config, &lanes, &sizes, samples, published)
+}
+
+/// [`cluster_fingerprints`] over signatures stored one after another in `all_lanes`
+/// (`num_perm` lanes each) with their shingle counts `sizes`.
+pub fn cluster_signatures(
+    config: &DetectorConfig,
+    all_lanes: &[u32],
+    sizes: &[u32],
+    samples: Option<&dyn SampledContainment>,
+    published: &[Option<i64>],
+) -> Vec<Assignment> {
+    let started = Instant::now();
+    let verifier = Verifier::new(config, all_lanes, sizes, samples);
+    let n = sizes.len();
+    let lanes = |slot: Slot| verifier.lanes(slot);
     let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
     let containment_view = (config.containment_bands > 0).then(|| {
         let seed = config.seed.rotate_left(32);
@@ -355,35 +673,180 @@ pub fn cluster_fingerprints(
         })
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
-    let rejecter = EarlyReject::new(config, fingerprints, samples.is_some());
-    let mut links: Vec<Link> = (0..n as Slot)
-        .into_par_iter()
-        .with_min_len(256)
-        .flat_map_iter(|slot| {
-            let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), &sizes);
-            let rejecter = &rejecter;
-            candidates.into_iter().filter_map(move |other| {
-                if rejecter.rejects(slot, other) {
-                    return None;
-                }
-                let similarity = verifier.similarity(slot, other);
-                similarity.copy_kind(config).map(|_| Link { a: slot, b: other, similarity })
-            })
+    let sampled = samples.is_some();
+    // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
+    // Pairs that estimate decides are kept with their equal-lane count; pairs in the
+    // sampling window are kept undecided. Documents are visited story by story (see
+    // `BandTable::locality_order`), so consecutive documents mostly share candidates and
+    // their lanes stay in cache.
+    let order = jaccard_view.locality_order(n);
+    // An undecided pair's link, sampled: the pair as found, or else (when both ends
+    // found it) the other way round, as the scan always oriented links.
+    let resolve = |c: &Candidate| -> Option<Link> {
+        let link = |a: Slot, b: Slot| {
+            let similarity = verifier.similarity(a, b);
+            similarity.copy_kind(config).map(|_| Link { a, b, similarity })
+        };
+        link(c.a, c.b).or_else(|| {
+            let both = c.flags & MAYBE_BOTH != 0 && finds_by_jaccard(c.b, c.a, &jaccard_view);
+            if both { link(c.b, c.a) } else { None }
         })
-        .collect();
-    // A pair can be found from both ends (by the later member in the Jaccard view and by
-    // the shorter in the containment view); keep one link per pair. Then put them in the
-    // order `assign_clusters` takes them, here where sorting is parallel.
-    links.par_sort_unstable_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
-    links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
-    links.par_sort_unstable_by(link_order);
+    };
+    let examine = |slot: Slot, sampled_now: &mut Vec<Link>| -> Vec<Candidate> {
+        let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), sizes);
+        let mut out = Vec::new();
+        for other in candidates {
+            // A pair can be found from both ends: by the later (or shorter) document
+            // through the Jaccard view and by the shorter through the containment view.
+            // The scan keeps one link per pair, from its smaller slot when both ends find
+            // it and the link verifies that way round. The smaller slot is the shorter,
+            // which found the pair through the containment view; so the later document
+            // leaves such a pair to it.
+            if other < slot && finds_by_containment(other, slot, containment_view.as_ref(), sizes) {
+                continue;
+            }
+            let equal = count_equal(lanes(slot), lanes(other));
+            let (size_a, size_b) = (sizes[slot as usize], sizes[other as usize]);
+            let plain = plain_similarity(equal, config.num_perm, size_a, size_b);
+            if sampled && needs_sampling(config, &plain, size_a, size_b) {
+                let whole =
+                    Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
+                let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
+                let candidate =
+                    Candidate { key: whole.jaccard, a: slot, b: other, equal: 0, flags };
+                // A pair whose sample could make it a duplicate by Jaccard would have its
+                // turn among the duplicates, before most documents are joined: sample it
+                // now, in parallel. Below, its turn comes after them, and most such pairs
+                // (excerpts of a story whose copies are joined by then) are never sampled.
+                if whole.jaccard >= config.jaccard_threshold {
+                    sampled_now.extend(resolve(&candidate));
+                } else {
+                    out.push(candidate);
+                }
+            } else if plain.copy_kind(config).is_some() {
+                let key = plain.containment_of_shorter();
+                out.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
+            }
+        }
+        out
+    };
+    let early = std::sync::Mutex::new(Vec::new());
+    let (mut decided, mut pending) = (Vec::new(), Vec::new());
+    // Stretch by stretch, so that collecting in parallel never holds a second copy of
+    // the whole candidate list.
+    for stretch in order.chunks(1 << 16) {
+        let (found_decided, found_pending): (Vec<Candidate>, Vec<Candidate>) = stretch
+            .par_chunks(64)
+            .flat_map_iter(|chunk| {
+                let mut sampled_now = Vec::new();
+                let found: Vec<Candidate> =
+                    chunk.iter().flat_map(|&slot| examine(slot, &mut sampled_now)).collect();
+                early.lock().unwrap_or_else(|e| e.into_inner()).extend(sampled_now);
+                found
+            })
+            .partition(|c| c.flags & PENDING == 0);
+        decided.extend(found_decided);
+        pending.extend(found_pending);
+    }
+    let mut early = early.into_inner().unwrap_or_else(|e| e.into_inner());
+    drop(order);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        links = links.len(),
-        "verified candidates"
+        decided = decided.len(),
+        pending = pending.len(),
+        sampled = early.len(),
+        "examined candidates"
     );
-    drop(rejecter);
-    let mut assignments = cluster_links(&verifier, published, links);
+    // Pass 2: take links strongest first, exactly in `link_order`. A decided pair's place
+    // is known from its estimate; an undecided one is first placed at the strongest its
+    // sampled similarity could be (whole containment), and sampled only when that turn
+    // comes and its documents are not yet joined, then placed again at its true strength.
+    let decided_turn = |c: &Candidate| Turn {
+        jaccard: f64::from(c.equal) / config.num_perm as f64,
+        containment: c.key,
+        a: c.a,
+        b: c.b,
+    };
+    let pending_turn =
+        |c: &Candidate| Turn { jaccard: c.key, containment: f64::INFINITY, a: c.a, b: c.b };
+    decided.par_sort_unstable_by(|x, y| {
+        y.equal.cmp(&x.equal).then(y.key.total_cmp(&x.key)).then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    pending.par_sort_unstable_by(|x, y| y.key.total_cmp(&x.key).then((x.a, x.b).cmp(&(y.a, y.b))));
+    let early_turn = |l: &Link| Turn::of(l.a, l.b, &l.similarity);
+    early.par_sort_unstable_by(|x, y| early_turn(x).cmp(&early_turn(y)));
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "sorted candidates");
+    let mut clusterer = Clusterer::new(&verifier, published);
+    let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
+    let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
+    let mut sampled_pairs = 0usize;
+    loop {
+        let heads = [
+            decided.get(next_decided).map(decided_turn),
+            pending.get(next_pending).map(pending_turn),
+            resolved.peek().map(|r| r.0.turn),
+            early.get(next_early).map(early_turn),
+        ];
+        let Some((source, _)) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| (i, t)))
+            .min_by(|x, y| x.1.cmp(&y.1))
+        else {
+            break;
+        };
+        match source {
+            0 => {
+                if next_decided % SKIP_BLOCK == 0 {
+                    // Links whose documents are joined already change nothing when their
+                    // turn comes: mark the next block's in parallel, so that the
+                    // sequential walk passes them by without a lookup.
+                    let block = next_decided..(next_decided + SKIP_BLOCK).min(decided.len());
+                    let clusterer = &clusterer;
+                    decided[block].par_iter_mut().with_min_len(4096).for_each(|c| {
+                        if clusterer.joined_now(c.a, c.b) {
+                            c.flags |= JOINED;
+                        }
+                    });
+                }
+                let c = decided[next_decided];
+                next_decided += 1;
+                if c.flags & JOINED != 0 || clusterer.joined(c.a, c.b) {
+                    continue;
+                }
+                let similarity = plain_similarity(
+                    u32::from(c.equal),
+                    config.num_perm,
+                    sizes[c.a as usize],
+                    sizes[c.b as usize],
+                );
+                clusterer.offer(Link { a: c.a, b: c.b, similarity });
+            }
+            1 => {
+                let c = pending[next_pending];
+                next_pending += 1;
+                if clusterer.joined(c.a, c.b) {
+                    continue;
+                }
+                sampled_pairs += 1;
+                if let Some(link) = resolve(&c) {
+                    let turn = Turn::of(link.a, link.b, &link.similarity);
+                    resolved.push(std::cmp::Reverse(Resolved { turn, link }));
+                }
+            }
+            3 => {
+                clusterer.offer(early[next_early]);
+                next_early += 1;
+            }
+            _ => {
+                let std::cmp::Reverse(Resolved { link, .. }) = resolved.pop().expect("peeked");
+                clusterer.offer(link);
+            }
+        }
+    }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), sampled = sampled_pairs, "linked");
+    drop((decided, pending, early));
+    let mut assignments = clusterer.finish();
     assignments
         .par_iter_mut()
         .enumerate()
@@ -392,75 +855,106 @@ pub fn cluster_fingerprints(
     assignments
 }
 
-/// An exact pre-check in front of the verifier on one byte per lane. Equal lanes have
-/// equal low bytes, so the count of equal bytes bounds the count of equal lanes from
-/// above, at a quarter of the memory traffic; most candidate pairs that fail are
-/// rejected on this alone.
-///
-/// It rejects a pair only when no Jaccard estimate up to that bound can make a copy. The
-/// plain estimate's verdict grows with Jaccard for fixed sizes (containment is increasing
-/// in Jaccard), so failing at the bound is final. With sampled containment the verifier
-/// may replace the estimate by a sample whose verdict can be anything, but only where
-/// [`crate::cluster::needs_sampling`] holds: there the estimated containment of the shorter lies within
-/// three standard errors of a containment threshold. For every Jaccard `J <= bound` that
-/// containment is at most the one at the bound, and the standard error is at most
-/// `sqrt(q (1 - q) / num_perm) (s + l) / s` with `q = min(max(bound, 1 / num_perm), 1/2)`
-/// (`J (1 - J)` grows up to 1/2, and `(1 + J)^2 >= 1`). So when the containment at the
-/// bound plus three such errors stays below both thresholds, no `J <= bound` is sampled,
-/// and the pair fails whatever its true estimate.
-struct EarlyReject<'a> {
-    config: &'a DetectorConfig,
-    fingerprints: &'a [Fingerprint],
-    sketches: Vec<u8>,
-    sampled: bool,
+/// A candidate pair of [`cluster_fingerprints`]'s first pass.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// Its sort key after the equal lanes: a decided pair's containment of the shorter,
+    /// an undecided pair's highest possible Jaccard.
+    key: f64,
+    /// The document that found the pair.
+    a: Slot,
+    /// The other document.
+    b: Slot,
+    /// Equal lanes of a decided pair.
+    equal: u16,
+    /// [`PENDING`], [`MAYBE_BOTH`].
+    flags: u8,
 }
 
-impl<'a> EarlyReject<'a> {
-    fn new(config: &'a DetectorConfig, fingerprints: &'a [Fingerprint], sampled: bool) -> Self {
-        let sketches = fingerprints
-            .par_iter()
-            .with_min_len(1024)
-            .flat_map_iter(|fp| fp.signature.lanes().iter().map(|&v| v as u8))
-            .collect();
-        EarlyReject { config, fingerprints, sketches, sampled }
+/// The plain estimate falls in the sampling window: decided only when its turn comes.
+const PENDING: u8 = 1;
+/// Its documents were joined before its turn (see [`SKIP_BLOCK`]).
+const JOINED: u8 = 4;
+/// Decided links checked in parallel for joined documents at a time.
+const SKIP_BLOCK: usize = 1 << 16;
+/// Found through the containment view by the earlier document: the later one may have
+/// found it too, and its orientation counts when this one fails.
+const MAYBE_BOTH: u8 = 2;
+
+/// Where a link comes in [`link_order`]: stronger first, ties by documents.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    jaccard: f64,
+    containment: f64,
+    a: Slot,
+    b: Slot,
+}
+
+impl Turn {
+    fn of(a: Slot, b: Slot, similarity: &Similarity) -> Self {
+        Turn { jaccard: similarity.jaccard, containment: similarity.containment_of_shorter(), a, b }
     }
 
-    fn sketch(&self, doc: Slot) -> &[u8] {
-        let lanes = self.config.num_perm;
-        &self.sketches[doc as usize * lanes..(doc as usize + 1) * lanes]
-    }
-
-    /// True when the pair `a`, `b` certainly fails verification.
-    fn rejects(&self, a: Slot, b: Slot) -> bool {
-        let lanes = self.config.num_perm as f64;
-        let bound = f64::from(count_equal_bytes(self.sketch(a), self.sketch(b))) / lanes;
-        let (size_a, size_b) = (
-            self.fingerprints[a as usize].shingle_count,
-            self.fingerprints[b as usize].shingle_count,
-        );
-        let optimistic = Similarity {
-            jaccard: bound,
-            containment: estimate_containment(bound, size_a, size_b),
-            containment_rev: estimate_containment(bound, size_b, size_a),
-        };
-        if optimistic.copy_kind(self.config).is_some() {
-            return false;
-        }
-        if !self.sampled {
-            return true;
-        }
-        let (short, long) = (f64::from(size_a.min(size_b).max(1)), f64::from(size_a.max(size_b)));
-        let q = bound.max(1.0 / lanes).min(0.5);
-        let error = (q * (1.0 - q) / lanes).sqrt() * (short + long) / short;
-        let lowest = self.config.containment_threshold.min(self.config.support_containment);
-        optimistic.containment_of_shorter() + 3.0 * error <= lowest
+    /// `Less` is the earlier turn, as [`link_order`] orders links.
+    fn cmp(&self, other: &Turn) -> std::cmp::Ordering {
+        other
+            .jaccard
+            .total_cmp(&self.jaccard)
+            .then(other.containment.total_cmp(&self.containment))
+            .then(self.a.cmp(&other.a))
+            .then(self.b.cmp(&other.b))
     }
 }
 
-thread_local! {
-    /// Per thread: for each slot, the query that last saw it, so a candidate found in
-    /// many bands is collected once without sorting.
-    static SEEN: std::cell::RefCell<(u32, Vec<u32>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+/// A sampled link waiting for its turn.
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    turn: Turn,
+    link: Link,
+}
+
+impl PartialEq for Resolved {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Resolved {}
+
+impl PartialOrd for Resolved {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Resolved {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.turn.cmp(&other.turn)
+    }
+}
+
+/// The plain MinHash similarity of a pair with `equal` equal lanes out of `lanes`, as
+/// [`Similarity::of`] computes it.
+fn plain_similarity(equal: u32, lanes: usize, size_a: u32, size_b: u32) -> Similarity {
+    let jaccard = if lanes == 0 { 0.0 } else { f64::from(equal) / lanes as f64 };
+    Similarity {
+        jaccard,
+        containment: estimate_containment(jaccard, size_a, size_b),
+        containment_rev: estimate_containment(jaccard, size_b, size_a),
+    }
+}
+
+/// Whether `later` finds the earlier `earlier` among its nearest members of a Jaccard bucket.
+fn finds_by_jaccard(later: Slot, earlier: Slot, view: &BandTable) -> bool {
+    (0..view.bands()).any(|band| view.is_near_before(later, earlier, band, JACCARD_PER_BAND))
+}
+
+/// Whether `short` finds `long` through the containment view (see [`candidates_of`]).
+fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes: &[u32]) -> bool {
+    let Some(view) = view else { return false };
+    let longer = f64::from(sizes[short as usize]) * CONTAINMENT_MIN_RATIO;
+    f64::from(sizes[long as usize]) >= longer
+        && (0..view.bands()).any(|band| view.is_leading(short, long, band, CONTAINMENT_PER_BAND))
 }
 
 /// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
@@ -471,48 +965,29 @@ fn candidates_of(
     containment_view: Option<&BandTable>,
     sizes: &[u32],
 ) -> Vec<Slot> {
-    SEEN.with(|seen| {
-        let (query, last_seen) = &mut *seen.borrow_mut();
-        *query = query.wrapping_add(1);
-        if *query == 0 {
-            // Wrapped: forget everything rather than mistake an old mark for this query.
-            last_seen.fill(0);
-            *query = 1;
+    let mut out = Vec::new();
+    for band in 0..jaccard_view.bands() {
+        // The nearest earlier members only: a bucket of thousands of copies of one
+        // story is linked as well through each member's nearest few, and walking it
+        // whole would make clustering quadratic in the copies per story.
+        let before = jaccard_view.before(slot, band);
+        out.extend_from_slice(&before[before.len().saturating_sub(JACCARD_PER_BAND)..]);
+    }
+    if let Some(view) = containment_view {
+        let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
+        for band in 0..view.bands() {
+            // Members come longest first: stop at the first too short.
+            let bucket = view.before(slot, band);
+            let containers =
+                bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
+            out.extend(containers.take(CONTAINMENT_PER_BAND));
         }
-        if last_seen.len() < sizes.len() {
-            last_seen.resize(sizes.len(), 0);
-        }
-        let query = *query;
-        let mut out = Vec::new();
-        let mut take = |other: Slot| {
-            let mark = &mut last_seen[other as usize];
-            if *mark != query {
-                *mark = query;
-                out.push(other);
-            }
-        };
-        for band in 0..jaccard_view.bands() {
-            // The nearest earlier members only: a bucket of thousands of copies of one
-            // story is linked as well through each member's nearest few, and walking it
-            // whole would make clustering quadratic in the copies per story.
-            let before = jaccard_view.before(slot, band);
-            let nearest = &before[before.len().saturating_sub(JACCARD_PER_BAND)..];
-            nearest.iter().for_each(|&other| take(other));
-        }
-        if let Some(view) = containment_view {
-            let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
-            for band in 0..view.bands() {
-                // Members come longest first: stop at the first too short.
-                let bucket = view.before(slot, band);
-                let containers =
-                    bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
-                for &other in containers.take(CONTAINMENT_PER_BAND) {
-                    take(other);
-                }
-            }
-        }
-        out
-    })
+    }
+    // A candidate found in many bands is kept once. (Sorting the few hundred found is
+    // cheaper than marking them in a table as large as the corpus.)
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Writes the scanned articles and their batch clusters as a data directory that
@@ -525,16 +1000,16 @@ pub fn save(
 ) -> Result<u64> {
     let mut writer = crate::store::BulkWriter::create(dir, config)?;
     for (ix, assignment) in report.assignments.iter().enumerate() {
-        let doc = &report.docs[ix];
+        let docs = &report.docs;
         let article = crate::detector::StoredArticle {
-            id: &doc.id,
-            source: doc.source.as_deref().unwrap_or(""),
-            published: doc.published,
-            text_hash: doc.text_hash,
-            lanes: doc.fingerprint.signature.lanes(),
-            shingle_count: doc.fingerprint.shingle_count,
+            id: docs.id(ix),
+            source: docs.source(ix).unwrap_or(""),
+            published: docs.published(ix),
+            text_hash: docs.text_hash(ix),
+            lanes: docs.lanes(ix),
+            shingle_count: docs.shingle_count(ix),
             kind: report.kind(ix, config),
-            cluster_id: &report.docs[assignment.origin].id,
+            cluster_id: docs.id(assignment.origin),
         };
         writer.append(&article, ingested_at)?;
     }
@@ -635,19 +1110,19 @@ pub fn write_assignments(
         let mut buf = Vec::with_capacity(range.len() * 128);
         for doc in range.clone() {
             let assignment = &report.assignments[doc];
-            let scanned = &report.docs[doc];
-            let origin = report.docs[assignment.origin].id.as_str();
+            let docs = &report.docs;
+            let origin = docs.id(assignment.origin);
             let explain = explain.then(|| Explain {
                 to_origin: assignment.to_origin.into(),
                 link: assignment.link.map(|(other, similarity)| LinkLine {
-                    id: &report.docs[other].id,
+                    id: docs.id(other),
                     scores: similarity.into(),
                 }),
-                shingles: scanned.fingerprint.shingle_count,
-                chrome_ignored: &scanned.chrome,
+                shingles: docs.shingle_count(doc),
+                chrome_ignored: docs.chrome(doc),
             });
             let line = DocLine {
-                id: &scanned.id,
+                id: docs.id(doc),
                 cluster: origin,
                 origin,
                 kind: report.kind(doc, config),
@@ -678,12 +1153,12 @@ pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Resu
     let mut clusters: Vec<(usize, Vec<usize>)> = members.into_iter().collect();
     clusters.sort_by(|(oa, a), (ob, b)| b.len().cmp(&a.len()).then(oa.cmp(ob)));
     for (origin, docs) in clusters {
-        let origin_id = report.docs[origin].id.as_str();
+        let origin_id = report.docs.id(origin);
         let line = ClusterLine {
             cluster: origin_id,
             size: docs.len(),
             origin: origin_id,
-            members: docs.iter().map(|&d| report.docs[d].id.as_str()).collect(),
+            members: docs.iter().map(|&d| report.docs.id(d)).collect(),
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
@@ -730,27 +1205,119 @@ mod tests {
         (fingerprints, samples)
     }
 
-    #[test]
-    fn early_rejection_never_drops_a_pair_the_verifier_accepts() {
-        let config = DetectorConfig::default();
-        let (fingerprints, samples) = corpus(&config);
-        for sampled in [false, true] {
-            let samples = sampled.then_some(samples.as_slice());
-            let verifier = Verifier::new(&config, &fingerprints, samples);
-            let rejecter = EarlyReject::new(&config, &fingerprints, sampled);
-            let (mut rejected, mut accepted) = (0, 0);
-            for a in 0..fingerprints.len() as Slot {
-                for b in 0..a {
-                    let copy = verifier.similarity(a, b).copy_kind(&config).is_some();
-                    accepted += usize::from(copy);
-                    if rejecter.rejects(a, b) {
-                        rejected += 1;
-                        assert!(!copy, "pair ({a}, {b}) rejected early but verifies");
-                    }
+    /// The clustering as the scan did it before links were taken lazily: every candidate
+    /// verified (sampling included), one link per pair (the smaller slot's orientation
+    /// when both verify), all sorted, then [`crate::cluster::cluster_links`].
+    fn eager(
+        config: &DetectorConfig,
+        fingerprints: &[Fingerprint],
+        samples: Option<&[ShingleSample]>,
+        published: &[Option<i64>],
+    ) -> Vec<Assignment> {
+        let lanes: Vec<u32> =
+            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+        let sizes: Vec<u32> = fingerprints.iter().map(|f| f.shingle_count).collect();
+        let slice = samples.unwrap_or_default();
+        let source = samples.is_some().then_some(&slice as &dyn SampledContainment);
+        let verifier = Verifier::new(config, &lanes, &sizes, source);
+        let n = sizes.len();
+        let view_lanes = |slot: Slot| verifier.lanes(slot);
+        let jaccard_view =
+            BandTable::build(n, config.bands, config.rows, config.seed, view_lanes, |s| s);
+        let seed = config.seed.rotate_left(32);
+        let containment_view =
+            BandTable::build(n, config.containment_bands, 1, seed, view_lanes, |s| {
+                std::cmp::Reverse(sizes[s as usize])
+            });
+        let mut links = Vec::new();
+        for slot in 0..n as Slot {
+            for other in candidates_of(slot, &jaccard_view, Some(&containment_view), &sizes) {
+                let similarity = verifier.similarity(slot, other);
+                if similarity.copy_kind(config).is_some() {
+                    links.push(Link { a: slot, b: other, similarity });
                 }
             }
-            // The check is not vacuous: both outcomes occur.
-            assert!(rejected > 1000 && accepted > 100, "{rejected} rejected, {accepted} copies");
+        }
+        links.sort_by_key(|l| (l.a.min(l.b), l.a.max(l.b), l.a));
+        links.dedup_by_key(|l| (l.a.min(l.b), l.a.max(l.b)));
+        let mut assignments = crate::cluster::cluster_links(&verifier, published, links);
+        for (doc, assignment) in assignments.iter_mut().enumerate() {
+            assignment.fill_to_origin(&verifier, doc);
+        }
+        assignments
+    }
+
+    #[test]
+    fn lazy_linking_equals_verifying_every_candidate() {
+        // Small bands and a low bucket cap make big buckets, many pairs found from both
+        // ends and many in the sampling window: every path of the lazy order is taken.
+        for (bands, rows) in [(28, 2), (16, 4)] {
+            let config = DetectorConfig { bands, rows, ..DetectorConfig::default() };
+            let (fingerprints, samples) = corpus(&config);
+            let published: Vec<Option<i64>> = (0..fingerprints.len())
+                .map(|i| (i % 3 != 0).then_some((i as i64 * 7) % 50))
+                .collect();
+            for sampled in [true, false] {
+                let samples = sampled.then_some(samples.as_slice());
+                let lazy = cluster_fingerprints(&config, &fingerprints, samples, &published);
+                let expected = eager(&config, &fingerprints, samples, &published);
+                assert_eq!(lazy, expected, "bands {bands} x {rows}, sampled {sampled}");
+                let clustered = lazy.iter().filter(|a| a.link.is_some()).count();
+                assert!(clustered > 40, "{clustered} documents linked");
+            }
+        }
+    }
+
+    #[test]
+    fn id_index_tells_duplicates_from_hash_collisions() {
+        let mut docs = Docs::new(16);
+        let mut index = IdIndex::default();
+        for (doc, id) in ["a", "b"].into_iter().enumerate() {
+            assert_eq!(index.find(&docs, id), None);
+            index.insert(&docs, id, doc);
+            docs.id_bytes.push_str(id);
+            docs.id_ends.push(docs.id_bytes.len());
+        }
+        assert_eq!(index.find(&docs, "b"), Some(1));
+        // "c" as if its hash were taken by "a": not a duplicate, and found after insert.
+        index.first.insert(IdIndex::hash("c"), 0);
+        assert_eq!(index.find(&docs, "c"), None);
+        index.insert(&docs, "c", 2);
+        docs.id_bytes.push('c');
+        docs.id_ends.push(docs.id_bytes.len());
+        assert_eq!(index.find(&docs, "c"), Some(2));
+        assert_eq!(index.find(&docs, "a"), Some(0));
+        assert_eq!((docs.id(0), docs.id(1), docs.id(2)), ("a", "b", "c"));
+    }
+
+    #[test]
+    fn shingle_sets_are_found_again() {
+        let mut sets = ShingleSets::default();
+        sets.push(&[1, 5, 9]);
+        sets.push(&[]);
+        sets.push(&[2, 3]);
+        assert_eq!(sets.get(0), [1, 5, 9]);
+        assert_eq!(sets.get(1), [] as [u32; 0]);
+        assert_eq!(sets.get(2), [2, 3]);
+    }
+
+    #[test]
+    fn scan_samples_match_stored_samples() {
+        let config = DetectorConfig::default();
+        let hasher = MinHasher::new(config.num_perm, config.seed);
+        let (fingerprints, samples) = corpus(&config);
+        let mut sets = ShingleSets::default();
+        for sample in &samples {
+            sets.push(&sample.shingles);
+        }
+        let lanes: Vec<u32> =
+            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+        let source = ScanSamples { sets: &sets, lanes: &lanes, hasher: &hasher };
+        for (a, b) in [(0, 1), (3, 7), (10, 2), (5, 5)] {
+            assert_eq!(
+                source.contained_in(a, b),
+                samples[a as usize].contained_in(&samples[b as usize])
+            );
         }
     }
 

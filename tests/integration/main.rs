@@ -11,6 +11,7 @@ mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
 mod properties;
+mod scan;
 mod scripts;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod secure;

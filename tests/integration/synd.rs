@@ -43,12 +43,12 @@ fn load_truth(path: &Path) -> Vec<Truth> {
 /// Predicted (cluster, origin) by id.
 fn predictions(report: &ScanReport) -> HashMap<String, (String, String)> {
     report
-        .docs
+        .assignments
         .iter()
-        .zip(&report.assignments)
+        .enumerate()
         .map(|(doc, assignment)| {
-            let origin = report.docs[assignment.origin].id.clone();
-            (doc.id.clone(), (origin.clone(), origin))
+            let origin = report.docs.id(assignment.origin).to_owned();
+            (report.docs.id(doc).to_owned(), (origin.clone(), origin))
         })
         .collect()
 }
