@@ -89,28 +89,37 @@ fn run_serve(args: &cli::ServeArgs) -> Result<()> {
     let config = args.to_config()?;
     runtime()?.block_on(async {
         let dir = config.store.data_dir.clone();
+        // Signal handlers go in before the server listens: a SIGTERM sent as soon as it
+        // answers must stop it cleanly, not kill it by the default action.
+        let shutdown = shutdown_signal();
         let server = neardup::service::Server::bind(config).await?;
         eprintln!("neardup: listening on {} (data in {})", server.local_addr(), dir.display());
-        server.run(shutdown_signal()).await?;
+        server.run(shutdown).await?;
         eprintln!("neardup: stopped");
         Ok(())
     })
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are registered
+/// by this call, not when the future is first polled.
 #[cfg(feature = "server")]
-async fn shutdown_signal() {
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot listen for SIGTERM; stop with Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
+            (interrupt, terminate) => {
+                let err = interrupt.err().or(terminate.err());
+                tracing::warn!(error = ?err, "cannot listen for signals; stop with Ctrl-C");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
