@@ -85,53 +85,6 @@ fn count_equal_portable(a: &[u32], b: &[u32]) -> u32 {
     total + tail_a.iter().zip(tail_b).map(|(x, y)| u32::from(x == y)).sum::<u32>()
 }
 
-/// Number of bytes where `a` and `b` agree: the same count over one byte per lane (the
-/// low byte of a signature lane), an upper bound of [`count_equal`] on the full lanes
-/// that is four times cheaper to read.
-pub fn count_equal_bytes(a: &[u8], b: &[u8]) -> u32 {
-    debug_assert_eq!(a.len(), b.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU supports AVX-512BW, checked just above.
-            return unsafe { count_equal_bytes_avx512(a, b) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { count_equal_bytes_avx2(a, b) };
-        }
-    }
-    count_equal_bytes_portable(a, b)
-}
-
-#[inline(always)]
-fn count_equal_bytes_portable(a: &[u8], b: &[u8]) -> u32 {
-    const BLOCK: usize = 64;
-    let mut total = 0u32;
-    let (blocks_a, tail_a) = a.as_chunks::<BLOCK>();
-    let (blocks_b, tail_b) = b.as_chunks::<BLOCK>();
-    for (x, y) in blocks_a.iter().zip(blocks_b) {
-        let mut acc = [0u8; BLOCK];
-        for i in 0..BLOCK {
-            acc[i] = u8::from(x[i] == y[i]);
-        }
-        total += acc.iter().map(|&v| u32::from(v)).sum::<u32>();
-    }
-    total + tail_a.iter().zip(tail_b).map(|(x, y)| u32::from(x == y)).sum::<u32>()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-fn count_equal_bytes_avx512(a: &[u8], b: &[u8]) -> u32 {
-    count_equal_bytes_portable(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn count_equal_bytes_avx2(a: &[u8], b: &[u8]) -> u32 {
-    count_equal_bytes_portable(a, b)
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn count_equal_avx512(a: &[u32], b: &[u32]) -> u32 {
@@ -442,13 +395,7 @@ mod tests {
             let naive = a.iter().zip(&b).filter(|(x, y)| x == y).count() as u32;
             assert_eq!(count_equal(&a, &b), naive);
             assert_eq!(count_equal(&a, &a), len);
-            let low = |v: &[u32]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
-            assert_eq!(count_equal_bytes(&low(&a), &low(&b)), naive);
         }
-        let a: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
-        let b: Vec<u8> = (0..200u32).map(|i| (i * 3 % 256) as u8).collect();
-        let naive = a.iter().zip(&b).filter(|(x, y)| x == y).count() as u32;
-        assert_eq!(count_equal_bytes(&a, &b), naive);
     }
 
     #[test]
