@@ -1217,6 +1217,15 @@ mod tests {
             detector.check(&article("a", "  \n ", 1)),
             Err(Error::InvalidInput { field: "text", .. })
         ));
+        // The one time value that stands for "undated" in the index is not a date.
+        assert!(matches!(
+            detector.ingest(&article("a", STORY, i64::MIN)),
+            Err(Error::InvalidInput { field: "published", .. })
+        ));
+        assert_eq!(detector.stats().documents, 0);
+        // Its neighbour is an ordinary (if absurd) date and round-trips.
+        detector.ingest(&article("b", STORY, i64::MIN + 1)).unwrap();
+        assert_eq!(detector.oldest(), Some(("b".into(), i64::MIN + 1)));
     }
 
     #[test]
