@@ -146,7 +146,7 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
             previous_runs_on = if next_bit(&scratch.high, start, true) < end {
                 let mut runs_on = previous_runs_on;
                 for line in text[start..end].split(is_line_break) {
-                    runs_on = push_line(line, line.is_ascii(), options, out, &mut buffers, runs_on);
+                    runs_on = push_line(line, options, out, &mut buffers, runs_on);
                 }
                 runs_on
             } else {
@@ -167,22 +167,13 @@ fn push_ascii_line(
     previous_runs_on: bool,
 ) -> bool {
     let raw = &bytes[line.clone()];
+    // The rules of `line_flags` on bytes: an ASCII line needs no char decoding.
     let runs_on = raw.trim_ascii_end().last().is_some_and(|b| !b".!?:;\"".contains(b));
-    let before = out.text.len();
-    // SAFETY: only ASCII bytes (spaces and `scratch.lowered`) are appended.
-    let text = unsafe { out.text.as_mut_vec() };
-    if before > 0 {
-        text.push(b' ');
-    }
-    let start = text.len();
-    emit_words(scratch, line, options, text);
-    if text.len() == start {
-        text.truncate(before);
-    } else {
-        out.line_ends.push(text.len() as u32);
-        let first_lower = raw.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
-        out.continues.push(first_lower && previous_runs_on);
-    }
+    let first_lower = raw.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
+    push_tokens(out, first_lower && previous_runs_on, |text| {
+        // SAFETY: only ASCII bytes (of `scratch.lowered` and spaces) are appended.
+        emit_words(scratch, line, options, unsafe { text.as_mut_vec() });
+    });
     runs_on
 }
 
@@ -190,45 +181,47 @@ fn push_ascii_line(
 /// returns whether the line runs on (non-blank, no sentence end).
 fn push_line(
     line: &str,
-    ascii: bool,
     options: TextOptions,
     out: &mut Normalized,
     buffers: &mut LineBuffers,
     previous_runs_on: bool,
 ) -> bool {
-    debug_assert_eq!(ascii, line.is_ascii());
-    let runs_on = if ascii {
-        let trimmed = line.as_bytes().trim_ascii_end();
-        trimmed.last().is_some_and(|b| !b".!?:;\"".contains(b))
-    } else {
-        let trimmed = line.trim_end();
-        !trimmed.is_empty()
-            && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}'])
-    };
+    let (runs_on, first_lower) = line_flags(line);
+    push_tokens(out, first_lower && previous_runs_on, |text| {
+        if ascii_view(line, &mut buffers.ascii) {
+            normalize_ascii(&buffers.ascii, options, text);
+        } else {
+            normalize_mixed(line, options, text, &mut buffers.nfkc);
+        }
+    });
+    runs_on
+}
+
+/// Of a raw line: whether it runs on (non-blank, no sentence end), and whether it
+/// starts lower-case.
+fn line_flags(line: &str) -> (bool, bool) {
+    let trimmed = line.trim_end();
+    let runs_on = !trimmed.is_empty()
+        && !trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201D}', '\u{BB}']);
+    let first_lower = line.trim_start().chars().next().is_some_and(char::is_lowercase);
+    (runs_on, first_lower)
+}
+
+/// Appends the tokens `emit` writes as a new line of `out`, after a separating space;
+/// a line with no tokens leaves `out` as it was.
+fn push_tokens(out: &mut Normalized, continues: bool, emit: impl FnOnce(&mut String)) {
     let before = out.text.len();
     if before > 0 {
         out.text.push(' ');
     }
     let start = out.text.len();
-    if ascii {
-        normalize_ascii(line.as_bytes(), options, &mut out.text);
-    } else if ascii_view(line, &mut buffers.ascii) {
-        normalize_ascii(&buffers.ascii, options, &mut out.text);
-    } else {
-        normalize_mixed(line, options, &mut out.text, &mut buffers.nfkc);
-    }
+    emit(&mut out.text);
     if out.text.len() == start {
         out.text.truncate(before);
     } else {
         out.line_ends.push(out.text.len() as u32);
-        let first_lower = if ascii {
-            line.as_bytes().trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase)
-        } else {
-            line.trim_start().chars().next().is_some_and(char::is_lowercase)
-        };
-        out.continues.push(first_lower && previous_runs_on);
+        out.continues.push(continues);
     }
-    runs_on
 }
 
 /// Buffers of the per-line path.
@@ -273,9 +266,6 @@ mod class {
     pub(super) const LETTER: u8 = 1;
     /// A digit.
     pub(super) const DIGIT: u8 = 2;
-    /// Part of a word: letters, digits and `_` (ExtendNumLet, which joins letters and
-    /// digits but is not itself kept).
-    pub(super) const WORD: u8 = 4;
     /// Inside a word between two letters: `:` (MidLetter), `.` and `'` (MidNumLet,
     /// Single_Quote).
     pub(super) const MID_LETTER: u8 = 8;
@@ -288,12 +278,11 @@ mod class {
         while b < 256 {
             let c = b as u8;
             table[b] = if c.is_ascii_alphabetic() {
-                LETTER | WORD
+                LETTER
             } else if c.is_ascii_digit() {
-                DIGIT | WORD
+                DIGIT
             } else {
                 match c {
-                    b'_' => WORD,
                     b':' => MID_LETTER,
                     b'.' | b'\'' => MID_LETTER | MID_DIGIT,
                     b',' | b';' => MID_DIGIT,
@@ -891,7 +880,7 @@ mod tests {
             let mut slow = Normalized::default();
             let mut runs_on = false;
             for line in text.split(is_line_break) {
-                runs_on = push_line(line, line.is_ascii(), TextOptions::default(), &mut slow, &mut LineBuffers::default(), runs_on);
+                runs_on = push_line(line, TextOptions::default(), &mut slow, &mut LineBuffers::default(), runs_on);
             }
             proptest::prop_assert_eq!(fast, slow);
         }
