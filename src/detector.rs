@@ -504,8 +504,7 @@ impl Detector {
         state.entries.reserve(additional);
         let state = &mut *state;
         let entries = &state.entries;
-        let hasher = |&slot: &Slot| entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id));
-        state.by_id.reserve(additional, hasher);
+        state.by_id.reserve(additional, |&slot| slot_id_hash(entries, slot));
         state.lsh.reserve(additional);
     }
 
@@ -641,6 +640,16 @@ fn name_hash(name: &str) -> u64 {
 
 const NAME_SEED: i64 = 0x6e61_6d65; // "name"
 
+/// The id table's equality: whether `slot` holds the article `id`.
+fn slot_holds(entries: &[Option<Entry>], slot: Slot, id: &str) -> bool {
+    entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id)
+}
+
+/// The id table's hash of a slot (what it rehashes by as it grows).
+fn slot_id_hash(entries: &[Option<Entry>], slot: Slot) -> u64 {
+    entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id))
+}
+
 impl State {
     fn entry(&self, slot: Slot) -> &Entry {
         self.entries[slot as usize].as_ref().expect("slot from the index is live")
@@ -648,15 +657,14 @@ impl State {
 
     fn slot_of(&self, id: &str) -> Option<Slot> {
         let entries = &self.entries;
-        let is = |&slot: &Slot| entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id);
-        self.by_id.find(name_hash(id), is).copied()
+        self.by_id.find(name_hash(id), |&slot| slot_holds(entries, slot, id)).copied()
     }
 
     /// Removes `id` from the id table (its entry must still be in place).
     fn unindex_id(&mut self, id: &str) -> Option<Slot> {
         let entries = &self.entries;
-        let is = |&slot: &Slot| entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id);
-        self.by_id.find_entry(name_hash(id), is).ok().map(|found| found.remove().0)
+        let found = self.by_id.find_entry(name_hash(id), |&slot| slot_holds(entries, slot, id));
+        found.ok().map(|found| found.remove().0)
     }
 
     fn story_of(&self, id: &str) -> Option<u32> {
@@ -947,8 +955,7 @@ impl State {
             story.earliest.truncate(config.support_sample);
         }
         let entries = &self.entries;
-        let hasher = |&slot: &Slot| entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id));
-        self.by_id.insert_unique(name_hash(article.id), slot, hasher);
+        self.by_id.insert_unique(name_hash(article.id), slot, |&slot| slot_id_hash(entries, slot));
         slot
     }
 
