@@ -198,24 +198,32 @@ pub fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
     count_common(minima, shingles) as f64 / minima.len() as f64
 }
 
-/// Elements of sorted `small` present in sorted `large`, galloping through `large`.
+/// Elements of sorted `small` present in sorted `large` (both distinct). Both advance
+/// together: `large` is skipped a block at a time, and within a block the place of the
+/// next element is the count of smaller entries, a compare the compiler vectorizes,
+/// instead of a search whose branches mispredict on random hashes (about 2x faster than
+/// galloping on sets of 60 to 3,000 shingles).
 fn count_common(small: &[u32], large: &[u32]) -> usize {
-    let mut from = 0;
-    let mut hits = 0;
+    // Wider blocks pay when the elements sought lie far apart in `large`.
+    if large.len() > 6 * small.len() {
+        count_common_blocks::<16>(small, large)
+    } else {
+        count_common_blocks::<8>(small, large)
+    }
+}
+
+fn count_common_blocks<const B: usize>(small: &[u32], large: &[u32]) -> usize {
+    let n = large.len();
+    let (mut at, mut hits) = (0, 0);
     for &x in small {
-        let mut step = 1;
-        while from + step < large.len() && large[from + step] < x {
-            step *= 2;
+        while at + B <= n && large[at + B - 1] < x {
+            at += B;
         }
-        let window = &large[from + step / 2..large.len().min(from + step + 1)];
-        from += step / 2 + window.partition_point(|&y| y < x);
-        if from < large.len() && large[from] == x {
-            hits += 1;
-            from += 1;
-        }
-        if from >= large.len() {
+        at += large[at..n.min(at + B)].iter().filter(|&&y| y < x).count();
+        if at == n {
             break;
         }
+        hits += usize::from(large[at] == x);
     }
     hits
 }
@@ -476,9 +484,20 @@ impl<'v, 'a> Clusterer<'v, 'a> {
         }
         let published = self.published;
         let key = |doc: u32| origin_key(published[doc as usize], doc as usize);
-        let mut merged: Vec<u32> = sa.iter().chain(sb).copied().collect();
-        merged.sort_by_key(|&doc| key(doc));
-        merged.truncate(config.support_sample);
+        // Both samples are in origin order: merge them, keeping the earliest.
+        let keep = config.support_sample.min(sa.len() + sb.len());
+        let mut merged: Vec<u32> = Vec::with_capacity(keep);
+        let (mut i, mut j) = (0, 0);
+        while merged.len() < keep {
+            let take_left = j == sb.len() || (i < sa.len() && key(sa[i]) < key(sb[j]));
+            if take_left {
+                merged.push(sa[i]);
+                i += 1;
+            } else {
+                merged.push(sb[j]);
+                j += 1;
+            }
+        }
         self.sets.union(ra, rb);
         let root = self.sets.find(ra) as usize;
         self.samples[ra as usize] = Vec::new();
@@ -571,7 +590,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn count_common_gallops_correctly() {
+    fn count_common_counts_the_intersection() {
         let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
         for small in [
             vec![],
@@ -585,6 +604,19 @@ mod tests {
             assert_eq!(count_common(&small, &large), expected, "{small:?}");
         }
         assert_eq!(count_common(&[5], &[]), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn count_common_matches_set_intersection(
+            small in proptest::collection::btree_set(0u32..5000, 0..200),
+            large in proptest::collection::btree_set(0u32..5000, 0..3000),
+        ) {
+            let expected = small.intersection(&large).count();
+            let small: Vec<u32> = small.into_iter().collect();
+            let large: Vec<u32> = large.into_iter().collect();
+            proptest::prop_assert_eq!(count_common(&small, &large), expected);
+        }
     }
 
     #[test]

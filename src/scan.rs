@@ -781,48 +781,51 @@ pub fn cluster_signatures(
     let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
     let mut sampled_pairs = 0usize;
     loop {
-        let heads = [
-            decided.get(next_decided).map(decided_turn),
+        // The earliest head of the three small streams; they change only when one of
+        // them is taken, so the long run of decided links between takes is walked
+        // without looking at them again. On a tie the decided link goes first, then
+        // the streams in this order.
+        let other = [
             pending.get(next_pending).map(pending_turn),
             resolved.peek().map(|r| r.0.turn),
             early.get(next_early).map(early_turn),
-        ];
-        let Some((source, _)) = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.map(|t| (i, t)))
-            .min_by(|x, y| x.1.cmp(&y.1))
-        else {
-            break;
-        };
-        match source {
-            0 => {
-                if next_decided % SKIP_BLOCK == 0 {
-                    // Links whose documents are joined already change nothing when their
-                    // turn comes: mark the next block's in parallel, so that the
-                    // sequential walk passes them by without a lookup.
-                    let block = next_decided..(next_decided + SKIP_BLOCK).min(decided.len());
-                    let clusterer = &clusterer;
-                    decided[block].par_iter_mut().with_min_len(4096).for_each(|c| {
-                        if clusterer.joined_now(c.a, c.b) {
-                            c.flags |= JOINED;
-                        }
-                    });
-                }
-                let c = decided[next_decided];
-                next_decided += 1;
-                if c.flags & JOINED != 0 || clusterer.joined(c.a, c.b) {
-                    continue;
-                }
-                let similarity = plain_similarity(
-                    u32::from(c.equal),
-                    config.num_perm,
-                    sizes[c.a as usize],
-                    sizes[c.b as usize],
-                );
-                clusterer.offer(Link { a: c.a, b: c.b, similarity });
+        ]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.map(|t| (i, t)))
+        .min_by(|x, y| x.1.cmp(&y.1));
+        while let Some(c) = decided.get(next_decided) {
+            if other.is_some_and(|(_, t)| decided_turn(c).cmp(&t).is_gt()) {
+                break;
             }
-            1 => {
+            if next_decided % SKIP_BLOCK == 0 {
+                // Links whose documents are joined already change nothing when their
+                // turn comes: mark the next block's in parallel, so that the
+                // sequential walk passes them by without a lookup.
+                let block = next_decided..(next_decided + SKIP_BLOCK).min(decided.len());
+                let clusterer = &clusterer;
+                decided[block].par_iter_mut().with_min_len(4096).for_each(|c| {
+                    if clusterer.joined_now(c.a, c.b) {
+                        c.flags |= JOINED;
+                    }
+                });
+            }
+            let c = decided[next_decided];
+            next_decided += 1;
+            if c.flags & JOINED != 0 || clusterer.joined(c.a, c.b) {
+                continue;
+            }
+            let similarity = plain_similarity(
+                u32::from(c.equal),
+                config.num_perm,
+                sizes[c.a as usize],
+                sizes[c.b as usize],
+            );
+            clusterer.offer(Link { a: c.a, b: c.b, similarity });
+        }
+        let Some((stream, _)) = other else { break };
+        match stream {
+            0 => {
                 let c = pending[next_pending];
                 next_pending += 1;
                 if clusterer.joined(c.a, c.b) {
@@ -834,13 +837,13 @@ pub fn cluster_signatures(
                     resolved.push(std::cmp::Reverse(Resolved { turn, link }));
                 }
             }
-            3 => {
-                clusterer.offer(early[next_early]);
-                next_early += 1;
-            }
-            _ => {
+            1 => {
                 let std::cmp::Reverse(Resolved { link, .. }) = resolved.pop().expect("peeked");
                 clusterer.offer(link);
+            }
+            _ => {
+                clusterer.offer(early[next_early]);
+                next_early += 1;
             }
         }
     }
