@@ -692,10 +692,22 @@ pub fn cluster_signatures(
             if both { link(c.b, c.a) } else { None }
         })
     };
-    let examine = |slot: Slot, sampled_now: &mut Vec<Link>| -> Vec<Candidate> {
-        let candidates = candidates_of(slot, &jaccard_view, containment_view.as_ref(), sizes);
-        let mut out = Vec::new();
-        for other in candidates {
+    // What one run of documents found: decided pairs, undecided pairs, links sampled now.
+    #[derive(Default)]
+    struct Found {
+        decided: Vec<Candidate>,
+        pending: Vec<Candidate>,
+        sampled: Vec<Link>,
+    }
+    let examine = |slot: Slot, scratch: &mut CandidateSet, found: &mut Found| {
+        let candidates =
+            candidates_of(slot, &jaccard_view, containment_view.as_ref(), sizes, scratch);
+        for (i, &other) in candidates.iter().enumerate() {
+            // Candidates' signatures lie anywhere in the array: ask for the one a few
+            // places ahead while this one is compared.
+            if let Some(&ahead) = candidates.get(i + PREFETCH_AHEAD) {
+                prefetch(lanes(ahead));
+            }
             // A pair can be found from both ends: by the later (or shorter) document
             // through the Jaccard view and by the shorter through the containment view.
             // The scan keeps one link per pair, from its smaller slot when both ends find
@@ -719,36 +731,42 @@ pub fn cluster_signatures(
                 // now, in parallel. Below, its turn comes after them, and most such pairs
                 // (excerpts of a story whose copies are joined by then) are never sampled.
                 if whole.jaccard >= config.jaccard_threshold {
-                    sampled_now.extend(resolve(&candidate));
+                    found.sampled.extend(resolve(&candidate));
                 } else {
-                    out.push(candidate);
+                    found.pending.push(candidate);
                 }
             } else if plain.copy_kind(config).is_some() {
                 let key = plain.containment_of_shorter();
-                out.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
+                found.decided.push(Candidate {
+                    key,
+                    a: slot,
+                    b: other,
+                    equal: equal as u16,
+                    flags: 0,
+                });
             }
         }
-        out
     };
-    let early = std::sync::Mutex::new(Vec::new());
-    let (mut decided, mut pending) = (Vec::new(), Vec::new());
+    let (mut decided, mut pending, mut early) = (Vec::new(), Vec::new(), Vec::new());
     // Stretch by stretch, so that collecting in parallel never holds a second copy of
     // the whole candidate list.
     for stretch in order.chunks(1 << 16) {
-        let (found_decided, found_pending): (Vec<Candidate>, Vec<Candidate>) = stretch
+        let runs: Vec<Found> = stretch
             .par_chunks(64)
-            .flat_map_iter(|chunk| {
-                let mut sampled_now = Vec::new();
-                let found: Vec<Candidate> =
-                    chunk.iter().flat_map(|&slot| examine(slot, &mut sampled_now)).collect();
-                early.lock().unwrap_or_else(|e| e.into_inner()).extend(sampled_now);
+            .map_init(CandidateSet::default, |scratch, run| {
+                let mut found = Found::default();
+                for &slot in run {
+                    examine(slot, scratch, &mut found);
+                }
                 found
             })
-            .partition(|c| c.flags & PENDING == 0);
-        decided.extend(found_decided);
-        pending.extend(found_pending);
+            .collect();
+        for found in runs {
+            decided.extend_from_slice(&found.decided);
+            pending.extend_from_slice(&found.pending);
+            early.extend_from_slice(&found.sampled);
+        }
     }
-    let mut early = early.into_inner().unwrap_or_else(|e| e.into_inner());
     drop(order);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
@@ -962,19 +980,22 @@ fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes
 
 /// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
 /// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment band.
-fn candidates_of(
+fn candidates_of<'s>(
     slot: Slot,
     jaccard_view: &BandTable,
     containment_view: Option<&BandTable>,
     sizes: &[u32],
-) -> Vec<Slot> {
-    let mut out = Vec::new();
+    set: &'s mut CandidateSet,
+) -> &'s [Slot] {
+    set.clear();
     for band in 0..jaccard_view.bands() {
         // The nearest earlier members only: a bucket of thousands of copies of one
         // story is linked as well through each member's nearest few, and walking it
         // whole would make clustering quadratic in the copies per story.
         let before = jaccard_view.before(slot, band);
-        out.extend_from_slice(&before[before.len().saturating_sub(JACCARD_PER_BAND)..]);
+        for &other in &before[before.len().saturating_sub(JACCARD_PER_BAND)..] {
+            set.insert(other);
+        }
     }
     if let Some(view) = containment_view {
         let longer = f64::from(sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
@@ -983,14 +1004,93 @@ fn candidates_of(
             let bucket = view.before(slot, band);
             let containers =
                 bucket.iter().take_while(|&&other| f64::from(sizes[other as usize]) >= longer);
-            out.extend(containers.take(CONTAINMENT_PER_BAND));
+            for &other in containers.take(CONTAINMENT_PER_BAND) {
+                set.insert(other);
+            }
         }
     }
-    // A candidate found in many bands is kept once. (Sorting the few hundred found is
-    // cheaper than marking them in a table as large as the corpus.)
-    out.sort_unstable();
-    out.dedup();
-    out
+    &set.found
+}
+
+/// One document's candidates, each kept once: a copy found in many bands is listed
+/// once. An open-addressing table stamped with a generation, so that clearing it per
+/// document costs nothing (sorting the few hundred found cost a tenth of clustering).
+struct CandidateSet {
+    /// `generation << 32 | slot` per used entry.
+    table: Box<[u64]>,
+    generation: u64,
+    found: Vec<Slot>,
+}
+
+impl Default for CandidateSet {
+    fn default() -> Self {
+        // Above twice the most a document finds at defaults (28 x 8 + 32 x 4), so
+        // probes stay short; it grows for larger configs.
+        CandidateSet { table: vec![0; 1024].into_boxed_slice(), generation: 0, found: Vec::new() }
+    }
+}
+
+impl CandidateSet {
+    fn clear(&mut self) {
+        self.found.clear();
+        self.generation += 1;
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        if (self.found.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let stamp = self.generation << 32 | u64::from(slot);
+        let mask = self.table.len() - 1;
+        let mut at = Self::home(slot, mask);
+        loop {
+            let entry = self.table[at];
+            if entry == stamp {
+                return;
+            }
+            if entry >> 32 != self.generation {
+                self.table[at] = stamp;
+                self.found.push(slot);
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn home(slot: Slot, mask: usize) -> usize {
+        (u64::from(slot).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
+    }
+
+    /// Doubles the table (a config with more bands than the default finds more).
+    fn grow(&mut self) {
+        self.table = vec![0; self.table.len() * 2].into_boxed_slice();
+        let mask = self.table.len() - 1;
+        for &slot in &self.found {
+            let mut at = Self::home(slot, mask);
+            while self.table[at] >> 32 == self.generation {
+                at = (at + 1) & mask;
+            }
+            self.table[at] = self.generation << 32 | u64::from(slot);
+        }
+    }
+}
+
+/// Candidates whose signature is fetched ahead of its comparison.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Asks the cache for a signature that is about to be compared.
+fn prefetch(lanes: &[u32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in lanes.chunks(16) {
+        // SAFETY: prefetching is a hint with no effect on memory; SSE is part of x86-64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = lanes;
 }
 
 /// Writes the scanned articles and their batch clusters as a data directory that
@@ -1178,6 +1278,26 @@ mod tests {
     use super::*;
     use crate::minhash::MinHasher;
 
+    proptest::proptest! {
+        /// The candidate set keeps each slot once, in first-found order, across many
+        /// documents (generations) and past its initial table size.
+        #[test]
+        fn candidate_set_lists_each_slot_once(
+            docs in proptest::collection::vec(proptest::collection::vec(0u32..3000, 0..1500), 1..4),
+        ) {
+            let mut set = CandidateSet::default();
+            for found in &docs {
+                set.clear();
+                let mut seen = std::collections::HashSet::new();
+                let expected: Vec<Slot> = found.iter().copied().filter(|s| seen.insert(*s)).collect();
+                for &slot in found {
+                    set.insert(slot);
+                }
+                proptest::prop_assert_eq!(&set.found, &expected);
+            }
+        }
+    }
+
     /// Documents cut from a few stories at many sizes, with noise: pairs of every
     /// containment, many close to the thresholds where sampling decides.
     fn corpus(config: &DetectorConfig) -> (Vec<Fingerprint>, Vec<ShingleSample>) {
@@ -1233,8 +1353,10 @@ mod tests {
                 std::cmp::Reverse(sizes[s as usize])
             });
         let mut links = Vec::new();
+        let mut set = CandidateSet::default();
         for slot in 0..n as Slot {
-            for other in candidates_of(slot, &jaccard_view, Some(&containment_view), &sizes) {
+            let containers = Some(&containment_view);
+            for &other in candidates_of(slot, &jaccard_view, containers, &sizes, &mut set) {
                 let similarity = verifier.similarity(slot, other);
                 if similarity.copy_kind(config).is_some() {
                     links.push(Link { a: slot, b: other, similarity });
