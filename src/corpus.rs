@@ -153,6 +153,9 @@ pub struct Span<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Bytes per chunk when [`Input::spans`] splits an input.
+const SPAN_CHUNK: usize = 8 << 20;
+
 impl Input {
     /// Splits the input into byte ranges of about `target` bytes that end on line
     /// boundaries (a whole-file input is one range), so chunks can be processed in
@@ -228,16 +231,32 @@ impl Input {
     }
 
     /// The article spans of this input. Blank lines are skipped (they are not articles).
+    /// Large inputs are split in chunks found in parallel, and each chunk's mapped pages
+    /// are released once read, so finding the articles of a file larger than memory
+    /// does not make it all resident.
     pub fn spans(&self) -> Vec<Span<'_>> {
+        self.spans_by(SPAN_CHUNK)
+    }
+
+    fn spans_by(&self, chunk: usize) -> Vec<Span<'_>> {
+        use rayon::prelude::*;
         if self.format == Format::Whole {
             return vec![Span { line: 1, bytes: &self.bytes }];
         }
-        let mut out = Vec::new();
-        for (ix, line) in self.bytes.split(|&b| b == b'\n').enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                out.push(Span { line: ix + 1, bytes: line });
-            }
+        let chunks = self.chunks(chunk);
+        let found: Vec<(Vec<Span<'_>>, usize)> = chunks
+            .into_par_iter()
+            .map(|range| {
+                let found = self.spans_in(range.clone(), 0);
+                self.release(range);
+                found
+            })
+            .collect();
+        let mut out = Vec::with_capacity(found.iter().map(|(spans, _)| spans.len()).sum());
+        let mut first_line = 1;
+        for (spans, newlines) in found {
+            out.extend(spans.into_iter().map(|span| Span { line: span.line + first_line, ..span }));
+            first_line += newlines;
         }
         out
     }
@@ -566,6 +585,24 @@ mod tests {
             for (a, b) in spans.iter().zip(&whole) {
                 assert_eq!((a.line, a.bytes), (b.line, b.bytes));
             }
+        }
+    }
+
+    #[test]
+    fn spans_in_parallel_chunks_match_a_line_split() {
+        let text = "{\"a\":1}\n\n{\"b\":22}\r\n  \n{\"c\":333}\n{\"d\":4}\n\n";
+        let input = input(Format::Jsonl, text);
+        let expected: Vec<(usize, &[u8])> = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, line)| (i + 1, line.strip_suffix('\r').unwrap_or(line)))
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| (i, line.as_bytes()))
+            .collect();
+        for chunk in [1, 3, 9, 17, 1 << 20] {
+            let spans: Vec<(usize, &[u8])> =
+                input.spans_by(chunk).iter().map(|s| (s.line, s.bytes)).collect();
+            assert_eq!(spans, expected, "chunk {chunk}");
         }
     }
 
