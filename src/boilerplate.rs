@@ -166,27 +166,21 @@ impl BoilerplateModel {
     }
 
     fn observe_keys(&mut self, doc: &LineProfile, mut mine: impl FnMut(u64) -> bool) {
-        self.docs += 1;
         let mut keys = std::mem::take(&mut self.scratch);
         keys.clear();
-        for &line in doc.lines.iter().filter(|&&line| line != 0) {
-            if doc.source != 0 {
-                let key = source_key(doc.source, line);
-                if mine(key) {
-                    keys.push(key);
-                }
-            }
-            let key = global_key(line);
-            if mine(key) {
-                keys.push(key);
-            }
-        }
+        keys.extend(doc_keys(doc).filter(|&key| mine(key)));
         keys.sort_unstable();
         keys.dedup();
-        for &key in &keys {
-            self.bump(key, doc.story);
-        }
+        self.count_doc(&keys, doc.story);
         self.scratch = keys;
+    }
+
+    /// Counts one document's distinct keys.
+    fn count_doc(&mut self, keys: &[u64], story: u32) {
+        self.docs += 1;
+        for &key in keys {
+            self.bump(key, story);
+        }
     }
 
     /// Shards [`BoilerplateModel::learn_shard`] splits the key space into. Fixed, so that
@@ -207,10 +201,16 @@ impl BoilerplateModel {
     /// after batch gives the same model as [`BoilerplateModel::learn_shard`] over all of
     /// them, so a scan can learn while it reads.
     pub fn observe_shard(&mut self, docs: &[&LineProfile], shard: usize) {
+        self.observe_keys_of_shard(&ShardKeys::new(docs), shard);
+    }
+
+    /// [`BoilerplateModel::observe_shard`] over keys already split by shard: every
+    /// shard's learner reads only its own part, instead of hashing all lines again.
+    pub fn observe_keys_of_shard(&mut self, docs: &ShardKeys, shard: usize) {
         let capacity = self.config.capacity.div_ceil(Self::SHARDS);
-        let in_shard = |key: u64| shard_of(key) == shard;
-        for doc in docs {
-            self.observe_keys(doc, in_shard);
+        for doc in &docs.docs {
+            let range = doc.ends[shard] as usize..doc.ends[shard + 1] as usize;
+            self.count_doc(&doc.keys[range], doc.story);
             if self.counts.len() > capacity {
                 self.forget_to(capacity);
             }
@@ -291,6 +291,53 @@ impl BoilerplateModel {
     pub fn classify(&self, doc: &LineProfile) -> Vec<bool> {
         doc.lines.iter().map(|&line| self.is_chrome(doc.source, line)).collect()
     }
+}
+
+/// A batch of documents' model keys, computed once and split by shard.
+#[derive(Debug, Default)]
+pub struct ShardKeys {
+    docs: Vec<DocKeys>,
+}
+
+#[derive(Debug)]
+struct DocKeys {
+    /// Distinct keys, grouped by shard.
+    keys: Vec<u64>,
+    /// Where each shard's keys end (`ends[s]..ends[s + 1]` are shard `s`'s).
+    ends: [u32; BoilerplateModel::SHARDS + 1],
+    story: u32,
+}
+
+impl ShardKeys {
+    /// The keys of `docs`, in order (hashed in parallel).
+    pub fn new(docs: &[&LineProfile]) -> Self {
+        use rayon::prelude::*;
+        let docs = docs
+            .par_iter()
+            .with_min_len(64)
+            .map(|doc| {
+                let mut keys: Vec<u64> = doc_keys(doc).collect();
+                keys.sort_unstable_by_key(|&key| (shard_of(key), key));
+                keys.dedup();
+                let mut ends = [0u32; BoilerplateModel::SHARDS + 1];
+                for shard in 0..BoilerplateModel::SHARDS {
+                    let end = keys.partition_point(|&key| shard_of(key) <= shard);
+                    ends[shard + 1] = end as u32;
+                }
+                DocKeys { keys, ends, story: doc.story }
+            })
+            .collect();
+        ShardKeys { docs }
+    }
+}
+
+/// The keys a document counts under: each line's global key and, with a source, its
+/// per-source key (with repeats; continuation lines have none).
+fn doc_keys(doc: &LineProfile) -> impl Iterator<Item = u64> + '_ {
+    doc.lines.iter().filter(|&&line| line != 0).flat_map(move |&line| {
+        let per_source = (doc.source != 0).then(|| source_key(doc.source, line));
+        per_source.into_iter().chain(std::iter::once(global_key(line)))
+    })
 }
 
 fn source_key(source: u64, line: u64) -> u64 {

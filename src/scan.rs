@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bands::BandTable;
-use crate::boilerplate::{BoilerplateModel, LineProfile};
+use crate::boilerplate::{BoilerplateModel, LineProfile, ShardKeys};
 use crate::cluster::{
     Assignment, Clusterer, Kind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
     needs_sampling,
@@ -342,10 +342,11 @@ pub fn scan(
         if learn {
             let profiles: Vec<&LineProfile> =
                 kept.iter().map(|doc| &doc.prepared.profile).collect();
+            let keys = ShardKeys::new(&profiles);
             shards
                 .par_iter_mut()
                 .enumerate()
-                .for_each(|(shard, model)| model.observe_shard(&profiles, shard));
+                .for_each(|(shard, model)| model.observe_keys_of_shard(&keys, shard));
         } else {
             let signed: Vec<SignedDoc> = kept
                 .par_iter()
