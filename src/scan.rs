@@ -249,7 +249,8 @@ pub fn scan(
         .collect();
     let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
     let learn = config.boilerplate.enabled;
-    let bar = progress_bar(options.progress, if learn { 2 * bytes } else { bytes });
+    let bar = progress_bar(options.progress, bytes);
+    bar.set_message(if learn { "pass 1/2, learning chrome" } else { "reading and signing" });
 
     let units: Vec<(usize, crate::corpus::Span<'_>)> = inputs
         .iter()
@@ -369,6 +370,8 @@ pub fn scan(
     if learn {
         let model = BoilerplateModel::from_shards(&config.boilerplate, shards);
         let mut pages = PageRelease::new(&inputs);
+        bar.reset();
+        bar.set_message("pass 2/2, signing");
         for batch in unit_of.chunks(PARSE_BATCH) {
             let signed: Vec<SignedDoc> = batch
                 .par_iter()
@@ -394,13 +397,19 @@ pub fn scan(
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
-    bar.finish_and_clear();
+    // Clustering has no byte count to show; say that it runs.
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} clustering {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
 
     let hasher = fingerprinter.hasher();
     let sample_source = ScanSamples { sets: &samples, lanes: &docs.lanes, hasher };
     let samples_ref = sampled.then_some(&sample_source as &dyn SampledContainment);
     let assignments =
         cluster_signatures(config, &docs.lanes, &docs.sizes, samples_ref, &docs.published);
+    bar.finish_and_clear();
     Ok(ScanReport {
         chrome_lines,
         docs,
@@ -1143,7 +1152,7 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} signing [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            "{spinner} {msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
