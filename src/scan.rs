@@ -397,7 +397,8 @@ pub fn scan(
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
-    // Clustering has no byte count to show; say that it runs.
+    // Clustering has no byte count to show; say that it runs, and for how long.
+    bar.reset();
     bar.set_style(
         ProgressStyle::with_template("{spinner} clustering {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
