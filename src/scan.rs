@@ -810,6 +810,7 @@ pub fn cluster_signatures(
     let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
     let mut sampled_pairs = 0usize;
     let mut sampled_ahead: Vec<Option<Option<Link>>> = Vec::new();
+    let mut marked_until = 0;
     loop {
         // The earliest head of the three small streams; they change only when one of
         // them is taken, so the long run of decided links between takes is walked
@@ -824,34 +825,38 @@ pub fn cluster_signatures(
         .enumerate()
         .filter_map(|(i, t)| t.map(|t| (i, t)))
         .min_by(|x, y| x.1.cmp(&y.1));
-        while let Some(c) = decided.get(next_decided) {
-            if other.is_some_and(|(_, t)| decided_turn(c).cmp(&t).is_gt()) {
-                break;
-            }
-            if next_decided % SKIP_BLOCK == 0 {
+        while next_decided < decided.len() {
+            if next_decided == marked_until {
                 // Links whose documents are joined already change nothing when their
                 // turn comes: mark the next block's in parallel, so that the
                 // sequential walk passes them by without a lookup.
-                let block = next_decided..(next_decided + SKIP_BLOCK).min(decided.len());
+                marked_until = (next_decided + SKIP_BLOCK).min(decided.len());
                 let clusterer = &clusterer;
-                decided[block].par_iter_mut().with_min_len(4096).for_each(|c| {
-                    if clusterer.joined_now(c.a, c.b) {
-                        c.flags |= JOINED;
-                    }
-                });
+                decided[next_decided..marked_until].par_iter_mut().with_min_len(4096).for_each(
+                    |c| {
+                        if clusterer.joined_now(c.a, c.b) {
+                            c.flags |= JOINED;
+                        }
+                    },
+                );
             }
             let c = decided[next_decided];
-            next_decided += 1;
-            if c.flags & JOINED != 0 || clusterer.joined(c.a, c.b) {
-                continue;
+            // A joined link is passed by wherever it falls: at its turn it would do nothing.
+            if c.flags & JOINED == 0 {
+                if other.is_some_and(|(_, t)| decided_turn(&c).cmp(&t).is_gt()) {
+                    break;
+                }
+                if !clusterer.joined(c.a, c.b) {
+                    let similarity = plain_similarity(
+                        u32::from(c.equal),
+                        config.num_perm,
+                        sizes[c.a as usize],
+                        sizes[c.b as usize],
+                    );
+                    clusterer.offer(Link { a: c.a, b: c.b, similarity });
+                }
             }
-            let similarity = plain_similarity(
-                u32::from(c.equal),
-                config.num_perm,
-                sizes[c.a as usize],
-                sizes[c.b as usize],
-            );
-            clusterer.offer(Link { a: c.a, b: c.b, similarity });
+            next_decided += 1;
         }
         let Some((stream, _)) = other else { break };
         match stream {
