@@ -1049,7 +1049,7 @@ fn candidates_of<'s>(
 struct CandidateSet {
     /// `generation << 32 | slot` per used entry.
     table: Box<[u64]>,
-    generation: u64,
+    generation: u32,
     found: Vec<Slot>,
 }
 
@@ -1064,14 +1064,19 @@ impl Default for CandidateSet {
 impl CandidateSet {
     fn clear(&mut self) {
         self.found.clear();
-        self.generation += 1;
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Stamps would repeat: start over from a clean table.
+            self.table.fill(0);
+            self.generation = 1;
+        }
     }
 
     fn insert(&mut self, slot: Slot) {
         if (self.found.len() + 1) * 2 > self.table.len() {
             self.grow();
         }
-        let stamp = self.generation << 32 | u64::from(slot);
+        let stamp = u64::from(self.generation) << 32 | u64::from(slot);
         let mask = self.table.len() - 1;
         let mut at = Self::home(slot, mask);
         loop {
@@ -1079,7 +1084,7 @@ impl CandidateSet {
             if entry == stamp {
                 return;
             }
-            if entry >> 32 != self.generation {
+            if entry >> 32 != u64::from(self.generation) {
                 self.table[at] = stamp;
                 self.found.push(slot);
                 return;
@@ -1098,10 +1103,10 @@ impl CandidateSet {
         let mask = self.table.len() - 1;
         for &slot in &self.found {
             let mut at = Self::home(slot, mask);
-            while self.table[at] >> 32 == self.generation {
+            while self.table[at] >> 32 == u64::from(self.generation) {
                 at = (at + 1) & mask;
             }
-            self.table[at] = self.generation << 32 | u64::from(slot);
+            self.table[at] = u64::from(self.generation) << 32 | u64::from(slot);
         }
     }
 }
@@ -1421,6 +1426,22 @@ mod tests {
                 let clustered = lazy.iter().filter(|a| a.link.is_some()).count();
                 assert!(clustered > 40, "{clustered} documents linked");
             }
+        }
+    }
+
+    #[test]
+    fn candidate_set_survives_its_generation_wrapping() {
+        let mut set = CandidateSet { generation: u32::MAX - 1, ..CandidateSet::default() };
+        for round in 0..4u32 {
+            set.clear();
+            for slot in [7, 9, 7, round, 9] {
+                set.insert(slot);
+            }
+            let mut expected = vec![7, 9];
+            if round != 7 && round != 9 {
+                expected.push(round);
+            }
+            assert_eq!(set.found, expected, "round {round}");
         }
     }
 
