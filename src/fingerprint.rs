@@ -16,7 +16,7 @@ use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
-use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into, shingle_hashes_into};
+use crate::shingle::{ShingleScratch, distinct_token_shingles_into};
 use crate::text::{Normalized, normalize_lines_into};
 
 /// What the index keeps of an article's text.
@@ -44,7 +44,8 @@ pub struct Signed {
     pub fingerprint: Fingerprint,
     /// Indices of the lines (non-empty normalized lines, in order) left out as chrome.
     pub chrome_lines: Vec<u32>,
-    /// The shingle set the signature was computed from: sorted, distinct hashes.
+    /// The shingle set the signature was computed from: distinct hashes, in the order
+    /// their windows first occur in the text (not sorted).
     pub shingles: Vec<u64>,
 }
 
@@ -63,10 +64,18 @@ struct Scratch {
     shingles: ShingleScratch,
 }
 
+/// Scratch space of [`Fingerprinter::sign_without`], reused per thread.
+#[derive(Default)]
+struct SignScratch {
+    /// The text without its chrome lines.
+    body: Normalized,
+    shingles: ShingleScratch,
+}
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
-    static BODY: RefCell<String> = const { RefCell::new(String::new()) };
+    static SIGN_SCRATCH: RefCell<SignScratch> = RefCell::new(SignScratch::default());
 }
 
 impl Fingerprinter {
@@ -111,8 +120,10 @@ impl Fingerprinter {
             if scratch.prepared.normalized.text.is_empty() {
                 return Err(Error::input("text", "has no words"));
             }
-            distinct_shingle_hashes_into(
-                &scratch.prepared.normalized.text,
+            let normalized = &scratch.prepared.normalized;
+            distinct_token_shingles_into(
+                &normalized.text,
+                normalized.word_starts(),
                 self.config.shingle_size,
                 self.config.seed,
                 &mut scratch.hashes,
@@ -171,34 +182,26 @@ impl Fingerprinter {
     /// under the same rule as [`Fingerprinter::sign`].
     pub fn sign_without(&self, prepared: &Prepared, chrome_lines: Vec<u32>) -> Signed {
         debug_assert!(chrome_lines.is_sorted());
-        let normalized = &prepared.normalized;
-        let mut shingles = Vec::with_capacity(normalized.text.len() / 4);
         let k = self.config.shingle_size;
         let seed = self.config.seed;
-        if chrome_lines.is_empty() {
-            shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
-            return self.signed(shingles, chrome_lines);
-        }
-        BODY.with(|body| {
-            let body = &mut *body.borrow_mut();
-            body.clear();
-            let mut skip = chrome_lines.iter().peekable();
-            for (ix, (start, end)) in normalized.line_ranges().enumerate() {
-                if skip.next_if_eq(&&(ix as u32)).is_some() {
-                    continue;
-                }
-                if !body.is_empty() {
-                    body.push(' ');
-                }
-                body.push_str(&normalized.text[start..end]);
+        SIGN_SCRATCH.with(|scratch| {
+            let SignScratch { body, shingles: table } = &mut *scratch.borrow_mut();
+            let mut shingles = Vec::new();
+            let mut shingle = |text: &Normalized| {
+                let starts = text.word_starts();
+                distinct_token_shingles_into(&text.text, starts, k, seed, &mut shingles, table);
+            };
+            let normalized = &prepared.normalized;
+            if chrome_lines.is_empty() {
+                shingle(normalized);
+                return self.signed(shingles, chrome_lines);
             }
-            let tokens =
-                if body.is_empty() { 0 } else { body.bytes().filter(|&b| b == b' ').count() + 1 };
-            if tokens < k {
-                shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
+            normalized.without_lines_into(&chrome_lines, body);
+            if body.word_starts().len() < k {
+                shingle(normalized);
                 self.signed(shingles, Vec::new())
             } else {
-                shingle_hashes_into(body, k, seed, &mut shingles);
+                shingle(body);
                 self.signed(shingles, chrome_lines)
             }
         })

@@ -62,6 +62,9 @@ pub struct Normalized {
     pub text: String,
     /// Exclusive end offset in `text` of each non-empty line.
     line_ends: Vec<u32>,
+    /// Start offset in `text` of every token, recorded as the tokens are written so
+    /// that the shingler never searches the spaces again.
+    word_starts: Vec<u32>,
     /// Per non-empty line: the raw line starts with a lower-case letter right after a
     /// non-blank line that did not end a sentence, so it most likely continues that line
     /// (hard-wrapped text) rather than standing alone.
@@ -73,7 +76,43 @@ impl Normalized {
     pub fn clear(&mut self) {
         self.text.clear();
         self.line_ends.clear();
+        self.word_starts.clear();
         self.continues.clear();
+    }
+
+    /// The start offset in `text` of every token, ascending: token `i` runs from
+    /// `word_starts()[i]` to the space before the next start (or the end of `text`).
+    pub fn word_starts(&self) -> &[u32] {
+        &self.word_starts
+    }
+
+    /// The `(text, word_starts)` of the lines left after dropping the lines `skip`
+    /// (indices of non-empty lines, ascending) into `out`, as if the text had had only
+    /// the remaining lines.
+    pub fn without_lines_into(&self, skip: &[u32], out: &mut Normalized) {
+        debug_assert!(skip.is_sorted());
+        out.clear();
+        let mut skip = skip.iter().copied().peekable();
+        let mut word = 0;
+        for (ix, (start, end)) in self.line_ranges().enumerate() {
+            let first = word;
+            while word < self.word_starts.len() && (self.word_starts[word] as usize) < end {
+                word += 1;
+            }
+            if skip.next_if_eq(&(ix as u32)).is_some() {
+                continue;
+            }
+            if !out.text.is_empty() {
+                out.text.push(' ');
+            }
+            // Every token of the line moves by the same amount.
+            let shift = out.text.len() as i64 - start as i64;
+            out.word_starts
+                .extend(self.word_starts[first..word].iter().map(|&s| (s as i64 + shift) as u32));
+            out.text.push_str(&self.text[start..end]);
+            out.line_ends.push(out.text.len() as u32);
+            out.continues.push(self.continues[ix]);
+        }
     }
 
     /// For each non-empty line, whether it continues the raw line before it (starts
@@ -170,9 +209,9 @@ fn push_ascii_line(
     // The rules of `line_flags` on bytes: an ASCII line needs no char decoding.
     let runs_on = raw.trim_ascii_end().last().is_some_and(|b| !b".!?:;\"".contains(b));
     let first_lower = raw.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
-    push_tokens(out, first_lower && previous_runs_on, |text| {
+    push_tokens(out, first_lower && previous_runs_on, |text, starts| {
         // SAFETY: only ASCII bytes (of `scratch.lowered` and spaces) are appended.
-        emit_words(scratch, line, options, unsafe { text.as_mut_vec() });
+        emit_words(scratch, line, options, unsafe { text.as_mut_vec() }, starts);
     });
     runs_on
 }
@@ -187,11 +226,11 @@ fn push_line(
     previous_runs_on: bool,
 ) -> bool {
     let (runs_on, first_lower) = line_flags(line);
-    push_tokens(out, first_lower && previous_runs_on, |text| {
+    push_tokens(out, first_lower && previous_runs_on, |text, starts| {
         if ascii_view(line, &mut buffers.ascii) {
-            normalize_ascii(&buffers.ascii, options, text);
+            normalize_ascii(&buffers.ascii, options, text, starts);
         } else {
-            normalize_mixed(line, options, text, &mut buffers.nfkc);
+            normalize_mixed(line, options, text, &mut buffers.nfkc, starts);
         }
     });
     runs_on
@@ -207,15 +246,19 @@ fn line_flags(line: &str) -> (bool, bool) {
     (runs_on, first_lower)
 }
 
-/// Appends the tokens `emit` writes as a new line of `out`, after a separating space;
-/// a line with no tokens leaves `out` as it was.
-fn push_tokens(out: &mut Normalized, continues: bool, emit: impl FnOnce(&mut String)) {
+/// Appends the tokens `emit` writes (with their start offsets) as a new line of `out`,
+/// after a separating space; a line with no tokens leaves `out` as it was.
+fn push_tokens(
+    out: &mut Normalized,
+    continues: bool,
+    emit: impl FnOnce(&mut String, &mut Vec<u32>),
+) {
     let before = out.text.len();
     if before > 0 {
         out.text.push(' ');
     }
     let start = out.text.len();
-    emit(&mut out.text);
+    emit(&mut out.text, &mut out.word_starts);
     if out.text.len() == start {
         out.text.truncate(before);
     } else {
@@ -395,7 +438,7 @@ fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
 /// The UAX #29 words of an ASCII stretch, kept letters and digits lower-cased, appended
 /// to `out` one space apart. Branch-light: the byte classes come 64 at a time as bit
 /// masks (SIMD compares) and each word is then one copy.
-fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
+fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String, starts: &mut Vec<u32>) {
     LINE_SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
         classify(bytes, scratch);
@@ -404,7 +447,7 @@ fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
         let out = unsafe { out.as_mut_vec() };
         // Room for the line and a fixed-size copy past its end (see `emit_words`).
         out.reserve(bytes.len() + 32);
-        emit_words(scratch, 0..bytes.len(), options, out);
+        emit_words(scratch, 0..bytes.len(), options, out, starts);
     });
 }
 
@@ -473,7 +516,8 @@ fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
 }
 
 /// Appends the words that start in `range` of the text `scratch` classified (a word
-/// never crosses a line break, so a line's words end in it too).
+/// never crosses a line break, so a line's words end in it too), and their start
+/// offsets in `out` to `starts`.
 ///
 /// Word by word of the masks: each word's starts (a token byte after a non-token byte)
 /// and last bytes (a token byte before a non-token byte) are bit masks, taken in
@@ -483,6 +527,7 @@ fn emit_words(
     range: std::ops::Range<usize>,
     options: TextOptions,
     out: &mut Vec<u8>,
+    word_starts: &mut Vec<u32>,
 ) {
     if range.is_empty() {
         return;
@@ -509,7 +554,7 @@ fn emit_words(
                 starts &= starts - 1;
                 start
             });
-            emit_word(lowered, kept, start, end, options, out);
+            emit_word(lowered, kept, start, end, options, out, word_starts);
         }
         if starts != 0 {
             pending = Some(w * 64 + starts.trailing_zeros() as usize);
@@ -520,7 +565,8 @@ fn emit_words(
 }
 
 /// Appends the token `start..end` (byte range of the classified text): its letters and
-/// digits, lower-cased, after a space unless `out` is empty or ends with one.
+/// digits, lower-cased, after a space unless `out` is empty or ends with one; and its
+/// offset in `out` to `starts` (unless nothing was kept of it).
 #[inline(always)]
 fn emit_word(
     lowered: &[u8],
@@ -529,6 +575,7 @@ fn emit_word(
     end: usize,
     options: TextOptions,
     out: &mut Vec<u8>,
+    starts: &mut Vec<u32>,
 ) {
     let token_start = out.len();
     if out.last().is_some_and(|&b| b != b' ') {
@@ -561,7 +608,10 @@ fn emit_word(
     }
     if out.len() == kept_start {
         out.truncate(token_start);
-    } else if options.fold_abbreviations {
+        return;
+    }
+    starts.push(kept_start as u32);
+    if options.fold_abbreviations {
         fold_abbreviation_bytes(out, kept_start);
     }
 }
@@ -580,7 +630,13 @@ fn emit_word(
 ///   regional-indicator rules need non-ASCII), so no word spans the cut and the segmenter
 ///   sees the same words on each piece;
 /// - tokens are written piece by piece with the same spacing rule as within a piece.
-fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+fn normalize_mixed(
+    line: &str,
+    options: TextOptions,
+    out: &mut String,
+    scratch: &mut String,
+    starts: &mut Vec<u32>,
+) {
     let bytes = line.as_bytes();
     let safe_cut = |i: usize| {
         bytes[i] == b' '
@@ -591,19 +647,25 @@ fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: 
     let mut at = 0;
     while at < bytes.len() {
         let Some(non_ascii) = bytes[at..].iter().position(|b| !b.is_ascii()).map(|i| at + i) else {
-            normalize_ascii(&bytes[at..], options, out);
+            normalize_ascii(&bytes[at..], options, out, starts);
             return;
         };
         let start = (at..non_ascii).rev().find(|&i| safe_cut(i)).unwrap_or(at);
-        normalize_ascii(&bytes[at..start], options, out);
+        normalize_ascii(&bytes[at..start], options, out, starts);
         let end = (non_ascii + 1..bytes.len()).find(|&i| safe_cut(i)).unwrap_or(bytes.len());
         // Cuts sit at ASCII bytes, so both ends are char boundaries.
-        normalize_unicode(&line[start..end], options, out, scratch);
+        normalize_unicode(&line[start..end], options, out, scratch, starts);
         at = end;
     }
 }
 
-fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+fn normalize_unicode(
+    line: &str,
+    options: TextOptions,
+    out: &mut String,
+    scratch: &mut String,
+    starts: &mut Vec<u32>,
+) {
     let composed: &str = if unicode_normalization::is_nfkc_quick(line.chars()) == IsNormalized::Yes
     {
         line
@@ -624,7 +686,7 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
             }
             if is_unspaced_script(c) {
                 finish_token(out, &mut token_start, options);
-                start_token(out, &mut token_start);
+                start_token(out, &mut token_start, starts);
                 out.extend(c.to_lowercase());
                 // Marks after this letter stay with it; anything else starts a new token.
                 continue;
@@ -637,7 +699,7 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
             if ends_with_unspaced(out, token_start) {
                 finish_token(out, &mut token_start, options);
             }
-            start_token(out, &mut token_start);
+            start_token(out, &mut token_start, starts);
             if c == 'ς' {
                 out.push('σ');
             } else {
@@ -648,12 +710,14 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
     }
 }
 
-fn start_token(out: &mut String, token_start: &mut Option<usize>) {
+/// Opens a token unless one is open; the caller then writes at least one character.
+fn start_token(out: &mut String, token_start: &mut Option<usize>, starts: &mut Vec<u32>) {
     if token_start.is_none() {
         if !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
         *token_start = Some(out.len());
+        starts.push(out.len() as u32);
     }
 }
 
@@ -774,7 +838,7 @@ mod tests {
 
     fn unicode_path(text: &str, options: TextOptions) -> String {
         let mut out = String::new();
-        normalize_unicode(text, options, &mut out, &mut String::new());
+        normalize_unicode(text, options, &mut out, &mut String::new(), &mut Vec::new());
         out
     }
 
@@ -808,7 +872,7 @@ mod tests {
             for fold in [false, true] {
                 let options = TextOptions { fold_abbreviations: fold };
                 let mut fast = String::new();
-                normalize_ascii(ascii.as_bytes(), options, &mut fast);
+                normalize_ascii(ascii.as_bytes(), options, &mut fast, &mut Vec::new());
                 assert_eq!(fast, unicode_path(ascii, options), "{ascii:?}");
             }
         }
@@ -867,7 +931,7 @@ mod tests {
         ) {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = String::new();
-            normalize_mixed(&text, options, &mut fast, &mut String::new());
+            normalize_mixed(&text, options, &mut fast, &mut String::new(), &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
         }
 
@@ -928,7 +992,7 @@ mod tests {
             let mut view = Vec::new();
             proptest::prop_assert!(ascii_view(&text, &mut view));
             let mut fast = String::new();
-            normalize_ascii(&view, options, &mut fast);
+            normalize_ascii(&view, options, &mut fast, &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
         }
 
@@ -939,8 +1003,57 @@ mod tests {
         ) {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = String::new();
-            normalize_ascii(text.as_bytes(), options, &mut fast);
+            normalize_ascii(text.as_bytes(), options, &mut fast, &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
+    }
+
+    /// The token starts as a search for spaces finds them (independent of the writers).
+    fn starts_by_spaces(text: &str) -> Vec<u32> {
+        token_spans(text).map(|(start, _)| start as u32).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_starts_are_where_the_tokens_start(
+            text in "([a-zA-Z0-9 _:.,;'\"\t]|million|Year|\n|\r|\u{0B}|\u{85}|\u{2028}|\u{2019}|\u{201C}|\u{2014}|\u{A0}|é|ß|ﬁ|東京|カタ|ข่า|\u{0301}|①|ｶﾞ|가|_x_|U\\.S\\.){0,120}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut out = Normalized::default();
+            normalize_lines_into(&text, options, &mut out);
+            proptest::prop_assert_eq!(out.word_starts(), &starts_by_spaces(&out.text)[..]);
+            // Every writer records them: the per-line paths too.
+            let mut slow = Normalized::default();
+            let mut runs_on = false;
+            for line in text.split(is_line_break) {
+                runs_on = push_line(line, options, &mut slow, &mut LineBuffers::default(), runs_on);
+            }
+            proptest::prop_assert_eq!(slow.word_starts(), &starts_by_spaces(&slow.text)[..]);
+        }
+
+        #[test]
+        fn without_lines_is_the_text_of_the_other_lines(
+            lines in proptest::collection::vec("[a-z ]{0,12}", 0..12),
+            skip_bits in proptest::num::u16::ANY,
+        ) {
+            let mut full = Normalized::default();
+            normalize_lines_into(&lines.join("\n"), TextOptions::default(), &mut full);
+            let skip: Vec<u32> =
+                (0..full.line_count() as u32).filter(|&i| skip_bits >> i & 1 != 0).collect();
+            let kept: Vec<&str> = full
+                .lines()
+                .enumerate()
+                .filter(|(ix, _)| !skip.contains(&(*ix as u32)))
+                .map(|(_, line)| line)
+                .collect();
+            let mut expected = Normalized::default();
+            normalize_lines_into(&kept.join("\n"), TextOptions::default(), &mut expected);
+            let mut out = Normalized::default();
+            full.without_lines_into(&skip, &mut out);
+            proptest::prop_assert_eq!(&out.text, &expected.text);
+            proptest::prop_assert_eq!(out.word_starts(), expected.word_starts());
+            proptest::prop_assert_eq!(out.lines().collect::<Vec<_>>(), kept);
         }
     }
 
