@@ -168,8 +168,8 @@ pub fn normalize_into(text: &str, out: &mut String) {
 /// path, which also cuts it at the non-ASCII breaks.
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
-    // Room for the text, a space per line, and the fixed-size word copies of
-    // `emit_words` past the end.
+    // Room for the whole output of an ASCII text at once (`emit_words` reserves per line,
+    // and this makes those reservations free).
     out.text.reserve(text.len() + 32);
     TEXT_SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
@@ -445,8 +445,6 @@ fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String, starts:
         // SAFETY: only ASCII bytes (of `lowered` or spaces) are appended, so `out` stays
         // valid UTF-8.
         let out = unsafe { out.as_mut_vec() };
-        // Room for the line and a fixed-size copy past its end (see `emit_words`).
-        out.reserve(bytes.len() + 32);
         emit_words(scratch, 0..bytes.len(), options, out, starts);
     });
 }
@@ -456,8 +454,9 @@ fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String, starts:
 /// the neighbours across a block edge carried in.
 fn classify(bytes: &[u8], scratch: &mut TextScratch) {
     let blocks = bytes.len().div_ceil(64);
-    if scratch.lowered.len() < blocks * 64 {
-        scratch.lowered.resize(blocks * 64, 0);
+    // Whole blocks, and room for `emit_words`' fixed-size copies past the last one.
+    if scratch.lowered.len() < blocks * 64 + COPY {
+        scratch.lowered.resize(blocks * 64 + COPY, 0);
     }
     for masks in [&mut scratch.token, &mut scratch.kept, &mut scratch.breaks, &mut scratch.high] {
         masks.clear();
@@ -517,11 +516,14 @@ fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
 
 /// Appends the words that start in `range` of the text `scratch` classified (a word
 /// never crosses a line break, so a line's words end in it too), and their start
-/// offsets in `out` to `starts`.
+/// offsets in `out` to `word_starts`.
 ///
-/// Word by word of the masks: each word's starts (a token byte after a non-token byte)
-/// and last bytes (a token byte before a non-token byte) are bit masks, taken in
-/// lockstep; a token that runs into the next mask word carries its start over.
+/// Mask word by mask word: the edges of the token runs (a token byte after a non-token
+/// byte, or the reverse) alternate start, end, start, ..., so each word is two bit pops;
+/// a word running into the next mask word keeps its start open. Written through raw
+/// cursors into room reserved once per call: a word and the space before it never take
+/// more bytes than the word and the byte before it took in the input, so the room holds
+/// them all with no capacity check per word.
 fn emit_words(
     scratch: &TextScratch,
     range: std::ops::Range<usize>,
@@ -533,86 +535,151 @@ fn emit_words(
         return;
     }
     let TextScratch { lowered, token, kept, .. } = scratch;
+    // The 16-byte copies of short words read up to 15 bytes past a word's end.
+    assert!(range.end + COPY <= lowered.len(), "classify pads `lowered` by COPY bytes");
+    // The words and the spaces between them fit in `range.len()` bytes (words in the
+    // input are at least one byte apart); one leading space and one copy's overrun more.
+    out.reserve(range.len() + 1 + COPY);
+    // At most one word per two bytes.
+    word_starts.reserve(range.len().div_ceil(2));
+    let mut cursor = Cursor {
+        lowered,
+        kept,
+        text: out.as_mut_ptr(),
+        len: out.len(),
+        #[cfg(debug_assertions)]
+        room: out.capacity(),
+        space: out.last().is_some_and(|&b| b != b' '),
+        starts: word_starts.as_mut_ptr(),
+        count: word_starts.len(),
+        fold: options.fold_abbreviations,
+    };
     let (first, last) = (range.start / 64, (range.end - 1) / 64);
     let in_range = |w: usize| {
         let low = if w == first { u64::MAX << (range.start % 64) } else { u64::MAX };
         let high = if w == last { u64::MAX >> (63 - (range.end - 1) % 64) } else { u64::MAX };
         token[w] & low & high
     };
-    let mut pending = None;
-    let mut current = in_range(first);
-    let mut before = 0u64; // the top bit of the previous word's tokens
-    for w in first..=last {
-        let next = if w < last { in_range(w + 1) } else { 0 };
-        let mut starts = current & !(current << 1 | before);
-        let mut ends = current & !(current >> 1 | next << 63);
-        while ends != 0 {
-            let end = w * 64 + ends.trailing_zeros() as usize + 1;
-            ends &= ends - 1;
-            let start = pending.take().unwrap_or_else(|| {
-                let start = w * 64 + starts.trailing_zeros() as usize;
-                starts &= starts - 1;
-                start
-            });
-            emit_word(lowered, kept, start, end, options, out, word_starts);
-        }
-        if starts != 0 {
-            pending = Some(w * 64 + starts.trailing_zeros() as usize);
+    let mut open = None;
+    let mut before = 0u64; // the top bit of the previous mask word's tokens
+    // Token bytes that are not kept (`_`, joining punctuation) of the mask word before
+    // this one and of this one: a word with none is copied whole.
+    let mut dropped = (0u64, 0u64);
+    for (w, kept_word) in (first..=last).zip(&kept[first..=last]) {
+        let current = in_range(w);
+        dropped = (dropped.1, current & !kept_word);
+        let mut edges = current ^ (current << 1 | before);
+        while edges != 0 {
+            let at = w * 64 + edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            match open.take() {
+                None => open = Some(at),
+                // SAFETY: the word lies in `range`; see `Cursor::word`.
+                Some(start) => unsafe { cursor.word(start, at, w, dropped) },
+            }
         }
         before = current >> 63;
-        current = next;
+    }
+    if let Some(start) = open {
+        // A word that runs to the end of the last mask word.
+        // SAFETY: as above.
+        unsafe { cursor.word(start, range.end, last, dropped) };
+    }
+    // SAFETY: `cursor` wrote every byte and start up to its lengths, within the room
+    // reserved above.
+    unsafe {
+        out.set_len(cursor.len);
+        word_starts.set_len(cursor.count);
     }
 }
 
-/// Appends the token `start..end` (byte range of the classified text): its letters and
-/// digits, lower-cased, after a space unless `out` is empty or ends with one; and its
-/// offset in `out` to `starts` (unless nothing was kept of it).
-#[inline(always)]
-fn emit_word(
-    lowered: &[u8],
-    kept: &[u64],
-    start: usize,
-    end: usize,
-    options: TextOptions,
-    out: &mut Vec<u8>,
-    starts: &mut Vec<u32>,
-) {
-    let token_start = out.len();
-    if out.last().is_some_and(|&b| b != b' ') {
-        out.push(b' ');
-    }
-    let kept_start = out.len();
-    let len = end - start;
-    let word = start / 64;
-    // Whether every byte is kept (no `_`, no joining punctuation), for a token inside
-    // one mask word; a longer one takes the byte-wise copy.
-    let all_kept = word == (end - 1) / 64 && {
-        let mask = if len == 64 { u64::MAX } else { ((1u64 << len) - 1) << (start % 64) };
-        kept[word] & mask == mask
-    };
-    if all_kept && len <= 16 && start + 16 <= lowered.len() && out.capacity() - out.len() >= 16 {
-        // SAFETY: 16 bytes are read within `lowered` and written within the spare
-        // capacity (both checked above), and the first `len` of them become the
-        // vector's new initialized tail.
+/// Bytes a short word's copy moves at once (its tail past the word is overwritten by
+/// the next space or left in the spare capacity).
+const COPY: usize = 16;
+
+/// [`emit_words`]' write positions in the spare capacity of the text and the starts.
+struct Cursor<'a> {
+    lowered: &'a [u8],
+    kept: &'a [u64],
+    text: *mut u8,
+    /// Bytes of `text` written.
+    len: usize,
+    /// The text's capacity, to check the room argument in debug builds.
+    #[cfg(debug_assertions)]
+    room: usize,
+    /// Whether the next word needs a space before it.
+    space: bool,
+    starts: *mut u32,
+    /// Starts written.
+    count: usize,
+    fold: bool,
+}
+
+impl Cursor<'_> {
+    /// Writes the token `start..end` of the classified text (which ends in mask word
+    /// `w`; `dropped` holds the dropped-byte masks of mask words `w - 1` and `w`): its
+    /// letters and digits, lower-cased, after a space unless the output is empty or ends
+    /// with one, then its start. A token with nothing kept writes nothing.
+    ///
+    /// # Safety
+    /// `start < end`, `end + COPY <= lowered.len()`, and the text and starts have room
+    /// for this word as [`emit_words`] reserves it.
+    #[inline(always)]
+    unsafe fn word(&mut self, start: usize, end: usize, w: usize, dropped: (u64, u64)) {
+        let len = end - start;
+        // Whether the word has no dropped byte. It lies in mask words `w - 1` and `w`
+        // (its end edge is in `w`, so its last byte is in `w` or ends `w - 1`); a longer
+        // one is not tested and goes byte-wise.
+        let last = end - 1;
+        let through_last = u64::MAX >> (63 - last % 64);
+        let from_start = |d: u64| d >> (start % 64) == 0;
+        let clean = if last / 64 == w {
+            if start >= w * 64 {
+                from_start(dropped.1 & through_last)
+            } else {
+                start + 64 >= w * 64 && dropped.1 & through_last == 0 && from_start(dropped.0)
+            }
+        } else {
+            start + 64 >= w * 64 && from_start(dropped.0)
+        };
+        #[cfg(debug_assertions)]
+        debug_assert!(self.len + 1 + len.max(COPY) <= self.room);
+        // SAFETY: reads of `lowered` end by `end + COPY`, writes stay in the room the
+        // caller guarantees.
         unsafe {
-            let to = out.as_mut_ptr().add(out.len());
-            std::ptr::copy_nonoverlapping(lowered.as_ptr().add(start), to, 16);
-            out.set_len(out.len() + len);
+            *self.text.add(self.len) = b' ';
+            let kept_start = self.len + usize::from(self.space);
+            let from = self.lowered.as_ptr().add(start);
+            let to = self.text.add(kept_start);
+            if clean && len <= COPY {
+                // A fixed-size move, two instructions (a `copy_nonoverlapping` here is
+                // merged with the one below into a `memcpy` call per word).
+                to.cast::<[u8; COPY]>().write_unaligned(from.cast::<[u8; COPY]>().read_unaligned());
+                self.len = kept_start + len;
+            } else if clean {
+                std::ptr::copy_nonoverlapping(from, to, len);
+                self.len = kept_start + len;
+            } else {
+                // Inner punctuation or `_`: keep the letters and digits only.
+                let mut at = kept_start;
+                for i in start..end {
+                    *self.text.add(at) = self.lowered[i];
+                    at += (self.kept[i / 64] >> (i % 64) & 1) as usize;
+                }
+                if at == kept_start {
+                    return;
+                }
+                self.len = at;
+            }
+            *self.starts.add(self.count) = kept_start as u32;
+            self.count += 1;
+            self.space = true;
+            if self.fold {
+                // The token's bytes were just written.
+                let token = std::slice::from_raw_parts_mut(to, self.len - kept_start);
+                self.len = kept_start + fold_abbreviation_in_place(token);
+            }
         }
-    } else if all_kept {
-        out.extend_from_slice(&lowered[start..end]);
-    } else {
-        // Inner punctuation or `_`: keep the letters and digits only.
-        let bit = |i: usize| kept[i / 64] >> (i % 64) & 1 != 0;
-        out.extend((start..end).filter(|&i| bit(i)).map(|i| lowered[i]));
-    }
-    if out.len() == kept_start {
-        out.truncate(token_start);
-        return;
-    }
-    starts.push(kept_start as u32);
-    if options.fold_abbreviations {
-        fold_abbreviation_bytes(out, kept_start);
     }
 }
 
@@ -762,18 +829,25 @@ const fn fold_key(first: u8, last: u8, len: usize) -> usize {
     (first as usize).wrapping_mul(7).wrapping_add(last as usize).wrapping_add(len * 31) & 255
 }
 
-#[inline]
 fn fold_abbreviation_bytes(out: &mut Vec<u8>, start: usize) {
-    let token = &out[start..];
+    let folded = fold_abbreviation_in_place(&mut out[start..]);
+    out.truncate(start + folded);
+}
+
+/// Folds `token` (a whole ASCII token) in place when it is a spelled-out agency
+/// abbreviation; returns its length after folding (a short form is never longer).
+#[inline(always)]
+fn fold_abbreviation_in_place(token: &mut [u8]) -> usize {
     let key = fold_key(token[0], token[token.len() - 1], token.len());
     if FOLD_FILTER[key / 64] & (1 << (key % 64)) != 0 {
-        fold_candidate(out, start);
+        return fold_candidate(token);
     }
+    token.len()
 }
 
 #[cold]
-fn fold_candidate(out: &mut Vec<u8>, start: usize) {
-    let short: &[u8] = match &out[start..] {
+fn fold_candidate(token: &mut [u8]) -> usize {
+    let short: &[u8] = match &*token {
         b"million" => b"mln",
         b"billion" => b"bln",
         b"dollars" => b"dlrs",
@@ -784,10 +858,10 @@ fn fold_candidate(out: &mut Vec<u8>, start: usize) {
         b"year" => b"yr",
         b"versus" => b"vs",
         b"share" => b"shr",
-        _ => return,
+        _ => return token.len(),
     };
-    out.truncate(start);
-    out.extend_from_slice(short);
+    token[..short.len()].copy_from_slice(short);
+    short.len()
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -973,6 +1047,20 @@ mod tests {
         #[test]
         fn whole_text_path_matches_unicode_path_per_line(
             text in "[a-zA-Z0-9 _:.,;'\\-\"\n]{0,300}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = Normalized::default();
+            normalize_lines_into(&text, options, &mut fast);
+            let lines: Vec<String> =
+                text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
+            proptest::prop_assert_eq!(fast.text, lines.join(" "));
+        }
+
+        #[test]
+        fn long_words_match_unicode_path(
+            // Words up to ~150 bytes, some with a dropped byte, across 64-byte mask words.
+            text in "(-{0,3}[a-zA-Z]{0,70}[_.'1]?[a-z0-9]{0,70}_?[ \n]){0,8}",
             fold in proptest::bool::ANY,
         ) {
             let options = TextOptions { fold_abbreviations: fold };
