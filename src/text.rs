@@ -180,9 +180,16 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
         // after it that starts lower-case is the tail of a hard-wrapped sentence.
         let mut previous_runs_on = false;
         let mut start = 0;
+        // The first non-ASCII byte at or after `start`: searched again only once passed
+        // (searching from every line start walked an ASCII text's masks to its end once
+        // per line).
+        let mut next_high = next_bit(&scratch.high, 0, true);
         while start <= bytes.len() {
             let end = next_bit(&scratch.breaks, start, true).min(bytes.len());
-            previous_runs_on = if next_bit(&scratch.high, start, true) < end {
+            if next_high < start {
+                next_high = next_bit(&scratch.high, start, true);
+            }
+            previous_runs_on = if next_high < end {
                 let mut runs_on = previous_runs_on;
                 for line in text[start..end].split(is_line_break) {
                     runs_on = push_line(line, options, out, &mut buffers, runs_on);
