@@ -241,6 +241,50 @@ mod tests {
         &[1062896931, 736449315, 426077540, 116282088, 70036894, 753624818, 139685884, 197258851];
 
     #[test]
+    fn every_path_signs_the_shingle_set_of_the_normalized_text() {
+        // The independent truth: the normalized string shingled by searching its spaces
+        // and sorted (`shingle_hashes`), then signed; against the token-start paths of
+        // `fingerprint_into`, `prepare` + `sign`, and `sign_without` (chrome left out).
+        use crate::shingle::shingle_hashes;
+        use crate::text::normalize;
+        let fingerprinter = Fingerprinter::new(DetectorConfig::default()).unwrap();
+        let (k, seed) = (fingerprinter.config().shingle_size, fingerprinter.config().seed);
+        let texts = [
+            TEXT.to_owned(),
+            format!(
+                "Home » News\n{TEXT}\nShares rose 3.5 percent, to 1,140.4 mln dlrs.\n“Quote” — end"
+            ),
+            "Путин и Макрон обсудили\n東京大学 2020年\nU.S. snake_case a.b".to_owned(),
+            "one two".to_owned(),
+        ];
+        for text in &texts {
+            let expected_set = shingle_hashes(&normalize(text), k, seed);
+            let expected = fingerprinter.fingerprint_hashes(&expected_set);
+            let mut lanes = vec![0u32; fingerprinter.config().num_perm];
+            let count = fingerprinter.fingerprint_into(text, &mut lanes).unwrap();
+            assert_eq!((&lanes[..], count), (expected.signature.lanes(), expected.shingle_count));
+            let prepared = fingerprinter.prepare(text, "site").unwrap();
+            let signed = fingerprinter.sign(&prepared, None);
+            assert_eq!(signed.fingerprint, expected);
+            let mut set = signed.shingles.clone();
+            set.sort_unstable();
+            assert_eq!(set, expected_set, "{text:?}");
+            // Leaving out line 0: the set of the other lines joined.
+            let rest: Vec<&str> = prepared.normalized.lines().skip(1).collect();
+            let rest_set = shingle_hashes(&rest.join(" "), k, seed);
+            let without = fingerprinter.sign_without(&prepared, vec![0]);
+            if rest.join(" ").split(' ').count() >= k {
+                let mut set = without.shingles.clone();
+                set.sort_unstable();
+                assert_eq!(set, rest_set, "{text:?}");
+                assert_eq!(without.fingerprint, fingerprinter.fingerprint_hashes(&rest_set));
+            } else {
+                assert_eq!(without.fingerprint, expected, "too little left: nothing left out");
+            }
+        }
+    }
+
+    #[test]
     fn empty_text_is_rejected() {
         let fingerprinter = Fingerprinter::new(DetectorConfig::default()).unwrap();
         assert!(matches!(
