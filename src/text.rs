@@ -678,14 +678,30 @@ fn emit_words(
         let current = in_range(w);
         dropped = (dropped.1, current & !kept_word);
         let mut edges = current ^ (current << 1 | before);
-        while edges != 0 {
+        let pop = |edges: &mut u64| {
             let at = w * 64 + edges.trailing_zeros() as usize;
-            edges &= edges - 1;
-            match open.take() {
-                None => open = Some(at),
+            *edges &= *edges - 1;
+            at
+        };
+        // A word left open by the mask word before ends at this one's first edge (if
+        // it has none, the word runs through it).
+        if let Some(start) = open.take() {
+            if edges == 0 {
+                open = Some(start);
+            } else {
                 // SAFETY: the word lies in `range`; see `Cursor::word`.
-                Some(start) => unsafe { cursor.word(start, at, w, dropped) },
+                unsafe { cursor.word(start, pop(&mut edges), w, dropped) };
             }
+        }
+        // Then edges come in pairs, start and end, but for a last word left open.
+        while edges != 0 {
+            let start = pop(&mut edges);
+            if edges == 0 {
+                open = Some(start);
+                break;
+            }
+            // SAFETY: as above.
+            unsafe { cursor.word(start, pop(&mut edges), w, dropped) };
         }
         before = current >> 63;
     }
