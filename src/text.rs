@@ -162,7 +162,7 @@ pub fn normalize_into(text: &str, out: &mut String) {
 /// Normalizes `text` line by line into `out` (cleared first).
 ///
 /// The whole text is classified at once, 64 bytes per step, into bit masks (see
-/// [`classify`]); an ASCII line then costs a walk over its words' bits. The ASCII line
+/// `classify`); an ASCII line then costs a walk over its words' bits. The ASCII line
 /// breaks are cut from the same masks (a UTF-8 continuation byte is never ASCII, so each
 /// piece is whole characters); only a piece holding non-ASCII bytes takes the per-line
 /// path, which also cuts it at the non-ASCII breaks.
