@@ -191,7 +191,7 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
             }
             previous_runs_on = if next_high < end {
                 let mut runs_on = previous_runs_on;
-                for line in text[start..end].split(is_line_break) {
+                for line in unicode_lines(&text[start..end]) {
                     runs_on = push_line(line, options, out, &mut buffers, runs_on);
                 }
                 runs_on
@@ -291,21 +291,63 @@ struct LineBuffers {
 /// `'` while the rest never join a word, like a space. So the ASCII path on the view
 /// gives what the Unicode path gives on the line (a property test checks it), at a
 /// fraction of the cost; any other non-ASCII character returns false.
+///
+/// Byte-wise: ASCII runs are copied whole, and each of these characters is recognised by
+/// its UTF-8 bytes (in valid UTF-8 a byte sequence names one character).
 fn ascii_view(line: &str, view: &mut Vec<u8>) -> bool {
     view.clear();
-    for c in line.chars() {
-        let b = match c {
-            c if c.is_ascii() => c as u8,
-            '\u{2018}' | '\u{2019}' => b'\'',
-            '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{AB}' | '\u{BB}'
-            | '\u{2026}' | '\u{A0}' | '\u{FFFD}' => b' ',
+    let mut rest = line.as_bytes();
+    loop {
+        let ascii = rest.iter().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        view.extend_from_slice(&rest[..ascii]);
+        rest = &rest[ascii..];
+        let (b, len) = match rest {
+            [] => return true,
+            // U+2018, U+2019
+            [0xE2, 0x80, 0x98 | 0x99, ..] => (b'\'', 3),
+            // U+2013, U+2014, U+201C, U+201D, U+2026
+            [0xE2, 0x80, 0x93 | 0x94 | 0x9C | 0x9D | 0xA6, ..] => (b' ', 3),
+            // U+00A0, U+00AB, U+00BB
+            [0xC2, 0xA0 | 0xAB | 0xBB, ..] => (b' ', 2),
+            // U+FFFD
+            [0xEF, 0xBF, 0xBD, ..] => (b' ', 3),
             _ => return false,
         };
         view.push(b);
+        rest = &rest[len..];
     }
-    true
 }
 
+/// The lines of `piece`, a stretch with no ASCII line break (the masks cut those), split
+/// at the non-ASCII ones (U+0085, U+2028, U+2029) as `str::split(is_line_break)` would,
+/// found by their UTF-8 bytes rather than by decoding every character.
+fn unicode_lines(piece: &str) -> impl Iterator<Item = &str> {
+    let bytes = piece.as_bytes();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let mut at = from;
+        while let Some(lead) = bytes[at..].iter().position(|&b| b == 0xC2 || b == 0xE2) {
+            at += lead;
+            let break_len = match bytes[at..] {
+                [0xC2, 0x85, ..] => 2,
+                [0xE2, 0x80, 0xA8 | 0xA9, ..] => 3,
+                _ => 0,
+            };
+            if break_len > 0 {
+                start = Some(at + break_len);
+                return Some(&piece[from..at]);
+            }
+            at += 1;
+        }
+        start = None;
+        Some(&piece[from..])
+    })
+}
+
+/// The line breaks as characters: the reference the byte-level cuts (masks for ASCII,
+/// [`unicode_lines`] for the rest) are tested against.
+#[cfg(test)]
 fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
@@ -1151,6 +1193,40 @@ mod tests {
                     assert_eq!(fast, slow);
                 }
             }
+        }
+    }
+
+    /// `ascii_view` as it was written first, char by char: the reference for the
+    /// byte-wise one.
+    fn ascii_view_by_chars(line: &str) -> Option<Vec<u8>> {
+        line.chars()
+            .map(|c| match c {
+                c if c.is_ascii() => Some(c as u8),
+                '\u{2018}' | '\u{2019}' => Some(b'\''),
+                '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{AB}' | '\u{BB}'
+                | '\u{2026}' | '\u{A0}' | '\u{FFFD}' => Some(b' '),
+                _ => None,
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_view_bytes_match_chars(
+            text in "([a-z .'\"]|\u{2018}|\u{2019}|\u{201C}|\u{201D}|\u{2013}|\u{2014}|\u{2015}|\u{2020}|\u{AB}|\u{BB}|\u{A0}|\u{A1}|\u{85}|\u{2026}|\u{2028}|\u{FFFD}|\u{FFFC}|é|\u{80}){0,40}",
+        ) {
+            let mut view = Vec::new();
+            let fast = ascii_view(&text, &mut view).then_some(view);
+            proptest::prop_assert_eq!(fast, ascii_view_by_chars(&text));
+        }
+
+        #[test]
+        fn unicode_lines_match_char_split(
+            text in "([a-z ]|\u{85}|\u{2028}|\u{2029}|\u{2027}|\u{202A}|\u{A8}|\u{C5}|\u{2018}|é){0,40}",
+        ) {
+            let fast: Vec<&str> = unicode_lines(&text).collect();
+            let slow: Vec<&str> = text.split(is_line_break).collect();
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 
