@@ -16,7 +16,7 @@ use crate::boilerplate::{BoilerplateModel, LineProfile};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
-use crate::shingle::{ShingleScratch, distinct_shingle_hashes_into, shingle_hashes_into};
+use crate::shingle::{ShingleScratch, distinct_token_shingles_into};
 use crate::text::{Normalized, normalize_lines_into};
 
 /// What the index keeps of an article's text.
@@ -44,7 +44,8 @@ pub struct Signed {
     pub fingerprint: Fingerprint,
     /// Indices of the lines (non-empty normalized lines, in order) left out as chrome.
     pub chrome_lines: Vec<u32>,
-    /// The shingle set the signature was computed from: sorted, distinct hashes.
+    /// The shingle set the signature was computed from: distinct hashes, in the order
+    /// their windows first occur in the text (not sorted).
     pub shingles: Vec<u64>,
 }
 
@@ -63,10 +64,18 @@ struct Scratch {
     shingles: ShingleScratch,
 }
 
+/// Scratch space of [`Fingerprinter::sign_without`], reused per thread.
+#[derive(Default)]
+struct SignScratch {
+    /// The text without its chrome lines.
+    body: Normalized,
+    shingles: ShingleScratch,
+}
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
-    static BODY: RefCell<String> = const { RefCell::new(String::new()) };
+    static SIGN_SCRATCH: RefCell<SignScratch> = RefCell::new(SignScratch::default());
 }
 
 impl Fingerprinter {
@@ -111,8 +120,10 @@ impl Fingerprinter {
             if scratch.prepared.normalized.text.is_empty() {
                 return Err(Error::input("text", "has no words"));
             }
-            distinct_shingle_hashes_into(
-                &scratch.prepared.normalized.text,
+            let normalized = &scratch.prepared.normalized;
+            distinct_token_shingles_into(
+                &normalized.text,
+                normalized.word_starts(),
                 self.config.shingle_size,
                 self.config.seed,
                 &mut scratch.hashes,
@@ -171,34 +182,26 @@ impl Fingerprinter {
     /// under the same rule as [`Fingerprinter::sign`].
     pub fn sign_without(&self, prepared: &Prepared, chrome_lines: Vec<u32>) -> Signed {
         debug_assert!(chrome_lines.is_sorted());
-        let normalized = &prepared.normalized;
-        let mut shingles = Vec::with_capacity(normalized.text.len() / 4);
         let k = self.config.shingle_size;
         let seed = self.config.seed;
-        if chrome_lines.is_empty() {
-            shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
-            return self.signed(shingles, chrome_lines);
-        }
-        BODY.with(|body| {
-            let body = &mut *body.borrow_mut();
-            body.clear();
-            let mut skip = chrome_lines.iter().peekable();
-            for (ix, (start, end)) in normalized.line_ranges().enumerate() {
-                if skip.next_if_eq(&&(ix as u32)).is_some() {
-                    continue;
-                }
-                if !body.is_empty() {
-                    body.push(' ');
-                }
-                body.push_str(&normalized.text[start..end]);
+        SIGN_SCRATCH.with(|scratch| {
+            let SignScratch { body, shingles: table } = &mut *scratch.borrow_mut();
+            let mut shingles = Vec::new();
+            let mut shingle = |text: &Normalized| {
+                let starts = text.word_starts();
+                distinct_token_shingles_into(&text.text, starts, k, seed, &mut shingles, table);
+            };
+            let normalized = &prepared.normalized;
+            if chrome_lines.is_empty() {
+                shingle(normalized);
+                return self.signed(shingles, chrome_lines);
             }
-            let tokens =
-                if body.is_empty() { 0 } else { body.bytes().filter(|&b| b == b' ').count() + 1 };
-            if tokens < k {
-                shingle_hashes_into(&normalized.text, k, seed, &mut shingles);
+            normalized.without_lines_into(&chrome_lines, body);
+            if body.word_starts().len() < k {
+                shingle(normalized);
                 self.signed(shingles, Vec::new())
             } else {
-                shingle_hashes_into(body, k, seed, &mut shingles);
+                shingle(body);
                 self.signed(shingles, chrome_lines)
             }
         })
@@ -236,6 +239,50 @@ mod tests {
 
     const GOLDEN: &[u32] =
         &[1062896931, 736449315, 426077540, 116282088, 70036894, 753624818, 139685884, 197258851];
+
+    #[test]
+    fn every_path_signs_the_shingle_set_of_the_normalized_text() {
+        // The independent truth: the normalized string shingled by searching its spaces
+        // and sorted (`shingle_hashes`), then signed; against the token-start paths of
+        // `fingerprint_into`, `prepare` + `sign`, and `sign_without` (chrome left out).
+        use crate::shingle::shingle_hashes;
+        use crate::text::normalize;
+        let fingerprinter = Fingerprinter::new(DetectorConfig::default()).unwrap();
+        let (k, seed) = (fingerprinter.config().shingle_size, fingerprinter.config().seed);
+        let texts = [
+            TEXT.to_owned(),
+            format!(
+                "Home » News\n{TEXT}\nShares rose 3.5 percent, to 1,140.4 mln dlrs.\n“Quote” — end"
+            ),
+            "Путин и Макрон обсудили\n東京大学 2020年\nU.S. snake_case a.b".to_owned(),
+            "one two".to_owned(),
+        ];
+        for text in &texts {
+            let expected_set = shingle_hashes(&normalize(text), k, seed);
+            let expected = fingerprinter.fingerprint_hashes(&expected_set);
+            let mut lanes = vec![0u32; fingerprinter.config().num_perm];
+            let count = fingerprinter.fingerprint_into(text, &mut lanes).unwrap();
+            assert_eq!((&lanes[..], count), (expected.signature.lanes(), expected.shingle_count));
+            let prepared = fingerprinter.prepare(text, "site").unwrap();
+            let signed = fingerprinter.sign(&prepared, None);
+            assert_eq!(signed.fingerprint, expected);
+            let mut set = signed.shingles.clone();
+            set.sort_unstable();
+            assert_eq!(set, expected_set, "{text:?}");
+            // Leaving out line 0: the set of the other lines joined.
+            let rest: Vec<&str> = prepared.normalized.lines().skip(1).collect();
+            let rest_set = shingle_hashes(&rest.join(" "), k, seed);
+            let without = fingerprinter.sign_without(&prepared, vec![0]);
+            if rest.join(" ").split(' ').count() >= k {
+                let mut set = without.shingles.clone();
+                set.sort_unstable();
+                assert_eq!(set, rest_set, "{text:?}");
+                assert_eq!(without.fingerprint, fingerprinter.fingerprint_hashes(&rest_set));
+            } else {
+                assert_eq!(without.fingerprint, expected, "too little left: nothing left out");
+            }
+        }
+    }
 
     #[test]
     fn empty_text_is_rejected() {

@@ -62,6 +62,9 @@ pub struct Normalized {
     pub text: String,
     /// Exclusive end offset in `text` of each non-empty line.
     line_ends: Vec<u32>,
+    /// Start offset in `text` of every token, recorded as the tokens are written so
+    /// that the shingler never searches the spaces again.
+    word_starts: Vec<u32>,
     /// Per non-empty line: the raw line starts with a lower-case letter right after a
     /// non-blank line that did not end a sentence, so it most likely continues that line
     /// (hard-wrapped text) rather than standing alone.
@@ -73,7 +76,43 @@ impl Normalized {
     pub fn clear(&mut self) {
         self.text.clear();
         self.line_ends.clear();
+        self.word_starts.clear();
         self.continues.clear();
+    }
+
+    /// The start offset in `text` of every token, ascending: token `i` runs from
+    /// `word_starts()[i]` to the space before the next start (or the end of `text`).
+    pub fn word_starts(&self) -> &[u32] {
+        &self.word_starts
+    }
+
+    /// The `(text, word_starts)` of the lines left after dropping the lines `skip`
+    /// (indices of non-empty lines, ascending) into `out`, as if the text had had only
+    /// the remaining lines.
+    pub fn without_lines_into(&self, skip: &[u32], out: &mut Normalized) {
+        debug_assert!(skip.is_sorted());
+        out.clear();
+        let mut skip = skip.iter().copied().peekable();
+        let mut word = 0;
+        for (ix, (start, end)) in self.line_ranges().enumerate() {
+            let first = word;
+            while word < self.word_starts.len() && (self.word_starts[word] as usize) < end {
+                word += 1;
+            }
+            if skip.next_if_eq(&(ix as u32)).is_some() {
+                continue;
+            }
+            if !out.text.is_empty() {
+                out.text.push(' ');
+            }
+            // Every token of the line moves by the same amount.
+            let shift = out.text.len() as i64 - start as i64;
+            out.word_starts
+                .extend(self.word_starts[first..word].iter().map(|&s| (s as i64 + shift) as u32));
+            out.text.push_str(&self.text[start..end]);
+            out.line_ends.push(out.text.len() as u32);
+            out.continues.push(self.continues[ix]);
+        }
     }
 
     /// For each non-empty line, whether it continues the raw line before it (starts
@@ -123,14 +162,14 @@ pub fn normalize_into(text: &str, out: &mut String) {
 /// Normalizes `text` line by line into `out` (cleared first).
 ///
 /// The whole text is classified at once, 64 bytes per step, into bit masks (see
-/// [`classify`]); an ASCII line then costs a walk over its words' bits. The ASCII line
+/// `classify`); an ASCII line then costs a walk over its words' bits. The ASCII line
 /// breaks are cut from the same masks (a UTF-8 continuation byte is never ASCII, so each
 /// piece is whole characters); only a piece holding non-ASCII bytes takes the per-line
 /// path, which also cuts it at the non-ASCII breaks.
 pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normalized) {
     out.clear();
-    // Room for the text, a space per line, and the fixed-size word copies of
-    // `emit_words` past the end.
+    // Room for the whole output of an ASCII text at once (`emit_words` reserves per line,
+    // and this makes those reservations free).
     out.text.reserve(text.len() + 32);
     TEXT_SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
@@ -141,11 +180,18 @@ pub fn normalize_lines_into(text: &str, options: TextOptions, out: &mut Normaliz
         // after it that starts lower-case is the tail of a hard-wrapped sentence.
         let mut previous_runs_on = false;
         let mut start = 0;
+        // The first non-ASCII byte at or after `start`: searched again only once passed
+        // (searching from every line start walked an ASCII text's masks to its end once
+        // per line).
+        let mut next_high = next_bit(&scratch.high, 0, true);
         while start <= bytes.len() {
             let end = next_bit(&scratch.breaks, start, true).min(bytes.len());
-            previous_runs_on = if next_bit(&scratch.high, start, true) < end {
+            if next_high < start {
+                next_high = next_bit(&scratch.high, start, true);
+            }
+            previous_runs_on = if next_high < end {
                 let mut runs_on = previous_runs_on;
-                for line in text[start..end].split(is_line_break) {
+                for line in unicode_lines(&text[start..end]) {
                     runs_on = push_line(line, options, out, &mut buffers, runs_on);
                 }
                 runs_on
@@ -170,9 +216,9 @@ fn push_ascii_line(
     // The rules of `line_flags` on bytes: an ASCII line needs no char decoding.
     let runs_on = raw.trim_ascii_end().last().is_some_and(|b| !b".!?:;\"".contains(b));
     let first_lower = raw.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
-    push_tokens(out, first_lower && previous_runs_on, |text| {
+    push_tokens(out, first_lower && previous_runs_on, |text, starts| {
         // SAFETY: only ASCII bytes (of `scratch.lowered` and spaces) are appended.
-        emit_words(scratch, line, options, unsafe { text.as_mut_vec() });
+        emit_words(scratch, line, options, unsafe { text.as_mut_vec() }, starts);
     });
     runs_on
 }
@@ -187,11 +233,11 @@ fn push_line(
     previous_runs_on: bool,
 ) -> bool {
     let (runs_on, first_lower) = line_flags(line);
-    push_tokens(out, first_lower && previous_runs_on, |text| {
+    push_tokens(out, first_lower && previous_runs_on, |text, starts| {
         if ascii_view(line, &mut buffers.ascii) {
-            normalize_ascii(&buffers.ascii, options, text);
+            normalize_ascii(&buffers.ascii, options, text, starts);
         } else {
-            normalize_mixed(line, options, text, &mut buffers.nfkc);
+            normalize_mixed(line, options, text, &mut buffers.nfkc, starts);
         }
     });
     runs_on
@@ -207,15 +253,19 @@ fn line_flags(line: &str) -> (bool, bool) {
     (runs_on, first_lower)
 }
 
-/// Appends the tokens `emit` writes as a new line of `out`, after a separating space;
-/// a line with no tokens leaves `out` as it was.
-fn push_tokens(out: &mut Normalized, continues: bool, emit: impl FnOnce(&mut String)) {
+/// Appends the tokens `emit` writes (with their start offsets) as a new line of `out`,
+/// after a separating space; a line with no tokens leaves `out` as it was.
+fn push_tokens(
+    out: &mut Normalized,
+    continues: bool,
+    emit: impl FnOnce(&mut String, &mut Vec<u32>),
+) {
     let before = out.text.len();
     if before > 0 {
         out.text.push(' ');
     }
     let start = out.text.len();
-    emit(&mut out.text);
+    emit(&mut out.text, &mut out.word_starts);
     if out.text.len() == start {
         out.text.truncate(before);
     } else {
@@ -241,21 +291,63 @@ struct LineBuffers {
 /// `'` while the rest never join a word, like a space. So the ASCII path on the view
 /// gives what the Unicode path gives on the line (a property test checks it), at a
 /// fraction of the cost; any other non-ASCII character returns false.
+///
+/// Byte-wise: ASCII runs are copied whole, and each of these characters is recognised by
+/// its UTF-8 bytes (in valid UTF-8 a byte sequence names one character).
 fn ascii_view(line: &str, view: &mut Vec<u8>) -> bool {
     view.clear();
-    for c in line.chars() {
-        let b = match c {
-            c if c.is_ascii() => c as u8,
-            '\u{2018}' | '\u{2019}' => b'\'',
-            '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{AB}' | '\u{BB}'
-            | '\u{2026}' | '\u{A0}' | '\u{FFFD}' => b' ',
+    let mut rest = line.as_bytes();
+    loop {
+        let ascii = rest.iter().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        view.extend_from_slice(&rest[..ascii]);
+        rest = &rest[ascii..];
+        let (b, len) = match rest {
+            [] => return true,
+            // U+2018, U+2019
+            [0xE2, 0x80, 0x98 | 0x99, ..] => (b'\'', 3),
+            // U+2013, U+2014, U+201C, U+201D, U+2026
+            [0xE2, 0x80, 0x93 | 0x94 | 0x9C | 0x9D | 0xA6, ..] => (b' ', 3),
+            // U+00A0, U+00AB, U+00BB
+            [0xC2, 0xA0 | 0xAB | 0xBB, ..] => (b' ', 2),
+            // U+FFFD
+            [0xEF, 0xBF, 0xBD, ..] => (b' ', 3),
             _ => return false,
         };
         view.push(b);
+        rest = &rest[len..];
     }
-    true
 }
 
+/// The lines of `piece`, a stretch with no ASCII line break (the masks cut those), split
+/// at the non-ASCII ones (U+0085, U+2028, U+2029) as `str::split(is_line_break)` would,
+/// found by their UTF-8 bytes rather than by decoding every character.
+fn unicode_lines(piece: &str) -> impl Iterator<Item = &str> {
+    let bytes = piece.as_bytes();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let mut at = from;
+        while let Some(lead) = bytes[at..].iter().position(|&b| b == 0xC2 || b == 0xE2) {
+            at += lead;
+            let break_len = match bytes[at..] {
+                [0xC2, 0x85, ..] => 2,
+                [0xE2, 0x80, 0xA8 | 0xA9, ..] => 3,
+                _ => 0,
+            };
+            if break_len > 0 {
+                start = Some(at + break_len);
+                return Some(&piece[from..at]);
+            }
+            at += 1;
+        }
+        start = None;
+        Some(&piece[from..])
+    })
+}
+
+/// The line breaks as characters: the reference the byte-level cuts (masks for ASCII,
+/// [`unicode_lines`] for the rest) are tested against.
+#[cfg(test)]
 fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
@@ -322,15 +414,13 @@ thread_local! {
 
 /// The byte classes of one 64-byte block (zero-padded): letters, digits, `_`, the
 /// bytes that join two letters, the bytes that join two digits, ASCII line breaks,
-/// non-ASCII bytes; and the block lower-cased into `lowered`.
-#[cfg(target_arch = "x86_64")]
-fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
-    // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU has it.
-    unsafe { block_masks_sse2(block, lowered) }
-}
-
+/// non-ASCII bytes; and the block lower-cased into `lowered`. Every variant below gives
+/// the masks of [`block_masks_portable`] (a test checks each the CPU has). They are
+/// never inlined: inlined into `classify_with`'s loop, LLVM rebuilt their vectors byte
+/// by byte (callgrind: three times the instructions of the whole classification).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
+#[inline(never)]
 fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     use std::arch::x86_64::*;
     let mut masks = [0u64; 7];
@@ -363,12 +453,70 @@ fn block_masks_sse2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     masks
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn block_masks(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
-    block_masks_portable(block, lowered)
+/// [`block_masks_sse2`] 32 bytes at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline(never)]
+fn block_masks_avx2(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
+    use std::arch::x86_64::*;
+    let mut masks = [0u64; 7];
+    for part in 0..2 {
+        // SAFETY: reads and writes 32 bytes at part * 32 < 64 of 64-byte arrays.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(part * 32).cast()) };
+        let byte = |b: u8| _mm256_set1_epi8(b as i8);
+        // `a > b` (signed); bytes from 0x80 are negative and fail every range test.
+        let gt = _mm256_cmpgt_epi8;
+        let folded = _mm256_or_si256(v, byte(0x20));
+        let letter = _mm256_and_si256(gt(folded, byte(b'a' - 1)), gt(byte(b'z' + 1), folded));
+        let digit = _mm256_and_si256(gt(v, byte(b'0' - 1)), gt(byte(b'9' + 1), v));
+        let eq = |b: u8| _mm256_cmpeq_epi8(v, byte(b));
+        let both = _mm256_or_si256(eq(b'.'), eq(b'\''));
+        let mid_letter = _mm256_or_si256(both, eq(b':'));
+        let mid_digit = _mm256_or_si256(both, _mm256_or_si256(eq(b','), eq(b';')));
+        let lower = _mm256_or_si256(v, _mm256_and_si256(letter, byte(0x20)));
+        unsafe { _mm256_storeu_si256(lowered.as_mut_ptr().add(part * 32).cast(), lower) };
+        let line_break = _mm256_and_si256(gt(v, byte(0x09)), gt(byte(0x0E), v));
+        let classes = [letter, digit, eq(b'_'), mid_letter, mid_digit, line_break, v];
+        for (mask, bits) in masks.iter_mut().zip(classes) {
+            *mask |= u64::from(_mm256_movemask_epi8(bits) as u32) << (part * 32);
+        }
+    }
+    masks
 }
 
-/// The reference for [`block_masks`], from the class table.
+/// [`block_masks_sse2`] in one step: AVX-512BW compares straight into bit masks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline(never)]
+fn block_masks_avx512(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
+    use std::arch::x86_64::*;
+    // SAFETY: reads 64 bytes of a 64-byte array.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let byte = |b: u8| _mm512_set1_epi8(b as i8);
+    // `lo <= x <= lo + span`, unsigned: bytes from 0x80 fall outside every range here.
+    let within = |x: __m512i, lo: u8, span: u8| {
+        _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, byte(lo)), byte(span))
+    };
+    let folded = _mm512_or_si512(v, byte(0x20));
+    let letter = within(folded, b'a', 25);
+    let eq = |b: u8| _mm512_cmpeq_epi8_mask(v, byte(b));
+    let both = eq(b'.') | eq(b'\'');
+    // SAFETY: writes 64 bytes of a 64-byte array.
+    unsafe {
+        _mm512_storeu_si512(lowered.as_mut_ptr().cast(), _mm512_mask_mov_epi8(v, letter, folded))
+    };
+    [
+        letter,
+        within(v, b'0', 9),
+        eq(b'_'),
+        both | eq(b':'),
+        both | eq(b',') | eq(b';'),
+        within(v, 0x0A, 3),
+        _mm512_movepi8_mask(v),
+    ]
+}
+
+/// The reference for the block classifiers, from the class table.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
     use class::{DIGIT, LETTER, MID_DIGIT, MID_LETTER, TABLE};
@@ -395,59 +543,104 @@ fn block_masks_portable(block: &[u8; 64], lowered: &mut [u8; 64]) -> [u64; 7] {
 /// The UAX #29 words of an ASCII stretch, kept letters and digits lower-cased, appended
 /// to `out` one space apart. Branch-light: the byte classes come 64 at a time as bit
 /// masks (SIMD compares) and each word is then one copy.
-fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String) {
+fn normalize_ascii(bytes: &[u8], options: TextOptions, out: &mut String, starts: &mut Vec<u32>) {
     LINE_SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
         classify(bytes, scratch);
         // SAFETY: only ASCII bytes (of `lowered` or spaces) are appended, so `out` stays
         // valid UTF-8.
         let out = unsafe { out.as_mut_vec() };
-        // Room for the line and a fixed-size copy past its end (see `emit_words`).
-        out.reserve(bytes.len() + 32);
-        emit_words(scratch, 0..bytes.len(), options, out);
+        emit_words(scratch, 0..bytes.len(), options, out, starts);
     });
 }
 
-/// Fills `scratch` with the masks and lower-cased bytes of `bytes`. A Mid* byte joins a
-/// word where its two neighbours are both letters or both digits: shifted masks, with
-/// the neighbours across a block edge carried in.
+/// Fills `scratch` with the masks and lower-cased bytes of `bytes`, with the widest
+/// block classifier the CPU has.
 fn classify(bytes: &[u8], scratch: &mut TextScratch) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU supports AVX-512BW, checked just above.
+            return unsafe { classify_avx512(bytes, scratch) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { classify_avx2(bytes, scratch) };
+        }
+        // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU has it.
+        classify_with(bytes, scratch, |block, lowered| unsafe { block_masks_sse2(block, lowered) })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    classify_with(bytes, scratch, block_masks_portable)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn classify_avx512(bytes: &[u8], scratch: &mut TextScratch) {
+    classify_with(bytes, scratch, |block, lowered| block_masks_avx512(block, lowered));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(bytes: &[u8], scratch: &mut TextScratch) {
+    classify_with(bytes, scratch, |block, lowered| block_masks_avx2(block, lowered));
+}
+
+/// [`classify`] with the block classifier `block_masks`. A Mid* byte joins a word where
+/// its two neighbours are both letters or both digits: shifted masks, with the
+/// neighbours across a block edge carried in. Full blocks are classified in place; only
+/// the last, partial one is copied into a zero-padded block.
+#[inline(always)]
+fn classify_with(
+    bytes: &[u8],
+    scratch: &mut TextScratch,
+    block_masks: impl Fn(&[u8; 64], &mut [u8; 64]) -> [u64; 7],
+) {
     let blocks = bytes.len().div_ceil(64);
-    if scratch.lowered.len() < blocks * 64 {
-        scratch.lowered.resize(blocks * 64, 0);
+    let TextScratch { lowered, token, kept, breaks, high } = scratch;
+    // Whole blocks, and room for `emit_words`' fixed-size copies past the last one.
+    if lowered.len() < blocks * 64 + COPY {
+        lowered.resize(blocks * 64 + COPY, 0);
     }
-    for masks in [&mut scratch.token, &mut scratch.kept, &mut scratch.breaks, &mut scratch.high] {
+    for masks in [&mut *token, &mut *kept, &mut *breaks, &mut *high] {
         masks.clear();
+        masks.reserve(blocks);
     }
+    let (full, tail) = bytes.as_chunks::<64>();
+    let mut padded = [0u8; 64];
+    padded[..tail.len()].copy_from_slice(tail);
     let mut carry = (0u64, 0u64);
-    let mut pending: Option<[u64; 7]> = None;
-    let mut block = [0u8; 64];
-    for ix in 0..=blocks {
-        let current = (ix < blocks).then(|| {
-            let chunk = &bytes[ix * 64..bytes.len().min(ix * 64 + 64)];
-            block[..chunk.len()].copy_from_slice(chunk);
-            block[chunk.len()..].fill(0);
-            let lowered: &mut [u8; 64] =
-                (&mut scratch.lowered[ix * 64..ix * 64 + 64]).try_into().expect("64 bytes");
-            block_masks(&block, lowered)
-        });
-        // Finish the block before this one, now that its right neighbour is known.
-        if let Some([letter, digit, underscore, mid_letter, mid_digit, breaks, high]) = pending {
-            let [next_letter, next_digit, ..] = current.unwrap_or([0; 7]);
+    let mut previous = [0u64; 7];
+    let (lowered_blocks, _) = lowered.as_chunks_mut::<64>();
+    for (ix, lowered_block) in lowered_blocks[..blocks].iter_mut().enumerate() {
+        let block = full.get(ix).unwrap_or(&padded);
+        let current = block_masks(block, lowered_block);
+        if ix > 0 {
+            // Finish the block before this one, now that its right neighbour is known.
+            let [letter, digit, underscore, mid_letter, mid_digit, line_breaks, non_ascii] =
+                previous;
             let prev_letter = letter << 1 | carry.0;
             let prev_digit = digit << 1 | carry.1;
-            let after_letter = letter >> 1 | next_letter << 63;
-            let after_digit = digit >> 1 | next_digit << 63;
+            let after_letter = letter >> 1 | current[0] << 63;
+            let after_digit = digit >> 1 | current[1] << 63;
             let joins =
                 (mid_letter & prev_letter & after_letter) | (mid_digit & prev_digit & after_digit);
-            let kept = letter | digit;
-            scratch.kept.push(kept);
-            scratch.token.push(kept | underscore | joins);
-            scratch.breaks.push(breaks);
-            scratch.high.push(high);
+            kept.push(letter | digit);
+            token.push(letter | digit | underscore | joins);
+            breaks.push(line_breaks);
+            high.push(non_ascii);
             carry = (letter >> 63, digit >> 63);
         }
-        pending = current;
+        previous = current;
+    }
+    if blocks > 0 {
+        let [letter, digit, underscore, mid_letter, mid_digit, line_breaks, non_ascii] = previous;
+        let joins = (mid_letter & (letter << 1 | carry.0) & (letter >> 1))
+            | (mid_digit & (digit << 1 | carry.1) & (digit >> 1));
+        kept.push(letter | digit);
+        token.push(letter | digit | underscore | joins);
+        breaks.push(line_breaks);
+        high.push(non_ascii);
     }
 }
 
@@ -473,96 +666,200 @@ fn next_bit(masks: &[u64], from: usize, want: bool) -> usize {
 }
 
 /// Appends the words that start in `range` of the text `scratch` classified (a word
-/// never crosses a line break, so a line's words end in it too).
+/// never crosses a line break, so a line's words end in it too), and their start
+/// offsets in `out` to `word_starts`.
 ///
-/// Word by word of the masks: each word's starts (a token byte after a non-token byte)
-/// and last bytes (a token byte before a non-token byte) are bit masks, taken in
-/// lockstep; a token that runs into the next mask word carries its start over.
+/// Mask word by mask word: the edges of the token runs (a token byte after a non-token
+/// byte, or the reverse) alternate start, end, start, ..., so each word is two bit pops;
+/// a word running into the next mask word keeps its start open. Written through raw
+/// cursors into room reserved once per call: a word and the space before it never take
+/// more bytes than the word and the byte before it took in the input, so the room holds
+/// them all with no capacity check per word.
 fn emit_words(
     scratch: &TextScratch,
     range: std::ops::Range<usize>,
     options: TextOptions,
     out: &mut Vec<u8>,
+    word_starts: &mut Vec<u32>,
 ) {
     if range.is_empty() {
         return;
     }
     let TextScratch { lowered, token, kept, .. } = scratch;
+    // The 16-byte copies of short words read up to 15 bytes past a word's end.
+    assert!(range.end + COPY <= lowered.len(), "classify pads `lowered` by COPY bytes");
+    // The words and the spaces between them fit in `range.len()` bytes (words in the
+    // input are at least one byte apart); one leading space and one copy's overrun more.
+    out.reserve(range.len() + 1 + COPY);
+    // At most one word per two bytes.
+    word_starts.reserve(range.len().div_ceil(2));
+    let mut cursor = Cursor {
+        lowered,
+        kept,
+        text: out.as_mut_ptr(),
+        len: out.len(),
+        #[cfg(debug_assertions)]
+        room: out.capacity(),
+        space: out.last().is_some_and(|&b| b != b' '),
+        starts: word_starts.as_mut_ptr(),
+        count: word_starts.len(),
+        fold: options.fold_abbreviations,
+    };
     let (first, last) = (range.start / 64, (range.end - 1) / 64);
     let in_range = |w: usize| {
         let low = if w == first { u64::MAX << (range.start % 64) } else { u64::MAX };
         let high = if w == last { u64::MAX >> (63 - (range.end - 1) % 64) } else { u64::MAX };
         token[w] & low & high
     };
-    let mut pending = None;
-    let mut current = in_range(first);
-    let mut before = 0u64; // the top bit of the previous word's tokens
-    for w in first..=last {
-        let next = if w < last { in_range(w + 1) } else { 0 };
-        let mut starts = current & !(current << 1 | before);
-        let mut ends = current & !(current >> 1 | next << 63);
-        while ends != 0 {
-            let end = w * 64 + ends.trailing_zeros() as usize + 1;
-            ends &= ends - 1;
-            let start = pending.take().unwrap_or_else(|| {
-                let start = w * 64 + starts.trailing_zeros() as usize;
-                starts &= starts - 1;
-                start
-            });
-            emit_word(lowered, kept, start, end, options, out);
+    let mut open = None;
+    let mut before = 0u64; // the top bit of the previous mask word's tokens
+    // Token bytes that are not kept (`_`, joining punctuation) of the mask word before
+    // this one and of this one: a word with none is copied whole.
+    let mut dropped = (0u64, 0u64);
+    for (w, kept_word) in (first..=last).zip(&kept[first..=last]) {
+        let current = in_range(w);
+        dropped = (dropped.1, current & !kept_word);
+        let mut edges = current ^ (current << 1 | before);
+        let pop = |edges: &mut u64| {
+            let at = w * 64 + edges.trailing_zeros() as usize;
+            *edges &= *edges - 1;
+            at
+        };
+        // A word left open by the mask word before ends at this one's first edge (if
+        // it has none, the word runs through it).
+        if let Some(start) = open.take() {
+            if edges == 0 {
+                open = Some(start);
+            } else {
+                // SAFETY: the word lies in `range`; see `Cursor::word`.
+                unsafe { cursor.word(start, pop(&mut edges), w, dropped) };
+            }
         }
-        if starts != 0 {
-            pending = Some(w * 64 + starts.trailing_zeros() as usize);
+        // Then edges come in pairs, start and end, but for a last word left open.
+        while edges != 0 {
+            let start = pop(&mut edges);
+            if edges == 0 {
+                open = Some(start);
+                break;
+            }
+            // SAFETY: as above.
+            unsafe { cursor.word(start, pop(&mut edges), w, dropped) };
         }
         before = current >> 63;
-        current = next;
+    }
+    if let Some(start) = open {
+        // A word that runs to the end of the last mask word.
+        // SAFETY: as above.
+        unsafe { cursor.word(start, range.end, last, dropped) };
+    }
+    // SAFETY: `cursor` wrote every byte and start up to its lengths, within the room
+    // reserved above.
+    unsafe {
+        out.set_len(cursor.len);
+        word_starts.set_len(cursor.count);
     }
 }
 
-/// Appends the token `start..end` (byte range of the classified text): its letters and
-/// digits, lower-cased, after a space unless `out` is empty or ends with one.
-#[inline(always)]
-fn emit_word(
-    lowered: &[u8],
-    kept: &[u64],
-    start: usize,
-    end: usize,
-    options: TextOptions,
-    out: &mut Vec<u8>,
-) {
-    let token_start = out.len();
-    if out.last().is_some_and(|&b| b != b' ') {
-        out.push(b' ');
-    }
-    let kept_start = out.len();
-    let len = end - start;
-    let word = start / 64;
-    // Whether every byte is kept (no `_`, no joining punctuation), for a token inside
-    // one mask word; a longer one takes the byte-wise copy.
-    let all_kept = word == (end - 1) / 64 && {
-        let mask = if len == 64 { u64::MAX } else { ((1u64 << len) - 1) << (start % 64) };
-        kept[word] & mask == mask
-    };
-    if all_kept && len <= 16 && start + 16 <= lowered.len() && out.capacity() - out.len() >= 16 {
-        // SAFETY: 16 bytes are read within `lowered` and written within the spare
-        // capacity (both checked above), and the first `len` of them become the
-        // vector's new initialized tail.
+/// Bytes a short word's copy moves at once (its tail past the word is overwritten by
+/// the next space or left in the spare capacity).
+const COPY: usize = 16;
+
+/// [`emit_words`]' write positions in the spare capacity of the text and the starts.
+struct Cursor<'a> {
+    lowered: &'a [u8],
+    kept: &'a [u64],
+    text: *mut u8,
+    /// Bytes of `text` written.
+    len: usize,
+    /// The text's capacity, to check the room argument in debug builds.
+    #[cfg(debug_assertions)]
+    room: usize,
+    /// Whether the next word needs a space before it.
+    space: bool,
+    starts: *mut u32,
+    /// Starts written.
+    count: usize,
+    fold: bool,
+}
+
+impl Cursor<'_> {
+    /// Writes the token `start..end` of the classified text (which ends in mask word
+    /// `w`; `dropped` holds the dropped-byte masks of mask words `w - 1` and `w`): its
+    /// letters and digits, lower-cased, after a space unless the output is empty or ends
+    /// with one, then its start. A token with nothing kept writes nothing.
+    ///
+    /// # Safety
+    /// `start < end`, `end + COPY <= lowered.len()`, and the text and starts have room
+    /// for this word as [`emit_words`] reserves it.
+    #[inline(always)]
+    unsafe fn word(&mut self, start: usize, end: usize, w: usize, dropped: (u64, u64)) {
+        let len = end - start;
+        // Whether the word has no dropped byte. It lies in mask words `w - 1` and `w`
+        // (its end edge is in `w`, so its last byte is in `w` or ends `w - 1`); a longer
+        // one is not tested and goes byte-wise.
+        let last = end - 1;
+        let through_last = u64::MAX >> (63 - last % 64);
+        let from_start = |d: u64| d >> (start % 64) == 0;
+        let clean = if last / 64 == w {
+            if start >= w * 64 {
+                from_start(dropped.1 & through_last)
+            } else {
+                start + 64 >= w * 64 && dropped.1 & through_last == 0 && from_start(dropped.0)
+            }
+        } else {
+            start + 64 >= w * 64 && from_start(dropped.0)
+        };
+        #[cfg(debug_assertions)]
+        debug_assert!(self.len + 1 + len.max(COPY) <= self.room);
+        // SAFETY: reads of `lowered` end by `end + COPY`, writes stay in the room the
+        // caller guarantees.
         unsafe {
-            let to = out.as_mut_ptr().add(out.len());
-            std::ptr::copy_nonoverlapping(lowered.as_ptr().add(start), to, 16);
-            out.set_len(out.len() + len);
+            *self.text.add(self.len) = b' ';
+            let kept_start = self.len + usize::from(self.space);
+            let from = self.lowered.as_ptr().add(start);
+            let to = self.text.add(kept_start);
+            if clean {
+                if len <= COPY {
+                    // A fixed-size move, two instructions (a `copy_nonoverlapping` here
+                    // is merged with the one below into a `memcpy` call per word).
+                    let bytes = from.cast::<[u8; COPY]>().read_unaligned();
+                    to.cast::<[u8; COPY]>().write_unaligned(bytes);
+                } else {
+                    std::ptr::copy_nonoverlapping(from, to, len);
+                }
+                self.len = kept_start + len;
+                self.starts.add(self.count).write(kept_start as u32);
+                self.count += 1;
+                self.space = true;
+                // The word's first 8 bytes are `lowered`'s (with what follows a shorter
+                // one; `from + COPY` is in bounds).
+                if self.fold
+                    && let Some(fold) = fold_of(from.cast::<u64>().read_unaligned().to_le(), len)
+                {
+                    to.cast::<[u8; 4]>().write_unaligned(fold.short);
+                    self.len = kept_start + fold.short_len;
+                }
+                return;
+            }
+            // Inner punctuation or `_`: keep the letters and digits only.
+            let mut at = kept_start;
+            for i in start..end {
+                *self.text.add(at) = self.lowered[i];
+                at += (self.kept[i / 64] >> (i % 64) & 1) as usize;
+            }
+            if at == kept_start {
+                return;
+            }
+            self.len = at;
+            self.starts.add(self.count).write(kept_start as u32);
+            self.count += 1;
+            self.space = true;
+            if self.fold {
+                // The token's bytes were just written.
+                let token = std::slice::from_raw_parts_mut(to, self.len - kept_start);
+                self.len = kept_start + fold_abbreviation_in_place(token);
+            }
         }
-    } else if all_kept {
-        out.extend_from_slice(&lowered[start..end]);
-    } else {
-        // Inner punctuation or `_`: keep the letters and digits only.
-        let bit = |i: usize| kept[i / 64] >> (i % 64) & 1 != 0;
-        out.extend((start..end).filter(|&i| bit(i)).map(|i| lowered[i]));
-    }
-    if out.len() == kept_start {
-        out.truncate(token_start);
-    } else if options.fold_abbreviations {
-        fold_abbreviation_bytes(out, kept_start);
     }
 }
 
@@ -580,7 +877,13 @@ fn emit_word(
 ///   regional-indicator rules need non-ASCII), so no word spans the cut and the segmenter
 ///   sees the same words on each piece;
 /// - tokens are written piece by piece with the same spacing rule as within a piece.
-fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+fn normalize_mixed(
+    line: &str,
+    options: TextOptions,
+    out: &mut String,
+    scratch: &mut String,
+    starts: &mut Vec<u32>,
+) {
     let bytes = line.as_bytes();
     let safe_cut = |i: usize| {
         bytes[i] == b' '
@@ -591,19 +894,25 @@ fn normalize_mixed(line: &str, options: TextOptions, out: &mut String, scratch: 
     let mut at = 0;
     while at < bytes.len() {
         let Some(non_ascii) = bytes[at..].iter().position(|b| !b.is_ascii()).map(|i| at + i) else {
-            normalize_ascii(&bytes[at..], options, out);
+            normalize_ascii(&bytes[at..], options, out, starts);
             return;
         };
         let start = (at..non_ascii).rev().find(|&i| safe_cut(i)).unwrap_or(at);
-        normalize_ascii(&bytes[at..start], options, out);
+        normalize_ascii(&bytes[at..start], options, out, starts);
         let end = (non_ascii + 1..bytes.len()).find(|&i| safe_cut(i)).unwrap_or(bytes.len());
         // Cuts sit at ASCII bytes, so both ends are char boundaries.
-        normalize_unicode(&line[start..end], options, out, scratch);
+        normalize_unicode(&line[start..end], options, out, scratch, starts);
         at = end;
     }
 }
 
-fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch: &mut String) {
+fn normalize_unicode(
+    line: &str,
+    options: TextOptions,
+    out: &mut String,
+    scratch: &mut String,
+    starts: &mut Vec<u32>,
+) {
     let composed: &str = if unicode_normalization::is_nfkc_quick(line.chars()) == IsNormalized::Yes
     {
         line
@@ -624,7 +933,7 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
             }
             if is_unspaced_script(c) {
                 finish_token(out, &mut token_start, options);
-                start_token(out, &mut token_start);
+                start_token(out, &mut token_start, starts);
                 out.extend(c.to_lowercase());
                 // Marks after this letter stay with it; anything else starts a new token.
                 continue;
@@ -637,7 +946,7 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
             if ends_with_unspaced(out, token_start) {
                 finish_token(out, &mut token_start, options);
             }
-            start_token(out, &mut token_start);
+            start_token(out, &mut token_start, starts);
             if c == 'ς' {
                 out.push('σ');
             } else {
@@ -648,12 +957,14 @@ fn normalize_unicode(line: &str, options: TextOptions, out: &mut String, scratch
     }
 }
 
-fn start_token(out: &mut String, token_start: &mut Option<usize>) {
+/// Opens a token unless one is open; the caller then writes at least one character.
+fn start_token(out: &mut String, token_start: &mut Option<usize>, starts: &mut Vec<u32>) {
     if token_start.is_none() {
         if !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
         *token_start = Some(out.len());
+        starts.push(out.len() as u32);
     }
 }
 
@@ -680,50 +991,88 @@ fn fold_abbreviation(out: &mut String, start: usize) {
     fold_abbreviation_bytes(unsafe { out.as_mut_vec() }, start);
 }
 
-/// Tokens that may be a spelled-out abbreviation, by [`fold_key`]: one bit test lets
-/// almost every token through without the comparisons, whose branches mispredict.
-const FOLD_FILTER: [u64; 4] = {
-    let mut filter = [0u64; 4];
+/// Multiplier that sends each spelled-out form of [`WIRE_ABBREVIATIONS`] (its bytes as a
+/// little-endian `u64`) to a slot of [`FOLD_TABLE`] of its own: found by a seeded
+/// search, and checked when the table is built (a collision fails the build).
+const FOLD_MUL: u64 = 0xf934_1c68_966b_aea1;
+
+/// A spelled-out form and the short form it folds to.
+#[derive(Clone, Copy)]
+struct Fold {
+    /// The long form's bytes, little-endian.
+    long: u64,
+    /// Its length (0 marks an empty slot: no token is empty).
+    len: usize,
+    short: [u8; 4],
+    short_len: usize,
+}
+
+/// Every spelled-out form in the slot [`fold_slot`] gives it: a token is looked up with
+/// one multiply and one compare, with no branch that depends on the token (the filter
+/// and byte-string match this replaced sent a tenth of all tokens to a mispredicted
+/// slow path).
+const FOLD_TABLE: [Fold; 16] = {
+    let mut table = [Fold { long: 0, len: 0, short: [0; 4], short_len: 0 }; 16];
     let mut i = 0;
     while i < WIRE_ABBREVIATIONS.len() {
-        let long = WIRE_ABBREVIATIONS[i].0.as_bytes();
-        let key = fold_key(long[0], long[long.len() - 1], long.len());
-        filter[key / 64] |= 1 << (key % 64);
+        let (long, short) =
+            (WIRE_ABBREVIATIONS[i].0.as_bytes(), WIRE_ABBREVIATIONS[i].1.as_bytes());
+        assert!(long.len() < 8 && short.len() <= 4 && short.len() <= long.len());
+        let word = le_word(long);
+        let slot = fold_slot(word);
+        assert!(table[slot].len == 0, "two spelled-out forms share a fold slot");
+        let mut short_bytes = [0u8; 4];
+        let mut b = 0;
+        while b < short.len() {
+            short_bytes[b] = short[b];
+            b += 1;
+        }
+        table[slot] =
+            Fold { long: word, len: long.len(), short: short_bytes, short_len: short.len() };
         i += 1;
     }
-    filter
+    table
 };
 
-const fn fold_key(first: u8, last: u8, len: usize) -> usize {
-    (first as usize).wrapping_mul(7).wrapping_add(last as usize).wrapping_add(len * 31) & 255
-}
-
-#[inline]
-fn fold_abbreviation_bytes(out: &mut Vec<u8>, start: usize) {
-    let token = &out[start..];
-    let key = fold_key(token[0], token[token.len() - 1], token.len());
-    if FOLD_FILTER[key / 64] & (1 << (key % 64)) != 0 {
-        fold_candidate(out, start);
+/// The first (up to) 8 bytes of `bytes` as a little-endian `u64`, zero-filled.
+const fn le_word(bytes: &[u8]) -> u64 {
+    let mut word = 0u64;
+    let mut i = 0;
+    while i < bytes.len() && i < 8 {
+        word |= (bytes[i] as u64) << (8 * i);
+        i += 1;
     }
+    word
 }
 
-#[cold]
-fn fold_candidate(out: &mut Vec<u8>, start: usize) {
-    let short: &[u8] = match &out[start..] {
-        b"million" => b"mln",
-        b"billion" => b"bln",
-        b"dollars" => b"dlrs",
-        b"dollar" => b"dlr",
-        b"percent" => b"pct",
-        b"cents" => b"cts",
-        b"quarter" => b"qtr",
-        b"year" => b"yr",
-        b"versus" => b"vs",
-        b"share" => b"shr",
-        _ => return,
-    };
-    out.truncate(start);
-    out.extend_from_slice(short);
+const fn fold_slot(word: u64) -> usize {
+    (word.wrapping_mul(FOLD_MUL) >> 60) as usize
+}
+
+/// The fold of a token of `len` bytes whose first 8 bytes (whatever follows a shorter
+/// token) are `head`, little-endian; `None` when it is not a spelled-out form.
+#[inline(always)]
+fn fold_of(head: u64, len: usize) -> Option<&'static Fold> {
+    let word = if len >= 8 { head } else { head & ((1u64 << (8 * len)) - 1) };
+    let entry = &FOLD_TABLE[fold_slot(word)];
+    (entry.long == word && entry.len == len).then_some(entry)
+}
+
+fn fold_abbreviation_bytes(out: &mut Vec<u8>, start: usize) {
+    let folded = fold_abbreviation_in_place(&mut out[start..]);
+    out.truncate(start + folded);
+}
+
+/// Folds `token` (a whole token) in place when it is a spelled-out agency abbreviation;
+/// returns its length after folding (a short form is never longer).
+fn fold_abbreviation_in_place(token: &mut [u8]) -> usize {
+    match fold_of(le_word(token), token.len()) {
+        Some(fold) => {
+            token[..fold.short_len].copy_from_slice(&fold.short[..fold.short_len]);
+            fold.short_len
+        }
+        None => token.len(),
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -774,7 +1123,7 @@ mod tests {
 
     fn unicode_path(text: &str, options: TextOptions) -> String {
         let mut out = String::new();
-        normalize_unicode(text, options, &mut out, &mut String::new());
+        normalize_unicode(text, options, &mut out, &mut String::new(), &mut Vec::new());
         out
     }
 
@@ -808,7 +1157,7 @@ mod tests {
             for fold in [false, true] {
                 let options = TextOptions { fold_abbreviations: fold };
                 let mut fast = String::new();
-                normalize_ascii(ascii.as_bytes(), options, &mut fast);
+                normalize_ascii(ascii.as_bytes(), options, &mut fast, &mut Vec::new());
                 assert_eq!(fast, unicode_path(ascii, options), "{ascii:?}");
             }
         }
@@ -825,9 +1174,59 @@ mod tests {
                 let r = (state >> 33) as u8;
                 *b = if round % 2 == 0 { r } else { b"aZ09_:.',;-x \x80\xff"[usize::from(r) % 15] };
             }
-            let (mut fast, mut slow) = ([0u8; 64], [0u8; 64]);
-            assert_eq!(block_masks(&block, &mut fast), block_masks_portable(&block, &mut slow));
-            assert_eq!(fast, slow);
+            let mut slow = [0u8; 64];
+            let expected = block_masks_portable(&block, &mut slow);
+            #[cfg(target_arch = "x86_64")]
+            {
+                let mut fast = [0u8; 64];
+                // SAFETY: SSE2 is part of x86-64.
+                assert_eq!(unsafe { block_masks_sse2(&block, &mut fast) }, expected);
+                assert_eq!(fast, slow);
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    assert_eq!(unsafe { block_masks_avx2(&block, &mut fast) }, expected);
+                    assert_eq!(fast, slow);
+                }
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the CPU supports AVX-512BW, checked just above.
+                    assert_eq!(unsafe { block_masks_avx512(&block, &mut fast) }, expected);
+                    assert_eq!(fast, slow);
+                }
+            }
+        }
+    }
+
+    /// `ascii_view` as it was written first, char by char: the reference for the
+    /// byte-wise one.
+    fn ascii_view_by_chars(line: &str) -> Option<Vec<u8>> {
+        line.chars()
+            .map(|c| match c {
+                c if c.is_ascii() => Some(c as u8),
+                '\u{2018}' | '\u{2019}' => Some(b'\''),
+                '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{AB}' | '\u{BB}'
+                | '\u{2026}' | '\u{A0}' | '\u{FFFD}' => Some(b' '),
+                _ => None,
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_view_bytes_match_chars(
+            text in "([a-z .'\"]|\u{2018}|\u{2019}|\u{201C}|\u{201D}|\u{2013}|\u{2014}|\u{2015}|\u{2020}|\u{AB}|\u{BB}|\u{A0}|\u{A1}|\u{85}|\u{2026}|\u{2028}|\u{FFFD}|\u{FFFC}|é|\u{80}){0,40}",
+        ) {
+            let mut view = Vec::new();
+            let fast = ascii_view(&text, &mut view).then_some(view);
+            proptest::prop_assert_eq!(fast, ascii_view_by_chars(&text));
+        }
+
+        #[test]
+        fn unicode_lines_match_char_split(
+            text in "([a-z ]|\u{85}|\u{2028}|\u{2029}|\u{2027}|\u{202A}|\u{A8}|\u{C5}|\u{2018}|é){0,40}",
+        ) {
+            let fast: Vec<&str> = unicode_lines(&text).collect();
+            let slow: Vec<&str> = text.split(is_line_break).collect();
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 
@@ -840,6 +1239,25 @@ mod tests {
             let lower = long.to_lowercase();
             let expected = format!("{lower} xy ab 12 {lower} {}z", "q ".repeat(pad));
             assert_eq!(normalize(&text), expected, "pad {pad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fold_is_exactly_the_published_table(
+            token in "[a-z]{1,10}|million|billion|dollars?|percent|cents|quarter|year|versus|share|[a-z]{0,3}(mln|pct|year|share|cents)[a-z]{0,2}",
+            after in proptest::num::u64::ANY,
+        ) {
+            let expected = WIRE_ABBREVIATIONS
+                .iter()
+                .find(|(long, _)| *long == token)
+                .map(|(_, short)| short.as_bytes());
+            // Whatever follows the token in the 8 bytes `fold_of` reads does not matter.
+            let mut head = after.to_le_bytes();
+            let len = token.len().min(8);
+            head[..len].copy_from_slice(&token.as_bytes()[..len]);
+            let found = fold_of(u64::from_le_bytes(head), token.len());
+            proptest::prop_assert_eq!(found.map(|f| &f.short[..f.short_len]), expected);
         }
     }
 
@@ -867,7 +1285,7 @@ mod tests {
         ) {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = String::new();
-            normalize_mixed(&text, options, &mut fast, &mut String::new());
+            normalize_mixed(&text, options, &mut fast, &mut String::new(), &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
         }
 
@@ -920,6 +1338,20 @@ mod tests {
         }
 
         #[test]
+        fn long_words_match_unicode_path(
+            // Words up to ~150 bytes, some with a dropped byte, across 64-byte mask words.
+            text in "(-{0,3}[a-zA-Z]{0,70}[_.'1]?[a-z0-9]{0,70}_?[ \n]){0,8}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut fast = Normalized::default();
+            normalize_lines_into(&text, options, &mut fast);
+            let lines: Vec<String> =
+                text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
+            proptest::prop_assert_eq!(fast.text, lines.join(" "));
+        }
+
+        #[test]
         fn ascii_view_matches_unicode_path(
             text in "([a-zA-Z0-9 _:.,;'\"]|\u{2018}|\u{2019}|\u{201C}|\u{201D}|\u{2013}|\u{2014}|\u{AB}|\u{BB}|\u{2026}|\u{A0}|\u{FFFD}){0,60}",
             fold in proptest::bool::ANY,
@@ -928,7 +1360,7 @@ mod tests {
             let mut view = Vec::new();
             proptest::prop_assert!(ascii_view(&text, &mut view));
             let mut fast = String::new();
-            normalize_ascii(&view, options, &mut fast);
+            normalize_ascii(&view, options, &mut fast, &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
         }
 
@@ -939,8 +1371,57 @@ mod tests {
         ) {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = String::new();
-            normalize_ascii(text.as_bytes(), options, &mut fast);
+            normalize_ascii(text.as_bytes(), options, &mut fast, &mut Vec::new());
             proptest::prop_assert_eq!(fast, unicode_path(&text, options));
+        }
+    }
+
+    /// The token starts as a search for spaces finds them (independent of the writers).
+    fn starts_by_spaces(text: &str) -> Vec<u32> {
+        token_spans(text).map(|(start, _)| start as u32).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_starts_are_where_the_tokens_start(
+            text in "([a-zA-Z0-9 _:.,;'\"\t]|million|Year|\n|\r|\u{0B}|\u{85}|\u{2028}|\u{2019}|\u{201C}|\u{2014}|\u{A0}|é|ß|ﬁ|東京|カタ|ข่า|\u{0301}|①|ｶﾞ|가|_x_|U\\.S\\.){0,120}",
+            fold in proptest::bool::ANY,
+        ) {
+            let options = TextOptions { fold_abbreviations: fold };
+            let mut out = Normalized::default();
+            normalize_lines_into(&text, options, &mut out);
+            proptest::prop_assert_eq!(out.word_starts(), &starts_by_spaces(&out.text)[..]);
+            // Every writer records them: the per-line paths too.
+            let mut slow = Normalized::default();
+            let mut runs_on = false;
+            for line in text.split(is_line_break) {
+                runs_on = push_line(line, options, &mut slow, &mut LineBuffers::default(), runs_on);
+            }
+            proptest::prop_assert_eq!(slow.word_starts(), &starts_by_spaces(&slow.text)[..]);
+        }
+
+        #[test]
+        fn without_lines_is_the_text_of_the_other_lines(
+            lines in proptest::collection::vec("[a-z ]{0,12}", 0..12),
+            skip_bits in proptest::num::u16::ANY,
+        ) {
+            let mut full = Normalized::default();
+            normalize_lines_into(&lines.join("\n"), TextOptions::default(), &mut full);
+            let skip: Vec<u32> =
+                (0..full.line_count() as u32).filter(|&i| skip_bits >> i & 1 != 0).collect();
+            let kept: Vec<&str> = full
+                .lines()
+                .enumerate()
+                .filter(|(ix, _)| !skip.contains(&(*ix as u32)))
+                .map(|(_, line)| line)
+                .collect();
+            let mut expected = Normalized::default();
+            normalize_lines_into(&kept.join("\n"), TextOptions::default(), &mut expected);
+            let mut out = Normalized::default();
+            full.without_lines_into(&skip, &mut out);
+            proptest::prop_assert_eq!(&out.text, &expected.text);
+            proptest::prop_assert_eq!(out.word_starts(), expected.word_starts());
+            proptest::prop_assert_eq!(out.lines().collect::<Vec<_>>(), kept);
         }
     }
 
