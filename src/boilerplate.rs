@@ -299,8 +299,9 @@ pub struct ShardKeys {
     docs: Vec<DocKeys>,
 }
 
+/// One document's model keys, split by shard (see [`ShardKeys`]).
 #[derive(Debug)]
-struct DocKeys {
+pub struct DocKeys {
     /// Distinct keys, grouped by shard.
     keys: Vec<u64>,
     /// Where each shard's keys end (`ends[s]..ends[s + 1]` are shard `s`'s).
@@ -309,25 +310,31 @@ struct DocKeys {
 }
 
 impl ShardKeys {
-    /// The keys of `docs`, in order (hashed in parallel).
+    /// The keys of `docs`, in order.
     pub fn new(docs: &[&LineProfile]) -> Self {
-        use rayon::prelude::*;
-        let docs = docs
-            .par_iter()
-            .with_min_len(64)
-            .map(|doc| {
-                let mut keys: Vec<u64> = doc_keys(doc).collect();
-                keys.sort_unstable_by_key(|&key| (shard_of(key), key));
-                keys.dedup();
-                let mut ends = [0u32; BoilerplateModel::SHARDS + 1];
-                for shard in 0..BoilerplateModel::SHARDS {
-                    let end = keys.partition_point(|&key| shard_of(key) <= shard);
-                    ends[shard + 1] = end as u32;
-                }
-                DocKeys { keys, ends, story: doc.story }
-            })
-            .collect();
+        docs.iter().map(|doc| DocKeys::new(doc)).collect::<Vec<_>>().into()
+    }
+}
+
+/// Documents' keys in order, computed by the caller (a batch scan does it in parallel).
+impl From<Vec<DocKeys>> for ShardKeys {
+    fn from(docs: Vec<DocKeys>) -> Self {
         ShardKeys { docs }
+    }
+}
+
+impl DocKeys {
+    /// The keys of `doc`.
+    pub fn new(doc: &LineProfile) -> Self {
+        let mut keys: Vec<u64> = doc_keys(doc).collect();
+        keys.sort_unstable_by_key(|&key| (shard_of(key), key));
+        keys.dedup();
+        let mut ends = [0u32; BoilerplateModel::SHARDS + 1];
+        for shard in 0..BoilerplateModel::SHARDS {
+            let end = keys.partition_point(|&key| shard_of(key) <= shard);
+            ends[shard + 1] = end as u32;
+        }
+        DocKeys { keys, ends, story: doc.story }
     }
 }
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bands::BandTable;
-use crate::boilerplate::{BoilerplateModel, LineProfile, ShardKeys};
+use crate::boilerplate::{BoilerplateModel, DocKeys, LineProfile, ShardKeys};
 use crate::cluster::{
     Assignment, Clusterer, Kind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
     needs_sampling,
@@ -343,7 +343,9 @@ pub fn scan(
         if learn {
             let profiles: Vec<&LineProfile> =
                 kept.iter().map(|doc| &doc.prepared.profile).collect();
-            let keys = ShardKeys::new(&profiles);
+            let keys: Vec<DocKeys> =
+                profiles.par_iter().with_min_len(64).map(|doc| DocKeys::new(doc)).collect();
+            let keys = ShardKeys::from(keys);
             shards
                 .par_iter_mut()
                 .enumerate()
