@@ -74,14 +74,14 @@ const BUILD_GROUP: usize = 4;
 impl BandTable {
     /// Buckets `signatures(slot)` (for every slot below `n`) into `bands` bands of `rows`
     /// lanes each, starting at lane 0, hashed with `seed`. Members of a bucket are sorted
-    /// by `order(slot)` (ties by slot). Bands are built in parallel.
-    pub fn build<'a, K: Ord + Send>(
+    /// by `order(slot)`, ascending (ties by slot). Bands are built in parallel.
+    pub fn build<'a>(
         n: usize,
         bands: usize,
         rows: usize,
         seed: u64,
         signatures: impl Fn(Slot) -> &'a [u32] + Sync,
-        order: impl Fn(Slot) -> K + Sync,
+        order: impl Fn(Slot) -> u32 + Sync,
     ) -> Self {
         let mut place = vec![ALONE; n * bands];
         let mut built = Vec::with_capacity(bands);
@@ -89,21 +89,24 @@ impl BandTable {
             let parts: Vec<(Band, Vec<u32>)> = group
                 .par_iter()
                 .map(|&band| {
-                    let mut entries: Vec<(u64, K, Slot)> = (0..n as Slot)
+                    // Key, order and slot in one integer: sorting plain integers is
+                    // about twice as fast as sorting tuples through a comparator.
+                    let mut entries: Vec<u128> = (0..n as Slot)
                         .map(|slot| {
-                            (band_key(signatures(slot), band, rows, seed), order(slot), slot)
+                            let key = band_key(signatures(slot), band, rows, seed);
+                            u128::from(key) << 64 | u128::from(order(slot)) << 32 | u128::from(slot)
                         })
                         .collect();
-                    entries.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+                    entries.sort_unstable();
                     let mut members: Vec<Slot> = Vec::new();
                     let mut firsts: Vec<u64> = Vec::new();
                     let mut places = vec![ALONE; n];
-                    for run in entries.chunk_by(|a, b| a.0 == b.0) {
+                    for run in entries.chunk_by(|a, b| a >> 64 == b >> 64) {
                         if run.len() < 2 {
                             continue;
                         }
                         let start = members.len();
-                        for &(_, _, slot) in run {
+                        for slot in run.iter().map(|&entry| entry as Slot) {
                             places[slot as usize] = members.len() as u32;
                             members.push(slot);
                         }
@@ -246,14 +249,8 @@ mod tests {
         let sigs: Vec<Vec<u32>> =
             (0..40u32).map(|s| vec![s % 3, s % 2, s % 5, (s * 7) % 4]).collect();
         let sizes: Vec<u32> = (0..40u32).map(|s| (s * 37) % 23).collect();
-        let by_size = BandTable::build(
-            40,
-            4,
-            1,
-            5,
-            |s| &sigs[s as usize],
-            |s| std::cmp::Reverse(sizes[s as usize]),
-        );
+        let by_size =
+            BandTable::build(40, 4, 1, 5, |s| &sigs[s as usize], |s| u32::MAX - sizes[s as usize]);
         let by_slot = BandTable::build(40, 2, 2, 5, |s| &sigs[s as usize], |s| s);
         for slot in 0..40 {
             for other in 0..40 {
@@ -309,14 +306,8 @@ mod tests {
     fn members_follow_the_order_key() {
         let sigs: Vec<Vec<u32>> = vec![vec![1], vec![1], vec![1]];
         let sizes = [10u32, 30, 20];
-        let table = BandTable::build(
-            3,
-            1,
-            1,
-            0,
-            |s| &sigs[s as usize],
-            |s| std::cmp::Reverse(sizes[s as usize]),
-        );
+        let table =
+            BandTable::build(3, 1, 1, 0, |s| &sigs[s as usize], |s| u32::MAX - sizes[s as usize]);
         assert_eq!(table.bucket(0, 0), [1, 2, 0]);
         assert_eq!(table.before(0, 0), [1, 2]);
     }

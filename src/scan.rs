@@ -681,8 +681,9 @@ pub fn cluster_signatures(
     let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
     let containment_view = (config.containment_bands > 0).then(|| {
         let seed = config.seed.rotate_left(32);
+        // Longest first.
         BandTable::build(n, config.containment_bands, 1, seed, lanes, |s| {
-            std::cmp::Reverse(sizes[s as usize])
+            u32::MAX - sizes[s as usize]
         })
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
@@ -1388,7 +1389,7 @@ mod tests {
         let seed = config.seed.rotate_left(32);
         let containment_view =
             BandTable::build(n, config.containment_bands, 1, seed, view_lanes, |s| {
-                std::cmp::Reverse(sizes[s as usize])
+                u32::MAX - sizes[s as usize]
             });
         let mut links = Vec::new();
         let mut set = CandidateSet::default();
