@@ -1127,6 +1127,23 @@ mod tests {
         out
     }
 
+    /// The UAX #29 path line by line (`\n` only), non-empty lines joined by spaces.
+    fn unicode_path_by_line(text: &str, options: TextOptions) -> String {
+        let lines: Vec<String> =
+            text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
+        lines.join(" ")
+    }
+
+    /// `text` normalized one line at a time through the per-line path.
+    fn line_by_line(text: &str, options: TextOptions) -> Normalized {
+        let mut out = Normalized::default();
+        let mut runs_on = false;
+        for line in text.split(is_line_break) {
+            runs_on = push_line(line, options, &mut out, &mut LineBuffers::default(), runs_on);
+        }
+        out
+    }
+
     #[test]
     fn folds_case_punctuation_and_whitespace() {
         assert_eq!(
@@ -1295,12 +1312,7 @@ mod tests {
         ) {
             let mut fast = Normalized::default();
             normalize_lines_into(&text, TextOptions::default(), &mut fast);
-            let mut slow = Normalized::default();
-            let mut runs_on = false;
-            for line in text.split(is_line_break) {
-                runs_on = push_line(line, TextOptions::default(), &mut slow, &mut LineBuffers::default(), runs_on);
-            }
-            proptest::prop_assert_eq!(fast, slow);
+            proptest::prop_assert_eq!(fast, line_by_line(&text, TextOptions::default()));
         }
 
         #[test]
@@ -1332,9 +1344,7 @@ mod tests {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = Normalized::default();
             normalize_lines_into(&text, options, &mut fast);
-            let lines: Vec<String> =
-                text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
-            proptest::prop_assert_eq!(fast.text, lines.join(" "));
+            proptest::prop_assert_eq!(fast.text, unicode_path_by_line(&text, options));
         }
 
         #[test]
@@ -1346,9 +1356,7 @@ mod tests {
             let options = TextOptions { fold_abbreviations: fold };
             let mut fast = Normalized::default();
             normalize_lines_into(&text, options, &mut fast);
-            let lines: Vec<String> =
-                text.split('\n').map(|l| unicode_path(l, options)).filter(|l| !l.is_empty()).collect();
-            proptest::prop_assert_eq!(fast.text, lines.join(" "));
+            proptest::prop_assert_eq!(fast.text, unicode_path_by_line(&text, options));
         }
 
         #[test]
@@ -1392,11 +1400,7 @@ mod tests {
             normalize_lines_into(&text, options, &mut out);
             proptest::prop_assert_eq!(out.word_starts(), &starts_by_spaces(&out.text)[..]);
             // Every writer records them: the per-line paths too.
-            let mut slow = Normalized::default();
-            let mut runs_on = false;
-            for line in text.split(is_line_break) {
-                runs_on = push_line(line, options, &mut slow, &mut LineBuffers::default(), runs_on);
-            }
+            let slow = line_by_line(&text, options);
             proptest::prop_assert_eq!(slow.word_starts(), &starts_by_spaces(&slow.text)[..]);
         }
 
