@@ -241,6 +241,14 @@ impl SampledContainment for &[ShingleSample] {
     }
 }
 
+/// `fingerprints` as the flat arrays a [`Verifier`] reads: every signature's lanes one
+/// after another, and the shingle counts.
+pub fn flatten(fingerprints: &[Fingerprint]) -> (Vec<u32>, Vec<u32>) {
+    let lanes = fingerprints.iter().flat_map(|f| f.signature.lanes().iter().copied()).collect();
+    let sizes = fingerprints.iter().map(|f| f.shingle_count).collect();
+    (lanes, sizes)
+}
+
 /// What batch verification knows about the documents: their signatures (one flat array
 /// of `num_perm` lanes per document) and shingle counts and, optionally, a
 /// [`SampledContainment`], which turns the noisy Jaccard-based containment estimate into
@@ -636,9 +644,7 @@ mod tests {
             let fingerprinter = Fingerprinter::new(config.clone()).unwrap();
             let prints: Vec<Fingerprint> =
                 texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
-            let lanes: Vec<u32> =
-                prints.iter().flat_map(|p| p.signature.lanes().to_vec()).collect();
-            let sizes: Vec<u32> = prints.iter().map(|p| p.shingle_count).collect();
+            let (lanes, sizes) = flatten(&prints);
             let verifier = Verifier::new(&config, &lanes, &sizes, None);
             let mut links = Vec::new();
             for a in 0..4u32 {

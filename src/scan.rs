@@ -658,9 +658,7 @@ pub fn cluster_fingerprints(
     samples: Option<&[ShingleSample]>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
-    let lanes: Vec<u32> =
-        fingerprints.iter().flat_map(|fp| fp.signature.lanes().iter().copied()).collect();
-    let sizes: Vec<u32> = fingerprints.iter().map(|fp| fp.shingle_count).collect();
+    let (lanes, sizes) = crate::cluster::flatten(fingerprints);
     let samples = samples.as_ref().map(|s| s as &dyn SampledContainment);
     cluster_signatures(config, &lanes, &sizes, samples, published)
 }
@@ -1376,9 +1374,7 @@ mod tests {
         samples: Option<&[ShingleSample]>,
         published: &[Option<i64>],
     ) -> Vec<Assignment> {
-        let lanes: Vec<u32> =
-            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
-        let sizes: Vec<u32> = fingerprints.iter().map(|f| f.shingle_count).collect();
+        let (lanes, sizes) = crate::cluster::flatten(fingerprints);
         let slice = samples.unwrap_or_default();
         let source = samples.is_some().then_some(&slice as &dyn SampledContainment);
         let verifier = Verifier::new(config, &lanes, &sizes, source);
@@ -1490,8 +1486,7 @@ mod tests {
         for sample in &samples {
             sets.push(&sample.shingles);
         }
-        let lanes: Vec<u32> =
-            fingerprints.iter().flat_map(|f| f.signature.lanes().to_vec()).collect();
+        let (lanes, _) = crate::cluster::flatten(&fingerprints);
         let source = ScanSamples { sets: &sets, lanes: &lanes, hasher: &hasher };
         for (a, b) in [(0, 1), (3, 7), (10, 2), (5, 5)] {
             assert_eq!(
