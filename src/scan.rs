@@ -315,19 +315,20 @@ pub fn scan(
                 None => Ok(doc),
             });
             match result {
-                Ok(doc) => {
-                    ids.insert(&docs, &doc.id, docs.len());
+                Ok(mut doc) => {
+                    ids.insert(&doc.id, docs.len());
                     docs.id_bytes.push_str(&doc.id);
                     docs.id_ends.push(docs.id_bytes.len());
-                    let source = match &doc.source {
-                        Some(name) => {
-                            let next = source_index.len() as u32;
-                            let source = *source_index.entry(name.clone()).or_insert(next);
-                            if source == next {
-                                docs.source_names.push(name.clone());
+                    let source = match doc.source.take() {
+                        Some(name) => match source_index.get(&name) {
+                            Some(&source) => source,
+                            None => {
+                                let source = docs.source_names.len() as u32;
+                                source_index.insert(name.clone(), source);
+                                docs.source_names.push(name);
+                                source
                             }
-                            source
-                        }
+                        },
                         None => NO_SOURCE,
                     };
                     docs.sources.push(source);
@@ -608,8 +609,7 @@ impl IdIndex {
         }
     }
 
-    fn insert(&mut self, docs: &Docs, id: &str, doc: usize) {
-        let _ = docs;
+    fn insert(&mut self, id: &str, doc: usize) {
         match self.first.entry(Self::hash(id)) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(doc);
@@ -1450,7 +1450,7 @@ mod tests {
         let mut index = IdIndex::default();
         for (doc, id) in ["a", "b"].into_iter().enumerate() {
             assert_eq!(index.find(&docs, id), None);
-            index.insert(&docs, id, doc);
+            index.insert(id, doc);
             docs.id_bytes.push_str(id);
             docs.id_ends.push(docs.id_bytes.len());
         }
@@ -1458,7 +1458,7 @@ mod tests {
         // "c" as if its hash were taken by "a": not a duplicate, and found after insert.
         index.first.insert(IdIndex::hash("c"), 0);
         assert_eq!(index.find(&docs, "c"), None);
-        index.insert(&docs, "c", 2);
+        index.insert("c", 2);
         docs.id_bytes.push('c');
         docs.id_ends.push(docs.id_bytes.len());
         assert_eq!(index.find(&docs, "c"), Some(2));
