@@ -6,8 +6,9 @@
 //! about 12 bytes per document and band instead of a `Vec` per bucket, and inserting
 //! never allocates per document. The table keeps 32 bits of each 64-bit band key with
 //! the slot (8 bytes an entry): two buckets whose keys share those bits merge, which
-//! only adds candidates that verification then rejects, about one bucket in 2^32/n. The batch scan sorts its buckets instead
-//! ([`crate::bands::BandTable`]), since it knows every document up front.
+//! only adds candidates that verification then rejects, about one bucket in 2^32/n.
+//! The batch scan sorts its buckets instead ([`crate::bands::BandTable`]), since it
+//! knows every document up front.
 
 use gxhash::gxhash64;
 use hashbrown::HashTable;
