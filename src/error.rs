@@ -120,6 +120,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A client could not reach the server at `url`.
+    #[error("failed to connect to {url}: {source}")]
+    Connect {
+        /// The server URL.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The server could not listen on its address or failed while serving.
     #[error("server on {address}: {source}")]
     Serve {
@@ -139,6 +148,7 @@ impl Error {
             Error::Io { .. }
                 | Error::Internal { .. }
                 | Error::Serve { .. }
+                | Error::Connect { .. }
                 | Error::CorruptLog { .. }
                 | Error::BadLogRecord { .. }
                 | Error::StoreLocked { .. }

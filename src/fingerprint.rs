@@ -4,7 +4,7 @@
 //!
 //! Two steps, so that batch and online callers can learn chrome between them:
 //! [`Fingerprinter::prepare`] normalizes and profiles the lines (what a
-//! [`BoilerplateModel`] learns from), and [`Fingerprinter::sign`] shingles what is not
+//! [`ChromeModel`] learns from), and [`Fingerprinter::sign`] shingles what is not
 //! chrome and computes the signature. [`Fingerprinter::fingerprint`] does both with no
 //! chrome model.
 
@@ -12,7 +12,7 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::boilerplate::{BoilerplateModel, LineProfile};
+use crate::chrome::{ChromeModel, LineProfile};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::minhash::{MinHasher, Signature};
@@ -158,7 +158,7 @@ impl Fingerprinter {
     /// Shingles and signs `prepared`, leaving out the lines `chrome` classifies as chrome.
     /// When the lines left would hold fewer than `shingle_size` tokens, nothing is left
     /// out: a page that is all chrome by our counts is still somebody's article.
-    pub fn sign(&self, prepared: &Prepared, chrome: Option<&BoilerplateModel>) -> Signed {
+    pub fn sign(&self, prepared: &Prepared, chrome: Option<&ChromeModel>) -> Signed {
         let chrome_lines = match chrome {
             Some(model) => self.chrome_lines(prepared, model),
             None => Vec::new(),
@@ -168,7 +168,7 @@ impl Fingerprinter {
 
     /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
     /// learning is off).
-    pub fn chrome_lines(&self, prepared: &Prepared, model: &BoilerplateModel) -> Vec<u32> {
+    pub fn chrome_lines(&self, prepared: &Prepared, model: &ChromeModel) -> Vec<u32> {
         if !self.config.boilerplate.enabled {
             return Vec::new();
         }
@@ -221,7 +221,7 @@ impl Fingerprinter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BoilerplateConfig;
+    use crate::config::ChromeConfig;
 
     const TEXT: &str = "On Friday, January 28, Russian President Vladimir Putin discussed with \
         French President Emmanuel Macron negotiations on security guarantees.";
@@ -304,7 +304,7 @@ mod tests {
     #[test]
     fn chrome_lines_are_left_out() {
         let fingerprinter = Fingerprinter::new(DetectorConfig::default()).unwrap();
-        let mut model = BoilerplateModel::new(&BoilerplateConfig::default());
+        let mut model = ChromeModel::new(&ChromeConfig::default());
         for n in 0..5 {
             let other = format!("Story {n} has its own body text, long enough to be content.");
             let prepared =

@@ -3,7 +3,7 @@
 //! The pipeline, one plain function or small type per stage:
 //!
 //! ```text
-//! text ─▶ text::normalize (by line) ─▶ boilerplate::BoilerplateModel (chrome left out)
+//! text ─▶ text::normalize (by line) ─▶ boilerplate::ChromeModel (chrome left out)
 //!      ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
 //!      ─▶ LSH candidates (Jaccard bands + containment bands)
 //!      ─▶ cluster::Similarity (Jaccard, containment both ways, sampled where MinHash is
@@ -14,21 +14,21 @@
 //! pipeline over corpora (used by `neardup scan`). Both share every stage above.
 //!
 //! ```
-//! use neardup::{Article, Detector, DetectorConfig, Kind};
+//! use neardup::{Article, Detector, DetectorConfig, CopyKind};
 //!
 //! let detector = Detector::new(DetectorConfig::default())?;
 //! let wire = "The central bank raised its key interest rate by half a point on Thursday, \
 //!             the largest increase in two decades, and said further rises were likely.";
 //! let first = detector.ingest(&Article { id: "wire-1", text: wire, ..Default::default() })?;
-//! assert_eq!(first.kind, Kind::NewStory);
+//! assert_eq!(first.kind, CopyKind::NewStory);
 //! let copy = format!("Home > Business\n{wire}\nLeave a comment");
 //! let second = detector.ingest(&Article { id: "outlet-7", text: &copy, ..Default::default() })?;
-//! assert_eq!(second.kind, Kind::Duplicate);
+//! assert_eq!(second.kind, CopyKind::Duplicate);
 //! assert_eq!(second.cluster_id, "wire-1");
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
-pub mod boilerplate;
+pub mod chrome;
 pub mod cluster;
 pub mod config;
 pub mod detector;
@@ -40,20 +40,16 @@ pub mod minhash;
 pub mod shingle;
 pub mod text;
 
-#[cfg(feature = "cli")]
-pub mod bands;
-#[cfg(feature = "cli")]
-pub mod corpus;
-#[cfg(feature = "cli")]
+#[cfg(feature = "scan")]
 pub mod scan;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 
-pub use boilerplate::BoilerplateModel;
-pub use cluster::{Kind, Similarity};
-pub use config::{BoilerplateConfig, DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
+pub use chrome::ChromeModel;
+pub use cluster::{CopyKind, Similarity};
+pub use config::{ChromeConfig, DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
 pub use detector::{
     Article, ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, StoredArticle,
     Verdict,

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use crate::cluster::Kind;
+use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
 use crate::detector::{ClusterView, Match, Member, Verdict};
 use crate::error::{Error, Result};
-use crate::service::engine::OwnedArticle;
+use crate::service::async_detector::OwnedArticle;
 use crate::service::pb;
 use crate::store::DurableStats;
 
@@ -27,10 +27,14 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
 }
 
 /// A corpus record as a request article: how the CLI clients send files.
-#[cfg(feature = "cli")]
-pub fn article_from_record(record: crate::corpus::Record<'_>) -> pb::Article {
+#[cfg(feature = "scan")]
+pub fn article_from_record(record: crate::scan::input::Record<'_>) -> pb::Article {
     pb::Article {
-        published_at: record.date.as_deref().and_then(crate::corpus::parse_date).map(timestamp),
+        published_at: record
+            .date
+            .as_deref()
+            .and_then(crate::scan::input::parse_date)
+            .map(timestamp),
         id: record.id.into_owned(),
         text: record.text.into_owned(),
         source: record.source.map(|s| s.into_owned()).unwrap_or_default(),
@@ -65,11 +69,11 @@ pub fn timestamp(millis: i64) -> prost_types::Timestamp {
 }
 
 /// The proto enum of a kind.
-pub fn kind(kind: Kind) -> pb::Kind {
+pub fn kind(kind: CopyKind) -> pb::Kind {
     match kind {
-        Kind::NewStory => pb::Kind::NewStory,
-        Kind::Duplicate => pb::Kind::Duplicate,
-        Kind::PartialCopy => pb::Kind::PartialCopy,
+        CopyKind::NewStory => pb::Kind::NewStory,
+        CopyKind::Duplicate => pb::Kind::Duplicate,
+        CopyKind::PartialCopy => pb::Kind::PartialCopy,
     }
 }
 
@@ -102,9 +106,9 @@ pub fn verdict(verdict: Verdict) -> pb::Verdict {
 /// not show as 0.800000011920929.
 pub fn verdict_from_pb(verdict: pb::Verdict) -> Result<Verdict> {
     let kind = match verdict.kind() {
-        pb::Kind::NewStory => Kind::NewStory,
-        pb::Kind::Duplicate => Kind::Duplicate,
-        pb::Kind::PartialCopy => Kind::PartialCopy,
+        pb::Kind::NewStory => CopyKind::NewStory,
+        pb::Kind::Duplicate => CopyKind::Duplicate,
+        pb::Kind::PartialCopy => CopyKind::PartialCopy,
         pb::Kind::Unspecified => {
             return Err(Error::input("verdict.kind", format!("{} is not a kind", verdict.kind)));
         }
@@ -239,7 +243,7 @@ mod tests {
     fn verdicts_round_trip() {
         let core = Verdict {
             id: "b".into(),
-            kind: Kind::PartialCopy,
+            kind: CopyKind::PartialCopy,
             cluster_id: "a".into(),
             origin_id: "a".into(),
             matches: vec![Match {

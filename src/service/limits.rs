@@ -3,7 +3,7 @@
 //! until it is over; when no permit is left the request is refused at once with
 //! `RESOURCE_EXHAUSTED` instead of queueing without bound. Health checks are exempt so
 //! a prober can still see a busy server. (Per-connection limits and the hashing queue
-//! live in tonic's builder and [`super::Engine`].)
+//! live in tonic's builder and [`super::AsyncDetector`].)
 
 use std::future::Future;
 use std::pin::Pin;

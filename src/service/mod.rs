@@ -1,6 +1,6 @@
 //! The gRPC service behind `neardup serve` (`neardup.v1.Deduplicator`), with the standard
 //! health service and server reflection (v1 and v1alpha) next to it. A thin adapter:
-//! each RPC converts the request ([`convert`]), calls the [`Engine`] that wraps the
+//! each RPC converts the request ([`convert`]), calls the [`AsyncDetector`] that wraps the
 //! [`crate::store::DurableDetector`], converts back and maps errors to statuses
 //! (`status.rs`). Every accepted change is in the data directory's log before it is
 //! acknowledged; a restart restores the index from there.
@@ -8,11 +8,12 @@
 //! and limits on concurrency (`limits.rs`, tonic's per-connection limits, the engine's
 //! hashing queue).
 
+pub mod async_detector;
 pub mod auth;
+pub mod client;
 pub mod convert;
-mod dedup;
-pub mod engine;
 mod limits;
+mod rpc;
 mod status;
 
 use std::future::Future;
@@ -30,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::config::{ServiceConfig, TlsConfig};
 use crate::error::{Error, Result};
-pub use engine::{Engine, OwnedArticle, Prepared};
+pub use async_detector::{AsyncDetector, OwnedArticle, Prepared};
 
 /// Code generated from `proto/neardup/v1/neardup.proto` by `build.rs`.
 pub mod pb {
@@ -42,7 +43,7 @@ pub mod pb {
         tonic::include_file_descriptor_set!("neardup_descriptor");
 }
 
-type DedupServer = pb::deduplicator_server::DeduplicatorServer<dedup::Dedup>;
+type DedupServer = pb::deduplicator_server::DeduplicatorServer<rpc::Rpc>;
 
 /// The full gRPC service name, as health checks and reflection know it.
 pub const SERVICE_NAME: &str = <DedupServer as NamedService>::NAME;
@@ -53,7 +54,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: ServiceConfig,
-    engine: Arc<Engine>,
+    engine: Arc<AsyncDetector>,
     tls: Option<ServerTlsConfig>,
     tokens: Option<auth::TokenTable>,
 }
@@ -79,9 +80,9 @@ impl Server {
         }
         let opening = config.clone();
         let engine =
-            tokio::task::spawn_blocking(move || Engine::open(&opening)).await.map_err(|e| {
-                Error::Internal { reason: format!("opening the data directory: {e}") }
-            })??;
+            tokio::task::spawn_blocking(move || AsyncDetector::open(&opening)).await.map_err(
+                |e| Error::Internal { reason: format!("opening the data directory: {e}") },
+            )??;
         let engine = Arc::new(engine);
         let serve_error = |source: std::io::Error| Error::Serve {
             address: config.listen.to_string(),
@@ -120,7 +121,7 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         let mut stopped = stop_signal.clone();
         let engine = Arc::clone(&self.engine);
-        let dedup = dedup::Dedup::new(self.engine, self.config.clone(), stop_signal);
+        let dedup = rpc::Rpc::new(self.engine, self.config.clone(), stop_signal);
         let dedup =
             DedupServer::new(dedup).max_decoding_message_size(self.config.max_message_bytes);
         let on_shutdown = async move {

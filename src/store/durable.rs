@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use std::path::{Path, PathBuf};
 
-use crate::boilerplate::BoilerplateModel;
+use crate::chrome::ChromeModel;
 use crate::config::{DetectorConfig, StoreConfig};
 use crate::detector::{Article, Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
 use crate::error::{Error, Result};
@@ -98,7 +98,7 @@ impl std::fmt::Debug for DurableDetector {
 /// snapshot (a crash, an older directory) only means chrome is learned again.
 pub(crate) const CHROME_FILE: &str = "chrome.json";
 
-fn load_chrome(dir: &Path) -> Option<BoilerplateModel> {
+fn load_chrome(dir: &Path) -> Option<ChromeModel> {
     let path = dir.join(CHROME_FILE);
     let text = std::fs::read_to_string(&path).ok()?;
     match serde_json::from_str(&text) {

@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use crate::cluster::Kind;
+use crate::cluster::CopyKind;
 
 /// First bytes of every frame.
 pub(crate) const MAGIC: [u8; 4] = *b"NDr\x01";
@@ -109,7 +109,7 @@ pub(crate) struct InsertRecord<'a> {
     pub(crate) id: &'a str,
     pub(crate) source: &'a str,
     pub(crate) cluster_id: &'a str,
-    pub(crate) kind: Kind,
+    pub(crate) kind: CopyKind,
     pub(crate) published: Option<i64>,
     pub(crate) ingested_at: i64,
     pub(crate) text_hash: u64,
@@ -209,11 +209,11 @@ fn encode(buf: &mut Vec<u8>, record: &Record<'_>, base: usize) {
     }
 }
 
-fn kind_byte(kind: Kind) -> u8 {
+fn kind_byte(kind: CopyKind) -> u8 {
     match kind {
-        Kind::NewStory => 0,
-        Kind::Duplicate => 1,
-        Kind::PartialCopy => 2,
+        CopyKind::NewStory => 0,
+        CopyKind::Duplicate => 1,
+        CopyKind::PartialCopy => 2,
     }
 }
 
@@ -274,9 +274,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
         }
         TYPE_INSERT => {
             let kind = match r.u8()? {
-                0 => Kind::NewStory,
-                1 => Kind::Duplicate,
-                2 => Kind::PartialCopy,
+                0 => CopyKind::NewStory,
+                1 => CopyKind::Duplicate,
+                2 => CopyKind::PartialCopy,
                 other => return Err(format!("unknown kind {other}")),
             };
             let has_published = r.u8()? != 0;
@@ -399,7 +399,7 @@ mod tests {
             id,
             source: "wire",
             cluster_id: cluster,
-            kind: Kind::PartialCopy,
+            kind: CopyKind::PartialCopy,
             published: Some(-5),
             ingested_at: 77,
             text_hash: 0xdead_beef_0000_0001,
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!((first.id, first.source, first.cluster_id), ("a", "wire", "b"));
         assert_eq!(
             (first.kind, first.published, first.ingested_at),
-            (Kind::PartialCopy, Some(-5), 77)
+            (CopyKind::PartialCopy, Some(-5), 77)
         );
         assert_eq!((first.text_hash, first.shingle_count), (0xdead_beef_0000_0001, 9));
         assert_eq!(&*first.lanes.to_boxed(), &[1, 2, 3, u32::MAX]);

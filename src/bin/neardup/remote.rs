@@ -12,14 +12,12 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::{Interceptor, interceptor::InterceptedService};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::cli::{ClientArgs, ConnectArgs};
-use neardup::corpus::{self, Fields, Format};
+use crate::args::{ClientArgs, ConnectArgs};
+use neardup::scan::input::{self, Fields, Format};
+use neardup::service::client::{self, Client, ConnectOptions};
 use neardup::service::convert;
-use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
+use neardup::service::pb;
 
 /// Articles read ahead of the network.
 const READ_AHEAD: usize = 256;
@@ -36,58 +34,23 @@ pub(crate) enum Mode {
     Check,
 }
 
-/// A client of the service that sends the bearer token (if any) with every call.
-pub(crate) type Client = DeduplicatorClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer <token>` to every request.
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+/// The connection options of `--tls-ca` and `--token` or `--token-file` (its first line).
+pub(crate) fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
+    let token = match (&args.token, &args.token_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
         }
-        Ok(request)
-    }
+        (None, None) => None,
+    };
+    Ok(ConnectOptions { tls_ca: args.tls_ca.clone(), token })
 }
 
-impl Bearer {
-    /// The token of `--token` or `--token-file` (its first line), if any.
-    fn from_args(args: &ConnectArgs) -> Result<Bearer> {
-        let token = match (&args.token, &args.token_file) {
-            (Some(token), _) => Some(token.trim().to_owned()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("failed to read {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().trim().to_owned())
-            }
-            (None, None) => None,
-        };
-        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(Bearer(None)) };
-        // The error must not echo the token.
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| anyhow!("the token has characters not allowed in a header"))?;
-        Ok(Bearer(Some(value)))
-    }
-}
-
-/// Connects to a server, with TLS when `args.tls_ca` is set; the error names the URL.
+/// Connects to a server as `args` say.
 pub(crate) async fn connect(url: &str, args: &ConnectArgs) -> Result<Client> {
-    let mut endpoint =
-        Endpoint::from_shared(url.to_owned()).with_context(|| format!("bad server URL {url}"))?;
-    if let Some(ca) = &args.tls_ca {
-        let pem = std::fs::read(ca).with_context(|| format!("failed to read {}", ca.display()))?;
-        endpoint = endpoint
-            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
-            .with_context(|| format!("bad TLS settings for {url}"))?;
-    }
-    let channel =
-        endpoint.connect().await.with_context(|| format!("failed to connect to {url}"))?;
-    let client = DeduplicatorClient::with_interceptor(channel, Bearer::from_args(args)?);
-    // Verdicts are small, but a cluster can be large; the server bounds what it sends.
-    Ok(client.max_decoding_message_size(usize::MAX))
+    Ok(client::connect(url, &connect_options(args)?).await?)
 }
 
 /// Runs `neardup ingest` or `neardup check`.
@@ -181,7 +144,7 @@ fn read_articles(
     sender: mpsc::Sender<pb::Article>,
 ) -> Result<()> {
     for path in inputs {
-        for input in corpus::open(path, format)? {
+        for input in input::open(path, format)? {
             for span in input.spans() {
                 let record = input.parse(span, fields)?;
                 let article = convert::article_from_record(record);

@@ -18,9 +18,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tonic::transport::Endpoint;
 
-use crate::cli::LoadgenArgs;
-use crate::client::connect;
-use neardup::corpus::{self, Fields};
+use crate::args::LoadgenArgs;
+use crate::remote::connect;
+use neardup::scan::input::{self, Fields};
 use neardup::service::convert;
 use neardup::service::pb;
 
@@ -254,7 +254,7 @@ pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
     }
     let fields = Fields::default();
     let mut out = Vec::new();
-    for input in corpus::open(path, None)? {
+    for input in input::open(path, None)? {
         for span in input.spans() {
             let record = input.parse(span, &fields)?;
             out.push(convert::article_from_record(record));

@@ -86,7 +86,7 @@ pub struct DetectorConfig {
     /// estimate (which is noisy exactly there).
     pub sampled_containment: bool,
     /// Site-chrome learning.
-    pub boilerplate: BoilerplateConfig,
+    pub boilerplate: ChromeConfig,
     /// How signatures are computed. Signatures of different schemes are not comparable.
     pub scheme: SignatureScheme,
 }
@@ -106,10 +106,10 @@ pub enum SignatureScheme {
     OnePermutation,
 }
 
-/// Settings of boilerplate (site chrome) learning; see [`crate::boilerplate`].
+/// Settings of boilerplate (site chrome) learning; see [`crate::chrome`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BoilerplateConfig {
+pub struct ChromeConfig {
     /// Learn chrome and leave it out of the shingles used for matching.
     pub enabled: bool,
     /// A line in this many documents of one source, mostly of different stories, is that
@@ -122,9 +122,9 @@ pub struct BoilerplateConfig {
     pub capacity: usize,
 }
 
-impl Default for BoilerplateConfig {
+impl Default for ChromeConfig {
     fn default() -> Self {
-        BoilerplateConfig {
+        ChromeConfig {
             enabled: true,
             min_docs_per_source: DEFAULT_BOILERPLATE_MIN_DOCS_PER_SOURCE,
             min_docs_global: DEFAULT_BOILERPLATE_MIN_DOCS_GLOBAL,
@@ -135,7 +135,7 @@ impl Default for BoilerplateConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        let (bands, rows) = optimal_bands(DEFAULT_LSH_THRESHOLD, DEFAULT_NUM_PERM);
+        let (bands, rows) = crate::lsh::optimal_bands(DEFAULT_LSH_THRESHOLD, DEFAULT_NUM_PERM);
         DetectorConfig {
             shingle_size: DEFAULT_SHINGLE_SIZE,
             num_perm: DEFAULT_NUM_PERM,
@@ -152,7 +152,7 @@ impl Default for DetectorConfig {
             support_containment: DEFAULT_SUPPORT_CONTAINMENT,
             support_sample: DEFAULT_SUPPORT_SAMPLE,
             sampled_containment: true,
-            boilerplate: BoilerplateConfig::default(),
+            boilerplate: ChromeConfig::default(),
             scheme: SignatureScheme::default(),
         }
     }
@@ -167,14 +167,14 @@ impl DetectorConfig {
     /// Sets the LSH threshold and re-derives bands and rows for the current `num_perm`.
     pub fn with_lsh_threshold(mut self, threshold: f64) -> Self {
         self.lsh_threshold = threshold;
-        (self.bands, self.rows) = optimal_bands(threshold, self.num_perm);
+        (self.bands, self.rows) = crate::lsh::optimal_bands(threshold, self.num_perm);
         self
     }
 
     /// Sets the permutation count and re-derives bands and rows.
     pub fn with_num_perm(mut self, num_perm: usize) -> Self {
         self.num_perm = num_perm;
-        (self.bands, self.rows) = optimal_bands(self.lsh_threshold, num_perm);
+        (self.bands, self.rows) = crate::lsh::optimal_bands(self.lsh_threshold, num_perm);
         self
     }
 
@@ -404,30 +404,6 @@ mod humantime_serde_option {
     }
 }
 
-/// Bands and rows minimising the equal-weighted false-positive plus false-negative
-/// probability mass around `threshold` (the integral datasketch and MMDS 3.4 use).
-pub fn optimal_bands(threshold: f64, num_perm: usize) -> (usize, usize) {
-    fn integrate(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
-        const STEPS: usize = 200;
-        let step = (hi - lo) / STEPS as f64;
-        (0..STEPS).map(|i| f(lo + (i as f64 + 0.5) * step)).sum::<f64>() * step
-    }
-    let threshold = threshold.clamp(0.0, 1.0);
-    let mut best = (f64::INFINITY, 1, num_perm.max(1));
-    for bands in 1..=num_perm {
-        for rows in 1..=(num_perm / bands).min(32) {
-            let p = |s: f64| 1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32);
-            let false_pos = integrate(p, 0.0, threshold);
-            let false_neg = integrate(|s| 1.0 - p(s), threshold, 1.0);
-            let error = 0.5 * false_pos + 0.5 * false_neg;
-            if error < best.0 {
-                best = (error, bands, rows);
-            }
-        }
-    }
-    (best.1, best.2)
-}
-
 /// Address `neardup serve` listens on: loopback only unless asked otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// Largest request message the server decodes (8 MiB).
@@ -619,13 +595,6 @@ mod tests {
     }
 
     #[test]
-    fn bands_follow_threshold() {
-        // Values of datasketch's _optimal_param for 128 permutations.
-        assert_eq!(optimal_bands(0.5, 128), (25, 5));
-        assert_eq!(optimal_bands(0.3, 128), (37, 3));
-    }
-
-    #[test]
     fn rejects_bad_settings() {
         let bad = [
             DetectorConfig { num_perm: 100, ..Default::default() },
@@ -637,7 +606,7 @@ mod tests {
             DetectorConfig { containment_bands: 129, ..Default::default() },
             DetectorConfig { support_containment: 0.0, ..Default::default() },
             DetectorConfig {
-                boilerplate: BoilerplateConfig { min_docs_per_source: 1, ..Default::default() },
+                boilerplate: ChromeConfig { min_docs_per_source: 1, ..Default::default() },
                 ..Default::default()
             },
         ];

@@ -7,14 +7,12 @@
 //! never allocates per document. The table keeps 32 bits of each 64-bit band key with
 //! the slot (8 bytes an entry): two buckets whose keys share those bits merge, which
 //! only adds candidates that verification then rejects, about one bucket in 2^32/n.
-//! The batch scan sorts its buckets instead ([`crate::bands::BandTable`]), since it
+//! The batch scan sorts its buckets instead ([`crate::lsh::SortedBands`]), since it
 //! knows every document up front.
 
-use gxhash::gxhash64;
 use hashbrown::HashTable;
 
-/// Dense index of a document inside an [`LshIndex`].
-pub type Slot = u32;
+use super::{Slot, band_key};
 
 const NONE: Slot = Slot::MAX;
 
@@ -93,12 +91,8 @@ impl LshIndex {
     /// The key of every band of `signature`.
     pub fn band_keys<'a>(&'a self, signature: &'a [u32]) -> impl Iterator<Item = u64> + 'a {
         debug_assert!(signature.len() >= self.bands * self.rows);
-        let seed = self.seed;
-        signature
-            .chunks_exact(self.rows)
-            .take(self.bands)
-            .enumerate()
-            .map(move |(band, rows)| band_key(rows, seed, band))
+        let (rows, seed) = (self.rows, self.seed);
+        (0..self.bands).map(move |band| band_key(signature, band, rows, seed))
     }
 
     /// Adds `slot` with `signature`. A slot is inserted at most once until removed.
@@ -241,15 +235,6 @@ impl LshIndex {
         self.heads.iter().map(|m| m.capacity() * per_entry).sum::<usize>()
             + self.next.capacity() * std::mem::size_of::<Slot>()
     }
-}
-
-/// The key of one band: gxhash of its rows' little-endian bytes, seeded per band.
-fn band_key(rows: &[u32], seed: u64, band: usize) -> u64 {
-    let mut bytes = [0u8; 4 * 32];
-    for (dst, row) in bytes.chunks_exact_mut(4).zip(rows) {
-        dst.copy_from_slice(&row.to_le_bytes());
-    }
-    gxhash64(&bytes[..4 * rows.len()], (seed ^ band as u64) as i64)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! `Engine`: what the service calls instead of the detector directly. It moves the
+//! `AsyncDetector`: what the service calls instead of the detector directly. It moves the
 //! CPU-bound fingerprinting off the async runtime onto the rayon pool, and it is the one
-//! place where state changes ([`Engine::commit`], [`Engine::remove`]), through the
+//! place where state changes ([`AsyncDetector::commit`], [`AsyncDetector::remove`]), through the
 //! [`DurableDetector`] that logs every change before it is acknowledged.
 
 use std::future::Future;
@@ -52,22 +52,22 @@ impl Prepared {
 
 /// The durable detector plus the service's view of it (uptime).
 #[derive(Debug)]
-pub struct Engine {
+pub struct AsyncDetector {
     durable: Arc<DurableDetector>,
     started: Instant,
     /// The bounded queue in front of the hashing pool: one permit per article waiting
-    /// for or being fingerprinted (see [`Engine::with_hashing_queue`]).
+    /// for or being fingerprinted (see [`AsyncDetector::with_hashing_queue`]).
     hashing: Arc<Semaphore>,
 }
 
-impl Engine {
+impl AsyncDetector {
     /// Opens (or creates) the data directory of `config.store` for `config.detector` and
     /// restores what it holds. Blocking: file I/O and the index rebuild, seconds for a
     /// million articles. Fails when the directory was written under incompatible
     /// settings ([`Error::IncompatibleStore`]), is damaged or is in use.
     pub fn open(config: &ServiceConfig) -> Result<Self> {
         let durable = DurableDetector::open(&config.store, config.detector.clone())?;
-        Ok(Engine {
+        Ok(AsyncDetector {
             durable: Arc::new(durable),
             started: Instant::now(),
             hashing: Arc::new(Semaphore::new(config.limits.hashing_queue.max(1))),
@@ -75,7 +75,7 @@ impl Engine {
     }
 
     /// Bounds the articles queued for or in fingerprinting to `limit`: when the queue is
-    /// full, [`Engine::prepare`] waits for a slot, so a flood of requests waits in the
+    /// full, [`AsyncDetector::prepare`] waits for a slot, so a flood of requests waits in the
     /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
     pub fn with_hashing_queue(mut self, limit: usize) -> Self {
         self.hashing = Arc::new(Semaphore::new(limit.max(1)));
@@ -136,7 +136,7 @@ impl Engine {
         self.durable.ingest_signed(&prepared.article.borrow(), &prepared.signed, now_millis())
     }
 
-    /// [`Engine::prepare`], [`Engine::commit`], then waits until the record is durable.
+    /// [`AsyncDetector::prepare`], [`AsyncDetector::commit`], then waits until the record is durable.
     pub async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
         let prepared = self.prepare(article).await?;
         let ingested = self.commit(&prepared)?;
@@ -210,7 +210,7 @@ fn off_runtime<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Kind;
+    use crate::CopyKind;
     use crate::config::StoreConfig;
 
     const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
@@ -228,18 +228,18 @@ mod tests {
     #[tokio::test]
     async fn prepare_then_commit_matches_the_detector() {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(&config(dir.path())).unwrap();
+        let engine = AsyncDetector::open(&config(dir.path())).unwrap();
         let first = engine.ingest(article("a", STORY)).await.unwrap();
-        assert_eq!(first.kind, Kind::NewStory);
+        assert_eq!(first.kind, CopyKind::NewStory);
         let checked = engine.check(article("b", &format!("Home\n{STORY}"))).await.unwrap();
-        assert_eq!((checked.kind, checked.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert_eq!((checked.kind, checked.cluster_id.as_str()), (CopyKind::Duplicate, "a"));
         assert_eq!(engine.stats().detector.documents, 1, "check stores nothing");
         // Preparing is pure: a prepared article is stored only when committed.
         let prepared = engine.prepare(article("c", STORY)).await.unwrap();
         assert_eq!(engine.stats().detector.documents, 1);
         let committed = engine.commit(&prepared).unwrap();
         committed.ticket.await.unwrap();
-        assert_eq!(committed.verdict.kind, Kind::Duplicate);
+        assert_eq!(committed.verdict.kind, CopyKind::Duplicate);
         assert_eq!(engine.stats().detector.documents, 2);
         assert!(matches!(
             engine.prepare(article("d", " \n ")).await,
@@ -250,7 +250,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_hashing_queue_makes_prepare_wait() {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(&config(dir.path())).unwrap().with_hashing_queue(1);
+        let engine = AsyncDetector::open(&config(dir.path())).unwrap().with_hashing_queue(1);
         // Hold the only slot, as a long fingerprint would.
         let held = Arc::clone(&engine.hashing).try_acquire_owned().unwrap();
         let waiting = engine.prepare(article("a", STORY));
@@ -258,21 +258,21 @@ mod tests {
         assert!(timed_out.is_err(), "prepare must wait while the queue is full");
         drop(held);
         let verdict = engine.ingest(article("a", STORY)).await.unwrap();
-        assert_eq!(verdict.kind, Kind::NewStory);
+        assert_eq!(verdict.kind, CopyKind::NewStory);
         assert_eq!(engine.hashing.available_permits(), 1, "the slot is given back");
     }
 
     #[tokio::test]
     async fn changes_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(&config(dir.path())).unwrap();
+        let engine = AsyncDetector::open(&config(dir.path())).unwrap();
         engine.ingest(article("a", STORY)).await.unwrap();
         engine.ingest(article("b", &format!("Home\n{STORY}"))).await.unwrap();
         assert!(engine.remove("a").await.unwrap());
         assert!(!engine.remove("a").await.unwrap(), "a second remove finds nothing");
         engine.close().unwrap();
         drop(engine);
-        let reopened = Engine::open(&config(dir.path())).unwrap();
+        let reopened = AsyncDetector::open(&config(dir.path())).unwrap();
         let stats = reopened.stats();
         assert_eq!(stats.detector.documents, 1);
         assert!(stats.store.disk_bytes > 0);

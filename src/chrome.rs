@@ -2,7 +2,7 @@
 //! different stories are chrome ("Subscribe to our channel", "Leave a Comment",
 //! copyright lines), and are left out of the shingles used for matching.
 //!
-//! The unit is a normalized line, identified by its gxhash. [`BoilerplateModel`] counts,
+//! The unit is a normalized line, identified by its gxhash. [`ChromeModel`] counts,
 //! per `(source, line)` and per line over all sources, how many documents held it and
 //! how many of those were of another story than the first one seen. "Story" is
 //! approximated without any clustering by the document's longest line: copies of one
@@ -26,7 +26,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use gxhash::gxhash64;
 use serde::{Deserialize, Serialize};
 
-use crate::config::BoilerplateConfig;
+use crate::config::ChromeConfig;
 use crate::text::Normalized;
 
 /// Line and source hashes are gxhash outputs already; hashing them again would only
@@ -104,8 +104,8 @@ impl LineCount {
 
 /// Learned line statistics; see the module docs for the rule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BoilerplateModel {
-    config: BoilerplateConfig,
+pub struct ChromeModel {
+    config: ChromeConfig,
     counts: Counts,
     /// Lines seen by at most this many documents were forgotten at some point; a
     /// count therefore undercounts by at most this much.
@@ -117,7 +117,7 @@ pub struct BoilerplateModel {
     scratch: Vec<u64>,
 }
 
-impl PartialEq for BoilerplateModel {
+impl PartialEq for ChromeModel {
     fn eq(&self, other: &Self) -> bool {
         // The scratch buffer is not part of the model.
         (&self.config, &self.counts, self.floor, self.docs)
@@ -125,10 +125,10 @@ impl PartialEq for BoilerplateModel {
     }
 }
 
-impl BoilerplateModel {
+impl ChromeModel {
     /// An empty model. `config` is assumed validated (part of `DetectorConfig`).
-    pub fn new(config: &BoilerplateConfig) -> Self {
-        BoilerplateModel {
+    pub fn new(config: &ChromeConfig) -> Self {
+        ChromeModel {
             config: config.clone(),
             counts: Counts::default(),
             floor: 0,
@@ -138,7 +138,7 @@ impl BoilerplateModel {
     }
 
     /// The settings the model was built with.
-    pub fn config(&self) -> &BoilerplateConfig {
+    pub fn config(&self) -> &ChromeConfig {
         &self.config
     }
 
@@ -183,28 +183,28 @@ impl BoilerplateModel {
         }
     }
 
-    /// Shards [`BoilerplateModel::learn_shard`] splits the key space into. Fixed, so that
+    /// Shards [`ChromeModel::learn_shard`] splits the key space into. Fixed, so that
     /// a sharded build gives the same model on any number of threads.
     pub const SHARDS: usize = 16;
 
     /// The part of the model learned from `docs` (in order) that holds the keys of shard
-    /// `shard` of [`BoilerplateModel::SHARDS`], with `1 / SHARDS` of the capacity. Every
+    /// `shard` of [`ChromeModel::SHARDS`], with `1 / SHARDS` of the capacity. Every
     /// key's count depends only on the documents that hold it, in order, so the shards
-    /// can be learned in parallel and joined with [`BoilerplateModel::from_shards`].
-    pub fn learn_shard(config: &BoilerplateConfig, docs: &[&LineProfile], shard: usize) -> Self {
-        let mut model = BoilerplateModel::new(config);
+    /// can be learned in parallel and joined with [`ChromeModel::from_shards`].
+    pub fn learn_shard(config: &ChromeConfig, docs: &[&LineProfile], shard: usize) -> Self {
+        let mut model = ChromeModel::new(config);
         model.observe_shard(docs, shard);
         model
     }
 
     /// Counts `docs` (in order) into this model as shard `shard`: learning a shard batch
-    /// after batch gives the same model as [`BoilerplateModel::learn_shard`] over all of
+    /// after batch gives the same model as [`ChromeModel::learn_shard`] over all of
     /// them, so a scan can learn while it reads.
     pub fn observe_shard(&mut self, docs: &[&LineProfile], shard: usize) {
         self.observe_keys_of_shard(&ShardKeys::new(docs), shard);
     }
 
-    /// [`BoilerplateModel::observe_shard`] over keys already split by shard: every
+    /// [`ChromeModel::observe_shard`] over keys already split by shard: every
     /// shard's learner reads only its own part, instead of hashing all lines again.
     pub fn observe_keys_of_shard(&mut self, docs: &ShardKeys, shard: usize) {
         let capacity = self.config.capacity.div_ceil(Self::SHARDS);
@@ -217,9 +217,9 @@ impl BoilerplateModel {
         }
     }
 
-    /// Joins the shards made by [`BoilerplateModel::learn_shard`] over the same documents.
-    pub fn from_shards(config: &BoilerplateConfig, shards: Vec<BoilerplateModel>) -> Self {
-        let mut model = BoilerplateModel::new(config);
+    /// Joins the shards made by [`ChromeModel::learn_shard`] over the same documents.
+    pub fn from_shards(config: &ChromeConfig, shards: Vec<ChromeModel>) -> Self {
+        let mut model = ChromeModel::new(config);
         model.docs = shards.first().map_or(0, |shard| shard.docs);
         model.counts.reserve(shards.iter().map(|shard| shard.counts.len()).sum());
         for shard in shards {
@@ -291,7 +291,7 @@ pub struct DocKeys {
     /// Distinct keys, grouped by shard.
     keys: Vec<u64>,
     /// Where each shard's keys end (`ends[s]..ends[s + 1]` are shard `s`'s).
-    ends: [u32; BoilerplateModel::SHARDS + 1],
+    ends: [u32; ChromeModel::SHARDS + 1],
     story: u32,
 }
 
@@ -315,8 +315,8 @@ impl DocKeys {
         let mut keys: Vec<u64> = doc_keys(doc).collect();
         keys.sort_unstable_by_key(|&key| (shard_of(key), key));
         keys.dedup();
-        let mut ends = [0u32; BoilerplateModel::SHARDS + 1];
-        for shard in 0..BoilerplateModel::SHARDS {
+        let mut ends = [0u32; ChromeModel::SHARDS + 1];
+        for shard in 0..ChromeModel::SHARDS {
             let end = keys.partition_point(|&key| shard_of(key) <= shard);
             ends[shard + 1] = end as u32;
         }
@@ -343,7 +343,7 @@ fn global_key(line: u64) -> u64 {
 }
 
 fn shard_of(key: u64) -> usize {
-    (key >> 32) as usize % BoilerplateModel::SHARDS
+    (key >> 32) as usize % ChromeModel::SHARDS
 }
 
 #[cfg(test)]
@@ -363,14 +363,14 @@ mod tests {
         )
     }
 
-    fn chrome_of(model: &BoilerplateModel, doc: &LineProfile) -> Vec<bool> {
+    fn chrome_of(model: &ChromeModel, doc: &LineProfile) -> Vec<bool> {
         model.classify(doc)
     }
 
     #[test]
     fn learns_an_outlets_footer_after_a_few_stories() {
-        let config = BoilerplateConfig::default();
-        let mut model = BoilerplateModel::new(&config);
+        let config = ChromeConfig::default();
+        let mut model = ChromeModel::new(&config);
         for n in 0..config.min_docs_per_source as usize {
             model.observe(&profile("site-a", &format!("{}\nLeave a Comment", story(n))));
         }
@@ -386,8 +386,8 @@ mod tests {
     fn copies_of_one_story_are_not_chrome() {
         // One story republished by many outlets, and twice by the same outlet: its
         // paragraphs recur, but always with the same long lines, so they stay content.
-        let config = BoilerplateConfig::default();
-        let mut model = BoilerplateModel::new(&config);
+        let config = ChromeConfig::default();
+        let mut model = ChromeModel::new(&config);
         for outlet in 0..(2 * config.min_docs_global) {
             model.observe(&profile(&format!("outlet-{outlet}"), &story(1)));
             model.observe(&profile("same-outlet", &format!("UPDATE {outlet}\n{}", story(1))));
@@ -398,8 +398,8 @@ mod tests {
 
     #[test]
     fn wrapped_line_tails_are_never_chrome() {
-        let config = BoilerplateConfig::default();
-        let mut model = BoilerplateModel::new(&config);
+        let config = ChromeConfig::default();
+        let mut model = ChromeModel::new(&config);
         let wrapped = |n: usize| {
             format!("Story {n} opened with a long line that the company\nsaid\nABOUT IT.")
         };
@@ -412,8 +412,8 @@ mod tests {
 
     #[test]
     fn sourceless_documents_use_the_global_count() {
-        let config = BoilerplateConfig::default();
-        let mut model = BoilerplateModel::new(&config);
+        let config = ChromeConfig::default();
+        let mut model = ChromeModel::new(&config);
         for n in 0..config.min_docs_global as usize - 1 {
             model.observe(&profile("", &format!("{}\nAdvertisement", story(n))));
         }
@@ -425,8 +425,8 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_chrome_survives() {
-        let config = BoilerplateConfig { capacity: 64, ..BoilerplateConfig::default() };
-        let mut model = BoilerplateModel::new(&config);
+        let config = ChromeConfig { capacity: 64, ..ChromeConfig::default() };
+        let mut model = ChromeModel::new(&config);
         for n in 0..500 {
             model.observe(&profile("site", &format!("{}\nShare this: Facebook Twitter", story(n))));
             assert!(model.tracked_lines() <= config.capacity);
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn sharded_learning_equals_sequential() {
-        let config = BoilerplateConfig::default();
+        let config = ChromeConfig::default();
         let docs: Vec<LineProfile> = (0..40)
             .map(|n| {
                 profile(
@@ -446,21 +446,21 @@ mod tests {
                 )
             })
             .collect();
-        let mut sequential = BoilerplateModel::new(&config);
+        let mut sequential = ChromeModel::new(&config);
         for doc in &docs {
             sequential.observe(doc);
         }
         let refs: Vec<&LineProfile> = docs.iter().collect();
-        let shards = (0..BoilerplateModel::SHARDS)
-            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+        let shards = (0..ChromeModel::SHARDS)
+            .map(|shard| ChromeModel::learn_shard(&config, &refs, shard))
             .collect();
-        assert_eq!(BoilerplateModel::from_shards(&config, shards), sequential);
+        assert_eq!(ChromeModel::from_shards(&config, shards), sequential);
     }
 
     #[test]
     fn shards_learned_batch_by_batch_equal_shards_learned_at_once() {
         // A small capacity, so shards forget between batches too.
-        let config = BoilerplateConfig { capacity: 64, ..BoilerplateConfig::default() };
+        let config = ChromeConfig { capacity: 64, ..ChromeConfig::default() };
         let docs: Vec<LineProfile> = (0..120)
             .map(|n| {
                 let footer = if n % 4 == 0 { "Leave a Comment" } else { "Share this" };
@@ -468,18 +468,18 @@ mod tests {
             })
             .collect();
         let refs: Vec<&LineProfile> = docs.iter().collect();
-        let whole: Vec<BoilerplateModel> = (0..BoilerplateModel::SHARDS)
-            .map(|shard| BoilerplateModel::learn_shard(&config, &refs, shard))
+        let whole: Vec<ChromeModel> = (0..ChromeModel::SHARDS)
+            .map(|shard| ChromeModel::learn_shard(&config, &refs, shard))
             .collect();
-        let mut batched: Vec<BoilerplateModel> =
-            (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config)).collect();
+        let mut batched: Vec<ChromeModel> =
+            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config)).collect();
         for batch in refs.chunks(7) {
             for (shard, model) in batched.iter_mut().enumerate() {
                 model.observe_shard(batch, shard);
             }
         }
         assert_eq!(batched, whole);
-        let joined = BoilerplateModel::from_shards(&config, batched);
+        let joined = ChromeModel::from_shards(&config, batched);
         let chrome = docs
             .iter()
             .flat_map(|doc| doc.lines.iter().map(|&line| joined.is_chrome(doc.source, line)))
@@ -490,12 +490,12 @@ mod tests {
 
     #[test]
     fn round_trips_through_serde() {
-        let mut model = BoilerplateModel::new(&BoilerplateConfig::default());
+        let mut model = ChromeModel::new(&ChromeConfig::default());
         for n in 0..5 {
             model.observe(&profile("site", &format!("{}\nLeave a Comment", story(n))));
         }
         let json = serde_json::to_string(&model).unwrap();
-        let back: BoilerplateModel = serde_json::from_str(&json).unwrap();
+        let back: ChromeModel = serde_json::from_str(&json).unwrap();
         assert_eq!(back, model);
         let doc = profile("site", &format!("{}\nLeave a Comment", story(9)));
         assert_eq!(back.classify(&doc), model.classify(&doc));

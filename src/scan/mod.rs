@@ -12,25 +12,52 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+pub mod input;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bands::BandTable;
-use crate::boilerplate::{BoilerplateModel, DocKeys, LineProfile, ShardKeys};
+use crate::chrome::{ChromeModel, DocKeys, LineProfile, ShardKeys};
 use crate::cluster::{
-    Assignment, Clusterer, Kind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
+    Assignment, Clusterer, CopyKind, Link, SampledContainment, ShingleSample, Similarity, Verifier,
     needs_sampling,
 };
 use crate::config::DetectorConfig;
-use crate::corpus::{Fields, Format, Input, open, parse_date};
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
 use crate::lsh::Slot;
+use crate::lsh::SortedBands;
 use crate::minhash::{count_equal, estimate_containment};
+use crate::scan::input::{Fields, Format, Input, open, parse_date};
+
+/// What a scan tells its caller while it runs, for a progress display: the library
+/// draws nothing itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A pass over the input begins; it reads `bytes` in all.
+    Pass {
+        /// What the pass does ("learning chrome", "signing").
+        name: &'static str,
+        /// 1-based number of this pass.
+        number: u32,
+        /// Passes in the scan.
+        of: u32,
+        /// Input bytes the pass reads.
+        bytes: u64,
+    },
+    /// The current pass has read this many more bytes.
+    Read(u64),
+    /// Reading is over; clustering (which has no byte count) begins.
+    Clustering,
+    /// The scan is done.
+    Done,
+}
+
+/// A callback that receives a scan's [`Progress`], from any thread.
+pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
 
 /// Options of one scan besides the detector config.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ScanOptions {
     /// JSONL field names.
     pub fields: Fields,
@@ -38,11 +65,31 @@ pub struct ScanOptions {
     pub format: Option<Format>,
     /// Report bad records and carry on instead of stopping at the first.
     pub skip_invalid: bool,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
+    /// Called as the scan advances (see [`Progress`]).
+    pub progress: Option<std::sync::Arc<ProgressFn>>,
     /// Keep the text of each document's chrome lines for [`write_assignments`]'s
     /// explanations.
     pub explain: bool,
+}
+
+impl std::fmt::Debug for ScanOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanOptions")
+            .field("fields", &self.fields)
+            .field("format", &self.format)
+            .field("skip_invalid", &self.skip_invalid)
+            .field("progress", &self.progress.is_some())
+            .field("explain", &self.explain)
+            .finish()
+    }
+}
+
+impl ScanOptions {
+    fn report(&self, progress: Progress) {
+        if let Some(callback) = &self.progress {
+            callback(progress);
+        }
+    }
 }
 
 /// The indexed articles of a scan, column by column: one flat array of signature lanes,
@@ -181,17 +228,17 @@ impl ScanReport {
     }
 
     /// The kind each document gets against its origin.
-    pub fn kind(&self, doc: usize, config: &DetectorConfig) -> Kind {
+    pub fn kind(&self, doc: usize, config: &DetectorConfig) -> CopyKind {
         let assignment = &self.assignments[doc];
         if assignment.origin == doc {
-            return Kind::NewStory;
+            return CopyKind::NewStory;
         }
         // A member may be linked to the origin only through other members, so the kind
         // follows the Jaccard threshold rather than requiring a direct copy link.
         if assignment.to_origin.jaccard >= config.jaccard_threshold {
-            Kind::Duplicate
+            CopyKind::Duplicate
         } else {
-            Kind::PartialCopy
+            CopyKind::PartialCopy
         }
     }
 
@@ -249,17 +296,18 @@ pub fn scan(
         .collect();
     let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
     let learn = config.boilerplate.enabled;
-    let bar = progress_bar(options.progress, bytes);
-    bar.set_message(if learn { "pass 1/2, learning chrome" } else { "reading and signing" });
+    let passes = if learn { 2 } else { 1 };
+    let name = if learn { "learning chrome" } else { "reading and signing" };
+    options.report(Progress::Pass { name, number: 1, of: passes, bytes });
 
-    let units: Vec<(usize, crate::corpus::Span<'_>)> = inputs
+    let units: Vec<(usize, crate::scan::input::Span<'_>)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
         .collect();
     let sampled = config.sampled_containment;
-    let mut shards: Vec<BoilerplateModel> = if learn {
-        (0..BoilerplateModel::SHARDS).map(|_| BoilerplateModel::new(&config.boilerplate)).collect()
+    let mut shards: Vec<ChromeModel> = if learn {
+        (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.boilerplate)).collect()
     } else {
         Vec::new()
     };
@@ -271,7 +319,7 @@ pub fn scan(
     let mut ids = IdIndex::default();
     let mut source_index: HashMap<String, u32> = HashMap::new();
     let mut pages = PageRelease::new(&inputs);
-    let parse = |&(ix, span): &(usize, crate::corpus::Span<'_>)| -> Result<Parsed> {
+    let parse = |&(ix, span): &(usize, crate::scan::input::Span<'_>)| -> Result<Parsed> {
         let input = &inputs[ix];
         let record = input.parse(span, &options.fields)?;
         let bad = |e: Error| Error::BadRecord {
@@ -282,7 +330,6 @@ pub fn scan(
         crate::detector::validate_id(&record.id).map_err(bad)?;
         let source = record.source.as_deref().unwrap_or("");
         let prepared = fingerprinter.prepare(&record.text, source).map_err(bad)?;
-        bar.inc(span.bytes.len() as u64 + 1);
         Ok(Parsed {
             id: record.id.into_owned(),
             source: record.source.map(|s| s.into_owned()),
@@ -364,6 +411,7 @@ pub fn scan(
                 docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
             }
         }
+        options.report(Progress::Read(batch_bytes(batch)));
         pages.done_with(batch);
     }
     drop((ids, source_index));
@@ -371,10 +419,9 @@ pub fn scan(
 
     // Pass 2: sign, leaving out the chrome of the finished model.
     if learn {
-        let model = BoilerplateModel::from_shards(&config.boilerplate, shards);
+        let model = ChromeModel::from_shards(&config.boilerplate, shards);
         let mut pages = PageRelease::new(&inputs);
-        bar.reset();
-        bar.set_message("pass 2/2, signing");
+        options.report(Progress::Pass { name: "signing", number: 2, of: 2, bytes });
         for batch in unit_of.chunks(PARSE_BATCH) {
             let signed: Vec<SignedDoc> = batch
                 .par_iter()
@@ -384,7 +431,6 @@ pub fn scan(
                     let record = inputs[ix].parse(span, &options.fields)?;
                     let source = record.source.as_deref().unwrap_or("");
                     let prepared = fingerprinter.prepare(&record.text, source)?;
-                    bar.inc(span.bytes.len() as u64 + 1);
                     let signed = fingerprinter.sign(&prepared, Some(&model));
                     Ok(SignedDoc::new(&prepared, signed, sampled, options))
                 })
@@ -393,6 +439,7 @@ pub fn scan(
                 docs.push_signed(signed, &mut samples, &mut chrome_lines, sampled, options);
             }
             let spans: Vec<_> = batch.iter().map(|&unit| units[unit as usize]).collect();
+            options.report(Progress::Read(batch_bytes(&spans)));
             pages.done_with(&spans);
         }
     }
@@ -400,20 +447,14 @@ pub fn scan(
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
-    // Clustering has no byte count to show; say that it runs, and for how long.
-    bar.reset();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} clustering {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    options.report(Progress::Clustering);
 
     let hasher = fingerprinter.hasher();
     let sample_source = ScanSamples { sets: &samples, lanes: &docs.lanes, hasher };
     let samples_ref = sampled.then_some(&sample_source as &dyn SampledContainment);
     let assignments =
         cluster_signatures(config, &docs.lanes, &docs.sizes, samples_ref, &docs.published);
-    bar.finish_and_clear();
+    options.report(Progress::Done);
     Ok(ScanReport {
         chrome_lines,
         docs,
@@ -438,7 +479,7 @@ impl<'a> PageRelease<'a> {
 
     /// The pass is done with `spans` (in input order): release the whole pages before
     /// the last one's start.
-    fn done_with(&mut self, spans: &[(usize, crate::corpus::Span<'_>)]) {
+    fn done_with(&mut self, spans: &[(usize, crate::scan::input::Span<'_>)]) {
         for &(ix, span) in spans {
             let input = &self.inputs[ix];
             let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
@@ -676,11 +717,11 @@ pub fn cluster_signatures(
     let verifier = Verifier::new(config, all_lanes, sizes, samples);
     let n = sizes.len();
     let lanes = |slot: Slot| verifier.lanes(slot);
-    let jaccard_view = BandTable::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
+    let jaccard_view = SortedBands::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
     let containment_view = (config.containment_bands > 0).then(|| {
         let seed = config.seed.rotate_left(32);
         // Longest first.
-        BandTable::build(n, config.containment_bands, 1, seed, lanes, |s| {
+        SortedBands::build(n, config.containment_bands, 1, seed, lanes, |s| {
             u32::MAX - sizes[s as usize]
         })
     });
@@ -689,7 +730,7 @@ pub fn cluster_signatures(
     // Pass 1, parallel: every candidate pair found, checked on its plain MinHash estimate.
     // Pairs that estimate decides are kept with their equal-lane count; pairs in the
     // sampling window are kept undecided. Documents are visited story by story (see
-    // `BandTable::locality_order`), so consecutive documents mostly share candidates and
+    // `SortedBands::locality_order`), so consecutive documents mostly share candidates and
     // their lanes stay in cache.
     let order = jaccard_view.locality_order(n);
     // An undecided pair's link, sampled: the pair as found, or else (when both ends
@@ -998,12 +1039,17 @@ fn plain_similarity(equal: u32, lanes: usize, size_a: u32, size_b: u32) -> Simil
 }
 
 /// Whether `later` finds the earlier `earlier` among its nearest members of a Jaccard bucket.
-fn finds_by_jaccard(later: Slot, earlier: Slot, view: &BandTable) -> bool {
+fn finds_by_jaccard(later: Slot, earlier: Slot, view: &SortedBands) -> bool {
     (0..view.bands()).any(|band| view.is_near_before(later, earlier, band, JACCARD_PER_BAND))
 }
 
 /// Whether `short` finds `long` through the containment view (see [`candidates_of`]).
-fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes: &[u32]) -> bool {
+fn finds_by_containment(
+    short: Slot,
+    long: Slot,
+    view: Option<&SortedBands>,
+    sizes: &[u32],
+) -> bool {
     let Some(view) = view else { return false };
     let longer = f64::from(sizes[short as usize]) * CONTAINMENT_MIN_RATIO;
     f64::from(sizes[long as usize]) >= longer
@@ -1014,8 +1060,8 @@ fn finds_by_containment(short: Slot, long: Slot, view: Option<&BandTable>, sizes
 /// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment band.
 fn candidates_of<'s>(
     slot: Slot,
-    jaccard_view: &BandTable,
-    containment_view: Option<&BandTable>,
+    jaccard_view: &SortedBands,
+    containment_view: Option<&SortedBands>,
     sizes: &[u32],
     set: &'s mut CandidateSet,
 ) -> &'s [Slot] {
@@ -1156,20 +1202,9 @@ pub fn save(
     writer.finish()
 }
 
-fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
+/// Input bytes of `spans`, each with its line end.
+fn batch_bytes(spans: &[(usize, crate::scan::input::Span<'_>)]) -> u64 {
+    spans.iter().map(|(_, span)| span.bytes.len() as u64 + 1).sum()
 }
 
 #[derive(Serialize)]
@@ -1177,7 +1212,7 @@ struct DocLine<'a> {
     id: &'a str,
     cluster: &'a str,
     origin: &'a str,
-    kind: Kind,
+    kind: CopyKind,
     jaccard: f64,
     containment: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1381,10 +1416,10 @@ mod tests {
         let n = sizes.len();
         let view_lanes = |slot: Slot| verifier.lanes(slot);
         let jaccard_view =
-            BandTable::build(n, config.bands, config.rows, config.seed, view_lanes, |s| s);
+            SortedBands::build(n, config.bands, config.rows, config.seed, view_lanes, |s| s);
         let seed = config.seed.rotate_left(32);
         let containment_view =
-            BandTable::build(n, config.containment_bands, 1, seed, view_lanes, |s| {
+            SortedBands::build(n, config.containment_bands, 1, seed, view_lanes, |s| {
                 u32::MAX - sizes[s as usize]
             });
         let mut links = Vec::new();

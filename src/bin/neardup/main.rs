@@ -1,11 +1,11 @@
 //! The `neardup` binary: parses arguments, installs logging, runs one subcommand and
 //! turns its outcome into an exit code (0 success, 2 any error, with `{err:#}` on stderr).
 
-mod cli;
-#[cfg(feature = "server")]
-mod client;
+mod args;
 #[cfg(feature = "server")]
 mod loadgen;
+#[cfg(feature = "server")]
+mod remote;
 #[cfg(feature = "server")]
 mod soak;
 
@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use cli::{Cli, Command, CompactArgs, EvalArgs, ScanArgs};
+use args::{Cli, Command, CompactArgs, EvalArgs, ScanArgs};
 use neardup::eval::{Label, score};
 use neardup::scan::{ScanOptions, save, scan, write_assignments, write_clusters};
 use neardup::store::{Store, now_millis, read_manifest};
@@ -66,9 +66,9 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "server")]
         Command::Serve(args) => run_serve(&args),
         #[cfg(feature = "server")]
-        Command::Ingest(args) => runtime()?.block_on(client::run(&args, client::Mode::Ingest)),
+        Command::Ingest(args) => runtime()?.block_on(remote::run(&args, remote::Mode::Ingest)),
         #[cfg(feature = "server")]
-        Command::Check(args) => runtime()?.block_on(client::run(&args, client::Mode::Check)),
+        Command::Check(args) => runtime()?.block_on(remote::run(&args, remote::Mode::Check)),
         #[cfg(feature = "server")]
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(&args)),
         #[cfg(feature = "server")]
@@ -85,7 +85,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 #[cfg(feature = "server")]
-fn run_serve(args: &cli::ServeArgs) -> Result<()> {
+fn run_serve(args: &args::ServeArgs) -> Result<()> {
     let config = args.to_config()?;
     runtime()?.block_on(async {
         let dir = config.store.data_dir.clone();
@@ -130,7 +130,7 @@ fn run_scan(args: &ScanArgs) -> Result<()> {
         fields: args.input.fields(),
         format: args.input.format(),
         skip_invalid: args.skip_invalid,
-        progress: !args.no_progress,
+        progress: (!args.no_progress).then(progress_bar),
         explain: args.explain,
     };
     let report = scan(&args.inputs, &config, &options)?;
@@ -154,6 +154,40 @@ fn run_scan(args: &ScanArgs) -> Result<()> {
     }
     eprintln!("neardup: {}", report.summary());
     Ok(())
+}
+
+/// A progress display on stderr for [`scan`], when stderr is a terminal.
+fn progress_bar() -> std::sync::Arc<neardup::scan::ProgressFn> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use neardup::scan::Progress;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    let bytes_style = ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let spinner_style = ProgressStyle::with_template("{spinner} clustering {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    std::sync::Arc::new(move |progress| match progress {
+        Progress::Pass { name, number, of, bytes } => {
+            bar.reset();
+            bar.set_style(bytes_style.clone());
+            bar.set_length(bytes);
+            bar.set_message(format!("pass {number}/{of}, {name}"));
+        }
+        Progress::Read(bytes) => bar.inc(bytes),
+        // Clustering has no byte count to show; say that it runs, and for how long.
+        Progress::Clustering => {
+            bar.reset();
+            bar.set_style(spinner_style.clone());
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+        Progress::Done => bar.finish_and_clear(),
+    })
 }
 
 fn run_compact(args: &CompactArgs) -> Result<()> {

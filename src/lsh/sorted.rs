@@ -1,4 +1,4 @@
-//! `BandTable`: LSH buckets frozen for a batch scan. Where the online [`crate::lsh::LshIndex`]
+//! `SortedBands`: LSH buckets frozen for a batch scan. Where the online [`crate::lsh::LshIndex`]
 //! must accept inserts and removals at any time, a scan knows every signature before
 //! the first lookup, so each band's buckets are sorted once into one contiguous array
 //! and every document remembers where its own bucket is. A lookup is then a slice, with
@@ -9,16 +9,15 @@
 //! Jaccard view ("earlier documents"), size order for the containment view ("longer
 //! documents first"). Buckets with a single member are not stored.
 
-use gxhash::gxhash64;
 use rayon::prelude::*;
 
-use crate::lsh::Slot;
+use super::{Slot, band_key};
 
 const ALONE: u32 = u32::MAX;
 
 /// Sorted LSH buckets over a fixed set of signatures.
 #[derive(Debug, Clone)]
-pub struct BandTable {
+pub struct SortedBands {
     bands: Vec<Band>,
     /// Per slot, then per band: the slot's position in that band's `members`, or
     /// `ALONE`. Slot-major, so one document's places in every band share a cache line or
@@ -71,7 +70,7 @@ impl Band {
 /// group by group, so the transient copies stay a few bands large.
 const BUILD_GROUP: usize = 4;
 
-impl BandTable {
+impl SortedBands {
     /// Buckets `signatures(slot)` (for every slot below `n`) into `bands` bands of `rows`
     /// lanes each, starting at lane 0, hashed with `seed`. Members of a bucket are sorted
     /// by `order(slot)`, ascending (ties by slot). Bands are built in parallel.
@@ -123,7 +122,7 @@ impl BandTable {
             });
             built.extend(parts.into_iter().map(|(band, _)| band));
         }
-        BandTable { bands: built, place }
+        SortedBands { bands: built, place }
     }
 
     fn place(&self, slot: Slot, band: usize) -> u32 {
@@ -156,7 +155,7 @@ impl BandTable {
     }
 
     /// Whether `other` is among the last `nearest` members before `slot` in `slot`'s
-    /// bucket of `band`: what [`BandTable::before`] would list last, without walking it.
+    /// bucket of `band`: what [`SortedBands::before`] would list last, without walking it.
     pub fn is_near_before(&self, slot: Slot, other: Slot, band: usize, nearest: usize) -> bool {
         let (pos, other_pos) = (self.place(slot, band), self.place(other, band));
         // Buckets occupy disjoint stretches of `members`: an earlier position at or after
@@ -212,15 +211,6 @@ impl BandTable {
     }
 }
 
-fn band_key(signature: &[u32], band: usize, rows: usize, seed: u64) -> u64 {
-    let lanes = &signature[band * rows..(band + 1) * rows];
-    let mut bytes = [0u8; 4 * 32];
-    for (dst, lane) in bytes.chunks_exact_mut(4).zip(lanes) {
-        dst.copy_from_slice(&lane.to_le_bytes());
-    }
-    gxhash64(&bytes[..4 * rows], (seed ^ band as u64) as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,7 +224,7 @@ mod tests {
             vec![1, 2, 3, 4],
             vec![5, 5, 5, 5],
         ];
-        let table = BandTable::build(sigs.len(), 2, 2, 9, |s| &sigs[s as usize], |s| s);
+        let table = SortedBands::build(sigs.len(), 2, 2, 9, |s| &sigs[s as usize], |s| s);
         assert_eq!(table.bucket(0, 0), [0, 1, 3]);
         assert_eq!(table.before(3, 0), [0, 1]);
         assert_eq!(table.before(0, 0), [] as [Slot; 0]);
@@ -249,9 +239,15 @@ mod tests {
         let sigs: Vec<Vec<u32>> =
             (0..40u32).map(|s| vec![s % 3, s % 2, s % 5, (s * 7) % 4]).collect();
         let sizes: Vec<u32> = (0..40u32).map(|s| (s * 37) % 23).collect();
-        let by_size =
-            BandTable::build(40, 4, 1, 5, |s| &sigs[s as usize], |s| u32::MAX - sizes[s as usize]);
-        let by_slot = BandTable::build(40, 2, 2, 5, |s| &sigs[s as usize], |s| s);
+        let by_size = SortedBands::build(
+            40,
+            4,
+            1,
+            5,
+            |s| &sigs[s as usize],
+            |s| u32::MAX - sizes[s as usize],
+        );
+        let by_slot = SortedBands::build(40, 2, 2, 5, |s| &sigs[s as usize], |s| s);
         for slot in 0..40 {
             for other in 0..40 {
                 for band in 0..2 {
@@ -291,7 +287,7 @@ mod tests {
             }
         };
         let sigs: Vec<Vec<u32>> = (0..1000u32).map(|s| vec![value(s)]).collect();
-        let table = BandTable::build(1000, 1, 1, 3, |s| &sigs[s as usize], |s| s);
+        let table = SortedBands::build(1000, 1, 1, 3, |s| &sigs[s as usize], |s| s);
         for slot in 0..1000u32 {
             let expected: Vec<Slot> = (0..1000u32).filter(|&o| value(o) == value(slot)).collect();
             let expected = if expected.len() < 2 { Vec::new() } else { expected };
@@ -307,7 +303,7 @@ mod tests {
         let sigs: Vec<Vec<u32>> = vec![vec![1], vec![1], vec![1]];
         let sizes = [10u32, 30, 20];
         let table =
-            BandTable::build(3, 1, 1, 0, |s| &sigs[s as usize], |s| u32::MAX - sizes[s as usize]);
+            SortedBands::build(3, 1, 1, 0, |s| &sigs[s as usize], |s| u32::MAX - sizes[s as usize]);
         assert_eq!(table.bucket(0, 0), [1, 2, 0]);
         assert_eq!(table.before(0, 0), [1, 2]);
     }

@@ -18,9 +18,9 @@ use clap::Args;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::cli::ConnectArgs;
-use crate::client::connect;
+use crate::args::ConnectArgs;
 use crate::loadgen::{load_corpus, nth_article, wait_until_serving};
+use crate::remote::connect;
 use neardup::service::{convert, pb};
 
 /// `neardup soak`.
@@ -283,7 +283,7 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
 /// One client: in every ten steps, six streamed batches of articles, three checks and
 /// one remove of an article it stored, until the time or request budget is spent.
 async fn client_loop(
-    mut client: crate::client::Client,
+    mut client: neardup::service::client::Client,
     shared: Arc<Shared>,
     client_ix: usize,
     batch: usize,

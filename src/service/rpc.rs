@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::debug;
 
-use super::engine::{Engine, Prepared};
+use super::async_detector::{AsyncDetector, Prepared};
 use super::pb::{self, deduplicator_server::Deduplicator};
 use super::status::{oversize_as_exhausted, shutting_down};
 use super::{convert, pb::IngestRequest};
@@ -31,19 +31,19 @@ const STREAM_ACK_DEPTH: usize = 256;
 
 /// The service state shared by every request.
 #[derive(Debug)]
-pub(crate) struct Dedup {
-    engine: Arc<Engine>,
+pub(crate) struct Rpc {
+    engine: Arc<AsyncDetector>,
     config: ServiceConfig,
     stopping: watch::Receiver<bool>,
 }
 
-impl Dedup {
+impl Rpc {
     pub(crate) fn new(
-        engine: Arc<Engine>,
+        engine: Arc<AsyncDetector>,
         config: ServiceConfig,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        Dedup { engine, config, stopping }
+        Rpc { engine, config, stopping }
     }
 
     fn ensure_running(&self) -> Result<(), Status> {
@@ -67,7 +67,7 @@ type PendingPrepare = Pin<Box<dyn Future<Output = Result<Prepared, Status>> + Se
 type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
 
 #[tonic::async_trait]
-impl Deduplicator for Dedup {
+impl Deduplicator for Rpc {
     async fn ingest(
         &self,
         request: Request<IngestRequest>,
@@ -164,7 +164,7 @@ impl Deduplicator for Dedup {
 /// shutdown the stream stops reading, finishes the messages already received, then ends
 /// with `UNAVAILABLE`.
 async fn run_stream(
-    engine: Arc<Engine>,
+    engine: Arc<AsyncDetector>,
     mut inbound: Streaming<IngestRequest>,
     sender: mpsc::Sender<Result<pb::Verdict, Status>>,
     mut stopping: watch::Receiver<bool>,
@@ -261,9 +261,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServiceConfig::default();
         config.store.data_dir = dir.path().to_owned();
-        let engine = Arc::new(Engine::open(&config).unwrap());
+        let engine = Arc::new(AsyncDetector::open(&config).unwrap());
         let (stop, stopping) = watch::channel(false);
-        let dedup = Dedup::new(engine, config, stopping);
+        let dedup = Rpc::new(engine, config, stopping);
         let ingest = || Request::new(IngestRequest { article: article("a") });
         assert!(dedup.ingest(ingest()).await.is_ok());
         stop.send(true).unwrap();

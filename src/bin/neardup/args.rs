@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use neardup::config::parse_duration;
-use neardup::corpus::{Fields, Format};
+use neardup::scan::input::{Fields, Format};
 use neardup::{DetectorConfig, StoreConfig};
 
 /// Find near-duplicate and syndicated copies of news articles.

@@ -14,7 +14,7 @@ use crate::minhash::{MinHasher, estimate_containment, estimate_jaccard};
 /// How one article relates to another it was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum CopyKind {
     /// No earlier copy: the article starts a story.
     NewStory,
     /// Estimated Jaccard at or above the threshold.
@@ -75,11 +75,11 @@ impl Similarity {
     }
 
     /// Whether this pair counts as a copy under `config`, and which kind.
-    pub fn copy_kind(&self, config: &DetectorConfig) -> Option<Kind> {
+    pub fn copy_kind(&self, config: &DetectorConfig) -> Option<CopyKind> {
         if self.jaccard >= config.jaccard_threshold {
-            Some(Kind::Duplicate)
+            Some(CopyKind::Duplicate)
         } else if self.containment_of_shorter() >= config.containment_threshold {
-            Some(Kind::PartialCopy)
+            Some(CopyKind::PartialCopy)
         } else {
             None
         }
@@ -682,8 +682,8 @@ mod tests {
         let same = Similarity { jaccard: 0.9, containment: 0.95, containment_rev: 0.95 };
         let excerpt = Similarity { jaccard: 0.2, containment: 1.0, containment_rev: 0.2 };
         let unrelated = Similarity { jaccard: 0.05, containment: 0.1, containment_rev: 0.1 };
-        assert_eq!(same.copy_kind(&config), Some(Kind::Duplicate));
-        assert_eq!(excerpt.copy_kind(&config), Some(Kind::PartialCopy));
+        assert_eq!(same.copy_kind(&config), Some(CopyKind::Duplicate));
+        assert_eq!(excerpt.copy_kind(&config), Some(CopyKind::PartialCopy));
         assert_eq!(unrelated.copy_kind(&config), None);
     }
 

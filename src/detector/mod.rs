@@ -4,7 +4,7 @@
 //!
 //! Concurrency: fingerprints are computed before any lock is taken; the state lock is
 //! held only to look up candidates and to insert, which takes microseconds. Site chrome
-//! is learned online in a [`BoilerplateModel`] behind its own lock, held only to count an
+//! is learned online in a [`ChromeModel`] behind its own lock, held only to count an
 //! article's lines and classify them.
 //!
 //! Assignment is online and follows the same rule as the batch scan's chaining guard
@@ -19,9 +19,9 @@ use gxhash::gxhash64;
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
-use crate::boilerplate::BoilerplateModel;
+use crate::chrome::ChromeModel;
 use crate::cluster::{
-    Kind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
+    CopyKind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
 };
 use crate::config::{DetectorConfig, MAX_ID_BYTES, MAX_SOURCE_BYTES};
 use crate::error::{Error, Result};
@@ -63,7 +63,7 @@ pub struct Verdict {
     /// The article's id.
     pub id: String,
     /// New story, duplicate or partial copy.
-    pub kind: Kind,
+    pub kind: CopyKind,
     /// The story this article belongs to (named after its first indexed member).
     pub cluster_id: String,
     /// The story's earliest published member.
@@ -122,7 +122,7 @@ pub struct StoredArticle<'a> {
     /// Distinct shingles of its text.
     pub shingle_count: u32,
     /// The kind it was given.
-    pub kind: Kind,
+    pub kind: CopyKind,
     /// The cluster it joined (or founded).
     pub cluster_id: &'a str,
 }
@@ -149,7 +149,7 @@ struct Entry {
     seq: u64,
     text_hash: u64,
     shingle_count: u32,
-    kind: Kind,
+    kind: CopyKind,
     cluster: u32,
 }
 
@@ -199,7 +199,7 @@ struct State {
 pub struct Detector {
     fingerprinter: Fingerprinter,
     state: RwLock<State>,
-    chrome: RwLock<BoilerplateModel>,
+    chrome: RwLock<ChromeModel>,
 }
 
 /// An article after the text stage, ready to be labelled: made by
@@ -234,13 +234,13 @@ impl Detector {
                 .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32))),
             ..State::default()
         };
-        let chrome = RwLock::new(BoilerplateModel::new(&config.boilerplate));
+        let chrome = RwLock::new(ChromeModel::new(&config.boilerplate));
         Ok(Detector { fingerprinter, state: RwLock::new(state), chrome })
     }
 
     /// A detector that starts from a learned chrome model (for example one persisted
     /// with the service's state). Fails when `config` does not validate.
-    pub fn with_chrome_model(config: DetectorConfig, model: BoilerplateModel) -> Result<Self> {
+    pub fn with_chrome_model(config: DetectorConfig, model: ChromeModel) -> Result<Self> {
         let detector = Detector::new(config)?;
         *detector.chrome.write().unwrap_or_else(|e| e.into_inner()) = model;
         Ok(detector)
@@ -248,7 +248,7 @@ impl Detector {
 
     /// A copy of the learned chrome model, to persist it. The model is plain data with
     /// serde support.
-    pub fn chrome_model(&self) -> BoilerplateModel {
+    pub fn chrome_model(&self) -> ChromeModel {
         self.chrome.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -304,7 +304,7 @@ impl Detector {
         let (_, matches) = state.matches(self, fingerprint, sample, None);
         let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
             Some((kind, story)) => (kind, Some(story)),
-            None => (Kind::NewStory, None),
+            None => (CopyKind::NewStory, None),
         };
         let mut verdict = state.verdict(config, article.id, kind, matches, story);
         verdict.chrome_ignored = chrome_ignored;
@@ -400,7 +400,7 @@ impl Detector {
         let (_, matches) = state.matches(self, fingerprint, sample, None);
         let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
             Some(joined) => joined,
-            None => (Kind::NewStory, state.new_story(article.id)),
+            None => (CopyKind::NewStory, state.new_story(article.id)),
         };
         state.insert(config, article, text_hash, fingerprint, kind, story);
         Ok(state.verdict(config, article.id, kind, matches, Some(story)))
@@ -774,7 +774,7 @@ impl State {
         fingerprint: &Fingerprint,
         sample: Option<&ShingleSample>,
         exclude: Option<Slot>,
-    ) -> (Kind, Vec<(Slot, Similarity)>) {
+    ) -> (CopyKind, Vec<(Slot, Similarity)>) {
         let config = detector.config();
         let lanes = fingerprint.signature.lanes();
         let mut candidates = Vec::new();
@@ -798,7 +798,7 @@ impl State {
             a.rank(b).then_with(|| self.order_key(*sa).cmp(&self.order_key(*sb)))
         });
         let kind =
-            found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(Kind::NewStory);
+            found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(CopyKind::NewStory);
         (kind, found)
     }
 
@@ -847,7 +847,7 @@ impl State {
         fingerprint: &Fingerprint,
         sample: Option<&ShingleSample>,
         matches: &[(Slot, Similarity)],
-    ) -> Option<(Kind, u32)> {
+    ) -> Option<(CopyKind, u32)> {
         let config = detector.config();
         let mut tried: Vec<u32> = Vec::new();
         for (slot, similarity) in matches {
@@ -856,7 +856,7 @@ impl State {
                 continue;
             }
             tried.push(story_ix);
-            let kind = similarity.copy_kind(config).unwrap_or(Kind::PartialCopy);
+            let kind = similarity.copy_kind(config).unwrap_or(CopyKind::PartialCopy);
             if config.merge_support <= 0.0 {
                 return Some((kind, story_ix));
             }
@@ -904,7 +904,7 @@ impl State {
         article: &Article<'_>,
         text_hash: u64,
         fingerprint: &Fingerprint,
-        kind: Kind,
+        kind: CopyKind,
         story: u32,
     ) -> Slot {
         let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
@@ -923,7 +923,7 @@ impl State {
         article: &Article<'_>,
         text_hash: u64,
         (lanes, shingle_count): (&[u32], u32),
-        kind: Kind,
+        kind: CopyKind,
         story: u32,
     ) -> Slot {
         let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
@@ -963,7 +963,7 @@ impl State {
         &self,
         config: &DetectorConfig,
         id: &str,
-        kind: Kind,
+        kind: CopyKind,
         matches: Vec<(Slot, Similarity)>,
         story: Option<u32>,
     ) -> Verdict {
@@ -1039,14 +1039,14 @@ mod tests {
     fn labels_new_story_then_copy() {
         let detector = Detector::new(DetectorConfig::default()).unwrap();
         let first = detector.ingest(&article("a", STORY, 10)).unwrap();
-        assert_eq!(first.kind, Kind::NewStory);
+        assert_eq!(first.kind, CopyKind::NewStory);
         let copy = format!("Home | Business\n\n{STORY}\n\nLeave a comment");
         let second = detector.ingest(&article("b", &copy, 5)).unwrap();
-        assert_eq!(second.kind, Kind::Duplicate);
+        assert_eq!(second.kind, CopyKind::Duplicate);
         assert_eq!(second.cluster_id, "a");
         // b was published earlier, so it is the origin although a founded the cluster.
         assert_eq!(second.origin_id, "b");
-        assert_eq!(detector.ingest(&article("c", OTHER, 1)).unwrap().kind, Kind::NewStory);
+        assert_eq!(detector.ingest(&article("c", OTHER, 1)).unwrap().kind, CopyKind::NewStory);
         let cluster = detector.cluster("a").unwrap();
         assert_eq!(cluster.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(detector.stats().documents, 3);
@@ -1068,11 +1068,11 @@ mod tests {
         let detector = Detector::new(DetectorConfig::default()).unwrap();
         detector.ingest(&article("a", STORY, 1)).unwrap();
         let checked = detector.check(&article("x", STORY, 2)).unwrap();
-        assert_eq!((checked.kind, checked.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert_eq!((checked.kind, checked.cluster_id.as_str()), (CopyKind::Duplicate, "a"));
         assert_eq!(detector.stats().documents, 1);
         assert!(detector.remove("a"));
         assert!(!detector.remove("a"));
-        assert_eq!(detector.check(&article("x", STORY, 2)).unwrap().kind, Kind::NewStory);
+        assert_eq!(detector.check(&article("x", STORY, 2)).unwrap().kind, CopyKind::NewStory);
         assert!(matches!(detector.cluster("a"), Err(Error::NotFound { .. })));
         // The freed slot is reused cleanly.
         detector.ingest(&article("d", OTHER, 3)).unwrap();
@@ -1107,7 +1107,7 @@ mod tests {
         assert_eq!(detector.stats().clusters, 0);
         // Every name can be used again, in any role.
         let again = detector.ingest(&from("c", "other", 4)).unwrap();
-        assert_eq!((again.kind, again.cluster_id.as_str()), (Kind::NewStory, "c"));
+        assert_eq!((again.kind, again.cluster_id.as_str()), (CopyKind::NewStory, "c"));
         assert_eq!(sources("c"), [("c".into(), "other".into())]);
         assert_eq!(detector.stats().documents, 1);
     }
@@ -1126,7 +1126,7 @@ mod tests {
         detector.ingest(&article("wire", LONG, 1)).unwrap();
         let excerpt = LONG.split(". ").take(1).collect::<Vec<_>>().join(". ");
         let verdict = detector.ingest(&article("excerpt", &excerpt, 2)).unwrap();
-        assert_eq!(verdict.kind, Kind::PartialCopy, "{verdict:?}");
+        assert_eq!(verdict.kind, CopyKind::PartialCopy, "{verdict:?}");
         assert_eq!(verdict.cluster_id, "wire");
         let best = &verdict.matches[0];
         assert!(best.containment > 0.8 && best.containment_rev < 0.5, "{best:?}");
@@ -1146,7 +1146,7 @@ mod tests {
                     published: None,
                 })
                 .unwrap();
-            assert_eq!(verdict.kind, Kind::NewStory);
+            assert_eq!(verdict.kind, CopyKind::NewStory);
         }
         let text =
             with_footer("A fourth story about a bridge that reopened after two years of repairs.");
@@ -1192,7 +1192,7 @@ mod tests {
                 joins,
                 "merge_support {merge_support}: {verdict:?}"
             );
-            let expected = if joins { Kind::PartialCopy } else { Kind::NewStory };
+            let expected = if joins { CopyKind::PartialCopy } else { CopyKind::NewStory };
             assert_eq!(verdict.kind, expected);
         }
     }
@@ -1206,7 +1206,7 @@ mod tests {
         let fingerprint = detector.fingerprinter().fingerprint(&copy).unwrap();
         let verdict = detector.check_fingerprint(&probe, &fingerprint).unwrap();
         assert_eq!(verdict, detector.check(&probe).unwrap());
-        assert_eq!(verdict.kind, Kind::Duplicate);
+        assert_eq!(verdict.kind, CopyKind::Duplicate);
         assert!(matches!(
             detector.check_fingerprint(&article("", &copy, 2), &fingerprint),
             Err(Error::InvalidInput { field: "id", .. })
@@ -1268,7 +1268,7 @@ mod tests {
         assert_eq!(replayed.cluster("c").unwrap(), online.cluster("c").unwrap());
         // A retry gets the recorded kind; a conflicting text is still refused.
         let retry = replayed.ingest(&article("b", &copy, 5)).unwrap();
-        assert_eq!((retry.kind, retry.cluster_id.as_str()), (Kind::Duplicate, "a"));
+        assert_eq!((retry.kind, retry.cluster_id.as_str()), (CopyKind::Duplicate, "a"));
         assert!(matches!(replayed.ingest(&article("b", OTHER, 5)), Err(Error::DuplicateId { .. })));
         let fingerprint = replayed.fingerprinter().fingerprint(OTHER).unwrap();
         let again = StoredArticle {
@@ -1278,7 +1278,7 @@ mod tests {
             text_hash: 0,
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
-            kind: Kind::NewStory,
+            kind: CopyKind::NewStory,
             cluster_id: "c",
         };
         assert!(matches!(replayed.restore(&again), Err(Error::DuplicateId { .. })));
