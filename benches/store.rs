@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use neardup::store::{BulkWriter, DurableDetector, Store};
-use neardup::{DetectorConfig, Fingerprint, Kind, Signature, StoreConfig, StoredArticle, SyncMode};
+use neardup::{
+    CopyKind, DetectorConfig, Fingerprint, Signature, StoreConfig, StoredArticle, SyncMode,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -79,7 +81,7 @@ fn synth(dir: &Path, n: usize) {
             Some(ix) => {
                 let (cluster, origin) = &origins[ix];
                 (
-                    Kind::Duplicate,
+                    CopyKind::Duplicate,
                     cluster.clone(),
                     signature(&mut rng, config.num_perm, Some(&origin.0)),
                 )
@@ -87,7 +89,7 @@ fn synth(dir: &Path, n: usize) {
             None => {
                 let sig = signature(&mut rng, config.num_perm, None);
                 origins.push((id.clone(), sig.clone()));
-                (Kind::NewStory, id.clone(), sig)
+                (CopyKind::NewStory, id.clone(), sig)
             }
         };
         let fingerprint =
@@ -166,7 +168,7 @@ fn commit(records: usize) {
                             text_hash: i as u64,
                             lanes: fingerprint.signature.lanes(),
                             shingle_count: fingerprint.shingle_count,
-                            kind: Kind::NewStory,
+                            kind: CopyKind::NewStory,
                             cluster_id: &id,
                         };
                         store.append_insert(&article, i as i64).unwrap().wait().unwrap();

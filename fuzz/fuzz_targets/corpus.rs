@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use neardup::corpus::{Bytes, Fields, Format, Input};
+use neardup::scan::input::{Bytes, Fields, Format, Input};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else { return };
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     for span in &spans {
         if let Ok(record) = input.parse(*span, &fields) {
             // Dates come from the record as written: any string must parse or not, calmly.
-            let _ = record.date.as_deref().and_then(neardup::corpus::parse_date);
+            let _ = record.date.as_deref().and_then(neardup::scan::input::parse_date);
         }
     }
     // The chunked reader sees the same spans, numbered the same way.

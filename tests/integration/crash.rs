@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tonic::transport::Channel;
 
-use neardup::corpus::parse_date;
+use neardup::scan::input::parse_date;
 use neardup::service::convert;
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
 

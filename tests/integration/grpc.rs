@@ -13,7 +13,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use neardup::ServiceConfig;
-use neardup::corpus::parse_date;
+use neardup::scan::input::parse_date;
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
 use neardup::service::{SERVICE_NAME, Server, convert};
 
@@ -602,7 +602,7 @@ async fn cli_ingest_and_check_print_verdicts() {
         stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(checked.len(), verdicts.len());
     for (verdict, stored) in checked.iter().zip(&verdicts) {
-        assert_eq!((&verdict.id, verdict.kind), (&stored.id, neardup::Kind::Duplicate));
+        assert_eq!((&verdict.id, verdict.kind), (&stored.id, neardup::CopyKind::Duplicate));
         assert_eq!(verdict.matches[0].id, stored.id);
         assert_eq!(verdict.best_jaccard, 1.0);
     }

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use neardup::DetectorConfig;
-use neardup::boilerplate::{BoilerplateModel, LineProfile};
+use neardup::chrome::{ChromeModel, LineProfile};
 use neardup::cluster::ShingleSample;
-use neardup::corpus::parse_date;
 use neardup::fingerprint::{Fingerprint, Fingerprinter};
+use neardup::scan::input::parse_date;
 use neardup::scan::{ScanOptions, cluster_fingerprints, scan};
 
 use crate::common;
@@ -31,10 +31,10 @@ fn learn_first(path: &Path, config: &DetectorConfig) -> (Vec<String>, Vec<usize>
         );
     }
     let profiles: Vec<&LineProfile> = prepared.iter().map(|p| &p.profile).collect();
-    let shards = (0..BoilerplateModel::SHARDS)
-        .map(|shard| BoilerplateModel::learn_shard(&config.boilerplate, &profiles, shard))
+    let shards = (0..ChromeModel::SHARDS)
+        .map(|shard| ChromeModel::learn_shard(&config.boilerplate, &profiles, shard))
         .collect();
-    let model = BoilerplateModel::from_shards(&config.boilerplate, shards);
+    let model = ChromeModel::from_shards(&config.boilerplate, shards);
     let mut fingerprints: Vec<Fingerprint> = Vec::new();
     let mut samples = Vec::new();
     let mut chrome = 0u64;

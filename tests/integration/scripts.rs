@@ -4,7 +4,7 @@
 //! this test, a republished copy (site chrome, dateline, a changed word), an excerpt, and
 //! an independent article on the same subject in the same script.
 
-use neardup::{Article, Detector, DetectorConfig, Kind};
+use neardup::{Article, CopyKind, Detector, DetectorConfig};
 
 struct Case {
     script: &'static str,
@@ -138,19 +138,24 @@ fn copies_are_found_and_independent_articles_kept_apart_in_every_script() {
     for case in CASES {
         let detector = Detector::new(DetectorConfig::default()).unwrap();
         let original = detector.ingest(&article("original", case.original, "wire", 1)).unwrap();
-        assert_eq!(original.kind, Kind::NewStory, "{}", case.script);
+        assert_eq!(original.kind, CopyKind::NewStory, "{}", case.script);
 
         let body = case.original.replacen(case.edit.0, case.edit.1, 1);
         assert_ne!(body, case.original, "{}: the edit must apply", case.script);
         let copy = format!("{}\n\n{body}\n\n{}", case.chrome_top, case.chrome_bottom);
         let verdict = detector.ingest(&article("copy", &copy, "outlet", 2)).unwrap();
-        assert_ne!(verdict.kind, Kind::NewStory, "{}: copy not found", case.script);
+        assert_ne!(verdict.kind, CopyKind::NewStory, "{}: copy not found", case.script);
         assert_eq!(verdict.cluster_id, "original", "{}", case.script);
         assert_eq!(verdict.origin_id, "original", "{}", case.script);
 
         let excerpt = format!("{}\n\n{}\n\n{}", case.chrome_top, excerpt(case), case.chrome_bottom);
         let verdict = detector.ingest(&article("excerpt", &excerpt, "outlet-2", 3)).unwrap();
-        assert_ne!(verdict.kind, Kind::NewStory, "{}: excerpt not found: {verdict:?}", case.script);
+        assert_ne!(
+            verdict.kind,
+            CopyKind::NewStory,
+            "{}: excerpt not found: {verdict:?}",
+            case.script
+        );
         assert_eq!(verdict.cluster_id, "original", "{}", case.script);
         let best = &verdict.matches[0];
         assert!(
@@ -163,7 +168,7 @@ fn copies_are_found_and_independent_articles_kept_apart_in_every_script() {
             detector.ingest(&article("independent", case.independent, "other", 4)).unwrap();
         assert_eq!(
             verdict.kind,
-            Kind::NewStory,
+            CopyKind::NewStory,
             "{}: independent article merged: {verdict:?}",
             case.script
         );

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neardup::store::{CompactStep, DurableDetector, Ticket};
-use neardup::{Article, Detector, DetectorConfig, Error, Kind, StoreConfig, SyncMode, Verdict};
+use neardup::{Article, CopyKind, Detector, DetectorConfig, Error, StoreConfig, SyncMode, Verdict};
 
 const DAY: i64 = 24 * 3600 * 1000;
 const T0: i64 = 1_700_000_000_000;
@@ -144,8 +144,8 @@ fn replay_reproduces_verdicts_and_clusters() {
         // Logging changes no decision.
         assert_eq!(&reference.ingest(&article(doc)).unwrap(), verdict);
     }
-    assert!(verdicts.iter().any(|v| v.kind == Kind::Duplicate));
-    assert!(verdicts.iter().any(|v| v.kind == Kind::PartialCopy));
+    assert!(verdicts.iter().any(|v| v.kind == CopyKind::Duplicate));
+    assert!(verdicts.iter().any(|v| v.kind == CopyKind::PartialCopy));
     // Remove some founders: their clusters must live on, named as before, after replay.
     for doc in docs.iter().filter(|d| !d.id.contains('-')).step_by(7) {
         assert!(durable.remove(&doc.id).unwrap().unwrap().wait().is_ok());
@@ -462,7 +462,7 @@ fn window_ages_articles_out_of_memory_and_disk() {
     let old = Doc { id: "old".into(), published: Some(T0), ..corpus(1, 70).remove(0) };
     let late = durable.ingest(&article(&old), T0 + 29 * DAY).unwrap();
     assert!(!late.indexed && !durable.detector().contains("old"));
-    assert_eq!(late.verdict.kind, Kind::NewStory);
+    assert_eq!(late.verdict.kind, CopyKind::NewStory);
     // An undated article counts from its arrival.
     let undated = Doc { id: "undated".into(), published: None, ..corpus(1, 73).remove(0) };
     assert!(durable.ingest(&article(&undated), T0 + 25 * DAY).unwrap().indexed);
