@@ -30,7 +30,7 @@ pub struct Fingerprint {
 
 /// One article after the text stage: its normalized lines and their profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Prepared {
+pub struct PreparedText {
     /// Normalized text with line boundaries.
     pub normalized: Normalized,
     /// Source and line hashes, what chrome is learned from.
@@ -39,7 +39,7 @@ pub struct Prepared {
 
 /// The outcome of [`Fingerprinter::sign`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signed {
+pub struct SignedText {
     /// Signature and shingle count of the lines that are not chrome.
     pub fingerprint: Fingerprint,
     /// Indices of the lines (non-empty normalized lines, in order) left out as chrome.
@@ -59,7 +59,7 @@ pub struct Fingerprinter {
 /// Scratch space of [`Fingerprinter::fingerprint_into`], reused per thread.
 #[derive(Default)]
 struct Scratch {
-    prepared: Prepared,
+    prepared: PreparedText,
     hashes: Vec<u64>,
     shingles: ShingleScratch,
 }
@@ -74,7 +74,7 @@ struct SignScratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-    static PREPARED: RefCell<Prepared> = RefCell::new(Prepared::default());
+    static PREPARED: RefCell<PreparedText> = RefCell::new(PreparedText::default());
     static SIGN_SCRATCH: RefCell<SignScratch> = RefCell::new(SignScratch::default());
 }
 
@@ -135,14 +135,14 @@ impl Fingerprinter {
     }
 
     /// Normalizes `text` from `source` and profiles its lines.
-    pub fn prepare(&self, text: &str, source: &str) -> Result<Prepared> {
-        let mut prepared = Prepared::default();
+    pub fn prepare(&self, text: &str, source: &str) -> Result<PreparedText> {
+        let mut prepared = PreparedText::default();
         self.prepare_into(text, source, &mut prepared)?;
         Ok(prepared)
     }
 
     /// Like [`Fingerprinter::prepare`], reusing `out`'s allocations.
-    pub fn prepare_into(&self, text: &str, source: &str, out: &mut Prepared) -> Result<()> {
+    pub fn prepare_into(&self, text: &str, source: &str, out: &mut PreparedText) -> Result<()> {
         normalize_lines_into(text, self.config.text_options(), &mut out.normalized);
         if out.normalized.text.is_empty() {
             return Err(Error::input("text", "has no words"));
@@ -158,7 +158,7 @@ impl Fingerprinter {
     /// Shingles and signs `prepared`, leaving out the lines `chrome` classifies as chrome.
     /// When the lines left would hold fewer than `shingle_size` tokens, nothing is left
     /// out: a page that is all chrome by our counts is still somebody's article.
-    pub fn sign(&self, prepared: &Prepared, chrome: Option<&ChromeModel>) -> Signed {
+    pub fn sign(&self, prepared: &PreparedText, chrome: Option<&ChromeModel>) -> SignedText {
         let chrome_lines = match chrome {
             Some(model) => self.chrome_lines(prepared, model),
             None => Vec::new(),
@@ -168,7 +168,7 @@ impl Fingerprinter {
 
     /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
     /// learning is off).
-    pub fn chrome_lines(&self, prepared: &Prepared, model: &ChromeModel) -> Vec<u32> {
+    pub fn chrome_lines(&self, prepared: &PreparedText, model: &ChromeModel) -> Vec<u32> {
         if !self.config.boilerplate.enabled {
             return Vec::new();
         }
@@ -180,7 +180,7 @@ impl Fingerprinter {
 
     /// Shingles and signs `prepared` without the lines `chrome_lines` (indices, ascending),
     /// under the same rule as [`Fingerprinter::sign`].
-    pub fn sign_without(&self, prepared: &Prepared, chrome_lines: Vec<u32>) -> Signed {
+    pub fn sign_without(&self, prepared: &PreparedText, chrome_lines: Vec<u32>) -> SignedText {
         debug_assert!(chrome_lines.is_sorted());
         let k = self.config.shingle_size;
         let seed = self.config.seed;
@@ -207,8 +207,8 @@ impl Fingerprinter {
         })
     }
 
-    fn signed(&self, shingles: Vec<u64>, chrome_lines: Vec<u32>) -> Signed {
-        Signed { fingerprint: self.fingerprint_hashes(&shingles), chrome_lines, shingles }
+    fn signed(&self, shingles: Vec<u64>, chrome_lines: Vec<u32>) -> SignedText {
+        SignedText { fingerprint: self.fingerprint_hashes(&shingles), chrome_lines, shingles }
     }
 
     /// The fingerprint of an already built, deduplicated shingle-hash set.

@@ -28,6 +28,7 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod article;
 pub mod chrome;
 pub mod cluster;
 pub mod config;
@@ -35,6 +36,7 @@ pub mod detector;
 mod error;
 pub mod eval;
 pub mod fingerprint;
+mod intern;
 pub mod lsh;
 pub mod minhash;
 pub mod shingle;
@@ -47,13 +49,13 @@ pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 
+pub use article::{Article, OwnedArticle};
 pub use chrome::ChromeModel;
 pub use cluster::{CopyKind, Similarity};
 pub use config::{ChromeConfig, DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
 pub use detector::{
-    Article, ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, StoredArticle,
-    Verdict,
+    ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, StoredArticle, Verdict,
 };
 pub use error::{Error, Result};
-pub use fingerprint::{Fingerprint, Fingerprinter, Prepared, Signed};
+pub use fingerprint::{Fingerprint, Fingerprinter, PreparedText, SignedText};
 pub use minhash::{MinHasher, Signature};

@@ -7,193 +7,28 @@
 //! is learned online in a [`ChromeModel`] behind its own lock, held only to count an
 //! article's lines and classify them.
 //!
-//! Assignment is online and follows the same rule as the batch scan's chaining guard
-//! ([`crate::cluster::assign_clusters`]): a copy joins the cluster of its best match only
-//! if it is also related to that cluster's origin, or to a majority of its earliest
-//! members; otherwise the next match's cluster is tried, and failing all, the article
-//! starts a story of its own. Two existing clusters are never merged.
+//! Assignment ([`assign`]) follows the batch scan's chaining guard: a copy joins the
+//! story of its best match only if it is also related to that story's origin, or to a
+//! majority of its earliest members. The state tables are in [`state`], the answers'
+//! types in [`verdict`].
+
+mod assign;
+mod state;
+mod verdict;
 
 use std::sync::RwLock;
 
-use gxhash::gxhash64;
-use hashbrown::HashTable;
-use serde::{Deserialize, Serialize};
-
+use crate::article::{Article, text_hash};
 use crate::chrome::ChromeModel;
-use crate::cluster::{
-    CopyKind, ShingleSample, Similarity, needs_sampling, origin_key, sampled_containment,
-};
-use crate::config::{DetectorConfig, MAX_ID_BYTES, MAX_SOURCE_BYTES};
+use crate::cluster::{CopyKind, ShingleSample, Similarity};
+use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, Fingerprinter, Prepared};
+use crate::fingerprint::{Fingerprint, Fingerprinter, PreparedText};
 use crate::lsh::{LshIndex, Slot};
+use state::{Entry, State};
 
-/// An incoming article, borrowed from the caller.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Article<'a> {
-    /// The caller's id, unique per article.
-    pub id: &'a str,
-    /// Body text.
-    pub text: &'a str,
-    /// Outlet that published it.
-    pub source: &'a str,
-    /// Publication time, milliseconds since the Unix epoch.
-    pub published: Option<i64>,
-}
-
-/// A stored article that resembles the one being labelled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Match {
-    /// Id of the stored article.
-    pub id: String,
-    /// Its outlet.
-    pub source: String,
-    /// Estimated Jaccard between the two.
-    pub jaccard: f64,
-    /// Estimated share of the labelled article contained in this one.
-    pub containment: f64,
-    /// Estimated share of this one contained in the labelled article.
-    #[serde(default)]
-    pub containment_rev: f64,
-}
-
-/// The label given to one article.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The article's id.
-    pub id: String,
-    /// New story, duplicate or partial copy.
-    pub kind: CopyKind,
-    /// The story this article belongs to (named after its first indexed member).
-    pub cluster_id: String,
-    /// The story's earliest published member.
-    pub origin_id: String,
-    /// Copies found, best first.
-    pub matches: Vec<Match>,
-    /// Jaccard of the best match (0 for a new story).
-    pub best_jaccard: f64,
-    /// Containment of the shorter in the longer for the best match.
-    pub best_containment: f64,
-    /// Lines of the article left out of matching as site chrome (normalized text).
-    #[serde(default)]
-    pub chrome_ignored: Vec<String>,
-}
-
-/// A member of a cluster, with its similarity to the cluster's origin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    /// Article id.
-    pub id: String,
-    /// Outlet.
-    pub source: String,
-    /// Publication time in Unix milliseconds, if known.
-    pub published: Option<i64>,
-    /// Estimated Jaccard to the origin.
-    pub jaccard: f64,
-    /// Estimated share of this member contained in the origin.
-    pub containment: f64,
-}
-
-/// A story and every indexed copy of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClusterView {
-    /// Cluster id.
-    pub cluster_id: String,
-    /// Earliest published member.
-    pub origin_id: String,
-    /// Members in origin order (earliest first).
-    pub members: Vec<Member>,
-}
-
-/// An article as a durable log keeps it: what the index needs plus the decision made
-/// when it was first ingested (see [`Detector::restore`]).
-#[derive(Debug, Clone, Copy)]
-pub struct StoredArticle<'a> {
-    /// Article id.
-    pub id: &'a str,
-    /// Outlet.
-    pub source: &'a str,
-    /// Publication time in Unix milliseconds.
-    pub published: Option<i64>,
-    /// [`text_hash`] of the original text (tells retries from conflicting re-ingests).
-    pub text_hash: u64,
-    /// Its MinHash signature lanes (`num_perm` of them).
-    pub lanes: &'a [u32],
-    /// Distinct shingles of its text.
-    pub shingle_count: u32,
-    /// The kind it was given.
-    pub kind: CopyKind,
-    /// The cluster it joined (or founded).
-    pub cluster_id: &'a str,
-}
-
-/// Counters for monitoring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DetectorStats {
-    /// Indexed articles.
-    pub documents: usize,
-    /// Stories (clusters, singletons included).
-    pub clusters: usize,
-    /// Approximate heap bytes of the index and signatures.
-    pub heap_bytes: usize,
-}
-
-struct Entry {
-    id: Box<str>,
-    /// Index into [`State::sources`]: outlets repeat across millions of articles.
-    source: u32,
-    /// Publication time, [`NO_DATE`] for none (an `Option` would cost 8 bytes more per
-    /// article).
-    published: i64,
-    /// Insertion sequence: breaks publication-time ties by arrival.
-    seq: u64,
-    text_hash: u64,
-    shingle_count: u32,
-    kind: CopyKind,
-    cluster: u32,
-}
-
-struct Story {
-    id: Box<str>,
-    members: Vec<Slot>,
-    /// The earliest `support_sample` members by [`State::order_key`], earliest first,
-    /// kept up to date on insert and remove: the origin and the chaining guard's sample
-    /// without scanning a story that may have millions of members.
-    earliest: Vec<Slot>,
-}
-
-/// The containment bands take at most this many (newest) members of a bucket: a bucket
-/// keyed by one common shingle can hold thousands of unrelated articles.
-const CONTAINMENT_PER_BAND: usize = 16;
-
-/// Documents walked per LSH bucket and band when looking for candidates. Real stories
-/// have tens of copies; a bucket far larger is a flood of near-identical articles, where
-/// the newest few hundred members are as good a match as any and walking them all
-/// would make each lookup cost time in proportion to the flood.
-const MAX_BUCKET_WALK: usize = 128;
-
-#[derive(Default)]
-struct State {
-    lsh: LshIndex,
-    /// One-row bands for excerpts of long stories (`containment_bands`), if on.
-    containment: Option<LshIndex>,
-    /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
-    signatures: Vec<u32>,
-    entries: Vec<Option<Entry>>,
-    free_slots: Vec<Slot>,
-    /// Slots by [`name_hash`] of their id, compared through the entry's own id: a
-    /// 4-byte slot per article instead of a second copy of its id.
-    by_id: HashTable<Slot>,
-    stories: Vec<Option<Story>>,
-    free_stories: Vec<u32>,
-    /// Story indices by [`name_hash`] of the story id, compared through the story's.
-    story_by_id: HashTable<u32>,
-    /// Distinct sources, each stored once.
-    sources: Vec<Box<str>>,
-    /// Indices into `sources` by [`name_hash`].
-    source_index: HashTable<u32>,
-    next_seq: u64,
-}
+pub use state::StoredArticle;
+pub use verdict::{ClusterView, DetectorStats, Match, Member, Verdict};
 
 /// The online near-duplicate detector. Cheap to share behind an `Arc`.
 pub struct Detector {
@@ -264,7 +99,7 @@ impl Detector {
 
     /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_article(article)?;
+        article.validate()?;
         let signed = self.sign_article(article, false)?;
         self.check_signed(article, &signed)
     }
@@ -277,13 +112,13 @@ impl Detector {
         article: &Article<'_>,
         fingerprint: &Fingerprint,
     ) -> Result<Verdict> {
-        validate_article(article)?;
+        article.validate()?;
         self.label(article, fingerprint, None, Vec::new())
     }
 
     /// [`Detector::check`] of an article signed with [`Detector::sign_article`].
     pub fn check_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
-        validate_article(article)?;
+        article.validate()?;
         self.label(
             article,
             &signed.fingerprint,
@@ -315,7 +150,7 @@ impl Detector {
     /// id: the same id with the same text returns the stored verdict; with other text it
     /// is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
-        validate_article(article)?;
+        article.validate()?;
         if let Some(mut verdict) = self.retried(article, text_hash(article.text))? {
             // Report the chrome the stored fingerprint left out, without learning twice.
             verdict.chrome_ignored = self.sign_article(article, false)?.chrome_ignored;
@@ -340,7 +175,7 @@ impl Detector {
     /// only to count and classify.
     pub fn sign_article(&self, article: &Article<'_>, learn: bool) -> Result<SignedArticle> {
         let fingerprinter = &self.fingerprinter;
-        let prepared: Prepared = fingerprinter.prepare(article.text, article.source)?;
+        let prepared: PreparedText = fingerprinter.prepare(article.text, article.source)?;
         let chrome_lines = if !self.config().boilerplate.enabled {
             Vec::new()
         } else if learn {
@@ -391,7 +226,7 @@ impl Detector {
         fingerprint: &Fingerprint,
         sample: Option<&ShingleSample>,
     ) -> Result<Verdict> {
-        validate_article(article)?;
+        article.validate()?;
         let config = self.config();
         let mut state = self.write();
         if let Some(verdict) = state.stored_verdict(self, article.id, text_hash)? {
@@ -428,12 +263,9 @@ impl Detector {
         }
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
-            let hash = name_hash(&story.id);
             let ix = entry.cluster;
-            if let Ok(found) = state.story_by_id.find_entry(hash, |&other| other == ix) {
-                found.remove();
-            }
-            state.stories[ix as usize] = None;
+            let story = state.stories[ix as usize].take().expect("member's story exists");
+            state.story_by_id.remove(&story.id, ix);
             state.free_stories.push(ix);
         }
         true
@@ -504,7 +336,7 @@ impl Detector {
         state.entries.reserve(additional);
         let state = &mut *state;
         let entries = &state.entries;
-        state.by_id.reserve(additional, |&slot| slot_id_hash(entries, slot));
+        state.by_id.reserve(additional, |slot| state::entry_id(entries, slot));
         state.lsh.reserve(additional);
     }
 
@@ -557,9 +389,9 @@ impl Detector {
     pub fn stats(&self) -> DetectorStats {
         let state = self.read();
         let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
-            + state.by_id.capacity() * (std::mem::size_of::<Slot>() + 1)
+            + state.by_id.heap_bytes()
             + state.entries.iter().flatten().map(|e| e.id.len()).sum::<usize>()
-            + state.sources.iter().map(|s| s.len() + 16).sum::<usize>();
+            + state.sources.heap_bytes();
         DetectorStats {
             documents: state.by_id.len(),
             clusters: state.story_by_id.len(),
@@ -583,425 +415,10 @@ impl Detector {
     }
 }
 
-/// Hash of the raw text, used to tell a retried ingest from a conflicting one.
-pub fn text_hash(text: &str) -> u64 {
-    gxhash64(text.as_bytes(), 0)
-}
-
-/// Checks an article id: not blank and at most [`MAX_ID_BYTES`] long. Every path that
-/// stores or looks up ids (the service, the scan) applies the same rule.
-pub fn validate_id(id: &str) -> Result<()> {
-    if id.trim().is_empty() {
-        return Err(Error::input("id", "is missing or blank"));
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(Error::input(
-            "id",
-            format!("is {} bytes, more than the limit of {MAX_ID_BYTES}", id.len()),
-        ));
-    }
-    Ok(())
-}
-
-/// [`Entry::published`] of an undated article; [`validate_article`] refuses it as a date.
-const NO_DATE: i64 = i64::MIN;
-
-impl Entry {
-    fn published(&self) -> Option<i64> {
-        (self.published != NO_DATE).then_some(self.published)
-    }
-}
-
-fn validate_article(article: &Article<'_>) -> Result<()> {
-    validate_id(article.id)?;
-    if article.published == Some(NO_DATE) {
-        return Err(Error::input("published", "is out of range"));
-    }
-    if article.source.len() > MAX_SOURCE_BYTES {
-        return Err(Error::input(
-            "source",
-            format!("is {} bytes, more than the limit of {MAX_SOURCE_BYTES}", article.source.len()),
-        ));
-    }
-    Ok(())
-}
-
-fn entry_fingerprint(state: &State, config: &DetectorConfig, slot: Slot) -> Fingerprint {
-    Fingerprint {
-        signature: crate::minhash::Signature(state.lanes(config, slot).into()),
-        shingle_count: state.entry(slot).shingle_count,
-    }
-}
-
-/// The hash the id and source tables are keyed by.
-fn name_hash(name: &str) -> u64 {
-    gxhash64(name.as_bytes(), NAME_SEED)
-}
-
-const NAME_SEED: i64 = 0x6e61_6d65; // "name"
-
-/// The id table's equality: whether `slot` holds the article `id`.
-fn slot_holds(entries: &[Option<Entry>], slot: Slot, id: &str) -> bool {
-    entries[slot as usize].as_ref().is_some_and(|e| &*e.id == id)
-}
-
-/// The id table's hash of a slot (what it rehashes by as it grows).
-fn slot_id_hash(entries: &[Option<Entry>], slot: Slot) -> u64 {
-    entries[slot as usize].as_ref().map_or(0, |e| name_hash(&e.id))
-}
-
-impl State {
-    fn entry(&self, slot: Slot) -> &Entry {
-        self.entries[slot as usize].as_ref().expect("slot from the index is live")
-    }
-
-    fn slot_of(&self, id: &str) -> Option<Slot> {
-        let entries = &self.entries;
-        self.by_id.find(name_hash(id), |&slot| slot_holds(entries, slot, id)).copied()
-    }
-
-    /// Removes `id` from the id table (its entry must still be in place).
-    fn unindex_id(&mut self, id: &str) -> Option<Slot> {
-        let entries = &self.entries;
-        let found = self.by_id.find_entry(name_hash(id), |&slot| slot_holds(entries, slot, id));
-        found.ok().map(|found| found.remove().0)
-    }
-
-    fn story_of(&self, id: &str) -> Option<u32> {
-        let stories = &self.stories;
-        let is = |&ix: &u32| stories[ix as usize].as_ref().is_some_and(|s| &*s.id == id);
-        self.story_by_id.find(name_hash(id), is).copied()
-    }
-
-    /// The index of `source` in `sources`, adding it if new.
-    fn intern_source(&mut self, source: &str) -> u32 {
-        let sources = &self.sources;
-        let hash = name_hash(source);
-        if let Some(&ix) = self.source_index.find(hash, |&ix| &*sources[ix as usize] == source) {
-            return ix;
-        }
-        let ix = self.sources.len() as u32;
-        self.sources.push(source.into());
-        let sources = &self.sources;
-        self.source_index.insert_unique(hash, ix, |&ix| name_hash(&sources[ix as usize]));
-        ix
-    }
-
-    fn source(&self, entry: &Entry) -> &str {
-        &self.sources[entry.source as usize]
-    }
-
-    fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
-        let start = slot as usize * config.num_perm;
-        &self.signatures[start..start + config.num_perm]
-    }
-
-    fn order_key(&self, slot: Slot) -> (i64, usize) {
-        let entry = self.entry(slot);
-        origin_key(entry.published(), entry.seq as usize)
-    }
-
-    /// The verdict of an indexed article, recomputed against the current index: what
-    /// a retried ingest returns. `None` when `id` is not indexed; an error when it was
-    /// indexed with other text.
-    fn stored_verdict(
-        &self,
-        detector: &Detector,
-        id: &str,
-        text_hash: u64,
-    ) -> Result<Option<Verdict>> {
-        let Some(slot) = self.slot_of(id) else { return Ok(None) };
-        let entry = self.entry(slot);
-        if entry.text_hash != text_hash {
-            return Err(Error::DuplicateId {
-                id: id.to_owned(),
-                reason: "already ingested with different text".into(),
-            });
-        }
-        let config = detector.config();
-        let stored = entry_fingerprint(self, config, slot);
-        let (_, matches) = self.matches(detector, &stored, None, Some(slot));
-        Ok(Some(self.verdict(config, id, entry.kind, matches, Some(entry.cluster))))
-    }
-
-    /// The `count` earliest of `members` by [`State::order_key`], earliest first.
-    fn earliest_of(&self, members: &[Slot], count: usize) -> Vec<Slot> {
-        let mut keyed: Vec<((i64, usize), Slot)> =
-            members.iter().map(|&member| (self.order_key(member), member)).collect();
-        if keyed.len() > count {
-            keyed.select_nth_unstable(count);
-            keyed.truncate(count);
-        }
-        keyed.sort_unstable();
-        keyed.into_iter().map(|(_, member)| member).collect()
-    }
-
-    fn origin(&self, story: &Story) -> Slot {
-        *story.earliest.first().expect("stories are never empty")
-    }
-
-    /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
-    /// stored article in `slot`. When the stored article is the shorter and the MinHash
-    /// estimate cannot decide, its containment in the article is sampled, as in a scan.
-    fn similarity_to(
-        &self,
-        detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
-        slot: Slot,
-    ) -> Similarity {
-        let config = detector.config();
-        let stored_lanes = self.lanes(config, slot);
-        let stored_size = self.entry(slot).shingle_count;
-        let size = fingerprint.shingle_count;
-        let estimate =
-            Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
-        let Some(sample) = sample else { return estimate };
-        if stored_size > size || !needs_sampling(config, &estimate, size, stored_size) {
-            return estimate;
-        }
-        let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
-        let contained = sampled_containment(&minima, &sample.shingles);
-        Similarity::from_containment(contained, stored_size, size).reversed()
-    }
-
-    /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
-    /// first, and the kind the best one implies. Candidates come from the Jaccard bands
-    /// and the containment bands (newest few per bucket).
-    fn matches(
-        &self,
-        detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
-        exclude: Option<Slot>,
-    ) -> (CopyKind, Vec<(Slot, Similarity)>) {
-        let config = detector.config();
-        let lanes = fingerprint.signature.lanes();
-        let mut candidates = Vec::new();
-        self.lsh.for_each_candidate_capped(lanes, MAX_BUCKET_WALK, |slot| candidates.push(slot));
-        if let Some(view) = &self.containment {
-            view.for_each_candidate_capped(lanes, CONTAINMENT_PER_BAND, |slot| {
-                candidates.push(slot)
-            });
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates.retain(|&slot| Some(slot) != exclude);
-        let mut found: Vec<(Slot, Similarity)> = candidates
-            .into_iter()
-            .filter_map(|slot| {
-                let sim = self.similarity_to(detector, fingerprint, sample, slot);
-                sim.copy_kind(config).map(|_| (slot, sim))
-            })
-            .collect();
-        found.sort_by(|(sa, a), (sb, b)| {
-            a.rank(b).then_with(|| self.order_key(*sa).cmp(&self.order_key(*sb)))
-        });
-        let kind =
-            found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(CopyKind::NewStory);
-        (kind, found)
-    }
-
-    /// Checks and inserts one restored article without indexing it; pushes its slot.
-    fn restore_one(
-        &mut self,
-        config: &DetectorConfig,
-        stored: &StoredArticle<'_>,
-        slots: &mut Vec<Slot>,
-    ) -> Result<()> {
-        validate_id(stored.id)?;
-        if stored.lanes.len() != config.num_perm {
-            return Err(Error::input(
-                "signature",
-                format!(
-                    "has {} lanes, the config has num_perm = {}",
-                    stored.lanes.len(),
-                    config.num_perm
-                ),
-            ));
-        }
-        if self.slot_of(stored.id).is_some() {
-            return Err(Error::DuplicateId {
-                id: stored.id.to_owned(),
-                reason: "restored twice".into(),
-            });
-        }
-        let story = match self.story_of(stored.cluster_id) {
-            Some(story) => story,
-            None => self.new_story(stored.cluster_id),
-        };
-        let article =
-            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
-        let signature = (stored.lanes, stored.shingle_count);
-        let (hash, kind) = (stored.text_hash, stored.kind);
-        slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
-        Ok(())
-    }
-
-    /// The story the article joins, and as what: the story of the best match it is also
-    /// related to the origin of, or to a majority of the earliest members of (the batch
-    /// chaining guard's rule, with the article as a cluster of one).
-    fn joined_story(
-        &self,
-        detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
-        matches: &[(Slot, Similarity)],
-    ) -> Option<(CopyKind, u32)> {
-        let config = detector.config();
-        let mut tried: Vec<u32> = Vec::new();
-        for (slot, similarity) in matches {
-            let story_ix = self.entry(*slot).cluster;
-            if tried.contains(&story_ix) {
-                continue;
-            }
-            tried.push(story_ix);
-            let kind = similarity.copy_kind(config).unwrap_or(CopyKind::PartialCopy);
-            if config.merge_support <= 0.0 {
-                return Some((kind, story_ix));
-            }
-            let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
-            let earliest = &story.earliest;
-            let related = |member: Slot| {
-                member == *slot
-                    || self
-                        .similarity_to(detector, fingerprint, sample, member)
-                        .containment_of_shorter()
-                        >= config.support_containment
-            };
-            if related(earliest[0]) {
-                return Some((kind, story_ix));
-            }
-            let needed = (config.merge_support * earliest.len() as f64).ceil() as usize;
-            if earliest.iter().filter(|&&member| related(member)).count() >= needed {
-                return Some((kind, story_ix));
-            }
-        }
-        None
-    }
-
-    fn new_story(&mut self, founder: &str) -> u32 {
-        let story = Story { id: founder.into(), members: Vec::new(), earliest: Vec::new() };
-        let ix = match self.free_stories.pop() {
-            Some(ix) => {
-                self.stories[ix as usize] = Some(story);
-                ix
-            }
-            None => {
-                self.stories.push(Some(story));
-                (self.stories.len() - 1) as u32
-            }
-        };
-        let stories = &self.stories;
-        let hasher = |&ix: &u32| stories[ix as usize].as_ref().map_or(0, |s| name_hash(&s.id));
-        self.story_by_id.insert_unique(name_hash(founder), ix, hasher);
-        ix
-    }
-
-    fn insert(
-        &mut self,
-        config: &DetectorConfig,
-        article: &Article<'_>,
-        text_hash: u64,
-        fingerprint: &Fingerprint,
-        kind: CopyKind,
-        story: u32,
-    ) -> Slot {
-        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
-        let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
-        self.lsh.insert(slot, fingerprint.signature.lanes());
-        if let Some(view) = &mut self.containment {
-            view.insert(slot, fingerprint.signature.lanes());
-        }
-        slot
-    }
-
-    /// [`State::insert`] without the LSH index (bulk restores index many at once).
-    fn insert_unindexed(
-        &mut self,
-        config: &DetectorConfig,
-        article: &Article<'_>,
-        text_hash: u64,
-        (lanes, shingle_count): (&[u32], u32),
-        kind: CopyKind,
-        story: u32,
-    ) -> Slot {
-        let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
-        let start = slot as usize * config.num_perm;
-        if self.signatures.len() < start + config.num_perm {
-            self.signatures.resize(start + config.num_perm, 0);
-            self.entries.resize_with(slot as usize + 1, || None);
-        }
-        self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
-        let source = self.intern_source(article.source);
-        self.entries[slot as usize] = Some(Entry {
-            id: article.id.into(),
-            source,
-            published: article.published.unwrap_or(NO_DATE),
-            seq: self.next_seq,
-            text_hash,
-            shingle_count,
-            kind,
-            cluster: story,
-        });
-        self.next_seq += 1;
-        let key = self.order_key(slot);
-        let earliest = &self.stories[story as usize].as_ref().expect("story exists").earliest;
-        let position = earliest.partition_point(|&member| self.order_key(member) < key);
-        let story = self.stories[story as usize].as_mut().expect("story exists");
-        story.members.push(slot);
-        if position < config.support_sample {
-            story.earliest.insert(position, slot);
-            story.earliest.truncate(config.support_sample);
-        }
-        let entries = &self.entries;
-        self.by_id.insert_unique(name_hash(article.id), slot, |&slot| slot_id_hash(entries, slot));
-        slot
-    }
-
-    fn verdict(
-        &self,
-        config: &DetectorConfig,
-        id: &str,
-        kind: CopyKind,
-        matches: Vec<(Slot, Similarity)>,
-        story: Option<u32>,
-    ) -> Verdict {
-        let story = story.and_then(|ix| self.stories[ix as usize].as_ref());
-        let (cluster_id, origin_id) = match story {
-            Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
-            None => (id.to_owned(), id.to_owned()),
-        };
-        let best = matches.first().map(|(_, sim)| *sim);
-        Verdict {
-            id: id.to_owned(),
-            kind,
-            cluster_id,
-            origin_id,
-            best_jaccard: best.map_or(0.0, |s| s.jaccard),
-            best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
-            chrome_ignored: Vec::new(),
-            matches: matches
-                .into_iter()
-                .take(config.max_matches)
-                .map(|(slot, sim)| {
-                    let entry = self.entry(slot);
-                    Match {
-                        id: entry.id.to_string(),
-                        source: self.source(entry).to_owned(),
-                        jaccard: sim.jaccard,
-                        containment: sim.containment,
-                        containment_rev: sim.containment_rev,
-                    }
-                })
-                .collect(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{MAX_ID_BYTES, MAX_SOURCE_BYTES};
 
     const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
         Thursday, the largest increase in two decades, and signalled that further rises were likely \

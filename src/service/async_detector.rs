@@ -11,52 +11,29 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::{DetectorConfig, ServiceConfig};
-use crate::detector::{Article, ClusterView, SignedArticle, Verdict};
+use crate::article::OwnedArticle;
+use crate::config::ServiceConfig;
+use crate::detector::{ClusterView, SignedArticle, Verdict};
 use crate::error::{Error, Result};
 use crate::store::{DurableDetector, DurableStats, Ingested, now_millis};
-
-/// An article owned by its request, so it can move to a worker thread.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnedArticle {
-    /// The caller's id.
-    pub id: String,
-    /// Body text.
-    pub text: String,
-    /// Outlet.
-    pub source: String,
-    /// Publication time in Unix milliseconds.
-    pub published: Option<i64>,
-}
-
-impl OwnedArticle {
-    fn borrow(&self) -> Article<'_> {
-        Article { id: &self.id, text: &self.text, source: &self.source, published: self.published }
-    }
-}
 
 /// An article through the text stage (chrome learned and left out, signed), ready to be
 /// stored.
 #[derive(Debug)]
-pub struct Prepared {
+pub(crate) struct PendingIngest {
     article: OwnedArticle,
     signed: SignedArticle,
 }
 
-impl Prepared {
-    /// The article.
-    pub fn article(&self) -> &OwnedArticle {
-        &self.article
-    }
-}
-
 /// The durable detector plus the service's view of it (uptime).
 #[derive(Debug)]
-pub struct AsyncDetector {
+pub(crate) struct AsyncDetector {
     durable: Arc<DurableDetector>,
     started: Instant,
     /// The bounded queue in front of the hashing pool: one permit per article waiting
-    /// for or being fingerprinted (see [`AsyncDetector::with_hashing_queue`]).
+    /// for or being fingerprinted (`limits.hashing_queue`): when the queue is full,
+    /// [`AsyncDetector::prepare`] waits for a slot, so a flood of requests waits in the
+    /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
     hashing: Arc<Semaphore>,
 }
 
@@ -65,7 +42,7 @@ impl AsyncDetector {
     /// restores what it holds. Blocking: file I/O and the index rebuild, seconds for a
     /// million articles. Fails when the directory was written under incompatible
     /// settings ([`Error::IncompatibleStore`]), is damaged or is in use.
-    pub fn open(config: &ServiceConfig) -> Result<Self> {
+    pub(crate) fn open(config: &ServiceConfig) -> Result<Self> {
         let durable = DurableDetector::open(&config.store, config.detector.clone())?;
         Ok(AsyncDetector {
             durable: Arc::new(durable),
@@ -74,27 +51,21 @@ impl AsyncDetector {
         })
     }
 
-    /// Bounds the articles queued for or in fingerprinting to `limit`: when the queue is
-    /// full, [`AsyncDetector::prepare`] waits for a slot, so a flood of requests waits in the
-    /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
-    pub fn with_hashing_queue(mut self, limit: usize) -> Self {
+    /// Bounds the hashing queue to `limit`.
+    #[cfg(test)]
+    fn with_hashing_queue(mut self, limit: usize) -> Self {
         self.hashing = Arc::new(Semaphore::new(limit.max(1)));
         self
-    }
-
-    /// The detector's config.
-    pub fn config(&self) -> &DetectorConfig {
-        self.durable.detector().config()
     }
 
     /// Signs the article on the rayon pool (chrome learned when `learn`, the ingest
     /// path). When the hashing queue has room the work starts at once, before the future
     /// is first polled, so a stream can have many in flight; otherwise the future waits
     /// for room. Takes no index lock, so many requests can prepare while others commit.
-    pub fn prepare(
+    pub(crate) fn prepare(
         &self,
         article: OwnedArticle,
-    ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
+    ) -> impl Future<Output = Result<PendingIngest>> + Send + 'static {
         self.prepare_with(article, true)
     }
 
@@ -102,17 +73,17 @@ impl AsyncDetector {
         &self,
         article: OwnedArticle,
         learn: bool,
-    ) -> impl Future<Output = Result<Prepared>> + Send + 'static {
+    ) -> impl Future<Output = Result<PendingIngest>> + Send + 'static {
         let durable = Arc::clone(&self.durable);
         let work = move |permit: OwnedSemaphorePermit| {
             off_runtime(move || {
                 let _slot = permit; // freed when the article is signed
-                let signed = durable.detector().sign_article(&article.borrow(), learn)?;
-                Ok(Prepared { signed, article })
+                let signed = durable.detector().sign_article(&article.as_article(), learn)?;
+                Ok(PendingIngest { signed, article })
             })
         };
         let queue = Arc::clone(&self.hashing);
-        let started: Pin<Box<dyn Future<Output = Result<Prepared>> + Send>> =
+        let started: Pin<Box<dyn Future<Output = Result<PendingIngest>> + Send>> =
             match Arc::clone(&queue).try_acquire_owned() {
                 Ok(permit) => Box::pin(work(permit)),
                 Err(_) => Box::pin(async move {
@@ -132,12 +103,12 @@ impl AsyncDetector {
     /// [`crate::Detector::ingest`]). Short: locks held for the lookup, the insert and
     /// the queueing of the record, no disk wait (it blocks only while the log's queue is
     /// over its limit, when the disk falls behind).
-    pub fn commit(&self, prepared: &Prepared) -> Result<Ingested> {
-        self.durable.ingest_signed(&prepared.article.borrow(), &prepared.signed, now_millis())
+    pub(crate) fn commit(&self, prepared: &PendingIngest) -> Result<Ingested> {
+        self.durable.ingest_signed(&prepared.article.as_article(), &prepared.signed, now_millis())
     }
 
     /// [`AsyncDetector::prepare`], [`AsyncDetector::commit`], then waits until the record is durable.
-    pub async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
+    pub(crate) async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
         let prepared = self.prepare(article).await?;
         let ingested = self.commit(&prepared)?;
         ingested.ticket.await?;
@@ -145,14 +116,14 @@ impl AsyncDetector {
     }
 
     /// Labels an article without storing it.
-    pub async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
+    pub(crate) async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
         let prepared = self.prepare_with(article, false).await?;
-        self.durable.detector().check_signed(&prepared.article.borrow(), &prepared.signed)
+        self.durable.detector().check_signed(&prepared.article.as_article(), &prepared.signed)
     }
 
     /// Retracts an article, answering once its tombstone is durable; false when no
     /// article has this id.
-    pub async fn remove(&self, id: &str) -> Result<bool> {
+    pub(crate) async fn remove(&self, id: &str) -> Result<bool> {
         match self.durable.remove(id)? {
             Some(ticket) => {
                 ticket.await?;
@@ -163,24 +134,24 @@ impl AsyncDetector {
     }
 
     /// A cluster with its members.
-    pub fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
+    pub(crate) fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
         self.durable.detector().cluster(cluster_id)
     }
 
     /// Counters of the index and the log, the window and the oldest article kept.
     /// Blocking: without a window the oldest article is found by a scan of the index.
-    pub fn stats(&self) -> DurableStats {
+    pub(crate) fn stats(&self) -> DurableStats {
         self.durable.stats()
     }
 
     /// Time since the engine was opened.
-    pub fn uptime(&self) -> Duration {
+    pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
 
     /// Writes and syncs everything logged and closes the log (blocking). Later commits
     /// fail; call it once no request is in flight.
-    pub fn close(&self) -> Result<()> {
+    pub(crate) fn close(&self) -> Result<()> {
         self.durable.close()
     }
 }

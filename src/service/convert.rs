@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::article::OwnedArticle;
 use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
 use crate::detector::{ClusterView, Match, Member, Verdict};
 use crate::error::{Error, Result};
-use crate::service::async_detector::OwnedArticle;
 use crate::service::pb;
 use crate::store::DurableStats;
 
@@ -45,7 +45,7 @@ pub fn article_from_record(record: crate::scan::input::Record<'_>) -> pb::Articl
 /// A required id field (an article or cluster id): not blank, at most
 /// [`crate::config::MAX_ID_BYTES`] long.
 pub fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
-    crate::detector::validate_id(value).map_err(|err| match err {
+    crate::article::validate_id(value).map_err(|err| match err {
         Error::InvalidInput { reason, .. } => Error::input(field, reason),
         other => other,
     })?;

@@ -8,7 +8,7 @@
 //! and limits on concurrency (`limits.rs`, tonic's per-connection limits, the engine's
 //! hashing queue).
 
-pub mod async_detector;
+mod async_detector;
 pub mod auth;
 pub mod client;
 pub mod convert;
@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::config::{ServiceConfig, TlsConfig};
 use crate::error::{Error, Result};
-pub use async_detector::{AsyncDetector, OwnedArticle, Prepared};
+pub(crate) use async_detector::AsyncDetector;
 
 /// Code generated from `proto/neardup/v1/neardup.proto` by `build.rs`.
 pub mod pb {

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::debug;
 
-use super::async_detector::{AsyncDetector, Prepared};
+use super::async_detector::{AsyncDetector, PendingIngest};
 use super::pb::{self, deduplicator_server::Deduplicator};
 use super::status::{oversize_as_exhausted, shutting_down};
 use super::{convert, pb::IngestRequest};
@@ -62,7 +62,7 @@ fn logged<T>(method: &str, key: &str, result: Result<T, Status>) -> Result<Respo
     result.map(Response::new)
 }
 
-type PendingPrepare = Pin<Box<dyn Future<Output = Result<Prepared, Status>> + Send>>;
+type PendingPrepare = Pin<Box<dyn Future<Output = Result<PendingIngest, Status>> + Send>>;
 /// A stored message's verdict, ready once its record is durable (or the message's error).
 type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
 

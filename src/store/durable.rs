@@ -15,9 +15,10 @@ use serde::Serialize;
 
 use std::path::{Path, PathBuf};
 
+use crate::article::Article;
 use crate::chrome::ChromeModel;
 use crate::config::{DetectorConfig, StoreConfig};
-use crate::detector::{Article, Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
+use crate::detector::{Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
 use crate::error::{Error, Result};
 
 use super::manifest::write_json_atomic;

@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use neardup::cluster::Similarity;
+use neardup::cluster::cluster_fingerprints;
 use neardup::lsh::LshIndex;
-use neardup::scan::cluster_fingerprints;
 use neardup::{DetectorConfig, Fingerprinter, MinHasher};
 use proptest::prelude::*;
 

@@ -8,9 +8,10 @@ use std::path::Path;
 use neardup::DetectorConfig;
 use neardup::chrome::{ChromeModel, LineProfile};
 use neardup::cluster::ShingleSample;
+use neardup::cluster::cluster_fingerprints;
 use neardup::fingerprint::{Fingerprint, Fingerprinter};
 use neardup::scan::input::parse_date;
-use neardup::scan::{ScanOptions, cluster_fingerprints, scan};
+use neardup::scan::{ScanOptions, scan};
 
 use crate::common;
 

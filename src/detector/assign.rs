@@ -1,0 +1,154 @@
+//! Online assignment: the candidates of an incoming article from both LSH views, their
+//! verification (with sampled containment where MinHash cannot decide), and the story
+//! the article joins under the chaining guard's rule, with the article as a cluster of
+//! one: the story of its best match, if the article is also related to that story's
+//! origin or to enough of its earliest members; else the next match's story; else a
+//! story of its own. Two existing stories are never merged.
+
+use crate::cluster::{CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment};
+use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+use crate::lsh::Slot;
+
+use super::Detector;
+use super::state::{State, entry_fingerprint};
+use super::verdict::Verdict;
+
+/// The containment bands take at most this many (newest) members of a bucket: a bucket
+/// keyed by one common shingle can hold thousands of unrelated articles.
+const CONTAINMENT_PER_BAND: usize = 16;
+
+/// Documents walked per LSH bucket and band when looking for candidates. Real stories
+/// have tens of copies; a bucket far larger is a flood of near-identical articles, where
+/// the newest few hundred members are as good a match as any and walking them all
+/// would make each lookup cost time in proportion to the flood.
+const MAX_BUCKET_WALK: usize = 128;
+
+impl State {
+    /// The verdict of an indexed article, recomputed against the current index: what
+    /// a retried ingest returns. `None` when `id` is not indexed; an error when it was
+    /// indexed with other text.
+    pub(super) fn stored_verdict(
+        &self,
+        detector: &Detector,
+        id: &str,
+        text_hash: u64,
+    ) -> Result<Option<Verdict>> {
+        let Some(slot) = self.slot_of(id) else { return Ok(None) };
+        let entry = self.entry(slot);
+        if entry.text_hash != text_hash {
+            return Err(Error::DuplicateId {
+                id: id.to_owned(),
+                reason: "already ingested with different text".into(),
+            });
+        }
+        let config = detector.config();
+        let stored = entry_fingerprint(self, config, slot);
+        let (_, matches) = self.matches(detector, &stored, None, Some(slot));
+        Ok(Some(self.verdict(config, id, entry.kind, matches, Some(entry.cluster))))
+    }
+
+    /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
+    /// stored article in `slot`. When the stored article is the shorter and the MinHash
+    /// estimate cannot decide, its containment in the article is sampled, as in a scan.
+    pub(super) fn similarity_to(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        slot: Slot,
+    ) -> Similarity {
+        let config = detector.config();
+        let stored_lanes = self.lanes(config, slot);
+        let stored_size = self.entry(slot).shingle_count;
+        let size = fingerprint.shingle_count;
+        let estimate =
+            Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
+        let Some(sample) = sample else { return estimate };
+        if stored_size > size || !needs_sampling(config, &estimate, size, stored_size) {
+            return estimate;
+        }
+        let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
+        let contained = sampled_containment(&minima, &sample.shingles);
+        Similarity::from_containment(contained, stored_size, size).reversed()
+    }
+
+    /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
+    /// first, and the kind the best one implies. Candidates come from the Jaccard bands
+    /// and the containment bands (newest few per bucket).
+    pub(super) fn matches(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        exclude: Option<Slot>,
+    ) -> (CopyKind, Vec<(Slot, Similarity)>) {
+        let config = detector.config();
+        let lanes = fingerprint.signature.lanes();
+        let mut candidates = Vec::new();
+        self.lsh.for_each_candidate_capped(lanes, MAX_BUCKET_WALK, |slot| candidates.push(slot));
+        if let Some(view) = &self.containment {
+            view.for_each_candidate_capped(lanes, CONTAINMENT_PER_BAND, |slot| {
+                candidates.push(slot)
+            });
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.retain(|&slot| Some(slot) != exclude);
+        let mut found: Vec<(Slot, Similarity)> = candidates
+            .into_iter()
+            .filter_map(|slot| {
+                let sim = self.similarity_to(detector, fingerprint, sample, slot);
+                sim.copy_kind(config).map(|_| (slot, sim))
+            })
+            .collect();
+        found.sort_by(|(sa, a), (sb, b)| {
+            a.rank(b).then_with(|| self.order_key(*sa).cmp(&self.order_key(*sb)))
+        });
+        let kind =
+            found.first().and_then(|(_, sim)| sim.copy_kind(config)).unwrap_or(CopyKind::NewStory);
+        (kind, found)
+    }
+
+    /// The story the article joins, and as what: the story of the best match it is also
+    /// related to the origin of, or to a majority of the earliest members of (the batch
+    /// chaining guard's rule, with the article as a cluster of one).
+    pub(super) fn joined_story(
+        &self,
+        detector: &Detector,
+        fingerprint: &Fingerprint,
+        sample: Option<&ShingleSample>,
+        matches: &[(Slot, Similarity)],
+    ) -> Option<(CopyKind, u32)> {
+        let config = detector.config();
+        let mut tried: Vec<u32> = Vec::new();
+        for (slot, similarity) in matches {
+            let story_ix = self.entry(*slot).cluster;
+            if tried.contains(&story_ix) {
+                continue;
+            }
+            tried.push(story_ix);
+            let kind = similarity.copy_kind(config).unwrap_or(CopyKind::PartialCopy);
+            if config.merge_support <= 0.0 {
+                return Some((kind, story_ix));
+            }
+            let story = self.stories[story_ix as usize].as_ref().expect("member's story exists");
+            let earliest = &story.earliest;
+            let related = |member: Slot| {
+                member == *slot
+                    || self
+                        .similarity_to(detector, fingerprint, sample, member)
+                        .containment_of_shorter()
+                        >= config.support_containment
+            };
+            if related(earliest[0]) {
+                return Some((kind, story_ix));
+            }
+            let needed = (config.merge_support * earliest.len() as f64).ceil() as usize;
+            if earliest.iter().filter(|&&member| related(member)).count() >= needed {
+                return Some((kind, story_ix));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,315 @@
+//! The detector's state tables: every indexed article's entry and signature by slot,
+//! the stories and their earliest members, and the id, story and source tables. Slots
+//! and story numbers are reused after removals, so memory follows the live articles.
+//! Names are kept once ([`crate::intern`]): an id lives in its entry, an outlet in the
+//! source interner.
+
+use crate::article::{Article, NO_DATE, validate_id};
+use crate::cluster::{CopyKind, Similarity, origin_key};
+use crate::config::DetectorConfig;
+use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+use crate::intern::{Interner, NameIndex};
+use crate::lsh::{LshIndex, Slot};
+
+use super::verdict::{Match, Verdict};
+
+/// An article as a durable log keeps it: what the index needs plus the decision made
+/// when it was first ingested (see [`Detector::restore`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredArticle<'a> {
+    /// Article id.
+    pub id: &'a str,
+    /// Outlet.
+    pub source: &'a str,
+    /// Publication time in Unix milliseconds.
+    pub published: Option<i64>,
+    /// [`crate::article::text_hash`] of the original text (tells retries from conflicting re-ingests).
+    pub text_hash: u64,
+    /// Its MinHash signature lanes (`num_perm` of them).
+    pub lanes: &'a [u32],
+    /// Distinct shingles of its text.
+    pub shingle_count: u32,
+    /// The kind it was given.
+    pub kind: CopyKind,
+    /// The cluster it joined (or founded).
+    pub cluster_id: &'a str,
+}
+
+pub(super) struct Entry {
+    pub(super) id: Box<str>,
+    /// Number in [`State::sources`]: outlets repeat across millions of articles.
+    pub(super) source: u32,
+    /// Publication time, [`NO_DATE`] for none (an `Option` would cost 8 bytes more per
+    /// article).
+    pub(super) published: i64,
+    /// Insertion sequence: breaks publication-time ties by arrival.
+    pub(super) seq: u64,
+    pub(super) text_hash: u64,
+    pub(super) shingle_count: u32,
+    pub(super) kind: CopyKind,
+    pub(super) cluster: u32,
+}
+
+pub(super) struct Story {
+    pub(super) id: Box<str>,
+    pub(super) members: Vec<Slot>,
+    /// The earliest `support_sample` members by [`State::order_key`], earliest first,
+    /// kept up to date on insert and remove: the origin and the chaining guard's sample
+    /// without scanning a story that may have millions of members.
+    pub(super) earliest: Vec<Slot>,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) lsh: LshIndex,
+    /// One-row bands for excerpts of long stories (`containment_bands`), if on.
+    pub(super) containment: Option<LshIndex>,
+    /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
+    pub(super) signatures: Vec<u32>,
+    pub(super) entries: Vec<Option<Entry>>,
+    pub(super) free_slots: Vec<Slot>,
+    /// Slots by their entry's id: a 4-byte slot per article instead of a second copy
+    /// of its id.
+    pub(super) by_id: NameIndex,
+    pub(super) stories: Vec<Option<Story>>,
+    pub(super) free_stories: Vec<u32>,
+    /// Story indices by the story's id.
+    pub(super) story_by_id: NameIndex,
+    /// Distinct sources, each stored once.
+    pub(super) sources: Interner,
+    pub(super) next_seq: u64,
+}
+
+impl Entry {
+    pub(super) fn published(&self) -> Option<i64> {
+        (self.published != NO_DATE).then_some(self.published)
+    }
+}
+
+pub(super) fn entry_fingerprint(state: &State, config: &DetectorConfig, slot: Slot) -> Fingerprint {
+    Fingerprint {
+        signature: crate::minhash::Signature(state.lanes(config, slot).into()),
+        shingle_count: state.entry(slot).shingle_count,
+    }
+}
+
+/// The id table's view of the entries: the id stored in `slot`, if it is in use.
+pub(super) fn entry_id(entries: &[Option<Entry>], slot: u32) -> Option<&str> {
+    entries[slot as usize].as_ref().map(|entry| &*entry.id)
+}
+
+/// The story table's view of the stories.
+fn story_id(stories: &[Option<Story>], ix: u32) -> Option<&str> {
+    stories[ix as usize].as_ref().map(|story| &*story.id)
+}
+
+impl State {
+    pub(super) fn entry(&self, slot: Slot) -> &Entry {
+        self.entries[slot as usize].as_ref().expect("slot from the index is live")
+    }
+
+    pub(super) fn slot_of(&self, id: &str) -> Option<Slot> {
+        let entries = &self.entries;
+        self.by_id.find(id, |slot| entry_id(entries, slot))
+    }
+
+    /// Removes `id` from the id table (its entry must still be in place).
+    pub(super) fn unindex_id(&mut self, id: &str) -> Option<Slot> {
+        let entries = &self.entries;
+        self.by_id.take(id, |slot| entry_id(entries, slot))
+    }
+
+    pub(super) fn story_of(&self, id: &str) -> Option<u32> {
+        let stories = &self.stories;
+        self.story_by_id.find(id, |ix| story_id(stories, ix))
+    }
+
+    /// The index of `source` in `sources`, adding it if new.
+    pub(super) fn intern_source(&mut self, source: &str) -> u32 {
+        self.sources.intern(source)
+    }
+
+    pub(super) fn source(&self, entry: &Entry) -> &str {
+        self.sources.get(entry.source)
+    }
+
+    pub(super) fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
+        let start = slot as usize * config.num_perm;
+        &self.signatures[start..start + config.num_perm]
+    }
+
+    pub(super) fn order_key(&self, slot: Slot) -> (i64, usize) {
+        let entry = self.entry(slot);
+        origin_key(entry.published(), entry.seq as usize)
+    }
+
+    /// The `count` earliest of `members` by [`State::order_key`], earliest first.
+    pub(super) fn earliest_of(&self, members: &[Slot], count: usize) -> Vec<Slot> {
+        let mut keyed: Vec<((i64, usize), Slot)> =
+            members.iter().map(|&member| (self.order_key(member), member)).collect();
+        if keyed.len() > count {
+            keyed.select_nth_unstable(count);
+            keyed.truncate(count);
+        }
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, member)| member).collect()
+    }
+
+    pub(super) fn origin(&self, story: &Story) -> Slot {
+        *story.earliest.first().expect("stories are never empty")
+    }
+
+    /// Checks and inserts one restored article without indexing it; pushes its slot.
+    pub(super) fn restore_one(
+        &mut self,
+        config: &DetectorConfig,
+        stored: &StoredArticle<'_>,
+        slots: &mut Vec<Slot>,
+    ) -> Result<()> {
+        validate_id(stored.id)?;
+        if stored.lanes.len() != config.num_perm {
+            return Err(Error::input(
+                "signature",
+                format!(
+                    "has {} lanes, the config has num_perm = {}",
+                    stored.lanes.len(),
+                    config.num_perm
+                ),
+            ));
+        }
+        if self.slot_of(stored.id).is_some() {
+            return Err(Error::DuplicateId {
+                id: stored.id.to_owned(),
+                reason: "restored twice".into(),
+            });
+        }
+        let story = match self.story_of(stored.cluster_id) {
+            Some(story) => story,
+            None => self.new_story(stored.cluster_id),
+        };
+        let article =
+            Article { id: stored.id, text: "", source: stored.source, published: stored.published };
+        let signature = (stored.lanes, stored.shingle_count);
+        let (hash, kind) = (stored.text_hash, stored.kind);
+        slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
+        Ok(())
+    }
+
+    pub(super) fn new_story(&mut self, founder: &str) -> u32 {
+        let story = Story { id: founder.into(), members: Vec::new(), earliest: Vec::new() };
+        let ix = match self.free_stories.pop() {
+            Some(ix) => {
+                self.stories[ix as usize] = Some(story);
+                ix
+            }
+            None => {
+                self.stories.push(Some(story));
+                (self.stories.len() - 1) as u32
+            }
+        };
+        let stories = &self.stories;
+        self.story_by_id.insert(founder, ix, |ix| story_id(stories, ix));
+        ix
+    }
+
+    pub(super) fn insert(
+        &mut self,
+        config: &DetectorConfig,
+        article: &Article<'_>,
+        text_hash: u64,
+        fingerprint: &Fingerprint,
+        kind: CopyKind,
+        story: u32,
+    ) -> Slot {
+        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
+        let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
+        self.lsh.insert(slot, fingerprint.signature.lanes());
+        if let Some(view) = &mut self.containment {
+            view.insert(slot, fingerprint.signature.lanes());
+        }
+        slot
+    }
+
+    /// [`State::insert`] without the LSH index (bulk restores index many at once).
+    pub(super) fn insert_unindexed(
+        &mut self,
+        config: &DetectorConfig,
+        article: &Article<'_>,
+        text_hash: u64,
+        (lanes, shingle_count): (&[u32], u32),
+        kind: CopyKind,
+        story: u32,
+    ) -> Slot {
+        let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
+        let start = slot as usize * config.num_perm;
+        if self.signatures.len() < start + config.num_perm {
+            self.signatures.resize(start + config.num_perm, 0);
+            self.entries.resize_with(slot as usize + 1, || None);
+        }
+        self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
+        let source = self.intern_source(article.source);
+        self.entries[slot as usize] = Some(Entry {
+            id: article.id.into(),
+            source,
+            published: article.published.unwrap_or(NO_DATE),
+            seq: self.next_seq,
+            text_hash,
+            shingle_count,
+            kind,
+            cluster: story,
+        });
+        self.next_seq += 1;
+        let key = self.order_key(slot);
+        let earliest = &self.stories[story as usize].as_ref().expect("story exists").earliest;
+        let position = earliest.partition_point(|&member| self.order_key(member) < key);
+        let story = self.stories[story as usize].as_mut().expect("story exists");
+        story.members.push(slot);
+        if position < config.support_sample {
+            story.earliest.insert(position, slot);
+            story.earliest.truncate(config.support_sample);
+        }
+        let entries = &self.entries;
+        self.by_id.insert(article.id, slot, |slot| entry_id(entries, slot));
+        slot
+    }
+
+    pub(super) fn verdict(
+        &self,
+        config: &DetectorConfig,
+        id: &str,
+        kind: CopyKind,
+        matches: Vec<(Slot, Similarity)>,
+        story: Option<u32>,
+    ) -> Verdict {
+        let story = story.and_then(|ix| self.stories[ix as usize].as_ref());
+        let (cluster_id, origin_id) = match story {
+            Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
+            None => (id.to_owned(), id.to_owned()),
+        };
+        let best = matches.first().map(|(_, sim)| *sim);
+        Verdict {
+            id: id.to_owned(),
+            kind,
+            cluster_id,
+            origin_id,
+            best_jaccard: best.map_or(0.0, |s| s.jaccard),
+            best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
+            chrome_ignored: Vec::new(),
+            matches: matches
+                .into_iter()
+                .take(config.max_matches)
+                .map(|(slot, sim)| {
+                    let entry = self.entry(slot);
+                    Match {
+                        id: entry.id.to_string(),
+                        source: self.source(entry).to_owned(),
+                        jaccard: sim.jaccard,
+                        containment: sim.containment,
+                        containment_rev: sim.containment_rev,
+                    }
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Writing a scan's results: one JSON line per document (with `--explain`, why it sits
+//! where it does) and one per cluster. Lines are formatted in parallel blocks and
+//! written in order, so writing a million lines costs little more than the write.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::ops::Range;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cluster::{CopyKind, Similarity};
+use crate::config::DetectorConfig;
+
+use super::ScanReport;
+
+#[derive(Serialize)]
+struct DocLine<'a> {
+    id: &'a str,
+    cluster: &'a str,
+    origin: &'a str,
+    kind: CopyKind,
+    jaccard: f64,
+    containment: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Explain<'a>>,
+}
+
+/// Why a document sits where it does.
+#[derive(Serialize)]
+struct Explain<'a> {
+    /// Similarity to the cluster's origin.
+    to_origin: Scores,
+    /// The strongest accepted link that put it in its cluster.
+    link: Option<LinkLine<'a>>,
+    /// Shingles its fingerprint was computed from (chrome left out).
+    shingles: u32,
+    /// Lines left out as chrome (normalized text).
+    chrome_ignored: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Scores {
+    jaccard: f64,
+    /// Share of this document found in the other.
+    containment: f64,
+    /// Share of the other document found in this one.
+    containment_rev: f64,
+}
+
+impl From<Similarity> for Scores {
+    fn from(s: Similarity) -> Self {
+        Scores {
+            jaccard: round4(s.jaccard),
+            containment: round4(s.containment),
+            containment_rev: round4(s.containment_rev),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    scores: Scores,
+}
+
+#[derive(Serialize)]
+struct ClusterLine<'a> {
+    cluster: &'a str,
+    size: usize,
+    origin: &'a str,
+    members: Vec<&'a str>,
+}
+
+/// Documents formatted per parallel task when writing.
+const WRITE_BLOCK: usize = 8192;
+
+/// Writes one JSON line per document, in input order; with `explain`, each line also
+/// says why (see `neardup scan --explain`). Lines are formatted in parallel blocks and
+/// written in order, so the sequential part is only the write itself.
+pub fn write_assignments(
+    report: &ScanReport,
+    config: &DetectorConfig,
+    explain: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let n = report.assignments.len();
+    let blocks: Vec<Range<usize>> =
+        (0..n).step_by(WRITE_BLOCK).map(|s| s..(s + WRITE_BLOCK).min(n)).collect();
+    let format_block = |range: &Range<usize>| -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(range.len() * 128);
+        for doc in range.clone() {
+            let assignment = &report.assignments[doc];
+            let docs = &report.docs;
+            let origin = docs.id(assignment.origin);
+            let explain = explain.then(|| Explain {
+                to_origin: assignment.to_origin.into(),
+                link: assignment.link.map(|(other, similarity)| LinkLine {
+                    id: docs.id(other),
+                    scores: similarity.into(),
+                }),
+                shingles: docs.shingle_count(doc),
+                chrome_ignored: docs.chrome(doc),
+            });
+            let line = DocLine {
+                id: docs.id(doc),
+                cluster: origin,
+                origin,
+                kind: report.kind(doc, config),
+                jaccard: round4(assignment.to_origin.jaccard),
+                containment: round4(assignment.to_origin.containment),
+                explain,
+            };
+            serde_json::to_writer(&mut buf, &line)?;
+            buf.push(b'\n');
+        }
+        Ok(buf)
+    };
+    for group in blocks.chunks(4 * rayon::current_num_threads()) {
+        let formatted: Vec<std::io::Result<Vec<u8>>> = group.par_iter().map(format_block).collect();
+        for block in formatted {
+            out.write_all(&block?)?;
+        }
+    }
+    out.flush()
+}
+
+/// Writes one JSON line per cluster (largest first, then by origin's input order).
+pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (doc, assignment) in report.assignments.iter().enumerate() {
+        members.entry(assignment.origin).or_default().push(doc);
+    }
+    let mut clusters: Vec<(usize, Vec<usize>)> = members.into_iter().collect();
+    clusters.sort_by(|(oa, a), (ob, b)| b.len().cmp(&a.len()).then(oa.cmp(ob)));
+    for (origin, docs) in clusters {
+        let origin_id = report.docs.id(origin);
+        let line = ClusterLine {
+            cluster: origin_id,
+            size: docs.len(),
+            origin: origin_id,
+            members: docs.iter().map(|&d| report.docs.id(d)).collect(),
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
