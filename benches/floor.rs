@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use gxhash::gxhash64;
 use neardup::config::SignatureScheme;
-use neardup::fingerprint::Prepared;
+use neardup::fingerprint::PreparedText;
 use neardup::scan::{ScanOptions, scan};
 use neardup::shingle::{
     ShingleScratch, distinct_shingle_hashes_into, distinct_token_shingles_into,
@@ -443,7 +443,7 @@ fn sign_all(fingerprinter: &Fingerprinter, texts: &[String]) {
 /// As the scan signs: [`Fingerprinter::prepare_into`] (normalize, profile the lines)
 /// then [`Fingerprinter::sign`] with no chrome model.
 fn prepare_sign_all(fingerprinter: &Fingerprinter, texts: &[String]) {
-    let mut prepared = Prepared::default();
+    let mut prepared = PreparedText::default();
     for text in texts {
         fingerprinter.prepare_into(black_box(text), "", &mut prepared).expect("texts have words");
         black_box(fingerprinter.sign(&prepared, None));
