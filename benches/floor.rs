@@ -25,14 +25,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gxhash::gxhash64;
+use neardup::DetectorConfig;
 use neardup::config::SignatureScheme;
+use neardup::fingerprint::Fingerprinter;
 use neardup::fingerprint::PreparedText;
+use neardup::minhash::MinHasher;
 use neardup::scan::{ScanOptions, scan};
 use neardup::shingle::{
     ShingleScratch, distinct_shingle_hashes_into, distinct_token_shingles_into,
 };
 use neardup::text::{Normalized, normalize_into, normalize_lines_into};
-use neardup::{DetectorConfig, Fingerprinter, MinHasher};
 use rayon::prelude::*;
 
 const FIXTURE: &str = "tests/fixtures/synd-sample.jsonl";

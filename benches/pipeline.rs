@@ -9,11 +9,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use neardup::DetectorConfig;
+use neardup::fingerprint::Fingerprinter;
 use neardup::lsh::LshIndex;
+use neardup::minhash::MinHasher;
 use neardup::scan::{ScanOptions, scan};
 use neardup::shingle::shingle_hashes;
 use neardup::text::normalize;
-use neardup::{DetectorConfig, Fingerprinter, MinHasher};
 
 const SAMPLE: &str = include_str!("../tests/fixtures/synd-sample.jsonl");
 

@@ -11,10 +11,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use neardup::config::{StoreConfig, SyncMode};
+use neardup::detector::StoredArticle;
+use neardup::fingerprint::Fingerprint;
+use neardup::minhash::Signature;
 use neardup::store::{BulkWriter, DurableDetector, Store};
-use neardup::{
-    CopyKind, DetectorConfig, Fingerprint, Signature, StoreConfig, StoredArticle, SyncMode,
-};
+use neardup::{CopyKind, DetectorConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();

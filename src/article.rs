@@ -5,8 +5,14 @@
 
 use gxhash::gxhash64;
 
-use crate::config::{MAX_ID_BYTES, MAX_SOURCE_BYTES};
 use crate::error::{Error, Result};
+
+/// Longest article id accepted, in bytes. Ids are keys kept in memory (and in the log)
+/// for every stored article; a client sending 100 KB ids would otherwise make the index
+/// hold megabytes of keys for a few hundred articles.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Longest `source` (outlet name) kept with an article, in bytes, for the same reason.
+pub const MAX_SOURCE_BYTES: usize = 1024;
 
 /// An incoming article, borrowed from the caller.
 #[derive(Debug, Clone, Copy, Default)]

@@ -147,7 +147,7 @@ impl Fingerprinter {
         if out.normalized.text.is_empty() {
             return Err(Error::input("text", "has no words"));
         }
-        out.profile = if self.config.boilerplate.enabled {
+        out.profile = if self.config.chrome.enabled {
             LineProfile::new(source, &out.normalized)
         } else {
             LineProfile::default()
@@ -169,7 +169,7 @@ impl Fingerprinter {
     /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
     /// learning is off).
     pub fn chrome_lines(&self, prepared: &PreparedText, model: &ChromeModel) -> Vec<u32> {
-        if !self.config.boilerplate.enabled {
+        if !self.config.chrome.enabled {
             return Vec::new();
         }
         let profile = &prepared.profile;

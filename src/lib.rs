@@ -1,17 +1,22 @@
-//! neardup finds near-duplicate and syndicated copies of news articles.
+//! neardup finds near-duplicate and syndicated copies of news articles: for each
+//! article, whether it copies a story already seen, which copy came first (the origin),
+//! and how close it is (estimated Jaccard of shingle sets, and containment for cut or
+//! extended copies).
 //!
-//! The pipeline, one plain function or small type per stage:
+//! The pipeline, one plain function or small type per stage, none doing I/O:
 //!
 //! ```text
-//! text ─▶ text::normalize (by line) ─▶ boilerplate::ChromeModel (chrome left out)
-//!      ─▶ shingle::shingle_hashes (gxhash64) ─▶ minhash::MinHasher
-//!      ─▶ LSH candidates (Jaccard bands + containment bands)
-//!      ─▶ cluster::Similarity (Jaccard, containment both ways, sampled where MinHash is
-//!         too coarse) ─▶ cluster assignment with the chaining guard, and origin
+//! text ─▶ text::normalize_lines_into ─▶ chrome::ChromeModel (site chrome left out)
+//!      ─▶ shingle (k-word windows, gxhash64) ─▶ minhash::MinHasher (signature)
+//!      ─▶ lsh (Jaccard bands + one-row containment bands) ─▶ candidates
+//!      ─▶ cluster::Similarity (verify; sampled containment where MinHash is coarse)
+//!      ─▶ the chaining guard (story, origin)
 //! ```
 //!
-//! [`Detector`] is the online engine (used by the gRPC service); [`scan`] is the batch
-//! pipeline over corpora (used by `neardup scan`). Both share every stage above.
+//! [`fingerprint::Fingerprinter`] runs the text stages. [`Detector`] is the online engine
+//! (the service holds one, made durable by [`store`]); `scan` is the batch pipeline over
+//! corpora (feature `scan`). Both share every stage above; `ARCHITECTURE.md` maps the
+//! modules.
 //!
 //! ```
 //! use neardup::{Article, Detector, DetectorConfig, CopyKind};
@@ -49,13 +54,17 @@ pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 
-pub use article::{Article, OwnedArticle};
-pub use chrome::ChromeModel;
-pub use cluster::{CopyKind, Similarity};
-pub use config::{ChromeConfig, DetectorConfig, ServiceConfig, StoreConfig, SyncMode};
-pub use detector::{
-    ClusterView, Detector, DetectorStats, Match, Member, SignedArticle, StoredArticle, Verdict,
-};
+pub use article::Article;
+pub use cluster::CopyKind;
+pub use config::DetectorConfig;
+pub use detector::{ClusterView, Detector, Match, Verdict};
 pub use error::{Error, Result};
-pub use fingerprint::{Fingerprint, Fingerprinter, PreparedText, SignedText};
-pub use minhash::{MinHasher, Signature};
+#[cfg(feature = "scan")]
+pub use scan::{ScanOptions, ScanReport, scan};
+#[cfg(feature = "store")]
+pub use store::DurableDetector;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

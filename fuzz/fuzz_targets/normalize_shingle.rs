@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use libfuzzer_sys::fuzz_target;
 use neardup::shingle::shingle_hashes;
 use neardup::text::normalize;
-use neardup::{DetectorConfig, Fingerprinter};
+use neardup::DetectorConfig;
+use neardup::fingerprint::Fingerprinter;
 
 thread_local! {
     // One fingerprinter per shingle size: building one (the permutation family) costs

@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-use neardup::detector::Article;
 use neardup::service::{convert, pb};
 use neardup::{Detector, DetectorConfig};
 use prost::Message;
@@ -41,12 +40,7 @@ fn handle(detector: &Detector, which: u8, bytes: &[u8]) {
             };
             let Ok(article) = article else { return };
             let Ok(owned) = convert::article(article) else { return };
-            let borrowed = Article {
-                id: &owned.id,
-                text: &owned.text,
-                source: &owned.source,
-                published: owned.published,
-            };
+            let borrowed = owned.as_article();
             let verdict = if which % 4 == 0 {
                 detector.ingest(&borrowed)
             } else {

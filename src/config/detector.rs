@@ -34,7 +34,7 @@ pub const DEFAULT_SUPPORT_SAMPLE: usize = 8;
 pub const DEFAULT_BOILERPLATE_MIN_DOCS_PER_SOURCE: u32 = 3;
 /// Documents over all sources, mostly of different stories, that make a line chrome.
 pub const DEFAULT_BOILERPLATE_MIN_DOCS_GLOBAL: u32 = 20;
-/// Lines the boilerplate model tracks at most.
+/// Lines the chrome model tracks at most.
 pub const DEFAULT_BOILERPLATE_CAPACITY: usize = 1 << 20;
 
 /// All detection settings. Construct with [`Default`] and adjust, then call
@@ -81,8 +81,10 @@ pub struct DetectorConfig {
     /// the short one's lane minima up in the long one's set, instead of from the Jaccard
     /// estimate (which is noisy exactly there).
     pub sampled_containment: bool,
-    /// Site-chrome learning.
-    pub boilerplate: ChromeConfig,
+    /// Site-chrome learning. Serialized as `boilerplate`, the name data directories
+    /// already store it under.
+    #[serde(rename = "boilerplate")]
+    pub chrome: ChromeConfig,
     /// How signatures are computed. Signatures of different schemes are not comparable.
     pub scheme: SignatureScheme,
 }
@@ -102,7 +104,7 @@ pub enum SignatureScheme {
     OnePermutation,
 }
 
-/// Settings of boilerplate (site chrome) learning; see [`crate::chrome`].
+/// Settings of site-chrome learning; see [`crate::chrome`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChromeConfig {
@@ -148,7 +150,7 @@ impl Default for DetectorConfig {
             support_containment: DEFAULT_SUPPORT_CONTAINMENT,
             support_sample: DEFAULT_SUPPORT_SAMPLE,
             sampled_containment: true,
-            boilerplate: ChromeConfig::default(),
+            chrome: ChromeConfig::default(),
             scheme: SignatureScheme::default(),
         }
     }
@@ -222,14 +224,14 @@ impl DetectorConfig {
         if self.support_sample == 0 {
             return Err(Error::config("support_sample", "must be at least 1"));
         }
-        let boilerplate = &self.boilerplate;
-        if boilerplate.min_docs_per_source < 2 || boilerplate.min_docs_global < 2 {
+        let chrome = &self.chrome;
+        if chrome.min_docs_per_source < 2 || chrome.min_docs_global < 2 {
             return Err(Error::config(
                 "boilerplate",
                 "min_docs_per_source and min_docs_global must be at least 2",
             ));
         }
-        if boilerplate.capacity < 16 {
+        if chrome.capacity < 16 {
             return Err(Error::config("boilerplate.capacity", "must be at least 16"));
         }
         Ok(())
@@ -260,7 +262,7 @@ mod tests {
             DetectorConfig { containment_bands: 129, ..Default::default() },
             DetectorConfig { support_containment: 0.0, ..Default::default() },
             DetectorConfig {
-                boilerplate: ChromeConfig { min_docs_per_source: 1, ..Default::default() },
+                chrome: ChromeConfig { min_docs_per_source: 1, ..Default::default() },
                 ..Default::default()
             },
         ];

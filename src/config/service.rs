@@ -21,13 +21,6 @@ pub const MIN_MAX_MESSAGE_BYTES: usize = 4 << 10;
 /// Largest `max_message_bytes` accepted (one article, not a corpus, per message).
 pub const MAX_MAX_MESSAGE_BYTES: usize = 1 << 30;
 
-/// Longest article id accepted, in bytes. Ids are keys kept in memory (and in the log)
-/// for every stored article; a client sending 100 KB ids would otherwise make the index
-/// hold megabytes of keys for a few hundred articles.
-pub const MAX_ID_BYTES: usize = 1024;
-/// Longest `source` (outlet name) kept with an article, in bytes, for the same reason.
-pub const MAX_SOURCE_BYTES: usize = 1024;
-
 /// HTTP/2 streams one connection may have open at once (each RPC is one stream).
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 64;
 /// Requests one connection may have in its handlers at once; more wait their turn.

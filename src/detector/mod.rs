@@ -69,7 +69,7 @@ impl Detector {
                 .then(|| LshIndex::new(config.containment_bands, 1, config.seed.rotate_left(32))),
             ..State::default()
         };
-        let chrome = RwLock::new(ChromeModel::new(&config.boilerplate));
+        let chrome = RwLock::new(ChromeModel::new(&config.chrome));
         Ok(Detector { fingerprinter, state: RwLock::new(state), chrome })
     }
 
@@ -176,7 +176,7 @@ impl Detector {
     pub fn sign_article(&self, article: &Article<'_>, learn: bool) -> Result<SignedArticle> {
         let fingerprinter = &self.fingerprinter;
         let prepared: PreparedText = fingerprinter.prepare(article.text, article.source)?;
-        let chrome_lines = if !self.config().boilerplate.enabled {
+        let chrome_lines = if !self.config().chrome.enabled {
             Vec::new()
         } else if learn {
             let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
@@ -418,7 +418,7 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{MAX_ID_BYTES, MAX_SOURCE_BYTES};
+    use crate::article::{MAX_ID_BYTES, MAX_SOURCE_BYTES};
 
     const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
         Thursday, the largest increase in two decades, and signalled that further rises were likely \

@@ -218,7 +218,7 @@ pub fn scan(
         chrome_lines: 0,
         invalid: Vec::new(),
     };
-    let learn = config.boilerplate.enabled;
+    let learn = config.chrome.enabled;
     let (name, passes) = if learn { ("learning chrome", 2) } else { ("reading and signing", 1) };
     options.report(Progress::Pass { name, number: 1, of: passes, bytes });
     let (valid, chrome) = run.read_pass(learn)?;
@@ -270,7 +270,7 @@ impl Run<'_> {
     fn read_pass(&mut self, learn: bool) -> Result<(Vec<u32>, Option<ChromeModel>)> {
         let config = self.config().clone();
         let mut shards: Vec<ChromeModel> = if learn {
-            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.boilerplate)).collect()
+            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect()
         } else {
             Vec::new()
         };
@@ -317,7 +317,7 @@ impl Run<'_> {
             self.options.report(Progress::Read(batch_bytes(batch)));
             pages.done_with(batch);
         }
-        let chrome = learn.then(|| ChromeModel::from_shards(&config.boilerplate, shards));
+        let chrome = learn.then(|| ChromeModel::from_shards(&config.chrome, shards));
         Ok((valid, chrome))
     }
 

@@ -43,7 +43,7 @@ pub fn article_from_record(record: crate::scan::input::Record<'_>) -> pb::Articl
 }
 
 /// A required id field (an article or cluster id): not blank, at most
-/// [`crate::config::MAX_ID_BYTES`] long.
+/// [`crate::article::MAX_ID_BYTES`] long.
 pub fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
     crate::article::validate_id(value).map_err(|err| match err {
         Error::InvalidInput { reason, .. } => Error::input(field, reason),

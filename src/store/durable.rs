@@ -290,7 +290,7 @@ impl DurableDetector {
     /// chrome instead of learning it again.
     pub fn close(&self) -> Result<()> {
         self.store.close()?;
-        if self.detector.config().boilerplate.enabled {
+        if self.detector.config().chrome.enabled {
             write_json_atomic(&self.data_dir, CHROME_FILE, &self.detector.chrome_model())?;
         }
         Ok(())

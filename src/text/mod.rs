@@ -392,6 +392,26 @@ mod tests {
         }
     }
 
+    /// Inputs proptest once shrank failures to (a combining mark after a letter, long
+    /// mixed-case runs, quotes and underscores across lines), kept as plain cases so
+    /// they run whatever the generators become.
+    #[test]
+    fn past_failures_match_unicode_path_per_line() {
+        let cases = [
+            "a\u{340}",
+            "aaAaAaAaaAAaAAAAaaaaAAAaaAaAAAAAaaAa.aaaaa0aa0aaaa00a0000000aaaaa\n",
+            "a\",A0'AAaa\"_0Aa,A,0,'0_A,A a00AA'A aa\"0\n'Aa0A\n\"0aa\n\n 'A'AAA,A0a\n\n\nAaAA_a,'a_Aa\nA0A_aa'AaaAaa0\n,\"a0\n'0a\"'0A,\nA_A\n,\" _aaA,\n' __a0,,'\"00,0A0\nA_\n00\"_,,\"A \"0A00\" _aa0_,aA\"A\"0\n 0 00a\"'a_0\" \"A \"A'AA.a\"aa\"0",
+        ];
+        for text in cases {
+            for fold in [false, true] {
+                let options = TextOptions { fold_abbreviations: fold };
+                let mut fast = Normalized::default();
+                normalize_lines_into(text, options, &mut fast);
+                assert_eq!(fast.text, unicode_path_by_line(text, options), "{text:?}");
+            }
+        }
+    }
+
     /// The token starts as a search for spaces finds them (independent of the writers).
     fn starts_by_spaces(text: &str) -> Vec<u32> {
         token_spans(text).map(|(start, _)| start as u32).collect()

@@ -12,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use neardup::ServiceConfig;
+use neardup::config::ServiceConfig;
 use neardup::scan::input::parse_date;
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
 use neardup::service::{SERVICE_NAME, Server, convert};

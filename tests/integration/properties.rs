@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use neardup::DetectorConfig;
 use neardup::cluster::Similarity;
 use neardup::cluster::cluster_fingerprints;
+use neardup::fingerprint::Fingerprinter;
 use neardup::lsh::LshIndex;
-use neardup::{DetectorConfig, Fingerprinter, MinHasher};
+use neardup::minhash::MinHasher;
 use proptest::prelude::*;
 
 /// splitmix64: a fixed generator so the statistical test is reproducible.

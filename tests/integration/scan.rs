@@ -33,9 +33,9 @@ fn learn_first(path: &Path, config: &DetectorConfig) -> (Vec<String>, Vec<usize>
     }
     let profiles: Vec<&LineProfile> = prepared.iter().map(|p| &p.profile).collect();
     let shards = (0..ChromeModel::SHARDS)
-        .map(|shard| ChromeModel::learn_shard(&config.boilerplate, &profiles, shard))
+        .map(|shard| ChromeModel::learn_shard(&config.chrome, &profiles, shard))
         .collect();
-    let model = ChromeModel::from_shards(&config.boilerplate, shards);
+    let model = ChromeModel::from_shards(&config.chrome, shards);
     let mut fingerprints: Vec<Fingerprint> = Vec::new();
     let mut samples = Vec::new();
     let mut chrome = 0u64;

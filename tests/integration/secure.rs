@@ -13,8 +13,9 @@ use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use neardup::ServiceConfig;
-use neardup::config::{LimitsConfig, MAX_ID_BYTES, TlsConfig};
+use neardup::article::MAX_ID_BYTES;
+use neardup::config::ServiceConfig;
+use neardup::config::{LimitsConfig, TlsConfig};
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
 use neardup::service::{SERVICE_NAME, Server};
 

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use neardup::config::{StoreConfig, SyncMode};
 use neardup::store::{CompactStep, DurableDetector, Ticket};
-use neardup::{Article, CopyKind, Detector, DetectorConfig, Error, StoreConfig, SyncMode, Verdict};
+use neardup::{Article, CopyKind, Detector, DetectorConfig, Error, Verdict};
 
 const DAY: i64 = 24 * 3600 * 1000;
 const T0: i64 = 1_700_000_000_000;

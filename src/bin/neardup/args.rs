@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use neardup::DetectorConfig;
+use neardup::config::StoreConfig;
 use neardup::config::parse_duration;
 use neardup::scan::input::{Fields, Format};
-use neardup::{DetectorConfig, StoreConfig};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
@@ -78,8 +79,8 @@ pub(crate) struct ServeArgs {
     /// (concurrent requests share one); batch: after the write, synced every
     /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while
     /// running (a power failure or kernel crash can lose any acknowledged article).
-    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
-    pub(crate) sync: neardup::SyncMode,
+    #[arg(long, default_value_t = neardup::config::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::config::SyncMode,
     /// Background sync period of --sync batch (e.g. `100ms`).
     #[arg(long, default_value = "100ms", value_name = "DURATION")]
     pub(crate) batch_interval: String,
@@ -132,8 +133,8 @@ pub(crate) struct ServeArgs {
 #[cfg(feature = "server")]
 impl ServeArgs {
     /// The service config (validated when the server binds).
-    pub(crate) fn to_config(&self) -> Result<neardup::ServiceConfig> {
-        Ok(neardup::ServiceConfig {
+    pub(crate) fn to_config(&self) -> Result<neardup::config::ServiceConfig> {
+        Ok(neardup::config::ServiceConfig {
             listen: self.listen,
             max_message_bytes: self.max_message_bytes,
             store: StoreConfig {
@@ -239,8 +240,8 @@ pub(crate) struct LoadgenArgs {
     #[arg(long, default_value_t = 50_000)]
     pub(crate) checks: usize,
     /// --sync of the server loadgen starts (always, batch or never).
-    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
-    pub(crate) sync: neardup::SyncMode,
+    #[arg(long, default_value_t = neardup::config::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::config::SyncMode,
     /// Data directory of the server loadgen starts (kept); by default a fresh temporary
     /// one, deleted at the end. With an existing directory the report's startup time is
     /// its restart time.
@@ -484,13 +485,13 @@ impl DetectorArgs {
             config.support_containment = v;
         }
         if self.no_boilerplate {
-            config.boilerplate.enabled = false;
+            config.chrome.enabled = false;
         }
         if let Some(v) = self.boilerplate_min_docs {
-            config.boilerplate.min_docs_per_source = v;
+            config.chrome.min_docs_per_source = v;
         }
         if let Some(v) = self.boilerplate_min_docs_global {
-            config.boilerplate.min_docs_global = v;
+            config.chrome.min_docs_global = v;
         }
         if self.no_abbreviation_folding {
             config.fold_abbreviations = false;
