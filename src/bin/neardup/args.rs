@@ -63,7 +63,8 @@ pub(crate) enum Command {
 #[cfg(feature = "server")]
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free one, printed at start).
+    /// Address to listen on (port 0 picks a free one, printed at start; see also
+    /// --address-file).
     #[arg(long, default_value = neardup::config::DEFAULT_LISTEN)]
     pub(crate) listen: std::net::SocketAddr,
     /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
@@ -74,6 +75,11 @@ pub(crate) struct ServeArgs {
     /// writes one from a corpus).
     #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+    /// Once the data directory is open and the port listens, write the bound HOST:PORT
+    /// to this file (whole, through a rename): how a script that started the server on
+    /// port 0 learns where it is. Give a path that does not exist yet.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) address_file: Option<PathBuf>,
     /// When an answer waits for the disk. always: after an fdatasync of its record
     /// (concurrent requests share one); batch: after the write, synced every
     /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while

@@ -93,11 +93,28 @@ fn run_serve(args: &args::ServeArgs) -> Result<()> {
         // answers must stop it cleanly, not kill it by the default action.
         let shutdown = shutdown_signal();
         let server = neardup::service::Server::bind(config).await?;
-        eprintln!("neardup: listening on {} (data in {})", server.local_addr(), dir.display());
+        let address = server.local_addr();
+        if let Some(path) = &args.address_file {
+            write_address_file(path, address)?;
+        }
+        eprintln!("neardup: listening on {address} (data in {})", dir.display());
         server.run(shutdown).await?;
         eprintln!("neardup: stopped");
         Ok(())
     })
+}
+
+/// Writes `address` to `path` as `HOST:PORT` through a rename, so a reader that sees the
+/// file never sees it half written.
+#[cfg(feature = "server")]
+fn write_address_file(path: &Path, address: std::net::SocketAddr) -> Result<()> {
+    let mut temporary = std::ffi::OsString::from(path.as_os_str());
+    temporary.push(".tmp");
+    let temporary = std::path::PathBuf::from(temporary);
+    std::fs::write(&temporary, address.to_string())
+        .with_context(|| format!("failed to write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("failed to rename {} to {}", temporary.display(), path.display()))
 }
 
 /// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are registered
