@@ -47,16 +47,6 @@ pub(crate) enum Command {
     /// print one verdict per line as JSON.
     #[cfg(feature = "server")]
     Check(ClientArgs),
-    /// Measure a server over loopback: streamed ingest throughput, then Check latency
-    /// under concurrent clients. Starts its own `neardup serve` unless --server is given.
-    #[cfg(feature = "server")]
-    Loadgen(LoadgenArgs),
-    /// Soak test over loopback: starts `neardup serve` on a data directory, runs many
-    /// clients mixing streamed ingest, check and remove for a set time, samples the
-    /// server's memory, then SIGKILLs it, restarts it and checks every acknowledged
-    /// article is still there. Exits 2 on any error or loss.
-    #[cfg(feature = "server")]
-    Soak(crate::soak::SoakArgs),
 }
 
 /// `neardup serve`.
@@ -212,57 +202,6 @@ pub(crate) struct ConnectArgs {
     /// File whose first line is the bearer token to send.
     #[arg(long)]
     pub(crate) token_file: Option<PathBuf>,
-}
-
-/// `neardup loadgen`.
-#[cfg(feature = "server")]
-#[derive(Debug, Args)]
-pub(crate) struct LoadgenArgs {
-    /// Corpus to send (JSONL); repeated with id suffixes until --articles are reached.
-    #[arg(long, default_value = "../shared/data/synd-dev.jsonl")]
-    pub(crate) corpus: PathBuf,
-    /// URL of a running server on this machine (loopback only). Without it, loadgen
-    /// starts `neardup serve` on a free loopback port and stops it at the end.
-    #[arg(long)]
-    pub(crate) server: Option<String>,
-    /// How to reach a secured --server.
-    #[command(flatten)]
-    pub(crate) connect: ConnectArgs,
-    /// Articles to ingest (phase 1; 0 skips it).
-    #[arg(long, default_value_t = 100_000)]
-    pub(crate) articles: usize,
-    /// Concurrent IngestStream calls sharing the articles.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) streams: usize,
-    /// Ingest with this many concurrent clients calling the unary Ingest, each on its own
-    /// connection and waiting for every answer, instead of --streams streams.
-    #[arg(long, value_name = "N")]
-    pub(crate) unary_clients: Option<usize>,
-    /// Concurrent Check clients, each on its own connection (phase 2).
-    #[arg(long, default_value_t = 16)]
-    pub(crate) clients: usize,
-    /// Check requests in total across all clients (0 skips phase 2).
-    #[arg(long, default_value_t = 50_000)]
-    pub(crate) checks: usize,
-    /// --sync of the server loadgen starts (always, batch or never).
-    #[arg(long, default_value_t = neardup::SyncMode::Always, value_name = "always|batch|never")]
-    pub(crate) sync: neardup::SyncMode,
-    /// Data directory of the server loadgen starts (kept); by default a fresh temporary
-    /// one, deleted at the end. With an existing directory the report's startup time is
-    /// its restart time.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) data_dir: Option<PathBuf>,
-    /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
-    #[arg(long, default_value_t = 120)]
-    pub(crate) max_seconds: u64,
-    /// Make each repetition of the corpus a set of new stories (every word of pass `p`
-    /// gets a suffix for `p`), so copies pile up only within a pass; by default a
-    /// repetition is an exact copy of the corpus with other ids.
-    #[arg(long)]
-    pub(crate) distinct_passes: bool,
-    /// Print the results as one JSON object instead of text.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// `neardup scan`.

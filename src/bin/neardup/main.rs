@@ -3,11 +3,7 @@
 
 mod args;
 #[cfg(feature = "server")]
-mod loadgen;
-#[cfg(feature = "server")]
 mod remote;
-#[cfg(feature = "server")]
-mod soak;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -69,10 +65,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => runtime()?.block_on(remote::run(&args, remote::Mode::Ingest)),
         #[cfg(feature = "server")]
         Command::Check(args) => runtime()?.block_on(remote::run(&args, remote::Mode::Check)),
-        #[cfg(feature = "server")]
-        Command::Loadgen(args) => runtime()?.block_on(loadgen::run(&args)),
-        #[cfg(feature = "server")]
-        Command::Soak(args) => runtime()?.block_on(soak::run(&args)),
     }
 }
 
