@@ -26,14 +26,6 @@ pub(crate) enum Command {
     /// every core and write one JSON line per article: {id, cluster, origin, kind,
     /// jaccard, containment}, scores against the cluster's origin.
     Scan(ScanArgs),
-    /// Score predicted clusters against ground truth (both JSONL with id and cluster):
-    /// pairwise precision, recall, F1, adjusted Rand index and origin accuracy.
-    Eval(EvalArgs),
-    /// Print the effective detector config as JSON (usable with --config).
-    Config(DetectorArgs),
-    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
-    /// the directory must not be in use). Prints a JSON report.
-    Compact(CompactArgs),
     /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
     /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
     /// article survives a crash or restart (see --sync).
@@ -47,6 +39,14 @@ pub(crate) enum Command {
     /// print one verdict per line as JSON.
     #[cfg(feature = "server")]
     Check(ClientArgs),
+    /// Score predicted clusters against ground truth (both JSONL with id and cluster):
+    /// pairwise precision, recall, F1, adjusted Rand index and origin accuracy.
+    Eval(EvalArgs),
+    /// Print the effective detector config as JSON (usable with --config).
+    Config(DetectorArgs),
+    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
+    /// the directory must not be in use). Prints a JSON report.
+    Compact(CompactArgs),
 }
 
 /// `neardup serve`.
