@@ -1,9 +1,9 @@
 //! `neardup-load soak`: a load and soak test over loopback, bounded in time and requests,
-//! that stops by itself. It starts `neardup serve` on a data directory, runs many clients (each
-//! on its own connection) mixing streamed ingest, checks and removes, samples the server's
-//! resident memory, then SIGKILLs the server, starts it again on the same directory and
-//! checks that every acknowledged article (not removed, and inside the time window if one
-//! is set) is still there.
+//! that stops by itself. It starts `neardup serve` on a data directory, runs many clients
+//! (each on its own connection) mixing streamed ingest, checks and removes, samples the
+//! server's resident memory, then SIGKILLs the server, starts it again on the same
+//! directory and checks that every acknowledged article (not removed, and inside the time
+//! window if one is set) is still there.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -125,8 +125,9 @@ pub(crate) async fn run(args: &SoakArgs, neardup: Option<&Path>) -> Result<()> {
     if args.clients == 0 || args.batch == 0 {
         bail!("--clients and --batch must be at least 1");
     }
-    let window = args.window.as_deref().map(|text| parse_duration("window", text)).transpose()?;
-    let neardup = neardup_binary(neardup)?;
+    let window_span =
+        args.window.as_deref().map(|text| parse_duration("window", text)).transpose()?;
+    let binary = neardup_binary(neardup)?;
     let corpus = load_corpus(&args.corpus)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("failed to create {}", args.data_dir.display()))?;
@@ -137,7 +138,7 @@ pub(crate) async fn run(args: &SoakArgs, neardup: Option<&Path>) -> Result<()> {
     serve_args.extend(args.serve_arg.iter().map(OsString::from));
     let options = ConnectOptions::default();
 
-    let server = ServerProcess::start(&neardup, &serve_args, STARTUP_LIMIT).await?;
+    let server = ServerProcess::start(&binary, &serve_args, STARTUP_LIMIT).await?;
     let (pid, url) = (server.pid(), server.url());
     let rss = move || memory(pid).rss.unwrap_or(0);
     let mut report = Report { clients: args.clients, rss_start_bytes: rss(), ..Report::default() };
@@ -197,7 +198,7 @@ pub(crate) async fn run(args: &SoakArgs, neardup: Option<&Path>) -> Result<()> {
 
     // SIGKILL: no shutdown path runs, only what was made durable before each answer counts.
     server.kill()?;
-    let restarted = ServerProcess::start(&neardup, &serve_args, STARTUP_LIMIT).await?;
+    let restarted = ServerProcess::start(&binary, &serve_args, STARTUP_LIMIT).await?;
     let restarted_url = restarted.url();
     let mut client = client::connect(&restarted_url, &options).await?;
     report.documents_after_restart =
@@ -214,7 +215,7 @@ pub(crate) async fn run(args: &SoakArgs, neardup: Option<&Path>) -> Result<()> {
     report.acknowledged = report.ingested;
     // Under a window, articles near its edge may have expired: check only younger ones.
     let newest = kept.iter().map(|(_, at)| *at).max().unwrap_or(0);
-    let oldest_checked = window
+    let oldest_checked = window_span
         .map_or(i64::MIN, |w| newest - w.as_millis() as i64 + (args.window_margin as i64) * 1000);
     let expected: Vec<String> =
         kept.into_iter().filter(|(_, at)| *at >= oldest_checked).map(|(id, _)| id).collect();
