@@ -44,7 +44,6 @@ mod served {
     use std::net::SocketAddr;
     use std::path::Path;
     use std::process::{Child, Command, ExitStatus, Stdio};
-    use std::sync::{Arc, Mutex};
     use std::thread::JoinHandle;
     use std::time::{Duration, Instant};
 
@@ -128,20 +127,18 @@ mod served {
     }
 
     /// The `neardup serve` binary on a free loopback port, killed (SIGKILL) when dropped.
-    /// Its stderr is collected on a thread, so it never blocks on a full pipe and a
-    /// failure can quote it.
     pub(crate) struct ServeProcess {
         child: Child,
         address: SocketAddr,
-        stderr: Arc<Mutex<String>>,
-        reader: Option<JoinHandle<()>>,
+        stderr: Option<Stderr>,
         /// Holds the address file.
         _files: tempfile::TempDir,
     }
 
     impl ServeProcess {
         /// Starts `neardup serve --listen 127.0.0.1:0 --data-dir DATA_DIR ARGS...` and
-        /// returns once it listens, as its address file says.
+        /// returns once it listens, as its address file says. Panics with the server's
+        /// stderr if it exits first or is not listening within [`LISTEN_LIMIT`].
         pub(crate) fn start(data_dir: &Path, args: &[&str]) -> ServeProcess {
             let files = tempfile::tempdir().unwrap();
             let address_file = files.path().join("address");
@@ -156,46 +153,14 @@ mod served {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("neardup serve starts");
-            let stderr = Arc::new(Mutex::new(String::new()));
-            let mut pipe = child.stderr.take().unwrap();
-            let collected = Arc::clone(&stderr);
-            let reader = std::thread::spawn(move || {
-                let mut chunk = [0u8; 4096];
-                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                    collected.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
+            let stderr = Stderr::collect(&mut child);
+            match wait_for_address(&mut child, &address_file) {
+                Ok(address) => ServeProcess { child, address, stderr: Some(stderr), _files: files },
+                Err(failure) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("neardup serve {failure}:\n{}", stderr.finish());
                 }
-            });
-            let mut served = ServeProcess {
-                child,
-                address: ([127, 0, 0, 1], 0).into(),
-                stderr,
-                reader: Some(reader),
-                _files: files,
-            };
-            served.address = served.wait_for_address(&address_file);
-            served
-        }
-
-        /// Polls for the address file every few milliseconds; panics with the server's
-        /// stderr if it exits first or is not listening within [`LISTEN_LIMIT`].
-        fn wait_for_address(&mut self, path: &Path) -> SocketAddr {
-            let deadline = Instant::now() + LISTEN_LIMIT;
-            loop {
-                if let Ok(text) = std::fs::read_to_string(path) {
-                    let temporary = path.with_file_name("address.tmp");
-                    assert!(!temporary.exists(), "the address file is renamed into place");
-                    return text.parse().unwrap_or_else(|_| panic!("not an address: {text:?}"));
-                }
-                if let Some(status) = self.child.try_wait().unwrap() {
-                    let stderr = self.finish_stderr();
-                    panic!("neardup serve exited before listening ({status}):\n{stderr}");
-                }
-                if Instant::now() >= deadline {
-                    self.kill();
-                    let stderr = self.finish_stderr();
-                    panic!("neardup serve was not listening after {LISTEN_LIMIT:?}:\n{stderr}");
-                }
-                std::thread::sleep(Duration::from_millis(5));
             }
         }
 
@@ -226,15 +191,47 @@ mod served {
             let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
             assert!(sent.success(), "kill -TERM {pid}");
             let status = self.child.wait().unwrap();
-            (status, self.finish_stderr())
+            (status, self.stderr.take().map(Stderr::finish).unwrap_or_default())
+        }
+    }
+
+    /// Polls for the address file every few milliseconds until it appears, the server
+    /// exits, or [`LISTEN_LIMIT`] passes; the error says which.
+    fn wait_for_address(child: &mut Child, path: &Path) -> Result<SocketAddr, String> {
+        let deadline = Instant::now() + LISTEN_LIMIT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                let temporary = path.with_file_name("address.tmp");
+                assert!(!temporary.exists(), "the address file is renamed into place");
+                return text.parse().map_err(|_| format!("wrote {text:?}, not an address"));
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                return Err(format!("exited before listening ({status})"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("was not listening after {LISTEN_LIMIT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A child's stderr, read on a thread of its own so that the child never blocks on
+    /// a full pipe, and kept whole for the test to show or check.
+    struct Stderr(JoinHandle<Vec<u8>>);
+
+    impl Stderr {
+        fn collect(child: &mut Child) -> Stderr {
+            let mut pipe = child.stderr.take().expect("stderr is piped");
+            Stderr(std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            }))
         }
 
-        /// Everything the server wrote to stderr, once it has exited.
-        fn finish_stderr(&mut self) -> String {
-            if let Some(reader) = self.reader.take() {
-                reader.join().unwrap();
-            }
-            self.stderr.lock().unwrap().clone()
+        /// Everything written, once the child has exited and the pipe is closed.
+        fn finish(self) -> String {
+            String::from_utf8_lossy(&self.0.join().unwrap()).into_owned()
         }
     }
 

@@ -115,37 +115,18 @@ impl ServerProcess {
             .spawn()
             .with_context(|| format!("failed to start {} serve", neardup.display()))?;
         let log = LogTail::drain(child.stderr.take().expect("stderr is piped"));
-        let mut server =
-            ServerProcess { child, address: ([127, 0, 0, 1], 0).into(), _scratch: scratch };
-        let waited = async {
-            server.address = server.wait_for_address(&address_file, deadline).await?;
-            wait_until_serving(&server.url(), deadline).await
+        let started = async {
+            let address = wait_for_address(&mut child, &address_file, deadline).await?;
+            wait_until_serving(&format!("http://{address}"), deadline).await?;
+            anyhow::Ok(address)
         };
-        if let Err(err) = waited.await {
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            bail!("{err:#}; the server's stderr ends with:\n{}", log.finish());
-        }
-        Ok(server)
-    }
-
-    /// Polls for the address file until it appears or the server exits.
-    async fn wait_for_address(&mut self, path: &Path, deadline: Instant) -> Result<SocketAddr> {
-        loop {
-            // The server writes the file through a rename: present means complete.
-            if let Ok(text) = std::fs::read_to_string(path) {
-                return text
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("{} holds no address: {text:?}", path.display()));
+        match started.await {
+            Ok(address) => Ok(ServerProcess { child, address, _scratch: scratch }),
+            Err(err) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("{err:#}; the server's stderr ends with:\n{}", log.finish())
             }
-            if let Some(status) = self.child.try_wait().context("failed to poll the server")? {
-                bail!("neardup serve exited before listening ({status})");
-            }
-            if Instant::now() >= deadline {
-                bail!("neardup serve was not listening in time");
-            }
-            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -175,6 +156,26 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Polls for the address file until it appears or the server exits.
+async fn wait_for_address(child: &mut Child, path: &Path, deadline: Instant) -> Result<SocketAddr> {
+    loop {
+        // The server writes the file through a rename: present means complete.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text
+                .trim()
+                .parse()
+                .with_context(|| format!("{} holds no address: {text:?}", path.display()));
+        }
+        if let Some(status) = child.try_wait().context("failed to poll the server")? {
+            bail!("neardup serve exited before listening ({status})");
+        }
+        if Instant::now() >= deadline {
+            bail!("neardup serve was not listening in time");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Reads the server's stderr on a thread of its own, so the server never blocks on a
 /// full pipe, keeping the last lines to quote when it fails to start.
 struct LogTail {
@@ -187,12 +188,13 @@ impl LogTail {
         let lines = Arc::new(Mutex::new(VecDeque::new()));
         let kept = Arc::clone(&lines);
         let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Bytes, not `lines()`: a line that is not UTF-8 must not stop the draining.
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
                 let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if kept.len() == LOG_TAIL_LINES {
                     kept.pop_front();
                 }
-                kept.push_back(line);
+                kept.push_back(String::from_utf8_lossy(&line).into_owned());
             }
         });
         LogTail { lines, reader }

@@ -1,6 +1,7 @@
 //! `neardup-load loadgen`: a load generator for the service, over loopback only and
-//! bounded in requests and time. When it starts the server itself it reports the time until the
-//! server's health check says SERVING (the restart time of an existing data directory).
+//! bounded in requests and time. When it starts the server itself it reports the time
+//! until the server's health check says SERVING (the restart time of an existing data
+//! directory).
 //! Phase 1 sends a corpus, repeated with id suffixes up to the requested count, through
 //! concurrent `IngestStream` calls (or unary `Ingest` clients) and reports articles/s.
 //! Phase 2 runs concurrent clients, each on its own connection, sending `Check` calls
