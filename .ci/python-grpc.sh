@@ -9,4 +9,4 @@ venv=target/python-grpc-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools grpcio-health-checking
 cargo build --release --bin neardup
-"$venv/bin/python" tests/python/test_grpc.py --binary target/release/neardup
+"$venv/bin/python" tests/python/test_grpc.py --binary "${CARGO_TARGET_DIR:-target}/release/neardup"

@@ -13,6 +13,7 @@ if [ ! -f "$corpus" ]; then
     echo "SKIPPED soak: $corpus is absent (CI always has it)"
     exit 0
 fi
-cargo build --release --bin neardup
-target/release/neardup soak --corpus "$corpus" --data-dir "$data/dd" --seconds "$seconds" \
-    --clients 64 --window 2m
+cargo build --release --bin neardup --bin neardup-load
+# neardup-load starts the neardup built next to it.
+"${CARGO_TARGET_DIR:-target}/release/neardup-load" soak --corpus "$corpus" \
+    --data-dir "$data/dd" --seconds "$seconds" --clients 64 --window 2m

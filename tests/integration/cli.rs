@@ -172,3 +172,22 @@ fn eval_agrees_with_score_py() {
     assert!(ours["f1"].as_f64().unwrap() >= 0.93, "F1 {}", ours["f1"]);
     assert_eq!(reference["same_event_false_merges"], 0);
 }
+
+/// `--help` offers what a user runs; the load tools are a developer binary of their own.
+#[test]
+fn help_lists_only_the_user_commands() {
+    let help = stdout_ok(&neardup(&["--help"]));
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    let expected: &[&str] = if cfg!(feature = "server") {
+        &["scan", "serve", "ingest", "check", "eval", "config", "compact", "help"]
+    } else {
+        &["scan", "eval", "config", "compact", "help"]
+    };
+    assert_eq!(commands, expected, "{help}");
+}

@@ -5,18 +5,16 @@
 //! cluster it was acknowledged with, and every other article fully there or absent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
-use tonic::transport::Channel;
 
+use crate::common::ServeProcess;
 use neardup::scan::input::parse_date;
 use neardup::service::convert;
-use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
+use neardup::service::pb;
 
 /// Articles taken from the corpus: enough for several kill points, few enough that the
 /// test-built (unoptimised) server gets through them in seconds.
@@ -24,48 +22,10 @@ const ARTICLES: usize = 1500;
 /// Concurrent clients per round: half stream, half call `Ingest` one at a time.
 const CLIENTS: usize = 4;
 
-/// A running `neardup serve`.
-struct Served {
-    child: Child,
-    address: String,
-}
-
-impl Served {
-    /// Starts the server on `data/` under `dir`, with the detector config `dir/config.json`.
-    fn start(dir: &Path, sync: &str) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_neardup"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--sync", sync, "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(dir.join("config.json"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("neardup serve starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut log = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let address = rest.split_whitespace().next().unwrap().to_owned();
-                // Keep draining the log so the server never blocks on a full pipe.
-                std::thread::spawn(move || lines.for_each(drop));
-                return Served { child, address };
-            }
-            log.push(line);
-        }
-        panic!("neardup serve exited before listening: {:?}\n{}", child.wait(), log.join("\n"));
-    }
-
-    async fn client(&self) -> DeduplicatorClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        DeduplicatorClient::new(channel)
-    }
+/// Starts the server on `data/` under `dir`, with the detector config `dir/config.json`.
+fn serve(dir: &Path, sync: &str) -> ServeProcess {
+    let config = dir.join("config.json");
+    ServeProcess::start(&dir.join("data"), &["--sync", sync, "--config", config.to_str().unwrap()])
 }
 
 /// Acknowledged articles: id to the cluster of its verdict.
@@ -74,7 +34,7 @@ type Acked = Arc<Mutex<BTreeMap<String, String>>>;
 /// Feeds `articles` through [`CLIENTS`] clients and SIGKILLs the server once `kill_after`
 /// verdicts came back; every verdict received (before or after the kill) is recorded.
 async fn feed_and_kill(
-    mut served: Served,
+    mut served: ServeProcess,
     articles: &[pb::Article],
     kill_after: usize,
     acked: &Acked,
@@ -124,8 +84,7 @@ async fn feed_and_kill(
         () = reached.notified() => false,
         done = &mut all_done => { done.unwrap(); true }
     };
-    served.child.kill().unwrap(); // SIGKILL
-    served.child.wait().unwrap();
+    served.kill();
     if !finished {
         all_done.await.unwrap();
     }
@@ -135,7 +94,11 @@ async fn feed_and_kill(
 /// acknowledged that are present must be complete (a retry is accepted as the same
 /// article and lands in a cluster that lists it); those are then acknowledged too.
 /// Returns the articles still absent.
-async fn verify(served: &Served, articles: &[pb::Article], acked: &Acked) -> Vec<pb::Article> {
+async fn verify(
+    served: &ServeProcess,
+    articles: &[pb::Article],
+    acked: &Acked,
+) -> Vec<pb::Article> {
     let mut client = served.client().await;
     let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (id, cluster) in acked.lock().unwrap().iter() {
@@ -254,7 +217,7 @@ async fn sigkill_of_the_server_loses_nothing_acknowledged() {
     // failures tell them apart. The last round runs until every article is answered.
     let rounds = ["always", "batch", "always", "never", "always"];
     for (round, sync) in rounds.iter().enumerate() {
-        let served = Served::start(dir.path(), sync);
+        let served = serve(dir.path(), sync);
         if round > 0 {
             remaining = verify(&served, &articles, &acked).await;
         }
@@ -271,12 +234,10 @@ async fn sigkill_of_the_server_loses_nothing_acknowledged() {
         );
         feed_and_kill(served, &remaining, kill_after, &acked).await;
     }
-    let served = Served::start(dir.path(), "always");
+    let mut served = serve(dir.path(), "always");
     let absent = verify(&served, &articles, &acked).await;
     assert!(absent.is_empty(), "the last round answered everything: {} absent", absent.len());
     assert_eq!(acked.lock().unwrap().len(), articles.len());
-    let mut child = served.child;
-    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(term.success());
-    assert!(child.wait().unwrap().success(), "clean stop after the crashes");
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "clean stop after the crashes: {status:?}\n{stderr}");
 }

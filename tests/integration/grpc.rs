@@ -3,69 +3,22 @@
 //! (`cluster` per article, publication dates), not from the server's own output.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
-use tonic::transport::Channel;
 
+use crate::common::{ServeProcess, TestServer};
 use neardup::config::ServiceConfig;
 use neardup::scan::input::parse_date;
-use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
+use neardup::service::pb;
 use neardup::service::{SERVICE_NAME, Server, convert};
 
 const KREMLIN: &str = include_str!("../../examples/kremlin.jsonl");
 /// The four-paragraph excerpt: a copy by the ground truth, but too short for Jaccard and
 /// only found by containment. Covered by its own test, `kremlin_excerpt_joins_its_story`.
 const EXCERPT: &str = "aggregator-3-excerpt";
-
-struct TestServer {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<neardup::Result<()>>,
-    /// The data directory, when the server owns a fresh one.
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestServer {
-    /// A server on a fresh data directory of its own.
-    async fn start(config: ServiceConfig) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = TestServer::start_in(config, dir.path()).await;
-        server._dir = Some(dir);
-        server
-    }
-
-    /// A server on `data_dir`, which outlives it.
-    async fn start_in(mut config: ServiceConfig, data_dir: &Path) -> TestServer {
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.store.data_dir = data_dir.to_owned();
-        let server = Server::bind(config).await.expect("server binds");
-        let address = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer { address, stop: Some(stop), task, _dir: None }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.address)).unwrap().connect().await.unwrap()
-    }
-
-    async fn client(&self) -> DeduplicatorClient<Channel> {
-        DeduplicatorClient::new(self.channel().await)
-    }
-
-    /// Triggers the graceful shutdown and waits for the server to return.
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().expect("server stops cleanly");
-    }
-}
 
 /// One article of the example with its ground-truth cluster.
 struct Truth {
@@ -580,7 +533,7 @@ async fn neardup(args: Vec<String>) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_ingest_and_check_print_verdicts() {
     let server = TestServer::start(ServiceConfig::default()).await;
-    let url = format!("http://{}", server.address);
+    let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("kremlin.jsonl");
     let kept: Vec<&str> = KREMLIN.lines().filter(|line| !line.contains(EXCERPT)).collect();
@@ -633,45 +586,20 @@ async fn cli_ingest_and_check_print_verdicts() {
     server.shutdown().await;
 }
 
-/// The binary serves, prints where, and exits 0 on SIGTERM.
+/// The binary serves, says where it listens and keeps its state, and exits 0 on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_binary_stops_cleanly_on_sigterm() {
-    use std::io::{BufRead, BufReader};
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neardup"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (address, stderr) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        let line = lines.by_ref().map(Result::unwrap).find(|l| l.contains("listening on")).unwrap();
-        assert!(line.contains("data in"), "the server says where its state is: {line}");
-        let address = line.split("listening on ").nth(1).unwrap().split(' ').next().unwrap();
-        (address.to_owned(), lines)
-    })
-    .await
-    .unwrap();
-    let mut health = tonic_health::pb::health_client::HealthClient::new(
-        Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap(),
-    );
-    let request = tonic_health::pb::HealthCheckRequest { service: SERVICE_NAME.into() };
+    let mut served = ServeProcess::start(dir.path(), &[]);
+    let mut health = HealthClient::new(served.channel().await);
+    let request = HealthCheckRequest { service: SERVICE_NAME.into() };
     assert_eq!(health.check(request).await.unwrap().into_inner().status, 1); // SERVING
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = stderr.map(Result::unwrap).collect();
-        (child.wait().unwrap(), rest)
-    })
-    .await
-    .unwrap();
-    assert!(status.0.success(), "exit status {:?}, log {:?}", status.0, status.1);
-    assert!(status.1.iter().any(|l| l.contains("stopped")), "{:?}", status.1);
+    let (status, stderr) = served.terminate();
+    assert!(status.success(), "exit status {status:?}, stderr {stderr}");
+    let listening = format!("listening on {} (data in {})", served.address(), dir.path().display());
+    assert!(stderr.contains(&listening), "the server says where its state is: {stderr}");
+    assert!(stderr.contains("neardup: stopped"), "{stderr}");
 }
 
 /// A client that stops reading its verdicts cannot hold the shutdown past the grace period.

@@ -1,7 +1,7 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
 //! files, the gRPC service in-process, the durable store on real files and processes,
-//! multi-script matching, `scan --explain`, and accuracy on the shared evaluation
-//! corpora when they are present.
+//! matching in every writing system, `scan --explain`, and accuracy on the shared
+//! evaluation corpora when they are present.
 
 mod cli;
 mod common;
@@ -12,8 +12,8 @@ mod explain;
 mod grpc;
 mod properties;
 mod scan;
-mod scripts;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod secure;
 mod store;
 mod synd;
+mod writing_systems;

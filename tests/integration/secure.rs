@@ -7,53 +7,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
+use crate::common::TestServer;
 use neardup::article::MAX_ID_BYTES;
-use neardup::config::ServiceConfig;
-use neardup::config::{LimitsConfig, TlsConfig};
+use neardup::config::{LimitsConfig, ServiceConfig, TlsConfig};
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
 use neardup::service::{SERVICE_NAME, Server};
 
 const STORY: &str = "The central bank raised its key interest rate by half a percentage point on \
     Thursday, the largest increase in two decades, and signalled that further rises were likely \
     as inflation stayed well above its target for the sixth month in a row.";
-
-struct Running {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<neardup::Result<()>>,
-    _data: tempfile::TempDir,
-}
-
-impl Running {
-    /// A server on loopback with a fresh data directory of its own.
-    async fn start(mut config: ServiceConfig) -> Running {
-        let data = tempfile::tempdir().unwrap();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.store.data_dir = data.path().to_owned();
-        let server = Server::bind(config).await.expect("server binds");
-        let address = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Running { address, stop: Some(stop), task, _data: data }
-    }
-
-    async fn plain(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.address)).unwrap().connect().await.unwrap()
-    }
-
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().expect("server stops cleanly");
-    }
-}
 
 fn article(id: &str, text: &str) -> pb::Article {
     pb::Article { id: id.into(), text: text.into(), ..Default::default() }
@@ -87,8 +53,8 @@ async fn tokens_decide_who_may_do_what() {
     )
     .unwrap();
     let config = ServiceConfig { auth_tokens: Some(tokens), ..Default::default() };
-    let server = Running::start(config).await;
-    let mut client = DeduplicatorClient::new(server.plain().await);
+    let server = TestServer::start(config).await;
+    let mut client = DeduplicatorClient::new(server.channel().await);
     let ingest = |id: &str, token: Option<&str>| {
         with_token(pb::IngestRequest { article: Some(article(id, STORY)) }, token)
     };
@@ -124,7 +90,7 @@ async fn tokens_decide_who_may_do_what() {
     assert_eq!(stats.into_inner().documents, 0);
 
     // Health and reflection stay open.
-    let channel = server.plain().await;
+    let channel = server.channel().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let request = tonic_health::pb::HealthCheckRequest { service: SERVICE_NAME.into() };
     let status = health.check(request).await.unwrap().into_inner().status;
@@ -213,15 +179,15 @@ async fn tls_check(
 async fn tls_handshake_needs_the_right_ca() {
     let pki = Pki::new();
     let config = ServiceConfig { tls: Some(pki.tls(None)), ..Default::default() };
-    let server = Running::start(config).await;
-    tls_check(server.address, Some(&pki.ca_pem), None).await.expect("client trusting the CA");
-    let no_ca = tls_check(server.address, None, None).await;
+    let server = TestServer::start(config).await;
+    tls_check(server.address(), Some(&pki.ca_pem), None).await.expect("client trusting the CA");
+    let no_ca = tls_check(server.address(), None, None).await;
     assert!(no_ca.is_err(), "a client with no CA must not trust the server");
     let (_, other_ca) = make_ca("some other CA");
-    let wrong_ca = tls_check(server.address, Some(&other_ca), None).await;
+    let wrong_ca = tls_check(server.address(), Some(&other_ca), None).await;
     assert!(wrong_ca.is_err(), "a client trusting another CA must fail");
     // A plain-text client cannot talk to a TLS server.
-    let plain = Endpoint::from_shared(format!("http://{}", server.address)).unwrap();
+    let plain = Endpoint::from_shared(server.url()).unwrap();
     let plain_call = async {
         let mut client = DeduplicatorClient::new(plain.connect().await?);
         client.stats(pb::StatsRequest {}).await.map_err(|s| s.into())
@@ -238,7 +204,7 @@ async fn mutual_tls_refuses_a_client_without_a_certificate() {
     std::fs::write(pki.path("clients.pem"), &client_ca_pem).unwrap();
     let config =
         ServiceConfig { tls: Some(pki.tls(Some(pki.path("clients.pem")))), ..Default::default() };
-    let server = Running::start(config).await;
+    let server = TestServer::start(config).await;
     let issue = |ca: &CertifiedIssuer<'static, KeyPair>| {
         let key = KeyPair::generate().unwrap();
         let cert = CertificateParams::new(vec!["ingest-worker".to_owned()])
@@ -247,12 +213,12 @@ async fn mutual_tls_refuses_a_client_without_a_certificate() {
             .unwrap();
         Identity::from_pem(cert.pem(), key.serialize_pem())
     };
-    let anonymous = tls_check(server.address, Some(&pki.ca_pem), None).await;
+    let anonymous = tls_check(server.address(), Some(&pki.ca_pem), None).await;
     assert!(anonymous.is_err(), "no client certificate must be refused");
     let (stranger_ca, _) = make_ca("not the clients CA");
-    let stranger = tls_check(server.address, Some(&pki.ca_pem), Some(issue(&stranger_ca))).await;
+    let stranger = tls_check(server.address(), Some(&pki.ca_pem), Some(issue(&stranger_ca))).await;
     assert!(stranger.is_err(), "a certificate from another CA must be refused");
-    tls_check(server.address, Some(&pki.ca_pem), Some(issue(&client_ca)))
+    tls_check(server.address(), Some(&pki.ca_pem), Some(issue(&client_ca)))
         .await
         .expect("a client certificate signed by the clients CA is accepted");
     server.shutdown().await;
@@ -288,11 +254,11 @@ async fn bad_security_settings_fail_at_bind_naming_the_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_gets_resource_exhausted_and_the_server_recovers() {
     let limits = LimitsConfig { max_in_flight: 4, hashing_queue: 2, ..Default::default() };
-    let server = Running::start(ServiceConfig { limits, ..Default::default() }).await;
+    let server = TestServer::start(ServiceConfig { limits, ..Default::default() }).await;
     // Open streams hold their slot until they end: four of them fill the server.
     let mut open = Vec::new();
     for i in 0..4 {
-        let mut client = DeduplicatorClient::new(server.plain().await);
+        let mut client = DeduplicatorClient::new(server.channel().await);
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
         sender
             .send(pb::IngestRequest { article: Some(article(&format!("s{i}"), STORY)) })
@@ -306,13 +272,13 @@ async fn a_flood_gets_resource_exhausted_and_the_server_recovers() {
         verdicts.message().await.unwrap().expect("first verdict");
         open.push((sender, verdicts));
     }
-    let mut client = DeduplicatorClient::new(server.plain().await);
+    let mut client = DeduplicatorClient::new(server.channel().await);
     let request = || pb::CheckRequest { article: Some(article("c", STORY)) };
     let refused = client.check(request()).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{}", refused.message());
     assert!(refused.message().contains("max_in_flight"));
     // Health stays answerable for probes.
-    let mut health = tonic_health::pb::health_client::HealthClient::new(server.plain().await);
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
     // Ending the streams frees the slots.
     for (sender, mut verdicts) in open {
@@ -340,8 +306,8 @@ async fn a_flood_gets_resource_exhausted_and_the_server_recovers() {
 /// with DEADLINE_EXCEEDED (client side) instead of waiting, and the server stays healthy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_deadlines_are_honoured() {
-    let server = Running::start(ServiceConfig::default()).await;
-    let mut client = DeduplicatorClient::new(server.plain().await);
+    let server = TestServer::start(ServiceConfig::default()).await;
+    let mut client = DeduplicatorClient::new(server.channel().await);
     // About 4 MB of distinct words: far more than a millisecond of hashing.
     let text: String = (0..400_000).map(|i| format!("w{i} ")).collect();
     let mut request =
@@ -364,8 +330,8 @@ async fn client_deadlines_are_honoured() {
 /// acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_through_grpc() {
-    let server = Running::start(ServiceConfig::default()).await;
-    let channel = server.plain().await;
+    let server = TestServer::start(ServiceConfig::default()).await;
+    let channel = server.channel().await;
     let mut client = DeduplicatorClient::new(channel).max_encoding_message_size(usize::MAX);
     let long_id = "i".repeat(100 * 1024);
     let at_limit = "j".repeat(MAX_ID_BYTES);
@@ -435,8 +401,8 @@ fn one_word_articles() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_one_word_articles_in_one_stream() {
     let total = one_word_articles();
-    let server = Running::start(ServiceConfig::default()).await;
-    let mut client = DeduplicatorClient::new(server.plain().await);
+    let server = TestServer::start(ServiceConfig::default()).await;
+    let mut client = DeduplicatorClient::new(server.channel().await);
     let requests = tokio_stream::iter((0..total).map(|i| pb::IngestRequest {
         article: Some(article(&format!("w{i}"), if i % 2 == 0 { "breaking" } else { "Breaking!" })),
     }));

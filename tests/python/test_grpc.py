@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -47,21 +48,36 @@ def generate_stubs(out_dir):
     return neardup_pb2, neardup_pb2_grpc
 
 
-def start_server(binary, data_dir):
-    """Starts `neardup serve` on a free port; returns the process and its address."""
+def start_server(binary, work_dir):
+    """Starts `neardup serve` on a free port; returns the process and its address.
+
+    The address comes from `--address-file`, polled every few milliseconds; stderr is
+    drained on a thread (so the server never blocks on a full pipe) and quoted if the
+    server exits first or is not listening in time.
+    """
+    address_file = work_dir / "address"
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--address-file", str(address_file),
+         "--data-dir", str(work_dir / "data")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
-    for line in proc.stderr:
-        if "listening on " in line:
-            address = line.split("listening on ", 1)[1].split()[0]
-            # Keep draining the log so the server never blocks on a full pipe.
-            threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
-            return proc, address
-    sys.exit(f"server exited before listening (status {proc.wait()})")
+    log = []
+    drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
+    drain.start()
+    deadline = time.monotonic() + 60
+    while not address_file.exists():
+        if proc.poll() is not None:
+            drain.join()
+            sys.exit(f"server exited before listening (status {proc.returncode}):\n{''.join(log)}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            drain.join()
+            sys.exit(f"server not listening after 60 s:\n{''.join(log)}")
+        time.sleep(0.005)
+    # The server renames the file into place, so it is complete once it exists.
+    return proc, address_file.read_text().strip()
 
 
 def load_kremlin(pb):
@@ -94,7 +110,7 @@ def expect_code(call, code, what):
 def run(binary):
     with tempfile.TemporaryDirectory() as stubs:
         pb, pb_grpc = generate_stubs(pathlib.Path(stubs))
-        proc, address = start_server(binary, pathlib.Path(stubs) / "data")
+        proc, address = start_server(binary, pathlib.Path(stubs))
         try:
             with grpc.insecure_channel(address) as channel:
                 drive(pb, pb_grpc, channel)

@@ -27,14 +27,6 @@ pub(crate) enum Command {
     /// every core and write one JSON line per article: {id, cluster, origin, kind,
     /// jaccard, containment}, scores against the cluster's origin.
     Scan(ScanArgs),
-    /// Score predicted clusters against ground truth (both JSONL with id and cluster):
-    /// pairwise precision, recall, F1, adjusted Rand index and origin accuracy.
-    Eval(EvalArgs),
-    /// Print the effective detector config as JSON (usable with --config).
-    Config(DetectorArgs),
-    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
-    /// the directory must not be in use). Prints a JSON report.
-    Compact(CompactArgs),
     /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
     /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
     /// article survives a crash or restart (see --sync).
@@ -48,23 +40,22 @@ pub(crate) enum Command {
     /// print one verdict per line as JSON.
     #[cfg(feature = "server")]
     Check(ClientArgs),
-    /// Measure a server over loopback: streamed ingest throughput, then Check latency
-    /// under concurrent clients. Starts its own `neardup serve` unless --server is given.
-    #[cfg(feature = "server")]
-    Loadgen(LoadgenArgs),
-    /// Soak test over loopback: starts `neardup serve` on a data directory, runs many
-    /// clients mixing streamed ingest, check and remove for a set time, samples the
-    /// server's memory, then SIGKILLs it, restarts it and checks every acknowledged
-    /// article is still there. Exits 2 on any error or loss.
-    #[cfg(feature = "server")]
-    Soak(crate::soak::SoakArgs),
+    /// Score predicted clusters against ground truth (both JSONL with id and cluster):
+    /// pairwise precision, recall, F1, adjusted Rand index and origin accuracy.
+    Eval(EvalArgs),
+    /// Print the effective detector config as JSON (usable with --config).
+    Config(DetectorArgs),
+    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
+    /// the directory must not be in use). Prints a JSON report.
+    Compact(CompactArgs),
 }
 
 /// `neardup serve`.
 #[cfg(feature = "server")]
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free one, printed at start).
+    /// Address to listen on (port 0 picks a free one, printed at start; see also
+    /// --address-file).
     #[arg(long, default_value = neardup::config::DEFAULT_LISTEN)]
     pub(crate) listen: std::net::SocketAddr,
     /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
@@ -75,6 +66,11 @@ pub(crate) struct ServeArgs {
     /// writes one from a corpus).
     #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+    /// Once the data directory is open and the port listens, write the bound HOST:PORT
+    /// to this file (whole, through a rename): how a script that started the server on
+    /// port 0 learns where it is. Give a path that does not exist yet.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) address_file: Option<PathBuf>,
     /// When an answer waits for the disk. always: after an fdatasync of its record
     /// (concurrent requests share one); batch: after the write, synced every
     /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while
@@ -207,57 +203,6 @@ pub(crate) struct ConnectArgs {
     /// File whose first line is the bearer token to send.
     #[arg(long)]
     pub(crate) token_file: Option<PathBuf>,
-}
-
-/// `neardup loadgen`.
-#[cfg(feature = "server")]
-#[derive(Debug, Args)]
-pub(crate) struct LoadgenArgs {
-    /// Corpus to send (JSONL); repeated with id suffixes until --articles are reached.
-    #[arg(long, default_value = "../shared/data/synd-dev.jsonl")]
-    pub(crate) corpus: PathBuf,
-    /// URL of a running server on this machine (loopback only). Without it, loadgen
-    /// starts `neardup serve` on a free loopback port and stops it at the end.
-    #[arg(long)]
-    pub(crate) server: Option<String>,
-    /// How to reach a secured --server.
-    #[command(flatten)]
-    pub(crate) connect: ConnectArgs,
-    /// Articles to ingest (phase 1; 0 skips it).
-    #[arg(long, default_value_t = 100_000)]
-    pub(crate) articles: usize,
-    /// Concurrent IngestStream calls sharing the articles.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) streams: usize,
-    /// Ingest with this many concurrent clients calling the unary Ingest, each on its own
-    /// connection and waiting for every answer, instead of --streams streams.
-    #[arg(long, value_name = "N")]
-    pub(crate) unary_clients: Option<usize>,
-    /// Concurrent Check clients, each on its own connection (phase 2).
-    #[arg(long, default_value_t = 16)]
-    pub(crate) clients: usize,
-    /// Check requests in total across all clients (0 skips phase 2).
-    #[arg(long, default_value_t = 50_000)]
-    pub(crate) checks: usize,
-    /// --sync of the server loadgen starts (always, batch or never).
-    #[arg(long, default_value_t = neardup::config::SyncMode::Always, value_name = "always|batch|never")]
-    pub(crate) sync: neardup::config::SyncMode,
-    /// Data directory of the server loadgen starts (kept); by default a fresh temporary
-    /// one, deleted at the end. With an existing directory the report's startup time is
-    /// its restart time.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) data_dir: Option<PathBuf>,
-    /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
-    #[arg(long, default_value_t = 120)]
-    pub(crate) max_seconds: u64,
-    /// Make each repetition of the corpus a set of new stories (every word of pass `p`
-    /// gets a suffix for `p`), so copies pile up only within a pass; by default a
-    /// repetition is an exact copy of the corpus with other ids.
-    #[arg(long)]
-    pub(crate) distinct_passes: bool,
-    /// Print the results as one JSON object instead of text.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// `neardup scan`.
@@ -424,15 +369,15 @@ pub(crate) struct DetectorArgs {
     #[arg(long)]
     pub(crate) support_containment: Option<f64>,
     /// Do not learn site chrome; every line counts.
-    #[arg(long)]
-    pub(crate) no_boilerplate: bool,
+    #[arg(long, alias = "no-boilerplate")]
+    pub(crate) no_chrome: bool,
     /// Documents of one source, mostly of different stories, that make a line that
     /// source's chrome [default: 3].
-    #[arg(long)]
-    pub(crate) boilerplate_min_docs: Option<u32>,
+    #[arg(long, alias = "boilerplate-min-docs")]
+    pub(crate) chrome_min_docs: Option<u32>,
     /// Documents over all sources that make a line chrome everywhere [default: 20].
-    #[arg(long)]
-    pub(crate) boilerplate_min_docs_global: Option<u32>,
+    #[arg(long, alias = "boilerplate-min-docs-global")]
+    pub(crate) chrome_min_docs_global: Option<u32>,
     /// Keep "million" and "mln" (and other agency abbreviations) apart.
     #[arg(long)]
     pub(crate) no_abbreviation_folding: bool,
@@ -484,13 +429,13 @@ impl DetectorArgs {
         if let Some(v) = self.support_containment {
             config.support_containment = v;
         }
-        if self.no_boilerplate {
+        if self.no_chrome {
             config.chrome.enabled = false;
         }
-        if let Some(v) = self.boilerplate_min_docs {
+        if let Some(v) = self.chrome_min_docs {
             config.chrome.min_docs_per_source = v;
         }
-        if let Some(v) = self.boilerplate_min_docs_global {
+        if let Some(v) = self.chrome_min_docs_global {
             config.chrome.min_docs_global = v;
         }
         if self.no_abbreviation_folding {

@@ -35,7 +35,7 @@ pub(crate) enum Mode {
 }
 
 /// The connection options of `--tls-ca` and `--token` or `--token-file` (its first line).
-pub(crate) fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
+fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
     let token = match (&args.token, &args.token_file) {
         (Some(token), _) => Some(token.clone()),
         (None, Some(path)) => {
@@ -48,14 +48,13 @@ pub(crate) fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
     Ok(ConnectOptions { tls_ca: args.tls_ca.clone(), token })
 }
 
-/// Connects to a server as `args` say.
-pub(crate) async fn connect(url: &str, args: &ConnectArgs) -> Result<Client> {
-    Ok(client::connect(url, &connect_options(args)?).await?)
+/// Runs `neardup ingest` or `neardup check`.
+pub(crate) fn run(args: &ClientArgs, mode: Mode) -> Result<()> {
+    crate::serve::runtime()?.block_on(send(args, mode))
 }
 
-/// Runs `neardup ingest` or `neardup check`.
-pub(crate) async fn run(args: &ClientArgs, mode: Mode) -> Result<()> {
-    let client = connect(&args.server, &args.connect).await?;
+async fn send(args: &ClientArgs, mode: Mode) -> Result<()> {
+    let client = client::connect(&args.server, &connect_options(&args.connect)?).await?;
     let (sender, articles) = mpsc::channel(READ_AHEAD);
     let inputs = args.inputs.clone();
     let (format, fields) = (args.input.format(), args.input.fields());

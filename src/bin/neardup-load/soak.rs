@@ -1,34 +1,38 @@
-//! `neardup soak`: a load and soak test over loopback, bounded in time and requests, that
-//! stops by itself. It starts `neardup serve` on a data directory, runs many clients (each
-//! on its own connection) mixing streamed ingest, checks and removes, samples the server's
-//! resident memory, then SIGKILLs the server, starts it again on the same directory and
-//! checks that every acknowledged article (not removed, and inside the time window if one
-//! is set) is still there.
+//! `neardup-load soak`: a load and soak test over loopback, bounded in time and requests,
+//! that stops by itself. It starts `neardup serve` on a data directory, runs many clients
+//! (each on its own connection) mixing streamed ingest, checks and removes, samples the
+//! server's resident memory, then SIGKILLs the server, starts it again on the same
+//! directory and checks that every acknowledged article (not removed, and inside the time
+//! window if one is set) is still there.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::args::ConnectArgs;
-use crate::loadgen::{load_corpus, nth_article, wait_until_serving};
-use crate::remote::connect;
+use crate::harness::{ServerProcess, load_corpus, memory, neardup_binary, nth_article};
+use neardup::config::parse_duration;
+use neardup::service::client::{self, Client, ConnectOptions};
 use neardup::service::{convert, pb};
+use neardup::store::now_millis;
 
-/// `neardup soak`.
+/// Longest wait for the server to serve, restoring its data directory included.
+const STARTUP_LIMIT: Duration = Duration::from_secs(600);
+
+/// `neardup-load soak`.
 #[derive(Debug, Args)]
 pub(crate) struct SoakArgs {
     /// Corpus to draw articles from (JSONL); each pass over it gets new words, so every
     /// article is a new story or a copy within its pass.
-    #[arg(long, default_value = "../shared/data/synd-dev.jsonl")]
+    #[arg(long)]
     pub(crate) corpus: PathBuf,
     /// Data directory for the server (created; reused by the restart after the kill).
     #[arg(long)]
@@ -115,41 +119,29 @@ impl Shared {
     }
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Resident set size of `pid` in bytes (Linux).
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Runs the soak and prints the report; fails when anything acknowledged is missing
 /// after the restart or any request failed.
-pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
+pub(crate) async fn run(args: &SoakArgs, neardup: Option<&Path>) -> Result<()> {
     if args.clients == 0 || args.batch == 0 {
         bail!("--clients and --batch must be at least 1");
     }
+    let window_span =
+        args.window.as_deref().map(|text| parse_duration("window", text)).transpose()?;
+    let binary = neardup_binary(neardup)?;
     let corpus = load_corpus(&args.corpus)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("failed to create {}", args.data_dir.display()))?;
-    let mut serve_args = vec!["--data-dir".to_owned(), args.data_dir.display().to_string()];
+    let mut serve_args: Vec<OsString> = vec!["--data-dir".into(), args.data_dir.clone().into()];
     if let Some(window) = &args.window {
-        serve_args.extend(["--window".to_owned(), window.clone()]);
+        serve_args.extend(["--window".into(), window.into()]);
     }
-    serve_args.extend(args.serve_arg.iter().cloned());
-    let connect_args = ConnectArgs::default();
+    serve_args.extend(args.serve_arg.iter().map(OsString::from));
+    let options = ConnectOptions::default();
 
-    let (mut server, url) = start_server(&serve_args).await?;
-    let pid = server.0.id();
-    let mut report = Report {
-        clients: args.clients,
-        rss_start_bytes: rss_bytes(pid).unwrap_or(0),
-        ..Report::default()
-    };
+    let server = ServerProcess::start(&binary, &serve_args, STARTUP_LIMIT).await?;
+    let (pid, url) = (server.pid(), server.url());
+    let rss = move || memory(pid).rss.unwrap_or(0);
+    let mut report = Report { clients: args.clients, rss_start_bytes: rss(), ..Report::default() };
     let shared = Arc::new(Shared {
         corpus,
         next_article: AtomicUsize::new(0),
@@ -173,10 +165,10 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
             let mut samples = Vec::new();
             let mut next_sample = Duration::ZERO;
             while !shared.stop.load(Ordering::Relaxed) {
-                let rss = rss_bytes(pid).unwrap_or(0);
-                peak = peak.max(rss);
+                let now = rss();
+                peak = peak.max(now);
                 if started.elapsed() >= next_sample {
-                    samples.push(rss);
+                    samples.push(now);
                     next_sample += duration / 10;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -186,7 +178,7 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
     };
     let mut tasks = Vec::new();
     for client_ix in 0..args.clients {
-        let client = connect(&url, &connect_args).await?;
+        let client = client::connect(&url, &options).await?;
         let shared = Arc::clone(&shared);
         let (batch, max) = (args.batch, args.max_requests);
         tasks.push(tokio::spawn(client_loop(client, shared, client_ix, batch, max)));
@@ -198,18 +190,17 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
     }
     report.seconds = started.elapsed().as_secs_f64();
     let (peak, samples) = sampler.await.context("sampler panicked")?;
-    report.rss_end_bytes = rss_bytes(pid).unwrap_or(0);
+    report.rss_end_bytes = rss();
     report.rss_peak_bytes = peak.max(report.rss_end_bytes);
     report.rss_samples_bytes = samples;
-    let stats = connect(&url, &connect_args).await?.stats(pb::StatsRequest {}).await?;
+    let stats = client::connect(&url, &options).await?.stats(pb::StatsRequest {}).await?;
     report.documents_before_kill = stats.into_inner().documents;
 
     // SIGKILL: no shutdown path runs, only what was made durable before each answer counts.
-    server.0.kill().context("failed to kill the server")?;
-    server.0.wait().context("failed to reap the server")?;
-    drop(server);
-    let (_restarted, url) = start_server(&serve_args).await?;
-    let mut client = connect(&url, &connect_args).await?;
+    server.kill()?;
+    let restarted = ServerProcess::start(&binary, &serve_args, STARTUP_LIMIT).await?;
+    let restarted_url = restarted.url();
+    let mut client = client::connect(&restarted_url, &options).await?;
     report.documents_after_restart =
         client.stats(pb::StatsRequest {}).await?.into_inner().documents;
 
@@ -224,13 +215,12 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
     report.acknowledged = report.ingested;
     // Under a window, articles near its edge may have expired: check only younger ones.
     let newest = kept.iter().map(|(_, at)| *at).max().unwrap_or(0);
-    let window_ms = args.window.as_deref().map(parse_window).transpose()?;
-    let oldest_checked =
-        window_ms.map_or(i64::MIN, |w| newest - w + (args.window_margin as i64) * 1000);
+    let oldest_checked = window_span
+        .map_or(i64::MIN, |w| newest - w.as_millis() as i64 + (args.window_margin as i64) * 1000);
     let expected: Vec<String> =
         kept.into_iter().filter(|(_, at)| *at >= oldest_checked).map(|(id, _)| id).collect();
     report.expected_after_restart = expected.len() as u64;
-    report.found_after_restart = verify(&url, &connect_args, expected).await?;
+    report.found_after_restart = verify(&restarted_url, &options, expected).await?;
     report.missing_after_restart = report.expected_after_restart - report.found_after_restart;
 
     let mut out = std::io::stdout().lock();
@@ -283,7 +273,7 @@ pub(crate) async fn run(args: &SoakArgs) -> Result<()> {
 /// One client: in every ten steps, six streamed batches of articles, three checks and
 /// one remove of an article it stored, until the time or request budget is spent.
 async fn client_loop(
-    mut client: neardup::service::client::Client,
+    mut client: Client,
     shared: Arc<Shared>,
     client_ix: usize,
     batch: usize,
@@ -365,61 +355,16 @@ async fn client_loop(
     shared.kept.lock().await.extend(mine);
 }
 
-/// Kills the server it holds when dropped, so an error cannot leave it running.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `neardup serve --listen 127.0.0.1:0 EXTRA...`, waits until it answers SERVING
-/// and returns it with its URL.
-async fn start_server(extra: &[String]) -> Result<(ChildGuard, String)> {
-    let exe = std::env::current_exe().context("cannot find the neardup binary")?;
-    let child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("failed to start neardup serve")?;
-    let mut guard = ChildGuard(child);
-    let stderr = guard.0.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut log = Vec::new();
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.context("failed to read the server's output")?;
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let address = rest.split_whitespace().next().unwrap_or_default().to_owned();
-            url = Some(format!("http://{address}"));
-            break;
-        }
-        log.push(line);
-    }
-    let Some(url) = url else {
-        bail!("neardup serve exited before listening:\n{}", log.join("\n"))
-    };
-    // Keep draining the server's log so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    wait_until_serving(&url, Duration::from_secs(600)).await?;
-    Ok((guard, url))
-}
-
 /// Counts how many of `ids` the restarted server holds: Remove answers `removed: true`
 /// exactly for an article that is indexed (the check consumes the data, which is done).
-async fn verify(url: &str, connect_args: &ConnectArgs, ids: Vec<String>) -> Result<u64> {
+async fn verify(url: &str, options: &ConnectOptions, ids: Vec<String>) -> Result<u64> {
     const WORKERS: usize = 16;
     let ids = Arc::new(Mutex::new(ids));
     let found = Arc::new(AtomicU64::new(0));
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let mut tasks = Vec::new();
     for _ in 0..WORKERS {
-        let mut client = connect(url, connect_args).await?;
+        let mut client = client::connect(url, options).await?;
         let (ids, found, seen) = (Arc::clone(&ids), Arc::clone(&found), Arc::clone(&seen));
         tasks.push(tokio::spawn(async move {
             loop {
@@ -437,40 +382,4 @@ async fn verify(url: &str, connect_args: &ConnectArgs, ids: Vec<String>) -> Resu
         task.await.context("verify task panicked")?.context("verification call failed")?;
     }
     Ok(found.load(Ordering::Relaxed))
-}
-
-/// `90s`, `2m`, `1h`, `7d` to milliseconds (the same units `serve --window` takes).
-fn parse_window(text: &str) -> Result<i64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().with_context(|| format!("bad window {text:?}"))?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => bail!("bad window unit in {text:?} (ms, s, m, h or d)"),
-    };
-    Ok(number * unit_ms)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_parse() {
-        assert_eq!(parse_window("90s").unwrap(), 90_000);
-        assert_eq!(parse_window("2m").unwrap(), 120_000);
-        assert_eq!(parse_window("7d").unwrap(), 7 * 86_400_000);
-        assert!(parse_window("2 weeks").is_err());
-    }
-
-    #[test]
-    fn own_rss_is_read() {
-        let rss = rss_bytes(std::process::id()).unwrap();
-        assert!(rss > 1 << 20, "{rss}");
-    }
 }

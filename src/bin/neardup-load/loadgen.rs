@@ -1,28 +1,81 @@
-//! `neardup loadgen`: a load generator for the service, over loopback only and bounded
-//! in requests and time. When it starts the server itself it reports the time until the
-//! server's health check says SERVING (the restart time of an existing data directory).
+//! `neardup-load loadgen`: a load generator for the service, over loopback only and
+//! bounded in requests and time. When it starts the server itself it reports the time
+//! until the server's health check says SERVING (the restart time of an existing data
+//! directory).
 //! Phase 1 sends a corpus, repeated with id suffixes up to the requested count, through
 //! concurrent `IngestStream` calls (or unary `Ingest` clients) and reports articles/s.
 //! Phase 2 runs concurrent clients, each on its own connection, sending `Check` calls
 //! one after another, and reports latency percentiles.
 
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsString;
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use serde::Serialize;
 use tonic::transport::Endpoint;
 
-use crate::args::LoadgenArgs;
-use crate::remote::connect;
-use neardup::scan::input::{self, Fields};
-use neardup::service::convert;
+use crate::ConnectArgs;
+use crate::harness::{
+    ScratchDir, ServerProcess, cpu_seconds, load_corpus, memory, neardup_binary, nth_article,
+};
+use neardup::service::client::{self, ConnectOptions};
 use neardup::service::pb;
+
+/// `neardup-load loadgen`.
+#[derive(Debug, Args)]
+pub(crate) struct LoadgenArgs {
+    /// Corpus to send (JSONL); repeated with id suffixes until --articles are reached.
+    #[arg(long)]
+    pub(crate) corpus: PathBuf,
+    /// URL of a running server on this machine (loopback only). Without it, loadgen
+    /// starts `neardup serve` on a free loopback port and stops it at the end.
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// How to reach a secured --server.
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// Articles to ingest (phase 1; 0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) articles: usize,
+    /// Concurrent IngestStream calls sharing the articles.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) streams: usize,
+    /// Ingest with this many concurrent clients calling the unary Ingest, each on its own
+    /// connection and waiting for every answer, instead of --streams streams.
+    #[arg(long, value_name = "N")]
+    pub(crate) unary_clients: Option<usize>,
+    /// Concurrent Check clients, each on its own connection (phase 2).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) clients: usize,
+    /// Check requests in total across all clients (0 skips phase 2).
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) checks: usize,
+    /// --sync of the server loadgen starts (always, batch or never).
+    #[arg(long, default_value_t = neardup::config::SyncMode::Always, value_name = "always|batch|never")]
+    pub(crate) sync: neardup::config::SyncMode,
+    /// Data directory of the server loadgen starts (kept); by default a fresh temporary
+    /// one, deleted at the end. With an existing directory the report's startup time is
+    /// its restart time.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Upper bound on each phase's duration in seconds; a phase stops early when reached.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) max_seconds: u64,
+    /// Make each repetition of the corpus a set of new stories (every word of pass `p`
+    /// gets a suffix for `p`), so copies pile up only within a pass; by default a
+    /// repetition is an exact copy of the corpus with other ids.
+    #[arg(long)]
+    pub(crate) distinct_passes: bool,
+    /// Print the results as one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
 
 /// What one run measured.
 #[derive(Debug, Serialize)]
@@ -67,12 +120,17 @@ struct Report {
     client_cpu_check_seconds: Option<f64>,
 }
 
-/// Runs both phases and prints the report.
-pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
+/// Runs both phases and prints the report. `neardup` is the `--neardup` binary to start
+/// when no `--server` is given.
+pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()> {
     if args.streams == 0 || args.clients == 0 || args.unary_clients == Some(0) {
         bail!("--streams, --unary-clients and --clients must be at least 1");
     }
     let corpus = load_corpus(&args.corpus)?;
+    let limit = Duration::from_secs(args.max_seconds);
+    let options = args.connect.options()?;
+    // Declared before the server so that it is deleted after the server is stopped.
+    let mut scratch_data = None;
     let mut server = None;
     let mut startup = None;
     let url = match &args.server {
@@ -81,27 +139,37 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
             url.clone()
         }
         None => {
+            let data_dir = match &args.data_dir {
+                Some(dir) => dir.clone(),
+                None => scratch_data.insert(ScratchDir::new("data")?).path().to_owned(),
+            };
+            let serve_args: Vec<OsString> = vec![
+                "--sync".into(),
+                args.sync.to_string().into(),
+                "--data-dir".into(),
+                data_dir.into(),
+            ];
             let started = Instant::now();
-            let (guard, url) = start_server(args)?;
-            server = Some(guard);
-            wait_until_serving(&url, Duration::from_secs(args.max_seconds)).await?;
+            let started_server =
+                ServerProcess::start(&neardup_binary(neardup)?, &serve_args, limit).await?;
             startup = Some(started.elapsed());
-            url
+            server.insert(started_server).url()
         }
     };
-    let limit = Duration::from_secs(args.max_seconds);
-    let server_pid = server.as_ref().map(|s| s.child.id());
-    let memory = |pid: Option<u32>| pid.map_or((None, None), memory_bytes);
-    let (rss_0, peak_0) = memory(server_pid);
+    let server_pid = server.as_ref().map(ServerProcess::pid);
+    let memory_of = |pid: Option<u32>| pid.map(memory).unwrap_or_default();
+    let after_startup = memory_of(server_pid);
     let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds);
     let me = Some(std::process::id());
     let (server_cpu_0, client_cpu_0) = (cpu(server_pid), cpu(me));
-    let (ingested, ingest_time, new_stories) = ingest_phase(&url, &corpus, args, limit).await?;
+    let (ingested, ingest_time, new_stories) =
+        ingest_phase(&url, &options, &corpus, args, limit).await?;
     let (server_cpu_1, client_cpu_1) = (cpu(server_pid), cpu(me));
-    let (rss_1, peak_1) = memory(server_pid);
-    let stats = connect(&url, &args.connect).await?.stats(pb::StatsRequest {}).await?.into_inner();
+    let after_ingest = memory_of(server_pid);
+    let stats =
+        client::connect(&url, &options).await?.stats(pb::StatsRequest {}).await?.into_inner();
     let (mut latencies, check_time) = if args.checks > 0 {
-        check_phase(&url, &corpus, args, limit).await?
+        check_phase(&url, &options, &corpus, args, limit).await?
     } else {
         (Vec::new(), Duration::ZERO)
     };
@@ -122,10 +190,10 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
     };
     let report = Report {
         startup_seconds: startup.map(|d| d.as_secs_f64()),
-        server_rss_after_startup_bytes: rss_0,
-        server_peak_rss_after_startup_bytes: peak_0,
-        server_rss_after_ingest_bytes: rss_1,
-        server_peak_rss_after_ingest_bytes: peak_1,
+        server_rss_after_startup_bytes: after_startup.rss,
+        server_peak_rss_after_startup_bytes: after_startup.peak,
+        server_rss_after_ingest_bytes: after_ingest.rss,
+        server_peak_rss_after_ingest_bytes: after_ingest.peak,
         sync: stats.sync.clone(),
         corpus_articles: corpus.len(),
         ingested,
@@ -223,101 +291,17 @@ pub(crate) async fn run(args: &LoadgenArgs) -> Result<()> {
     Ok(())
 }
 
-/// User plus system CPU seconds of process `pid`, all threads included (Linux only).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    // Clock ticks per second of /proc times; 100 on every Linux x86-64 build.
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS_PER_SECOND)
-}
-
-/// Resident and peak resident bytes of process `pid` (`VmRSS`, `VmHWM`; Linux only).
-fn memory_bytes(pid: u32) -> (Option<u64>, Option<u64>) {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return (None, None);
-    };
-    let field = |name: &str| {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
-        Some(kib * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
-    if !path.exists() {
-        bail!("corpus {} not found (the evaluation data lives in ../shared/data)", path.display());
-    }
-    let fields = Fields::default();
-    let mut out = Vec::new();
-    for input in input::open(path, None)? {
-        for span in input.spans() {
-            let record = input.parse(span, &fields)?;
-            out.push(convert::article_from_record(record));
-        }
-    }
-    if out.is_empty() {
-        bail!("corpus {} has no articles", path.display());
-    }
-    Ok(out)
-}
-
-/// Article `i` of the repeated corpus: pass `p` of the corpus gets the id suffix `#p`,
-/// and with `distinct` its words are marked so that it shares no shingle with other passes.
-pub(crate) fn nth_article(
-    corpus: &[pb::Article],
-    i: usize,
-    prefix: &str,
-    distinct: bool,
-) -> pb::Article {
-    let mut article = corpus[i % corpus.len()].clone();
-    let pass = i / corpus.len();
-    article.id = format!("{prefix}{}#{pass}", article.id);
-    if distinct && pass > 0 {
-        article.text = mark_words(&article.text, pass);
-    }
-    article
-}
-
-/// Appends a pass-specific letter suffix to every word: copies within one pass still
-/// share their words, but no two passes share a word.
-fn mark_words(text: &str, pass: usize) -> String {
-    let mut suffix = String::from("x");
-    let mut n = pass;
-    while n > 0 {
-        suffix.push(char::from(b'a' + (n % 26) as u8));
-        n /= 26;
-    }
-    let mut out = String::with_capacity(text.len() + text.len() / 2);
-    let mut in_word = false;
-    for c in text.chars() {
-        let word_char = c.is_alphanumeric();
-        if in_word && !word_char {
-            out.push_str(&suffix);
-        }
-        out.push(c);
-        in_word = word_char;
-    }
-    if in_word {
-        out.push_str(&suffix);
-    }
-    out
-}
-
 /// Streams `args.articles` articles through `args.streams` concurrent calls, each on
 /// its own connection. Returns (verdicts received, wall time, new stories).
 async fn ingest_phase(
     url: &str,
+    options: &ConnectOptions,
     corpus: &[pb::Article],
     args: &LoadgenArgs,
     limit: Duration,
 ) -> Result<(usize, Duration, usize)> {
     if let Some(unary) = args.unary_clients {
-        return unary_ingest_phase(url, corpus, args, unary, limit).await;
+        return unary_ingest_phase(url, options, corpus, args, unary, limit).await;
     }
     // Requests are built before the clock starts: the client's JSON parsing is not the
     // server's cost.
@@ -328,7 +312,7 @@ async fn ingest_phase(
     }
     let mut clients = Vec::new();
     for _ in 0..args.streams {
-        clients.push(connect(url, &args.connect).await?);
+        clients.push(client::connect(url, options).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -362,6 +346,7 @@ async fn ingest_phase(
 /// group commit is for. Returns (verdicts received, wall time, new stories).
 async fn unary_ingest_phase(
     url: &str,
+    options: &ConnectOptions,
     corpus: &[pb::Article],
     args: &LoadgenArgs,
     clients: usize,
@@ -377,7 +362,7 @@ async fn unary_ingest_phase(
     let next = Arc::new(AtomicUsize::new(0));
     let mut connected = Vec::new();
     for _ in 0..clients {
-        connected.push(connect(url, &args.connect).await?);
+        connected.push(client::connect(url, options).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -410,6 +395,7 @@ async fn unary_ingest_phase(
 /// before sending the next. Returns every latency and the wall time.
 async fn check_phase(
     url: &str,
+    options: &ConnectOptions,
     corpus: &[pb::Article],
     args: &LoadgenArgs,
     limit: Duration,
@@ -418,7 +404,7 @@ async fn check_phase(
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        clients.push(connect(url, &args.connect).await?);
+        clients.push(client::connect(url, options).await?);
     }
     let started = Instant::now();
     let deadline = started + limit;
@@ -464,80 +450,6 @@ fn ensure_loopback(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Kills the server it holds when dropped, so an error cannot leave it running, and
-/// deletes its data directory when loadgen made it.
-struct ServerGuard {
-    child: Child,
-    temporary_dir: Option<PathBuf>,
-}
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(dir) = &self.temporary_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// Starts `neardup serve` on a free loopback port and returns it with its URL, read from
-/// the line the server prints when it listens (after opening its data directory).
-fn start_server(args: &LoadgenArgs) -> Result<(ServerGuard, String)> {
-    let exe = std::env::current_exe().context("cannot find the neardup binary")?;
-    let (data_dir, temporary_dir) = match &args.data_dir {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let dir = std::env::temp_dir().join(format!("neardup-loadgen-{}", std::process::id()));
-            (dir.clone(), Some(dir))
-        }
-    };
-    let child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sync", &args.sync.to_string()])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("failed to start neardup serve")?;
-    let mut guard = ServerGuard { child, temporary_dir };
-    let stderr = guard.child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut log = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.context("failed to read the server's output")?;
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let address = rest.split_whitespace().next().unwrap_or_default().to_owned();
-            // Keep draining the server's log so it never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok((guard, format!("http://{address}")));
-        }
-        log.push(line);
-    }
-    bail!("neardup serve exited before listening:\n{}", log.join("\n"))
-}
-
-/// Polls the standard health check until the service answers SERVING.
-pub(crate) async fn wait_until_serving(url: &str, limit: Duration) -> Result<()> {
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let deadline = Instant::now() + limit;
-    let endpoint = Endpoint::from_shared(url.to_owned())?;
-    loop {
-        if let Ok(channel) = endpoint.connect().await {
-            let request = HealthCheckRequest { service: neardup::service::SERVICE_NAME.into() };
-            let answer = HealthClient::new(channel).check(request).await;
-            if answer.is_ok_and(|a| a.into_inner().status == 1) {
-                return Ok(()); // SERVING
-            }
-        }
-        if Instant::now() >= deadline {
-            bail!("the server at {url} was not SERVING within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,38 +462,5 @@ mod tests {
         for url in ["http://10.0.0.1:50051", "http://example.com:80"] {
             assert!(ensure_loopback(url).is_err(), "{url}");
         }
-    }
-
-    #[test]
-    fn cpu_time_grows_with_work() {
-        let before = cpu_seconds(std::process::id()).unwrap();
-        let started = Instant::now();
-        let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(300) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-        }
-        let after = cpu_seconds(std::process::id()).unwrap();
-        assert!(after - before >= 0.1, "{before} -> {after}");
-    }
-
-    #[test]
-    fn repeated_ids_are_unique() {
-        let corpus = vec![
-            pb::Article { id: "a".into(), ..Default::default() },
-            pb::Article { id: "b".into(), ..Default::default() },
-        ];
-        let ids: Vec<String> = (0..5).map(|i| nth_article(&corpus, i, "", false).id).collect();
-        assert_eq!(ids, ["a#0", "b#0", "a#1", "b#1", "a#2"]);
-    }
-
-    #[test]
-    fn distinct_passes_share_no_word() {
-        assert_eq!(mark_words("Putin's call, 28 Jan.", 1), "Putinxb'sxb callxb, 28xb Janxb.");
-        assert_eq!(mark_words("a", 27), "axbb");
-        let pass = |p| mark_words("the same words again", p);
-        let words = |t: String| t.split(' ').map(str::to_owned).collect::<Vec<_>>();
-        let (one, two) = (words(pass(1)), words(pass(2)));
-        assert!(one.iter().all(|w| !two.contains(w)));
-        assert_eq!(pass(3), pass(3));
     }
 }
