@@ -230,8 +230,7 @@ mod tests {
     fn golden_signature() {
         // Pins normalization, shingling, gxhash 3 and the permutation family together:
         // if this changes, stored signatures from earlier builds are no longer comparable.
-        // Changed deliberately in issue 5 (UAX #29 words, wire-abbreviation folding,
-        // line-aware normalization): TEXT's tokens did not change, so neither did this.
+        // A change here must bump the data directories' hash-scheme version.
         let fp = Fingerprinter::new(DetectorConfig::default()).unwrap().fingerprint(TEXT).unwrap();
         assert_eq!(fp.shingle_count, 14);
         assert_eq!(&fp.signature.lanes()[..8], GOLDEN);

@@ -7,10 +7,10 @@
 //! is learned online in a [`ChromeModel`] behind its own lock, held only to count an
 //! article's lines and classify them.
 //!
-//! Assignment ([`assign`]) follows the batch scan's chaining guard: a copy joins the
+//! Assignment (`assign.rs`) follows the batch scan's chaining guard: a copy joins the
 //! story of its best match only if it is also related to that story's origin, or to a
-//! majority of its earliest members. The state tables are in [`state`], the answers'
-//! types in [`verdict`].
+//! majority of its earliest members. The state tables are in `state.rs`, the answers'
+//! types in `verdict.rs`.
 
 mod assign;
 mod state;

@@ -15,7 +15,7 @@ use crate::lsh::{LshIndex, Slot};
 use super::verdict::{Match, Verdict};
 
 /// An article as a durable log keeps it: what the index needs plus the decision made
-/// when it was first ingested (see [`Detector::restore`]).
+/// when it was first ingested (see [`super::Detector::restore`]).
 #[derive(Debug, Clone, Copy)]
 pub struct StoredArticle<'a> {
     /// Article id.

@@ -114,7 +114,7 @@ impl Docs {
     }
 
     /// The normalized text of the lines left out of its fingerprint as chrome; kept only
-    /// when the scan explains ([`ScanOptions::explain`]).
+    /// when the scan explains ([`super::ScanOptions::explain`]).
     pub fn chrome(&self, doc: usize) -> &[String] {
         self.chrome.get(doc).map_or(&[], Vec::as_slice)
     }

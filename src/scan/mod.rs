@@ -9,8 +9,9 @@
 //! 4. cluster: band rows into sorted buckets, candidate pairs, verify, link strongest
 //!    first under the chaining guard, origin ([`crate::cluster::cluster_fingerprints`]).
 //!
-//! Documents are kept as columns ([`Docs`]). Writing results ([`output`]) and saving a
-//! data directory ([`save`]) live here too, so the CLI stays a thin adapter.
+//! Documents are kept as columns ([`Docs`]). Writing results ([`write_assignments`],
+//! [`write_clusters`]) and saving a data directory (`save`) live here too, so the CLI
+//! stays a thin adapter.
 
 mod docs;
 pub mod input;

@@ -3,7 +3,7 @@
 //! and any Rust program that talks to `neardup serve` connect through [`connect`], so a
 //! secured server is reached the same way everywhere.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tonic::Status;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -20,6 +20,16 @@ pub struct ConnectOptions {
     pub tls_ca: Option<PathBuf>,
     /// Bearer token sent with every call.
     pub token: Option<String>,
+}
+
+impl ConnectOptions {
+    /// Takes the token from the first line of the file at `path` (a token on the
+    /// command line is visible to other local users in the process list).
+    pub fn with_token_file(self, path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let token = text.lines().next().unwrap_or_default().to_owned();
+        Ok(ConnectOptions { token: Some(token), ..self })
+    }
 }
 
 /// A client of the service that sends the bearer token (if any) with every call.

@@ -1,12 +1,13 @@
 //! The gRPC service behind `neardup serve` (`neardup.v1.Deduplicator`), with the standard
 //! health service and server reflection (v1 and v1alpha) next to it. A thin adapter:
-//! each RPC converts the request ([`convert`]), calls the [`AsyncDetector`] that wraps the
+//! each RPC (`rpc.rs`) converts the request ([`convert`]), calls the async detector
+//! (`async_detector.rs`, fingerprinting on the rayon pool) that wraps the
 //! [`crate::store::DurableDetector`], converts back and maps errors to statuses
 //! (`status.rs`). Every accepted change is in the data directory's log before it is
-//! acknowledged; a restart restores the index from there.
-//! In front of every route: TLS (optional mutual TLS), bearer-token scopes (`auth.rs`)
-//! and limits on concurrency (`limits.rs`, tonic's per-connection limits, the engine's
-//! hashing queue).
+//! acknowledged; a restart restores the index from there. In front of every route: TLS
+//! (optional mutual TLS), bearer-token scopes ([`auth`]) and limits on concurrency
+//! (`limits.rs`, tonic's per-connection limits, the hashing queue). [`client`] is the
+//! other end: how the CLI and any Rust program connect.
 
 mod async_detector;
 pub mod auth;

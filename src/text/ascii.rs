@@ -256,8 +256,8 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::unicode::{unicode_path, unicode_path_by_line};
-    use crate::text::{Normalized, normalize, normalize_lines_into};
+    use crate::text::normalize;
+    use crate::text::unicode::{assert_matches_by_line, unicode_path};
 
     #[test]
     fn ascii_fast_path_matches_unicode_path() {
@@ -294,10 +294,7 @@ mod tests {
             text in "(-{0,3}[a-zA-Z]{0,70}[_.'1]?[a-z0-9]{0,70}_?[ \n]){0,8}",
             fold in proptest::bool::ANY,
         ) {
-            let options = TextOptions { fold_abbreviations: fold };
-            let mut fast = Normalized::default();
-            normalize_lines_into(&text, options, &mut fast);
-            proptest::prop_assert_eq!(fast.text, unicode_path_by_line(&text, options));
+            assert_matches_by_line(&text, fold);
         }
 
         #[test]

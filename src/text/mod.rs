@@ -315,7 +315,6 @@ fn memchr_space(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::unicode::unicode_path_by_line;
     use super::*;
 
     /// `text` normalized one line at a time through the per-line path.
@@ -385,10 +384,7 @@ mod tests {
             text in "[a-zA-Z0-9 _:.,;'\\-\"\n]{0,300}",
             fold in proptest::bool::ANY,
         ) {
-            let options = TextOptions { fold_abbreviations: fold };
-            let mut fast = Normalized::default();
-            normalize_lines_into(&text, options, &mut fast);
-            proptest::prop_assert_eq!(fast.text, unicode_path_by_line(&text, options));
+            unicode::assert_matches_by_line(&text, fold);
         }
     }
 
@@ -404,10 +400,7 @@ mod tests {
         ];
         for text in cases {
             for fold in [false, true] {
-                let options = TextOptions { fold_abbreviations: fold };
-                let mut fast = Normalized::default();
-                normalize_lines_into(text, options, &mut fast);
-                assert_eq!(fast.text, unicode_path_by_line(text, options), "{text:?}");
+                unicode::assert_matches_by_line(text, fold);
             }
         }
     }

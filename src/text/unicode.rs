@@ -233,6 +233,16 @@ pub(super) fn unicode_path_by_line(text: &str, options: TextOptions) -> String {
     lines.join(" ")
 }
 
+/// Checks that the driver's whole-text path normalizes `text` as the Unicode path does
+/// line by line.
+#[cfg(test)]
+pub(super) fn assert_matches_by_line(text: &str, fold: bool) {
+    let options = TextOptions { fold_abbreviations: fold };
+    let mut fast = super::Normalized::default();
+    super::normalize_lines_into(text, options, &mut fast);
+    assert_eq!(fast.text, unicode_path_by_line(text, options), "{text:?}, fold {fold}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

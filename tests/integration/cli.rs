@@ -168,7 +168,7 @@ fn eval_agrees_with_score_py() {
     for key in ["docs", "true_clusters", "pred_clusters", "missing"] {
         assert_eq!(ours[key], reference[key], "{key}");
     }
-    // Issue 2's bar for the default settings.
+    // The accuracy bar the default settings must clear on this sample.
     assert!(ours["f1"].as_f64().unwrap() >= 0.93, "F1 {}", ours["f1"]);
     assert_eq!(reference["same_event_false_merges"], 0);
 }

@@ -1,5 +1,5 @@
 //! `scan` learns chrome batch by batch in a first reading pass and normalizes every text
-//! again to sign it in a second (issue 6: no normalized text is kept between the passes).
+//! again to sign it in a second (no normalized text is kept between the passes).
 //! Its result must be the one of learning chrome from the whole corpus with every text in
 //! memory and signing after, computed here from the library's parts.
 

@@ -5,9 +5,10 @@
 
 mod harness;
 mod loadgen;
+#[path = "../shared.rs"]
+mod shared;
 mod soak;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,44 +59,18 @@ struct ConnectArgs {
 
 impl ConnectArgs {
     fn options(&self) -> Result<ConnectOptions> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(token), _) => Some(token.clone()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("failed to read {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().to_owned())
-            }
-            (None, None) => None,
-        };
-        Ok(ConnectOptions { tls_ca: self.tls_ca.clone(), token })
+        let options = ConnectOptions { tls_ca: self.tls_ca.clone(), token: self.token.clone() };
+        match &self.token_file {
+            Some(path) if self.token.is_none() => Ok(options.with_token_file(path)?),
+            _ => Ok(options),
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("neardup-load: {err:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// A report cut short by its reader (`| head`) is not a failure.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    shared::init_logging("error");
+    shared::exit_code("neardup-load", run(cli))
 }
 
 fn run(cli: Cli) -> Result<()> {

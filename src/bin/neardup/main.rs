@@ -9,8 +9,9 @@ mod remote;
 mod scan;
 #[cfg(feature = "server")]
 mod serve;
+#[path = "../shared.rs"]
+mod shared;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -25,29 +26,8 @@ fn main() -> ExitCode {
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "error" };
     #[cfg(not(feature = "server"))]
     let default_level = "error";
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("neardup: {err:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Output cut short by its reader (`neardup scan | head`) is not a failure.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    shared::init_logging(default_level);
+    shared::exit_code("neardup", run(cli))
 }
 
 fn run(cli: Cli) -> Result<()> {

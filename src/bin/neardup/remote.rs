@@ -36,16 +36,11 @@ pub(crate) enum Mode {
 
 /// The connection options of `--tls-ca` and `--token` or `--token-file` (its first line).
 fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
-    let token = match (&args.token, &args.token_file) {
-        (Some(token), _) => Some(token.clone()),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("failed to read {}", path.display()))?;
-            Some(text.lines().next().unwrap_or_default().to_owned())
-        }
-        (None, None) => None,
-    };
-    Ok(ConnectOptions { tls_ca: args.tls_ca.clone(), token })
+    let options = ConnectOptions { tls_ca: args.tls_ca.clone(), token: args.token.clone() };
+    match &args.token_file {
+        Some(path) if args.token.is_none() => Ok(options.with_token_file(path)?),
+        _ => Ok(options),
+    }
 }
 
 /// Runs `neardup ingest` or `neardup check`.
