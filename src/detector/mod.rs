@@ -104,18 +104,6 @@ impl Detector {
         self.check_signed(article, &signed)
     }
 
-    /// [`Detector::check`] with the fingerprint already computed. Without the article's
-    /// lines and shingle set, chrome is not left out and containment is not sampled:
-    /// prefer [`Detector::sign_article`] and [`Detector::check_signed`].
-    pub fn check_fingerprint(
-        &self,
-        article: &Article<'_>,
-        fingerprint: &Fingerprint,
-    ) -> Result<Verdict> {
-        article.validate()?;
-        self.label(article, fingerprint, None, Vec::new())
-    }
-
     /// [`Detector::check`] of an article signed with [`Detector::sign_article`].
     pub fn check_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
         article.validate()?;
@@ -206,17 +194,6 @@ impl Detector {
     /// The stored verdict when `article` was ingested before with the same text.
     fn retried(&self, article: &Article<'_>, text_hash: u64) -> Result<Option<Verdict>> {
         self.read().stored_verdict(self, article.id, text_hash)
-    }
-
-    /// [`Detector::ingest`] with the fingerprint and text hash already computed (bulk
-    /// loads and replays compute them in parallel).
-    pub fn ingest_fingerprint(
-        &self,
-        article: &Article<'_>,
-        text_hash: u64,
-        fingerprint: &Fingerprint,
-    ) -> Result<Verdict> {
-        self.store(article, text_hash, fingerprint, None)
     }
 
     fn store(
@@ -612,22 +589,6 @@ mod tests {
             let expected = if joins { CopyKind::PartialCopy } else { CopyKind::NewStory };
             assert_eq!(verdict.kind, expected);
         }
-    }
-
-    #[test]
-    fn check_fingerprint_equals_check() {
-        let detector = Detector::new(DetectorConfig::default()).unwrap();
-        detector.ingest(&article("a", STORY, 1)).unwrap();
-        let copy = format!("{STORY} Reporting by the desk.");
-        let probe = article("x", &copy, 2);
-        let fingerprint = detector.fingerprinter().fingerprint(&copy).unwrap();
-        let verdict = detector.check_fingerprint(&probe, &fingerprint).unwrap();
-        assert_eq!(verdict, detector.check(&probe).unwrap());
-        assert_eq!(verdict.kind, CopyKind::Duplicate);
-        assert!(matches!(
-            detector.check_fingerprint(&article("", &copy, 2), &fingerprint),
-            Err(Error::InvalidInput { field: "id", .. })
-        ));
     }
 
     #[test]

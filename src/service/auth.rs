@@ -19,11 +19,11 @@ use tower::{Layer, Service};
 use crate::error::{Error, Result};
 
 /// Shortest token accepted: anything shorter can be guessed.
-pub const MIN_TOKEN_BYTES: usize = 16;
+pub(crate) const MIN_TOKEN_BYTES: usize = 16;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// `Check`, `GetCluster`, `Stats`: read only.
     Check,
     /// `Ingest`, `IngestStream`: store articles.
@@ -62,7 +62,7 @@ impl Scope {
 /// The scope a gRPC method needs, or `None` for the open services (health, reflection).
 /// Methods of our service that are not listed (added later) need `admin`: a new RPC is
 /// closed until someone decides otherwise.
-pub fn required_scope(path: &str) -> Option<Scope> {
+pub(crate) fn required_scope(path: &str) -> Option<Scope> {
     if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
         return None;
     }
@@ -76,7 +76,7 @@ pub fn required_scope(path: &str) -> Option<Scope> {
 
 /// The known tokens, as SHA-256 digests with their scopes.
 #[derive(Clone, Default)]
-pub struct TokenTable {
+pub(crate) struct TokenTable {
     entries: Vec<([u8; 32], u8)>,
 }
 
@@ -90,7 +90,7 @@ impl fmt::Debug for TokenTable {
 impl TokenTable {
     /// Parses a token file: one `token scope[,scope]` per line, `#` comments and blank
     /// lines ignored. Errors name the line, never the token.
-    pub fn parse(text: &str) -> Result<TokenTable> {
+    pub(crate) fn parse(text: &str) -> Result<TokenTable> {
         let bad = |line: usize, reason: &str| {
             Error::config("auth_tokens", format!("line {line}: {reason}"))
         };
@@ -135,19 +135,18 @@ impl TokenTable {
     }
 
     /// Number of tokens.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// True when there is no token.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Decides a request from its `authorization` header value: `UNAUTHENTICATED` when
     /// it has no bearer token or an unknown one, `PERMISSION_DENIED` when the token lacks
     /// `needed`.
-    pub fn authorize(&self, authorization: Option<&[u8]>, needed: Scope) -> Result<(), Status> {
+    pub(crate) fn authorize(
+        &self,
+        authorization: Option<&[u8]>,
+        needed: Scope,
+    ) -> Result<(), Status> {
         let Some(token) = authorization.and_then(bearer) else {
             return Err(Status::unauthenticated("missing bearer token (authorization header)"));
         };

@@ -5,12 +5,12 @@
 //! [`crate::store::DurableDetector`], converts back and maps errors to statuses
 //! (`status.rs`). Every accepted change is in the data directory's log before it is
 //! acknowledged; a restart restores the index from there. In front of every route: TLS
-//! (optional mutual TLS), bearer-token scopes ([`auth`]) and limits on concurrency
+//! (optional mutual TLS), bearer-token scopes (`auth.rs`) and limits on concurrency
 //! (`limits.rs`, tonic's per-connection limits, the hashing queue). [`client`] is the
 //! other end: how the CLI and any Rust program connect.
 
 mod async_detector;
-pub mod auth;
+mod auth;
 pub mod client;
 pub mod convert;
 mod limits;

@@ -189,7 +189,7 @@ impl Recovered {
     /// decision (log order fixes origin tie-breaks). Records are decoded in parallel and
     /// their lanes borrowed straight from the mapped log; the LSH index is built band by
     /// band on every core.
-    pub fn restore_into(&self, detector: &Detector) -> Result<()> {
+    pub(crate) fn restore_into(&self, detector: &Detector) -> Result<()> {
         const CHUNK: usize = 1 << 16;
         detector.reserve(self.len());
         for chunk in self.replayed.live.chunks(CHUNK) {
@@ -245,7 +245,7 @@ impl Recovered {
     }
 
     /// Calls `each(id, time_key)` for every live article, in log order.
-    pub fn for_each_live(&self, mut each: impl FnMut(&str, i64)) {
+    pub(crate) fn for_each_live(&self, mut each: impl FnMut(&str, i64)) {
         for live in &self.replayed.live {
             each(recover::insert_at(&self.scanned, live).id, live.time_key);
         }
@@ -447,7 +447,7 @@ impl Store {
     }
 
     /// Appends a tombstone for `id`.
-    pub fn append_remove(&self, id: &str) -> Result<Ticket> {
+    pub(crate) fn append_remove(&self, id: &str) -> Result<Ticket> {
         check_field("id", id)?;
         let ticket = self.inner.writer.append(&Record::Remove { id })?;
         self.inner.records.fetch_add(1, Ordering::Relaxed);
@@ -455,28 +455,28 @@ impl Store {
     }
 
     /// A ticket that resolves once every record appended so far is durable.
-    pub fn barrier(&self) -> Ticket {
+    pub(crate) fn barrier(&self) -> Ticket {
         self.inner.writer.barrier()
     }
 
     /// Counts `n` more dead records (removed or expired articles, tombstones) towards
     /// the automatic compaction threshold.
-    pub fn note_dead(&self, n: u64) {
+    pub(crate) fn note_dead(&self, n: u64) {
         self.inner.dead.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Newest article time ever accepted.
-    pub fn watermark(&self) -> Option<i64> {
+    pub(crate) fn watermark(&self) -> Option<i64> {
         *lock(&self.inner.watermark)
     }
 
     /// Articles with a time key below this are outside the window (`i64::MIN` without one).
-    pub fn cutoff(&self) -> i64 {
+    pub(crate) fn cutoff(&self) -> i64 {
         recover::cutoff(self.watermark(), self.inner.config.window_millis())
     }
 
     /// Whether dead records passed the configured share of the log.
-    pub fn should_compact(&self) -> bool {
+    pub(crate) fn should_compact(&self) -> bool {
         let dead = self.inner.dead.load(Ordering::Relaxed);
         let records = self.inner.records.load(Ordering::Relaxed).max(1);
         dead >= self.inner.config.compact_min_dead

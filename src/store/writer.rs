@@ -87,11 +87,6 @@ impl Ticket {
         shared.failed.get().map(|reason| Err(Error::StoreFailed { reason: reason.clone() }))
     }
 
-    /// Whether the record is acknowledged already.
-    pub fn is_done(&self) -> bool {
-        self.shared.is_none() || matches!(self.poll_state(), Some(Ok(())))
-    }
-
     /// Blocks until the record is durable (or the log failed).
     pub fn wait(self) -> Result<()> {
         let Some(shared) = self.shared.clone() else { return Ok(()) };
