@@ -1,4 +1,4 @@
-//! Boilerplate (site chrome) learning: lines that recur across many documents of
+//! Site chrome learning: lines that recur across many documents of
 //! different stories are chrome ("Subscribe to our channel", "Leave a Comment",
 //! copyright lines), and are left out of the shingles used for matching.
 //!

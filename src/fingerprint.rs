@@ -166,7 +166,7 @@ impl Fingerprinter {
         self.sign_without(prepared, chrome_lines)
     }
 
-    /// The lines of `prepared` that `model` classifies as chrome (none when boilerplate
+    /// The lines of `prepared` that `model` classifies as chrome (none when chrome
     /// learning is off).
     pub fn chrome_lines(&self, prepared: &PreparedText, model: &ChromeModel) -> Vec<u32> {
         if !self.config.chrome.enabled {

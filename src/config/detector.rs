@@ -31,11 +31,11 @@ pub const DEFAULT_SUPPORT_CONTAINMENT: f64 = 0.4;
 /// Members per cluster the chaining guard compares.
 pub const DEFAULT_SUPPORT_SAMPLE: usize = 8;
 /// Documents of one source, mostly of different stories, that make a line its chrome.
-pub const DEFAULT_BOILERPLATE_MIN_DOCS_PER_SOURCE: u32 = 3;
+pub const DEFAULT_CHROME_MIN_DOCS_PER_SOURCE: u32 = 3;
 /// Documents over all sources, mostly of different stories, that make a line chrome.
-pub const DEFAULT_BOILERPLATE_MIN_DOCS_GLOBAL: u32 = 20;
+pub const DEFAULT_CHROME_MIN_DOCS_GLOBAL: u32 = 20;
 /// Lines the chrome model tracks at most.
-pub const DEFAULT_BOILERPLATE_CAPACITY: usize = 1 << 20;
+pub const DEFAULT_CHROME_CAPACITY: usize = 1 << 20;
 
 /// All detection settings. Construct with [`Default`] and adjust, then call
 /// [`DetectorConfig::validate`]; every consumer assumes a validated config.
@@ -124,9 +124,9 @@ impl Default for ChromeConfig {
     fn default() -> Self {
         ChromeConfig {
             enabled: true,
-            min_docs_per_source: DEFAULT_BOILERPLATE_MIN_DOCS_PER_SOURCE,
-            min_docs_global: DEFAULT_BOILERPLATE_MIN_DOCS_GLOBAL,
-            capacity: DEFAULT_BOILERPLATE_CAPACITY,
+            min_docs_per_source: DEFAULT_CHROME_MIN_DOCS_PER_SOURCE,
+            min_docs_global: DEFAULT_CHROME_MIN_DOCS_GLOBAL,
+            capacity: DEFAULT_CHROME_CAPACITY,
         }
     }
 }

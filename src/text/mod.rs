@@ -1,7 +1,7 @@
 //! Text normalization and tokenization: raw article text to a canonical string of
 //! tokens separated by single spaces, line by line. Shingles are then plain byte ranges
 //! of that string, so no per-shingle strings are ever built; the line structure is kept
-//! so that boilerplate lines can be left out (see [`crate::chrome`]).
+//! so that chrome lines can be left out (see [`crate::chrome`]).
 //!
 //! Rules, per line of the input:
 //! - NFKC (skipped when the quick check says the line is already NFKC), then words by
