@@ -44,6 +44,9 @@ pub fn cluster_fingerprints(
 
 /// [`cluster_fingerprints`] over signatures stored one after another in `all_lanes`
 /// (`num_perm` lanes each) with their shingle counts `sizes`.
+///
+/// Ties anywhere (bucket order, link order, origin) break by slot, so slots must follow
+/// input order; the answer then depends on nothing but the data, not on threads.
 pub(crate) fn cluster_signatures(
     config: &DetectorConfig,
     all_lanes: &[u32],

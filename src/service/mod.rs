@@ -44,7 +44,7 @@ pub mod pb {
         tonic::include_file_descriptor_set!("neardup_descriptor");
 }
 
-type DedupServer = pb::deduplicator_server::DeduplicatorServer<rpc::Rpc>;
+type DedupServer = pb::deduplicator_server::DeduplicatorServer<rpc::DeduplicatorService>;
 
 /// The full gRPC service name, as health checks and reflection know it.
 pub const SERVICE_NAME: &str = <DedupServer as NamedService>::NAME;
@@ -122,7 +122,7 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         let mut stopped = stop_signal.clone();
         let engine = Arc::clone(&self.engine);
-        let dedup = rpc::Rpc::new(self.engine, self.config.clone(), stop_signal);
+        let dedup = rpc::DeduplicatorService::new(self.engine, self.config.clone(), stop_signal);
         let dedup =
             DedupServer::new(dedup).max_decoding_message_size(self.config.max_message_bytes);
         let on_shutdown = async move {

@@ -31,19 +31,19 @@ const STREAM_ACK_DEPTH: usize = 256;
 
 /// The service state shared by every request.
 #[derive(Debug)]
-pub(crate) struct Rpc {
+pub(crate) struct DeduplicatorService {
     engine: Arc<AsyncDetector>,
     config: ServiceConfig,
     stopping: watch::Receiver<bool>,
 }
 
-impl Rpc {
+impl DeduplicatorService {
     pub(crate) fn new(
         engine: Arc<AsyncDetector>,
         config: ServiceConfig,
         stopping: watch::Receiver<bool>,
     ) -> Self {
-        Rpc { engine, config, stopping }
+        DeduplicatorService { engine, config, stopping }
     }
 
     fn ensure_running(&self) -> Result<(), Status> {
@@ -67,7 +67,7 @@ type PendingPrepare = Pin<Box<dyn Future<Output = Result<PendingIngest, Status>>
 type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
 
 #[tonic::async_trait]
-impl Deduplicator for Rpc {
+impl Deduplicator for DeduplicatorService {
     async fn ingest(
         &self,
         request: Request<IngestRequest>,
@@ -263,7 +263,7 @@ mod tests {
         config.store.data_dir = dir.path().to_owned();
         let engine = Arc::new(AsyncDetector::open(&config).unwrap());
         let (stop, stopping) = watch::channel(false);
-        let dedup = Rpc::new(engine, config, stopping);
+        let dedup = DeduplicatorService::new(engine, config, stopping);
         let ingest = || Request::new(IngestRequest { article: article("a") });
         assert!(dedup.ingest(ingest()).await.is_ok());
         stop.send(true).unwrap();
