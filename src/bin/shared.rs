@@ -1,8 +1,43 @@
-//! What both binaries (`neardup` and the `neardup-load` developer tool) do around their
-//! commands: log to stderr, and turn a command's outcome into an exit code.
+//! What both binaries (`neardup` and the `neardup-load` developer tool) share around
+//! their commands: how a client reaches a secured server, logging to stderr, and turning
+//! a command's outcome into an exit code.
 
 use std::io::IsTerminal;
+#[cfg(feature = "server")]
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// TLS and credentials of the commands that talk to a server.
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ConnectArgs {
+    /// PEM CA certificate to verify the server with (use an https:// URL).
+    #[arg(long)]
+    pub(crate) tls_ca: Option<PathBuf>,
+    /// Bearer token to send (visible to other local users in the process list; prefer
+    /// --token-file).
+    #[arg(long, conflicts_with = "token_file")]
+    pub(crate) token: Option<String>,
+    /// File whose first line is the bearer token to send.
+    #[arg(long)]
+    pub(crate) token_file: Option<PathBuf>,
+}
+
+#[cfg(feature = "server")]
+impl ConnectArgs {
+    /// The library's connection options: `--tls-ca`, and the token of `--token` or of
+    /// `--token-file`.
+    pub(crate) fn options(&self) -> anyhow::Result<neardup::service::client::ConnectOptions> {
+        let options = neardup::service::client::ConnectOptions {
+            tls_ca: self.tls_ca.clone(),
+            token: self.token.clone(),
+        };
+        match &self.token_file {
+            Some(path) if self.token.is_none() => Ok(options.with_token_file(path)?),
+            _ => Ok(options),
+        }
+    }
+}
 
 /// Logs to stderr at `RUST_LOG`'s filter, or else at `default_level`; the library only
 /// emits events, the binary decides where they go.

@@ -269,7 +269,8 @@ impl Run<'_> {
     /// the chrome model (`learn`, returned) or signs each batch at once. Returns the
     /// units of the valid records, in order.
     fn read_pass(&mut self, learn: bool) -> Result<(Vec<u32>, Option<ChromeModel>)> {
-        let config = self.config().clone();
+        // `fingerprinter` is a shared reference: its config stays usable as `self` changes.
+        let config = self.fingerprinter.config();
         let mut shards: Vec<ChromeModel> = if learn {
             (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect()
         } else {

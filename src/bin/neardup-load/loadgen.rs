@@ -20,10 +20,10 @@ use clap::Args;
 use serde::Serialize;
 use tonic::transport::Endpoint;
 
-use crate::ConnectArgs;
 use crate::harness::{
     ScratchDir, ServerProcess, cpu_seconds, load_corpus, memory, neardup_binary, nth_article,
 };
+use crate::shared::ConnectArgs;
 use neardup::service::client::{self, ConnectOptions};
 use neardup::service::pb;
 

@@ -13,9 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-
-use neardup::service::client::ConnectOptions;
+use clap::{Parser, Subcommand};
 
 /// Load and soak tests for `neardup serve`, over loopback only.
 #[derive(Debug, Parser)]
@@ -40,31 +38,6 @@ enum Command {
     /// it, restart it and check every acknowledged article is still there. Exits 2 on
     /// any error or loss.
     Soak(soak::SoakArgs),
-}
-
-/// TLS and credentials for a secured `--server`.
-#[derive(Debug, Clone, Default, Args)]
-struct ConnectArgs {
-    /// PEM CA certificate to verify the server with (use an https:// URL).
-    #[arg(long)]
-    tls_ca: Option<PathBuf>,
-    /// Bearer token to send (visible to other local users in the process list; prefer
-    /// --token-file).
-    #[arg(long, conflicts_with = "token_file")]
-    token: Option<String>,
-    /// File whose first line is the bearer token to send.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-}
-
-impl ConnectArgs {
-    fn options(&self) -> Result<ConnectOptions> {
-        let options = ConnectOptions { tls_ca: self.tls_ca.clone(), token: self.token.clone() };
-        match &self.token_file {
-            Some(path) if self.token.is_none() => Ok(options.with_token_file(path)?),
-            _ => Ok(options),
-        }
-    }
 }
 
 fn main() -> ExitCode {

@@ -183,26 +183,10 @@ pub(crate) struct ClientArgs {
     pub(crate) server: String,
     /// How to reach a secured server.
     #[command(flatten)]
-    pub(crate) connect: ConnectArgs,
+    pub(crate) connect: crate::shared::ConnectArgs,
     /// How to read the inputs.
     #[command(flatten)]
     pub(crate) input: InputArgs,
-}
-
-/// TLS and credentials of the client commands.
-#[cfg(feature = "server")]
-#[derive(Debug, Clone, Default, Args)]
-pub(crate) struct ConnectArgs {
-    /// PEM CA certificate to verify the server with (use an https:// URL).
-    #[arg(long)]
-    pub(crate) tls_ca: Option<PathBuf>,
-    /// Bearer token to send (visible to other local users in the process list; prefer
-    /// --token-file).
-    #[arg(long, conflicts_with = "token_file")]
-    pub(crate) token: Option<String>,
-    /// File whose first line is the bearer token to send.
-    #[arg(long)]
-    pub(crate) token_file: Option<PathBuf>,
 }
 
 /// `neardup scan`.

@@ -13,9 +13,9 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::args::{ClientArgs, ConnectArgs};
+use crate::args::ClientArgs;
 use neardup::scan::input::{self, Fields, Format};
-use neardup::service::client::{self, Client, ConnectOptions};
+use neardup::service::client::{self, Client};
 use neardup::service::convert;
 use neardup::service::pb;
 
@@ -34,22 +34,13 @@ pub(crate) enum Mode {
     Check,
 }
 
-/// The connection options of `--tls-ca` and `--token` or `--token-file` (its first line).
-fn connect_options(args: &ConnectArgs) -> Result<ConnectOptions> {
-    let options = ConnectOptions { tls_ca: args.tls_ca.clone(), token: args.token.clone() };
-    match &args.token_file {
-        Some(path) if args.token.is_none() => Ok(options.with_token_file(path)?),
-        _ => Ok(options),
-    }
-}
-
 /// Runs `neardup ingest` or `neardup check`.
 pub(crate) fn run(args: &ClientArgs, mode: Mode) -> Result<()> {
     crate::serve::runtime()?.block_on(send(args, mode))
 }
 
 async fn send(args: &ClientArgs, mode: Mode) -> Result<()> {
-    let client = client::connect(&args.server, &connect_options(&args.connect)?).await?;
+    let client = client::connect(&args.server, &args.connect.options()?).await?;
     let (sender, articles) = mpsc::channel(READ_AHEAD);
     let inputs = args.inputs.clone();
     let (format, fields) = (args.input.format(), args.input.fields());
