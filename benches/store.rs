@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use neardup::chrome::LineProfile;
 use neardup::config::{StoreConfig, SyncMode};
 use neardup::detector::StoredArticle;
 use neardup::fingerprint::Fingerprint;
@@ -73,6 +74,8 @@ fn synth(dir: &Path, n: usize) {
     let mut writer = BulkWriter::create(dir, &config).unwrap();
     let mut rng = Rng(0x5eed);
     let mut origins: Vec<(String, Signature)> = Vec::new();
+    // A sketch as long as a 300-shingle article's, cut to each article's shingle count.
+    let sketch: Vec<u16> = (0..300u16).map(|v| v * 200).collect();
     for i in 0..n {
         let id = format!("synthetic-{i:07}@outlet{}.example", i % 20);
         // 60% new stories, 40% copies of a recent one (as in synd-dev).
@@ -103,12 +106,13 @@ fn synth(dir: &Path, n: usize) {
             text_hash: rng.next(),
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
+            sketch: &sketch[..(fingerprint.shingle_count as usize).min(sketch.len())],
             kind,
             cluster_id: &cluster,
         };
         writer.append(&article, 1_700_000_000_000 + i as i64 * 1000).unwrap();
     }
-    let written = writer.finish().unwrap();
+    let written = writer.finish(None).unwrap();
     println!("synth: {written} articles in {:.1} s", started.elapsed().as_secs_f64());
 }
 
@@ -161,6 +165,13 @@ fn commit(records: usize) {
             .map(|t| {
                 let (store, fingerprint) = (Arc::clone(&store), Arc::clone(&fingerprint));
                 std::thread::spawn(move || {
+                    // What a 300-shingle, 20-line article's record carries besides lanes.
+                    let sketch: Vec<u16> = (0..300u16).map(|v| v * 200).collect();
+                    let profile = LineProfile {
+                        source: 1,
+                        lines: (1..=20).map(|l| l * 0x9e37_79b9_7f4a_7c15).collect(),
+                        story: 7,
+                    };
                     for i in (t..total).step_by(threads) {
                         let id = format!("article-{i:08}");
                         let article = StoredArticle {
@@ -170,10 +181,15 @@ fn commit(records: usize) {
                             text_hash: i as u64,
                             lanes: fingerprint.signature.lanes(),
                             shingle_count: fingerprint.shingle_count,
+                            sketch: &sketch,
                             kind: CopyKind::NewStory,
                             cluster_id: &id,
                         };
-                        store.append_insert(&article, i as i64).unwrap().wait().unwrap();
+                        store
+                            .append_insert(&article, Some(&profile), i as i64)
+                            .unwrap()
+                            .wait()
+                            .unwrap();
                     }
                 })
             })

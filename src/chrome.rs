@@ -67,13 +67,14 @@ pub struct LineProfile {
 }
 
 impl LineProfile {
+    /// The key of `source` in [`LineProfile::source`].
+    pub fn source_key(source: &str) -> u64 {
+        if source.trim().is_empty() { 0 } else { gxhash64(source.as_bytes(), SOURCE_SEED).max(1) }
+    }
+
     /// The profile of a normalized document from `source` (empty for none).
     pub fn new(source: &str, normalized: &Normalized) -> Self {
-        let source = if source.trim().is_empty() {
-            0
-        } else {
-            gxhash64(source.as_bytes(), SOURCE_SEED).max(1)
-        };
+        let source = Self::source_key(source);
         let mut lines = Vec::with_capacity(normalized.line_count());
         let mut longest = (0usize, 0u64);
         for (line, &continues) in normalized.lines().zip(normalized.continuations()) {

@@ -26,6 +26,7 @@ pub(crate) use link::cluster_signatures;
 #[cfg(feature = "scan")]
 pub(crate) use sample::SampledContainment;
 pub use sample::ShingleSample;
+pub use sample::{MAX_SKETCH, shingle_sketch, sketch_containment};
 #[cfg(feature = "scan")]
 pub(crate) use sample::{ScanSamples, ShingleSets};
 pub(crate) use sample::{needs_sampling, sampled_containment};

@@ -63,6 +63,52 @@ pub(crate) fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
     count_common(minima, shingles) as f64 / minima.len() as f64
 }
 
+/// Most entries a [`shingle_sketch`] keeps: 2 KiB for an article of any length.
+pub const MAX_SKETCH: usize = 1024;
+
+/// What the online detector keeps of a stored article's shingle set, so that the
+/// containment of a shorter newcomer in it can be measured rather than estimated from
+/// signatures: the distinct top 16 bits of the shingles' low 32 (sorted), at most
+/// [`MAX_SKETCH`] of them, the smallest first. Two bytes a shingle instead of four,
+/// at the cost of a false match rate of `len / 65536` that [`sketch_containment`]
+/// corrects for.
+pub fn shingle_sketch(shingles: &[u32]) -> Box<[u16]> {
+    let mut sketch: Vec<u16> = shingles.iter().map(|&s| (s >> 16) as u16).collect();
+    sketch.dedup();
+    sketch.truncate(MAX_SKETCH);
+    sketch.into_boxed_slice()
+}
+
+/// Containment of a document with shingle set `shingles` (low 32 bits, sorted) in the
+/// document `sketch` was made from: the share of its shingles inside the sketch's
+/// range found in the sketch, less the expected false matches.
+pub fn sketch_containment(shingles: &[u32], sketch: &[u16]) -> f64 {
+    let top = if sketch.len() < MAX_SKETCH { u16::MAX } else { sketch[sketch.len() - 1] };
+    let (mut tested, mut found, mut at) = (0usize, 0usize, 0usize);
+    let mut last = None;
+    for &shingle in shingles {
+        let key = (shingle >> 16) as u16;
+        if key > top {
+            break;
+        }
+        if last == Some(key) {
+            continue;
+        }
+        last = Some(key);
+        tested += 1;
+        while at < sketch.len() && sketch[at] < key {
+            at += 1;
+        }
+        found += usize::from(at < sketch.len() && sketch[at] == key);
+    }
+    if tested == 0 {
+        return 0.0;
+    }
+    let false_rate = sketch.len() as f64 / (f64::from(top) + 1.0);
+    let share = found as f64 / tested as f64;
+    ((share - false_rate) / (1.0 - false_rate).max(f64::EPSILON)).clamp(0.0, 1.0)
+}
+
 /// Elements of sorted `small` present in sorted `large` (both distinct). Both advance
 /// together: `large` is skipped a block at a time, and within a block the place of the
 /// next element is the count of smaller entries, a compare the compiler vectorizes,
@@ -122,6 +168,10 @@ impl ShingleSets {
     pub(crate) fn push(&mut self, shingles: &[u32]) {
         self.shingles.extend_from_slice(shingles);
         self.ends.push(self.shingles.len());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
     }
 
     pub(crate) fn get(&self, doc: usize) -> &[u32] {

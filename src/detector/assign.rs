@@ -5,13 +5,16 @@
 //! origin or to enough of its earliest members; else the next match's story; else a
 //! story of its own. Two existing stories are never merged.
 
-use crate::cluster::{CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment};
+use crate::cluster::{
+    CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment, sketch_containment,
+};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::lsh::Slot;
+use crate::minhash::estimate_intersection;
 
 use super::Detector;
-use super::state::{State, entry_fingerprint};
+use super::state::{Labelled, State, entry_fingerprint};
 use super::verdict::Verdict;
 
 /// The containment bands take at most this many (newest) members of a bucket: a bucket
@@ -45,7 +48,8 @@ impl State {
         let config = detector.config();
         let stored = entry_fingerprint(self, config, slot);
         let (_, matches) = self.matches(detector, &stored, None, Some(slot));
-        Ok(Some(self.verdict(config, id, entry.kind, matches, Some(entry.cluster))))
+        let to = Labelled { id, fingerprint: &stored, sample: None };
+        Ok(Some(self.verdict(detector, &to, entry.kind, matches, Some(entry.cluster))))
     }
 
     /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
@@ -65,8 +69,29 @@ impl State {
         let estimate =
             Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
         let Some(sample) = sample else { return estimate };
-        if stored_size > size || !needs_sampling(config, &estimate, size, stored_size) {
+        if !needs_sampling(config, &estimate, size, stored_size) {
             return estimate;
+        }
+        if stored_size > size {
+            // The stored text is the longer: look the new text's shingles up in what is
+            // kept of its set; without that, the lanes where each side is lower still
+            // say how much of the new text lies outside it.
+            let sketch = &self.entry(slot).sketch;
+            if !sketch.is_empty() {
+                let contained = sketch_containment(&sample.shingles, sketch);
+                return Similarity::from_containment(contained, size, stored_size);
+            }
+            let shared = estimate_intersection(
+                fingerprint.signature.lanes(),
+                size,
+                stored_lanes,
+                stored_size,
+            );
+            return Similarity::from_containment(
+                shared / f64::from(size.max(1)),
+                size,
+                stored_size,
+            );
         }
         let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
         let contained = sampled_containment(&minima, &sample.shingles);

@@ -19,13 +19,13 @@ mod verdict;
 use std::sync::RwLock;
 
 use crate::article::{Article, text_hash};
-use crate::chrome::ChromeModel;
-use crate::cluster::{CopyKind, ShingleSample, Similarity};
+use crate::chrome::{ChromeModel, LineProfile};
+use crate::cluster::{CopyKind, ShingleSample, Similarity, shingle_sketch};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, PreparedText};
 use crate::lsh::{LshIndex, Slot};
-use state::{Entry, State};
+use state::{Entry, Labelled, State};
 
 pub use state::StoredArticle;
 pub use verdict::{ClusterView, DetectorStats, Match, Member, Verdict};
@@ -40,6 +40,10 @@ pub struct Detector {
 /// An article after the text stage, ready to be labelled: made by
 /// [`Detector::sign_article`] without the index lock (the service does it off its async
 /// runtime), then given to [`Detector::ingest_signed`] or [`Detector::check_signed`].
+///
+/// It is signed under the chrome model as it stood then; an ingest counts its lines in
+/// the model when it commits and signs again in the rare case that this changes which
+/// lines are chrome, so the outcome depends only on the order of commits.
 #[derive(Debug, Clone)]
 pub struct SignedArticle {
     /// Signature of the lines that are not chrome.
@@ -50,6 +54,23 @@ pub struct SignedArticle {
     sample: ShingleSample,
     /// Lines left out as chrome (normalized text).
     pub chrome_ignored: Vec<String>,
+    /// The normalized text and its line profile, kept to learn from and to sign again.
+    prepared: PreparedText,
+    /// The lines the model classified as chrome when it was signed.
+    classified: Vec<u32>,
+}
+
+impl SignedArticle {
+    /// The line profile the chrome model learns from when the article is ingested: what
+    /// a durable log keeps to learn again on replay.
+    pub fn profile(&self) -> &LineProfile {
+        &self.prepared.profile
+    }
+
+    /// What the detector keeps of the shingle set (see [`shingle_sketch`]).
+    pub fn sketch(&self) -> Box<[u16]> {
+        shingle_sketch(&self.sample.shingles)
+    }
 }
 
 impl std::fmt::Debug for Detector {
@@ -100,7 +121,7 @@ impl Detector {
     /// Labels `article` against the index without storing it (nor learning from it).
     pub fn check(&self, article: &Article<'_>) -> Result<Verdict> {
         article.validate()?;
-        let signed = self.sign_article(article, false)?;
+        let signed = self.sign_article(article)?;
         self.check_signed(article, &signed)
     }
 
@@ -122,14 +143,14 @@ impl Detector {
         sample: Option<&ShingleSample>,
         chrome_ignored: Vec<String>,
     ) -> Result<Verdict> {
-        let config = self.config();
         let state = self.read();
         let (_, matches) = state.matches(self, fingerprint, sample, None);
         let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
             Some((kind, story)) => (kind, Some(story)),
             None => (CopyKind::NewStory, None),
         };
-        let mut verdict = state.verdict(config, article.id, kind, matches, story);
+        let to = Labelled { id: article.id, fingerprint, sample };
+        let mut verdict = state.verdict(self, &to, kind, matches, story);
         verdict.chrome_ignored = chrome_ignored;
         Ok(verdict)
     }
@@ -139,43 +160,94 @@ impl Detector {
     /// is [`Error::DuplicateId`].
     pub fn ingest(&self, article: &Article<'_>) -> Result<Verdict> {
         article.validate()?;
-        if let Some(mut verdict) = self.retried(article, text_hash(article.text))? {
-            // Report the chrome the stored fingerprint left out, without learning twice.
-            verdict.chrome_ignored = self.sign_article(article, false)?.chrome_ignored;
-            return Ok(verdict);
-        }
-        let signed = self.sign_article(article, true)?;
+        let signed = self.sign_article(article)?;
         self.ingest_signed(article, &signed)
     }
 
-    /// [`Detector::ingest`] of an article signed with [`Detector::sign_article`] (with
-    /// `learn` set).
+    /// [`Detector::ingest`] of an article signed with [`Detector::sign_article`]. The
+    /// chrome model learns from the article here, when it is stored, in the order of
+    /// stores (a retry learns nothing).
     pub fn ingest_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
-        let mut verdict =
-            self.store(article, signed.text_hash, &signed.fingerprint, Some(&signed.sample))?;
-        verdict.chrome_ignored = signed.chrome_ignored.clone();
-        Ok(verdict)
+        self.commit(article, signed).map(|(verdict, _)| verdict)
     }
 
-    /// The text stage of [`Detector::ingest`] and [`Detector::check`]: normalizes, counts
-    /// the article's lines in the chrome model when `learn` (ingest does, check does not),
-    /// classifies chrome and signs what is left. Takes only the chrome model's lock, and
-    /// only to count and classify.
-    pub fn sign_article(&self, article: &Article<'_>, learn: bool) -> Result<SignedArticle> {
-        let fingerprinter = &self.fingerprinter;
-        let prepared: PreparedText = fingerprinter.prepare(article.text, article.source)?;
-        let chrome_lines = if !self.config().chrome.enabled {
-            Vec::new()
-        } else if learn {
-            let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
-            model.observe(&prepared.profile);
-            fingerprinter.chrome_lines(&prepared, &model)
-        } else {
-            let model = self.chrome.read().unwrap_or_else(|e| e.into_inner());
-            fingerprinter.chrome_lines(&prepared, &model)
+    /// [`Detector::ingest_signed`], also giving back the article as stored when learning
+    /// from it made it sign again (what a durable log must record).
+    pub(crate) fn commit(
+        &self,
+        article: &Article<'_>,
+        signed: &SignedArticle,
+    ) -> Result<(Verdict, Option<SignedArticle>)> {
+        article.validate()?;
+        let config = self.config();
+        let mut state = self.write();
+        if let Some(mut verdict) = state.stored_verdict(self, article.id, signed.text_hash)? {
+            verdict.chrome_ignored = signed.chrome_ignored.clone();
+            return Ok((verdict, None));
+        }
+        let resigned = self.learn(signed);
+        let signed = resigned.as_ref().unwrap_or(signed);
+        let fingerprint = &signed.fingerprint;
+        let sample = Some(&signed.sample);
+        let (_, matches) = state.matches(self, fingerprint, sample, None);
+        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+            Some(joined) => joined,
+            None => (CopyKind::NewStory, state.new_story(article.id)),
         };
+        let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
+        state.insert(config, article, signed.text_hash, fingerprint, sketch, kind, story);
+        let to = Labelled { id: article.id, fingerprint, sample };
+        let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
+        verdict.chrome_ignored = signed.chrome_ignored.clone();
+        drop(state);
+        Ok((verdict, resigned))
+    }
+
+    /// Counts `signed`'s lines in the chrome model; when that changes which of its lines
+    /// are chrome, the article signed again under the updated model.
+    fn learn(&self, signed: &SignedArticle) -> Option<SignedArticle> {
+        if !self.config().chrome.enabled {
+            return None;
+        }
+        let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
+        model.observe(&signed.prepared.profile);
+        let classified = self.fingerprinter.chrome_lines(&signed.prepared, &model);
+        drop(model);
+        (classified != signed.classified)
+            .then(|| self.sign_prepared(signed.prepared.clone(), classified, signed.text_hash))
+    }
+
+    /// Counts a stored article's lines in the chrome model without labelling anything:
+    /// how a durable log replays what the model learned from articles it holds.
+    pub fn observe_chrome(&self, profile: &LineProfile) {
+        if self.config().chrome.enabled {
+            self.chrome.write().unwrap_or_else(|e| e.into_inner()).observe(profile);
+        }
+    }
+
+    /// The text stage of [`Detector::ingest`] and [`Detector::check`]: normalizes,
+    /// classifies chrome under the current model and signs what is left. Takes only the
+    /// chrome model's read lock.
+    pub fn sign_article(&self, article: &Article<'_>) -> Result<SignedArticle> {
+        let prepared: PreparedText = self.fingerprinter.prepare(article.text, article.source)?;
+        let classified = if self.config().chrome.enabled {
+            let model = self.chrome.read().unwrap_or_else(|e| e.into_inner());
+            self.fingerprinter.chrome_lines(&prepared, &model)
+        } else {
+            Vec::new()
+        };
+        Ok(self.sign_prepared(prepared, classified, text_hash(article.text)))
+    }
+
+    fn sign_prepared(
+        &self,
+        prepared: PreparedText,
+        classified: Vec<u32>,
+        text_hash: u64,
+    ) -> SignedArticle {
+        let fingerprinter = &self.fingerprinter;
+        let signed = fingerprinter.sign_without(&prepared, classified.clone());
         let lines: Vec<&str> = prepared.normalized.lines().collect();
-        let signed = fingerprinter.sign_without(&prepared, chrome_lines);
         let chrome_ignored =
             signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect();
         let sample = ShingleSample::new(
@@ -183,39 +255,14 @@ impl Detector {
             &signed.shingles,
             signed.fingerprint.signature.lanes(),
         );
-        Ok(SignedArticle {
+        SignedArticle {
             fingerprint: signed.fingerprint,
-            text_hash: text_hash(article.text),
+            text_hash,
             sample,
             chrome_ignored,
-        })
-    }
-
-    /// The stored verdict when `article` was ingested before with the same text.
-    fn retried(&self, article: &Article<'_>, text_hash: u64) -> Result<Option<Verdict>> {
-        self.read().stored_verdict(self, article.id, text_hash)
-    }
-
-    fn store(
-        &self,
-        article: &Article<'_>,
-        text_hash: u64,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
-    ) -> Result<Verdict> {
-        article.validate()?;
-        let config = self.config();
-        let mut state = self.write();
-        if let Some(verdict) = state.stored_verdict(self, article.id, text_hash)? {
-            return Ok(verdict);
+            prepared,
+            classified,
         }
-        let (_, matches) = state.matches(self, fingerprint, sample, None);
-        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
-            Some(joined) => joined,
-            None => (CopyKind::NewStory, state.new_story(article.id)),
-        };
-        state.insert(config, article, text_hash, fingerprint, kind, story);
-        Ok(state.verdict(config, article.id, kind, matches, Some(story)))
     }
 
     /// Removes an article; returns whether it was indexed.
@@ -248,12 +295,18 @@ impl Detector {
         true
     }
 
-    /// The cluster named `cluster_id` with every member.
-    pub fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
+    /// The story that `id` names, with every member: `id` is any member's id or the
+    /// story's own id (which stays the story's name after its founder is removed). A
+    /// member's id wins when both match, as the id of a live article is what a caller
+    /// most likely holds.
+    pub fn cluster(&self, id: &str) -> Result<ClusterView> {
         let config = self.config();
         let state = self.read();
-        let not_found = || Error::NotFound { what: "cluster", id: cluster_id.to_owned() };
-        let story_ix = state.story_of(cluster_id).ok_or_else(not_found)?;
+        let not_found = || Error::NotFound { what: "story", id: id.to_owned() };
+        let story_ix = match state.slot_of(id) {
+            Some(slot) => state.entry(slot).cluster,
+            None => state.story_of(id).ok_or_else(not_found)?,
+        };
         let story = state.stories[story_ix as usize].as_ref().ok_or_else(not_found)?;
         let origin = state.origin(story);
         let origin_entry = state.entry(origin);
@@ -635,6 +688,7 @@ mod tests {
                     text_hash: text_hash(text),
                     lanes: fingerprint.signature.lanes(),
                     shingle_count: fingerprint.shingle_count,
+                    sketch: &[],
                     kind: verdict.kind,
                     cluster_id: &verdict.cluster_id,
                 })
@@ -656,6 +710,7 @@ mod tests {
             text_hash: 0,
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
+            sketch: &[],
             kind: CopyKind::NewStory,
             cluster_id: "c",
         };

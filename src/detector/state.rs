@@ -5,7 +5,7 @@
 //! source interner.
 
 use crate::article::{Article, NO_DATE, validate_id};
-use crate::cluster::{CopyKind, Similarity, origin_key};
+use crate::cluster::{CopyKind, ShingleSample, Similarity, origin_key};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -30,6 +30,9 @@ pub struct StoredArticle<'a> {
     pub lanes: &'a [u32],
     /// Distinct shingles of its text.
     pub shingle_count: u32,
+    /// What is kept of its shingle set ([`crate::cluster::shingle_sketch`]; empty when
+    /// `sampled_containment` is off).
+    pub sketch: &'a [u16],
     /// The kind it was given.
     pub kind: CopyKind,
     /// The cluster it joined (or founded).
@@ -47,8 +50,17 @@ pub(super) struct Entry {
     pub(super) seq: u64,
     pub(super) text_hash: u64,
     pub(super) shingle_count: u32,
+    /// See [`crate::cluster::shingle_sketch`].
+    pub(super) sketch: Box<[u16]>,
     pub(super) kind: CopyKind,
     pub(super) cluster: u32,
+}
+
+/// The article a verdict is about: its id and what it is compared by.
+pub(super) struct Labelled<'a> {
+    pub(super) id: &'a str,
+    pub(super) fingerprint: &'a Fingerprint,
+    pub(super) sample: Option<&'a ShingleSample>,
 }
 
 pub(super) struct Story {
@@ -186,18 +198,32 @@ impl State {
         }
         let story = match self.story_of(stored.cluster_id) {
             Some(story) => story,
-            None => self.new_story(stored.cluster_id),
+            None => self.found_story(stored.cluster_id.into()),
         };
         let article =
             Article { id: stored.id, text: "", source: stored.source, published: stored.published };
-        let signature = (stored.lanes, stored.shingle_count);
+        let signature = (stored.lanes, stored.shingle_count, stored.sketch.into());
         let (hash, kind) = (stored.text_hash, stored.kind);
         slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
         Ok(())
     }
 
+    /// A new story named after its founding article. Should a story of that name
+    /// exist (its founder was removed and the id used again), the new one is named
+    /// `founder#2` (or `#3`, ...), so that one name never stands for two stories.
     pub(super) fn new_story(&mut self, founder: &str) -> u32 {
-        let story = Story { id: founder.into(), members: Vec::new(), earliest: Vec::new() };
+        let mut name: Box<str> = founder.into();
+        let mut n = 2;
+        while self.story_of(&name).is_some() {
+            name = format!("{founder}#{n}").into();
+            n += 1;
+        }
+        self.found_story(name)
+    }
+
+    /// A new story named exactly `name` (a restored one keeps the name it had).
+    pub(super) fn found_story(&mut self, name: Box<str>) -> u32 {
+        let story = Story { id: name, members: Vec::new(), earliest: Vec::new() };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);
@@ -209,7 +235,8 @@ impl State {
             }
         };
         let stories = &self.stories;
-        self.story_by_id.insert(founder, ix, |ix| story_id(stories, ix));
+        let name = story_id(stories, ix).expect("just stored");
+        self.story_by_id.insert(name, ix, |ix| story_id(stories, ix));
         ix
     }
 
@@ -219,10 +246,11 @@ impl State {
         article: &Article<'_>,
         text_hash: u64,
         fingerprint: &Fingerprint,
+        sketch: Box<[u16]>,
         kind: CopyKind,
         story: u32,
     ) -> Slot {
-        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count);
+        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count, sketch);
         let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
         self.lsh.insert(slot, fingerprint.signature.lanes());
         if let Some(view) = &mut self.containment {
@@ -237,7 +265,7 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        (lanes, shingle_count): (&[u32], u32),
+        (lanes, shingle_count, sketch): (&[u32], u32, Box<[u16]>),
         kind: CopyKind,
         story: u32,
     ) -> Slot {
@@ -256,6 +284,7 @@ impl State {
             seq: self.next_seq,
             text_hash,
             shingle_count,
+            sketch,
             kind,
             cluster: story,
         });
@@ -274,42 +303,62 @@ impl State {
         slot
     }
 
+    /// The verdict on `to`, labelled `kind` in `story` (none for a check that found
+    /// no story) with `matches` best first. Names the match that put it in the story
+    /// (the best one there) and scores it against the story's origin.
     pub(super) fn verdict(
         &self,
-        config: &DetectorConfig,
-        id: &str,
+        detector: &super::Detector,
+        to: &Labelled<'_>,
         kind: CopyKind,
         matches: Vec<(Slot, Similarity)>,
         story: Option<u32>,
     ) -> Verdict {
+        let config = detector.config();
+        let story_ix = story;
         let story = story.and_then(|ix| self.stories[ix as usize].as_ref());
-        let (cluster_id, origin_id) = match story {
-            Some(story) => (story.id.to_string(), self.entry(self.origin(story)).id.to_string()),
-            None => (id.to_owned(), id.to_owned()),
+        let (cluster_id, origin_id, to_origin) = match story {
+            Some(story) => {
+                let origin = self.origin(story);
+                let origin_entry = self.entry(origin);
+                let to_origin = (&*origin_entry.id != to.id)
+                    .then(|| self.similarity_to(detector, to.fingerprint, to.sample, origin));
+                (story.id.to_string(), origin_entry.id.to_string(), to_origin)
+            }
+            None => (to.id.to_owned(), to.id.to_owned(), None),
+        };
+        let to_match = |(slot, sim): &(Slot, Similarity)| {
+            let entry = self.entry(*slot);
+            Match {
+                id: entry.id.to_string(),
+                source: self.source(entry).to_owned(),
+                jaccard: sim.jaccard,
+                containment: sim.containment,
+                containment_rev: sim.containment_rev,
+            }
+        };
+        let link = match kind {
+            CopyKind::NewStory => None,
+            _ => matches.iter().find(|(slot, _)| Some(self.entry(*slot).cluster) == story_ix),
         };
         let best = matches.first().map(|(_, sim)| *sim);
+        let to_origin = to_origin.unwrap_or(Similarity {
+            jaccard: 1.0,
+            containment: 1.0,
+            containment_rev: 1.0,
+        });
         Verdict {
-            id: id.to_owned(),
+            id: to.id.to_owned(),
             kind,
             cluster_id,
             origin_id,
+            link: link.map(to_match),
+            origin_jaccard: to_origin.jaccard,
+            origin_containment: to_origin.containment,
             best_jaccard: best.map_or(0.0, |s| s.jaccard),
             best_containment: best.map_or(0.0, |s| s.containment_of_shorter()),
             chrome_ignored: Vec::new(),
-            matches: matches
-                .into_iter()
-                .take(config.max_matches)
-                .map(|(slot, sim)| {
-                    let entry = self.entry(slot);
-                    Match {
-                        id: entry.id.to_string(),
-                        source: self.source(entry).to_owned(),
-                        jaccard: sim.jaccard,
-                        containment: sim.containment,
-                        containment_rev: sim.containment_rev,
-                    }
-                })
-                .collect(),
+            matches: matches.iter().take(config.max_matches).map(to_match).collect(),
         }
     }
 }

@@ -29,10 +29,21 @@ pub struct Verdict {
     pub id: String,
     /// New story, duplicate or partial copy.
     pub kind: CopyKind,
-    /// The story this article belongs to (named after its first indexed member).
+    /// The story this article belongs to: its stable id, the id of the article that
+    /// founded it (see [`crate::Detector::cluster`]).
     pub cluster_id: String,
     /// The story's earliest published member.
     pub origin_id: String,
+    /// The stored article that put this one in its story, with the scores that
+    /// decided its kind (none for a new story).
+    #[serde(default)]
+    pub link: Option<Match>,
+    /// Estimated Jaccard to the origin (1 for the origin itself).
+    #[serde(default)]
+    pub origin_jaccard: f64,
+    /// Estimated share of this article contained in the origin (1 for the origin itself).
+    #[serde(default)]
+    pub origin_containment: f64,
     /// Copies found, best first.
     pub matches: Vec<Match>,
     /// Jaccard of the best match (0 for a new story).

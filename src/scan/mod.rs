@@ -115,11 +115,25 @@ pub struct ScanReport {
     pub sign_seconds: f64,
     /// Lines learned as chrome over the whole corpus and left out of fingerprints.
     pub chrome_lines: u64,
+    /// The chrome model learned from the corpus (none with chrome learning off).
+    pub chrome: Option<ChromeModel>,
+    /// Each document's shingle set (with `sampled_containment`), for
+    /// [`ScanReport::sketch`].
+    samples: ShingleSets,
     /// Wall-clock seconds of the whole scan (without writing output).
     pub seconds: f64,
 }
 
 impl ScanReport {
+    /// What the online detector keeps of document `doc`'s shingle set
+    /// ([`crate::cluster::shingle_sketch`]); empty without `sampled_containment`.
+    pub fn sketch(&self, doc: usize) -> Box<[u16]> {
+        if self.samples.len() <= doc {
+            return Box::default();
+        }
+        crate::cluster::shingle_sketch(self.samples.get(doc))
+    }
+
     /// Number of valid documents.
     pub fn len(&self) -> usize {
         self.docs.len()
@@ -224,9 +238,9 @@ pub fn scan(
     options.report(Progress::Pass { name, number: 1, of: passes, bytes });
     let (valid, chrome) = run.read_pass(learn)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
-    if let Some(chrome) = chrome {
+    if let Some(chrome) = &chrome {
         options.report(Progress::Pass { name: "signing", number: 2, of: 2, bytes });
-        run.sign_pass(&valid, &chrome)?;
+        run.sign_pass(&valid, chrome)?;
     }
     let Run { docs, samples, chrome_lines, invalid, .. } = run;
     drop(valid);
@@ -238,6 +252,8 @@ pub fn scan(
     options.report(Progress::Done);
     Ok(ScanReport {
         chrome_lines,
+        chrome,
+        samples,
         docs,
         assignments,
         invalid,

@@ -10,7 +10,9 @@ use crate::error::Result;
 use super::ScanReport;
 
 /// Writes the scanned articles and their batch clusters as a data directory that
-/// `neardup serve --data-dir` opens; returns the number of articles written.
+/// `neardup serve --data-dir` opens, with the chrome model the scan learned; returns the
+/// number of articles written. Each story keeps the scan's name for it (its origin's
+/// id), and the server goes on recognising the chrome the scan did.
 pub fn save(
     report: &ScanReport,
     config: &DetectorConfig,
@@ -20,6 +22,7 @@ pub fn save(
     let mut writer = crate::store::BulkWriter::create(dir, config)?;
     for (ix, assignment) in report.assignments.iter().enumerate() {
         let docs = &report.docs;
+        let sketch = report.sketch(ix);
         let article = crate::detector::StoredArticle {
             id: docs.id(ix),
             source: docs.source(ix).unwrap_or(""),
@@ -27,10 +30,11 @@ pub fn save(
             text_hash: docs.text_hash(ix),
             lanes: docs.lanes(ix),
             shingle_count: docs.shingle_count(ix),
+            sketch: &sketch,
             kind: report.kind(ix, config),
             cluster_id: docs.id(assignment.origin),
         };
         writer.append(&article, ingested_at)?;
     }
-    writer.finish()
+    writer.finish(report.chrome.as_ref())
 }

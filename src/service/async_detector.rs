@@ -17,8 +17,7 @@ use crate::detector::{ClusterView, SignedArticle, Verdict};
 use crate::error::{Error, Result};
 use crate::store::{DurableDetector, DurableStats, Ingested, now_millis};
 
-/// An article through the text stage (chrome learned and left out, signed), ready to be
-/// stored.
+/// An article through the text stage (chrome left out, signed), ready to be stored.
 #[derive(Debug)]
 pub(crate) struct PendingIngest {
     article: OwnedArticle,
@@ -58,27 +57,19 @@ impl AsyncDetector {
         self
     }
 
-    /// Signs the article on the rayon pool (chrome learned when `learn`, the ingest
-    /// path). When the hashing queue has room the work starts at once, before the future
+    /// Signs the article on the rayon pool under the chrome model as it stands (the
+    /// model learns from it at commit). When the hashing queue has room the work starts at once, before the future
     /// is first polled, so a stream can have many in flight; otherwise the future waits
     /// for room. Takes no index lock, so many requests can prepare while others commit.
     pub(crate) fn prepare(
         &self,
         article: OwnedArticle,
     ) -> impl Future<Output = Result<PendingIngest>> + Send + 'static {
-        self.prepare_with(article, true)
-    }
-
-    fn prepare_with(
-        &self,
-        article: OwnedArticle,
-        learn: bool,
-    ) -> impl Future<Output = Result<PendingIngest>> + Send + 'static {
         let durable = Arc::clone(&self.durable);
         let work = move |permit: OwnedSemaphorePermit| {
             off_runtime(move || {
                 let _slot = permit; // freed when the article is signed
-                let signed = durable.detector().sign_article(&article.as_article(), learn)?;
+                let signed = durable.detector().sign_article(&article.as_article())?;
                 Ok(PendingIngest { signed, article })
             })
         };
@@ -117,7 +108,7 @@ impl AsyncDetector {
 
     /// Labels an article without storing it.
     pub(crate) async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
-        let prepared = self.prepare_with(article, false).await?;
+        let prepared = self.prepare(article).await?;
         self.durable.detector().check_signed(&prepared.article.as_article(), &prepared.signed)
     }
 

@@ -79,22 +79,22 @@ pub fn kind(kind: CopyKind) -> pb::Kind {
 
 /// A core verdict as a proto message.
 pub fn verdict(verdict: Verdict) -> pb::Verdict {
+    let to_pb = |m: Match| pb::Match {
+        id: m.id,
+        source: m.source,
+        jaccard: m.jaccard as f32,
+        containment: m.containment as f32,
+        containment_rev: m.containment_rev as f32,
+    };
     pb::Verdict {
         id: verdict.id,
         kind: kind(verdict.kind).into(),
         cluster_id: verdict.cluster_id,
         origin_id: verdict.origin_id,
-        matches: verdict
-            .matches
-            .into_iter()
-            .map(|m| pb::Match {
-                id: m.id,
-                source: m.source,
-                jaccard: m.jaccard as f32,
-                containment: m.containment as f32,
-                containment_rev: m.containment_rev as f32,
-            })
-            .collect(),
+        matches: verdict.matches.into_iter().map(to_pb).collect(),
+        link: verdict.link.map(to_pb),
+        origin_jaccard: verdict.origin_jaccard as f32,
+        origin_containment: verdict.origin_containment as f32,
         best_jaccard: verdict.best_jaccard as f32,
         best_containment: verdict.best_containment as f32,
         chrome_ignored: verdict.chrome_ignored,
@@ -113,22 +113,22 @@ pub fn verdict_from_pb(verdict: pb::Verdict) -> Result<Verdict> {
             return Err(Error::input("verdict.kind", format!("{} is not a kind", verdict.kind)));
         }
     };
+    let from_pb = |m: pb::Match| Match {
+        id: m.id,
+        source: m.source,
+        jaccard: round4(m.jaccard),
+        containment: round4(m.containment),
+        containment_rev: round4(m.containment_rev),
+    };
     Ok(Verdict {
         id: verdict.id,
         kind,
         cluster_id: verdict.cluster_id,
         origin_id: verdict.origin_id,
-        matches: verdict
-            .matches
-            .into_iter()
-            .map(|m| Match {
-                id: m.id,
-                source: m.source,
-                jaccard: round4(m.jaccard),
-                containment: round4(m.containment),
-                containment_rev: round4(m.containment_rev),
-            })
-            .collect(),
+        matches: verdict.matches.into_iter().map(from_pb).collect(),
+        link: verdict.link.map(from_pb),
+        origin_jaccard: round4(verdict.origin_jaccard),
+        origin_containment: round4(verdict.origin_containment),
         best_jaccard: round4(verdict.best_jaccard),
         best_containment: round4(verdict.best_containment),
         chrome_ignored: verdict.chrome_ignored,
@@ -253,6 +253,15 @@ mod tests {
                 containment: 0.8125,
                 containment_rev: 0.3125,
             }],
+            link: Some(Match {
+                id: "a".into(),
+                source: "wire".into(),
+                jaccard: 0.25,
+                containment: 0.8125,
+                containment_rev: 0.3125,
+            }),
+            origin_jaccard: 0.25,
+            origin_containment: 0.8125,
             best_jaccard: 0.25,
             best_containment: 0.8125,
             chrome_ignored: vec!["leave a comment".into()],

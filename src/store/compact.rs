@@ -64,10 +64,21 @@ impl Store {
     /// there would. For crash tests only: drop the store afterwards and reopen.
     #[doc(hidden)]
     pub fn compact_until(&self, stop: Option<CompactStep>) -> Result<CompactReport> {
+        self.compact_sealing(stop, |store| store.rotate())
+    }
+
+    /// [`Store::compact_until`] whose first step, sealing the active segment, is
+    /// `seal`: it must call [`Store::rotate`] and return the sealed number, and may do
+    /// more in the same moment (the durable detector checkpoints its chrome model).
+    pub(crate) fn compact_sealing(
+        &self,
+        stop: Option<CompactStep>,
+        seal: impl FnOnce(&Store) -> Result<u64>,
+    ) -> Result<CompactReport> {
         let started = Instant::now();
         let _one = lock(&self.inner.compaction);
         let dir = &self.inner.dir;
-        let sealed = self.rotate()?;
+        let sealed = seal(self)?;
         let inputs: Vec<u64> =
             lock(&self.inner.segments).iter().copied().filter(|&n| n <= sealed).collect();
         let mut segments = Vec::with_capacity(inputs.len());

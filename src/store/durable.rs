@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::article::Article;
 use crate::chrome::ChromeModel;
@@ -21,7 +21,7 @@ use crate::config::{DetectorConfig, StoreConfig};
 use crate::detector::{Detector, DetectorStats, SignedArticle, StoredArticle, Verdict};
 use crate::error::{Error, Result};
 
-use super::manifest::write_json_atomic;
+use super::checkpoint;
 use super::writer::{Ticket, lock};
 use super::{CompactReport, Store, StoreStats, check_field, read_manifest, time_key};
 
@@ -82,32 +82,45 @@ impl TimeIndex {
 pub struct DurableDetector {
     detector: Detector,
     store: Store,
-    /// Where the learned chrome model is snapshotted (see [`CHROME_FILE`]).
+    /// Where the chrome checkpoint is written (see [`checkpoint`]).
     data_dir: PathBuf,
     times: Mutex<TimeIndex>,
     compacting: Arc<AtomicBool>,
+    /// The segment number the chrome checkpoint on disk covers through.
+    checkpointed: Arc<Mutex<u64>>,
+}
+
+/// A compaction whose segments are sealed, with the chrome model as of the seal.
+struct Sealed {
+    store: Store,
+    dir: PathBuf,
+    checkpointed: Arc<Mutex<u64>>,
+    sealed: u64,
+    model: Option<ChromeModel>,
+}
+
+impl Sealed {
+    /// Checkpoints the chrome model (before any record it covers can be dropped), then
+    /// compacts the sealed segments. A checkpoint never goes back: one that an earlier
+    /// seal would write after a later one is skipped.
+    fn run(self) -> Result<CompactReport> {
+        let Sealed { store, dir, checkpointed, sealed, model } = self;
+        store.compact_sealing(None, |_| {
+            let mut covers = lock(&checkpointed);
+            if let Some(model) = &model
+                && sealed > *covers
+            {
+                checkpoint::write(&dir, sealed, model)?;
+                *covers = sealed;
+            }
+            Ok(sealed)
+        })
+    }
 }
 
 impl std::fmt::Debug for DurableDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DurableDetector").field("store", &self.store).finish_non_exhaustive()
-    }
-}
-
-/// The chrome model snapshot in a data directory. It is a learned statistic, not
-/// acknowledged data: it is written at a clean close, and a missing or unreadable
-/// snapshot (a crash, an older directory) only means chrome is learned again.
-pub(crate) const CHROME_FILE: &str = "chrome.json";
-
-fn load_chrome(dir: &Path) -> Option<ChromeModel> {
-    let path = dir.join(CHROME_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(model) => Some(model),
-        Err(error) => {
-            tracing::warn!(path = %path.display(), %error, "ignoring unreadable chrome snapshot");
-            None
-        }
     }
 }
 
@@ -134,10 +147,14 @@ impl DurableDetector {
         let windowed = store.window.is_some();
         let data_dir = store.data_dir.clone();
         let (store, recovered) = Store::open(store, &detector)?;
-        let detector = match load_chrome(&data_dir) {
-            Some(model) => Detector::with_chrome_model(detector, model)?,
+        let checkpoint = checkpoint::read(&data_dir)?;
+        let covers_through = checkpoint.as_ref().map_or(0, |c| c.covers_through);
+        let detector = match checkpoint {
+            Some(checkpoint) => Detector::with_chrome_model(detector, checkpoint.model)?,
             None => Detector::new(detector)?,
         };
+        recovered
+            .for_each_profile_after(covers_through, |profile| detector.observe_chrome(profile));
         // The index and the time index are independent: build them side by side.
         let (restored, times) = std::thread::scope(|scope| {
             let times = scope.spawn(|| {
@@ -165,6 +182,7 @@ impl DurableDetector {
             data_dir,
             times: Mutex::new(times),
             compacting: Arc::new(AtomicBool::new(false)),
+            checkpointed: Arc::new(Mutex::new(covers_through)),
         })
     }
 
@@ -196,16 +214,14 @@ impl DurableDetector {
         // Field limits before the text work, so an oversized id costs nothing.
         check_field("id", article.id)?;
         check_field("source", article.source)?;
-        // A retry must not count its lines in the chrome model a second time.
-        let learn = !self.detector.contains(article.id);
-        let signed = self.detector.sign_article(article, learn)?;
+        let signed = self.detector.sign_article(article)?;
         self.ingest_signed(article, &signed, ingested_at)
     }
 
     /// [`DurableDetector::ingest`] for an article signed beforehand with
-    /// [`Detector::sign_article`] (learning chrome), so the service can sign on its
-    /// worker pool and keep only this step in order. Chrome is left out of the match and
-    /// containment is sampled, as in [`Detector::ingest_signed`].
+    /// [`Detector::sign_article`], so the service can sign on its worker pool and keep
+    /// only this step in order. The chrome model learns from the article here, and its
+    /// record carries what it learned from, so that replay learns the same.
     pub fn ingest_signed(
         &self,
         article: &Article<'_>,
@@ -225,8 +241,14 @@ impl DurableDetector {
             let verdict = self.detector.check_signed(article, signed)?;
             return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
         }
-        let verdict = self.detector.ingest_signed(article, signed)?;
+        let (verdict, resigned) = self.detector.commit(article, signed)?;
+        let signed = resigned.as_ref().unwrap_or(signed);
         let fingerprint = &signed.fingerprint;
+        let sketch = if self.detector.config().sampled_containment {
+            signed.sketch()
+        } else {
+            Box::default()
+        };
         let stored = StoredArticle {
             id: article.id,
             source: article.source,
@@ -234,10 +256,12 @@ impl DurableDetector {
             text_hash: signed.text_hash,
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
+            sketch: &sketch,
             kind: verdict.kind,
             cluster_id: &verdict.cluster_id,
         };
-        let ticket = match self.store.append_insert(&stored, ingested_at) {
+        let profile = self.detector.config().chrome.enabled.then(|| signed.profile());
+        let ticket = match self.store.append_insert(&stored, profile, ingested_at) {
             Ok(ticket) => ticket,
             Err(error) => {
                 // Not logged, so not kept: the index must not hold what a restart loses.
@@ -269,7 +293,23 @@ impl DurableDetector {
 
     /// Compacts now (blocking; appends continue meanwhile).
     pub fn compact(&self) -> Result<CompactReport> {
-        self.store.compact()
+        self.seal()?.run()
+    }
+
+    /// The first step of a compaction, taken in log order: seals the active segment
+    /// and copies the chrome model as it stands after the sealed records.
+    fn seal(&self) -> Result<Sealed> {
+        let times = lock(&self.times);
+        let sealed = self.store.rotate()?;
+        let model = self.detector.config().chrome.enabled.then(|| self.detector.chrome_model());
+        drop(times);
+        Ok(Sealed {
+            store: self.store.clone(),
+            dir: self.data_dir.clone(),
+            checkpointed: Arc::clone(&self.checkpointed),
+            sealed,
+            model,
+        })
     }
 
     /// Counters of the index and the log, the window and the oldest article kept.
@@ -286,14 +326,8 @@ impl DurableDetector {
 
     /// Writes and syncs everything logged, waits for a running compaction, and stops
     /// accepting changes.
-    /// Also snapshots the learned chrome model, so a restart keeps recognising site
-    /// chrome instead of learning it again.
     pub fn close(&self) -> Result<()> {
-        self.store.close()?;
-        if self.detector.config().chrome.enabled {
-            write_json_atomic(&self.data_dir, CHROME_FILE, &self.detector.chrome_model())?;
-        }
-        Ok(())
+        self.store.close()
     }
 
     /// Drops articles that fell out of the window from the index; their records become
@@ -316,10 +350,17 @@ impl DurableDetector {
         if !self.store.should_compact() || self.compacting.swap(true, Ordering::AcqRel) {
             return;
         }
-        let store = self.store.clone();
+        let sealed = match self.seal() {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                tracing::error!(%error, "could not seal the log for a compaction");
+                self.compacting.store(false, Ordering::Release);
+                return;
+            }
+        };
         let flag = Arc::clone(&self.compacting);
         let spawned = std::thread::Builder::new().name("neardup-compact".into()).spawn(move || {
-            if let Err(error) = store.compact() {
+            if let Err(error) = sealed.run() {
                 tracing::error!(%error, "automatic compaction failed; the log stays as it was");
             }
             flag.store(false, Ordering::Release);

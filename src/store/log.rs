@@ -11,15 +11,18 @@
 
 use std::ops::Range;
 
+use crate::chrome::LineProfile;
 use crate::cluster::CopyKind;
 
 /// First bytes of every frame.
 pub(crate) const MAGIC: [u8; 4] = *b"NDr\x01";
 /// Bytes before the payload.
 pub(crate) const FRAME_HEADER: usize = 12;
-/// Largest payload accepted: ids and sources are at most 64 KiB each and signatures at
-/// most 1024 lanes, so anything longer is a damaged length field.
-pub(crate) const MAX_PAYLOAD: usize = 256 * 1024;
+/// Largest payload accepted: ids and sources are at most 64 KiB each, signatures at
+/// most 1024 lanes, sketches 1024 entries, and a line profile 8 bytes a line of an
+/// article the service's message limit let in, so anything longer is a damaged length
+/// field.
+pub(crate) const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 /// Longest id, source or cluster id a record can hold.
 pub const MAX_FIELD_BYTES: usize = u16::MAX as usize;
 /// An article dated more than this past its ingestion counts as ingested-at for the time
@@ -115,9 +118,32 @@ pub(crate) struct InsertRecord<'a> {
     pub(crate) text_hash: u64,
     pub(crate) shingle_count: u32,
     pub(crate) lanes: Lanes<'a>,
+    /// What the detector keeps of the shingle set: little-endian u16s.
+    pub(crate) sketch: &'a [u8],
+    /// The chrome model's view of the article ([`LineProfile`] without its source,
+    /// which is the record's): the story key and the line hashes as little-endian u64s.
+    pub(crate) profile_story: u32,
+    pub(crate) profile_lines: &'a [u8],
 }
 
 impl InsertRecord<'_> {
+    /// The sketch as values.
+    pub(crate) fn sketch(&self) -> Box<[u16]> {
+        self.sketch.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect()
+    }
+
+    /// The line profile the chrome model learned from when the article was ingested.
+    pub(crate) fn profile(&self) -> LineProfile {
+        LineProfile {
+            source: LineProfile::source_key(self.source),
+            lines: self
+                .profile_lines
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+            story: self.profile_story,
+        }
+    }
     /// The time the window judges this article by.
     pub(crate) fn time_key(&self) -> i64 {
         time_key(self.published, self.ingested_at)
@@ -201,6 +227,11 @@ fn encode(buf: &mut Vec<u8>, record: &Record<'_>, base: usize) {
                 }
                 Lanes::Bytes(bytes) => buf.extend_from_slice(bytes),
             }
+            buf.extend_from_slice(&insert.profile_story.to_le_bytes());
+            buf.extend_from_slice(&((insert.profile_lines.len() / 8) as u32).to_le_bytes());
+            buf.extend_from_slice(&((insert.sketch.len() / 2) as u16).to_le_bytes());
+            buf.extend_from_slice(insert.profile_lines);
+            buf.extend_from_slice(insert.sketch);
         }
         Record::Remove { id } => {
             buf.push(TYPE_REMOVE);
@@ -290,6 +321,11 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
             let cluster_id = r.str("cluster id")?;
             r.take((4 - r.pos % 4) % 4)?;
             let lanes = Lanes::from_bytes(r.take(4 * lanes)?);
+            let profile_story = r.u32()?;
+            let profile_lines = r.u32()? as usize;
+            let sketch = usize::from(r.u16()?);
+            let profile_lines = r.take(profile_lines.checked_mul(8).ok_or("profile overflows")?)?;
+            let sketch = r.take(2 * sketch)?;
             Record::Insert(InsertRecord {
                 id,
                 source,
@@ -300,6 +336,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
                 text_hash,
                 shingle_count,
                 lanes,
+                sketch,
+                profile_story,
+                profile_lines,
             })
         }
         TYPE_REMOVE => Record::Remove { id: r.str("id")? },
@@ -405,6 +444,9 @@ mod tests {
             text_hash: 0xdead_beef_0000_0001,
             shingle_count: 9,
             lanes: Lanes::Words(lanes),
+            sketch: &[3, 0, 255, 255],
+            profile_story: 42,
+            profile_lines: &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80],
         };
         frame(&mut buf, &Record::Insert(record));
         buf
@@ -425,6 +467,10 @@ mod tests {
             frames.iter().map(|f| decode(&buf[f.payload.clone()]).unwrap()).collect();
         let Record::Insert(first) = decoded[0] else { panic!("{decoded:?}") };
         assert_eq!((first.id, first.source, first.cluster_id), ("a", "wire", "b"));
+        assert_eq!(&*first.sketch(), [3, u16::MAX]);
+        let profile = first.profile();
+        assert_eq!((profile.story, profile.lines), (42, vec![1, 1 << 63]));
+        assert_eq!(profile.source, LineProfile::source_key("wire"));
         assert_eq!(
             (first.kind, first.published, first.ingested_at),
             (CopyKind::PartialCopy, Some(-5), 77)

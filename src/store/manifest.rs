@@ -13,8 +13,11 @@ use serde_json::Value;
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 
-/// Version of the log and manifest format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the log and manifest format this build writes and reads. Version 2 keeps
+/// each article's chrome line profile and shingle sketch in its insert record and the
+/// chrome model in a checkpoint; version 1 directories are refused, with a message that
+/// says how to rebuild them.
+pub const FORMAT_VERSION: u32 = 2;
 /// The shingle hash family; its output is stable only within one major version.
 pub const HASH: &str = "gxhash";
 /// Major version of [`HASH`] (the `gxhash = "3"` dependency).
@@ -82,7 +85,11 @@ impl Manifest {
             return Err(incompatible(
                 "format_version",
                 self.format_version.to_string(),
-                current.format_version.to_string(),
+                format!(
+                    "{} (a build with another log format wrote it: rebuild the directory \
+                     from the archive with `neardup scan --save`, or by ingesting again)",
+                    current.format_version
+                ),
             ));
         }
         if self.hash != current.hash || self.hash_major_version != current.hash_major_version {

@@ -26,6 +26,7 @@
 //! blocking thread (`tokio::task::spawn_blocking` in the service); a [`Ticket`] can be
 //! awaited from async code without blocking the runtime.
 
+mod checkpoint;
 mod compact;
 mod durable;
 mod log;
@@ -43,6 +44,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::chrome::{ChromeModel, LineProfile};
 use crate::config::{DetectorConfig, StoreConfig, SyncMode};
 use crate::detector::{Detector, StoredArticle};
 use crate::error::{Error, Result};
@@ -194,7 +196,7 @@ impl Recovered {
         detector.reserve(self.len());
         for chunk in self.replayed.live.chunks(CHUNK) {
             // Lanes come as bytes only from a misaligned or big-endian read: decode those.
-            let decoded: Vec<(InsertRecord<'_>, Option<Box<[u32]>>)> = chunk
+            let decoded: Vec<(InsertRecord<'_>, Option<Box<[u32]>>, Box<[u16]>)> = chunk
                 .par_iter()
                 .with_min_len(1024)
                 .map(|live| {
@@ -207,12 +209,13 @@ impl Recovered {
                             Some(lanes)
                         }
                     };
-                    (insert, owned)
+                    let sketch = insert.sketch();
+                    (insert, owned, sketch)
                 })
                 .collect();
             let batch: Vec<StoredArticle<'_>> = decoded
                 .iter()
-                .map(|(insert, owned)| StoredArticle {
+                .map(|(insert, owned, sketch)| StoredArticle {
                     id: insert.id,
                     source: insert.source,
                     published: insert.published,
@@ -223,6 +226,7 @@ impl Recovered {
                         (Lanes::Bytes(_), None) => unreachable!("byte lanes were decoded above"),
                     },
                     shingle_count: insert.shingle_count,
+                    sketch,
                     kind: insert.kind,
                     cluster_id: insert.cluster_id,
                 })
@@ -241,6 +245,27 @@ impl Recovered {
             path: self.scanned.segments[live.segment].path.clone(),
             offset: (live.payload.start - log::FRAME_HEADER) as u64,
             reason,
+        }
+    }
+
+    /// Calls `each` on the line profile of every insert record (live or not) in the
+    /// segments numbered above `covers_through`, in log order: what the chrome model
+    /// learned after its checkpoint.
+    pub(crate) fn for_each_profile_after(
+        &self,
+        covers_through: u64,
+        mut each: impl FnMut(&LineProfile),
+    ) {
+        for (segment, payload) in &self.replayed.inserts {
+            if self.scanned.segments[*segment].number <= covers_through {
+                continue;
+            }
+            let live =
+                recover::LiveRef { segment: *segment, payload: payload.clone(), time_key: 0 };
+            let insert = recover::insert_at(&self.scanned, &live);
+            if !insert.profile_lines.is_empty() {
+                each(&insert.profile());
+            }
         }
     }
 
@@ -329,10 +354,13 @@ fn create_segment(dir: &Path, number: u64, watermark: Option<i64>) -> Result<Act
 
 /// Checks an article's fields and signature width and builds its log record: the one
 /// path by which both the live store and bulk loads write inserts.
+/// `scratch` holds the encoded sketch and profile the record borrows.
 fn insert_record<'a>(
     article: &StoredArticle<'a>,
+    profile: Option<&LineProfile>,
     ingested_at: i64,
     num_perm: usize,
+    scratch: &'a mut (Vec<u8>, Vec<u8>),
 ) -> Result<InsertRecord<'a>> {
     check_field("id", article.id)?;
     check_field("source", article.source)?;
@@ -342,6 +370,13 @@ fn insert_record<'a>(
             "signature",
             format!("has {} lanes, the store has num_perm = {num_perm}", article.lanes.len()),
         ));
+    }
+    let (sketch, lines) = scratch;
+    sketch.clear();
+    sketch.extend(article.sketch.iter().flat_map(|v| v.to_le_bytes()));
+    lines.clear();
+    if let Some(profile) = profile {
+        lines.extend(profile.lines.iter().flat_map(|v| v.to_le_bytes()));
     }
     Ok(InsertRecord {
         id: article.id,
@@ -353,6 +388,9 @@ fn insert_record<'a>(
         text_hash: article.text_hash,
         shingle_count: article.shingle_count,
         lanes: Lanes::Words(article.lanes),
+        sketch,
+        profile_story: profile.map_or(0, |p| p.story),
+        profile_lines: lines,
     })
 }
 
@@ -433,10 +471,18 @@ impl Store {
         &self.inner.config
     }
 
-    /// Appends an insert record with its decision. Returns once the record is queued;
-    /// the [`Ticket`] resolves when it is durable.
-    pub fn append_insert(&self, article: &StoredArticle<'_>, ingested_at: i64) -> Result<Ticket> {
-        let record = insert_record(article, ingested_at, self.inner.num_perm)?;
+    /// Appends an insert record with its decision and the line `profile` the chrome
+    /// model learned from (none when it learned nothing). Returns once the record is
+    /// queued; the [`Ticket`] resolves when it is durable.
+    pub fn append_insert(
+        &self,
+        article: &StoredArticle<'_>,
+        profile: Option<&LineProfile>,
+        ingested_at: i64,
+    ) -> Result<Ticket> {
+        let mut scratch = Default::default();
+        let record =
+            insert_record(article, profile, ingested_at, self.inner.num_perm, &mut scratch)?;
         {
             let mut watermark = lock(&self.inner.watermark);
             *watermark = (*watermark).max(Some(record.time_key()));
@@ -513,7 +559,7 @@ impl Store {
     }
 
     /// Seals the active segment (synced) and starts the next; returns the sealed number.
-    fn rotate(&self) -> Result<u64> {
+    pub(crate) fn rotate(&self) -> Result<u64> {
         if let Some(reason) = self.inner.writer.failure() {
             return Err(Error::StoreFailed { reason });
         }
@@ -576,7 +622,8 @@ impl BulkWriter {
 
     /// Appends one article with its decision.
     pub fn append(&mut self, article: &StoredArticle<'_>, ingested_at: i64) -> Result<()> {
-        let record = insert_record(article, ingested_at, self.num_perm)?;
+        let mut scratch = Default::default();
+        let record = insert_record(article, None, ingested_at, self.num_perm, &mut scratch)?;
         if self.records == 0 {
             // The header comes first; its watermark is not needed, the records carry it.
             let header = header_frame(1, 1, None);
@@ -589,8 +636,10 @@ impl BulkWriter {
         Ok(())
     }
 
-    /// Flushes and syncs the log; returns the number of articles written.
-    pub fn finish(mut self) -> Result<u64> {
+    /// Flushes and syncs the log and stores `chrome`, the model the articles were
+    /// signed under, as the directory's chrome checkpoint; returns the number of
+    /// articles written.
+    pub fn finish(mut self, chrome: Option<&ChromeModel>) -> Result<u64> {
         if self.records == 0 {
             let header = header_frame(1, 1, None);
             self.out.write_all(&header).map_err(|e| Error::io(&self.dir, e))?;
@@ -598,6 +647,9 @@ impl BulkWriter {
         let file = self.out.into_inner().map_err(|e| Error::io(&self.dir, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.dir, e))?;
         sync_dir(&self.dir)?;
+        if let Some(model) = chrome {
+            checkpoint::write(&self.dir, 1, model)?;
+        }
         Ok(self.records)
     }
 }

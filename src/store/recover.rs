@@ -199,6 +199,8 @@ pub(crate) struct LiveRef {
 pub(crate) struct Replayed {
     /// Live articles in log order.
     pub(crate) live: Vec<LiveRef>,
+    /// Every insert record (segment index and payload), live or not, in log order.
+    pub(crate) inserts: Vec<(usize, Range<usize>)>,
     /// Records in the log (headers excluded).
     pub(crate) records: u64,
     /// Newest time key ever accepted, including from compacted-away records.
@@ -259,11 +261,13 @@ pub(crate) fn replay(
     live.reserve(decoded.len());
     let mut watermark: Option<i64> = None;
     let mut records = 0u64;
-    for (at, (_, _, record)) in decoded.iter().enumerate() {
+    let mut inserts = Vec::new();
+    for (at, (segment, payload, record)) in decoded.iter().enumerate() {
         match record {
             Record::Header(header) => watermark = watermark.max(header.watermark),
             Record::Insert(insert) => {
                 records += 1;
+                inserts.push((*segment, payload.clone()));
                 watermark = watermark.max(Some(insert.time_key()));
                 if live.insert(insert.id, at).is_some() {
                     tracing::warn!(
@@ -294,7 +298,7 @@ pub(crate) fn replay(
             })
         })
         .collect();
-    Ok(Replayed { live, records, watermark })
+    Ok(Replayed { live, inserts, records, watermark })
 }
 
 /// Articles with a time key below this are outside the window.
