@@ -195,7 +195,7 @@ impl Detector {
             None => (CopyKind::NewStory, state.new_story(article.id)),
         };
         let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
-        state.insert(config, article, signed.text_hash, fingerprint, sketch, kind, story);
+        state.insert(config, article, signed.text_hash, (fingerprint, sketch), kind, story);
         let to = Labelled { id: article.id, fingerprint, sample };
         let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
         verdict.chrome_ignored = signed.chrome_ignored.clone();

@@ -245,8 +245,7 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        fingerprint: &Fingerprint,
-        sketch: Box<[u16]>,
+        (fingerprint, sketch): (&Fingerprint, Box<[u16]>),
         kind: CopyKind,
         story: u32,
     ) -> Slot {

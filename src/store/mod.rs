@@ -196,7 +196,9 @@ impl Recovered {
         detector.reserve(self.len());
         for chunk in self.replayed.live.chunks(CHUNK) {
             // Lanes come as bytes only from a misaligned or big-endian read: decode those.
-            let decoded: Vec<(InsertRecord<'_>, Option<Box<[u32]>>, Box<[u16]>)> = chunk
+            // Each record with its lanes (when they had to be decoded) and its sketch.
+            type Decoded<'a> = (InsertRecord<'a>, Option<Box<[u32]>>, Box<[u16]>);
+            let decoded: Vec<Decoded<'_>> = chunk
                 .par_iter()
                 .with_min_len(1024)
                 .map(|live| {
