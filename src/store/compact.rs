@@ -63,8 +63,19 @@ impl Store {
     /// [`Store::compact`] that stops right after `stop`, leaving the files as a crash
     /// there would. For crash tests only: drop the store afterwards and reopen.
     #[doc(hidden)]
+    ///
+    /// When the detector learns chrome, only segments the chrome checkpoint covers are
+    /// compacted: the records after it are what a restart learns from again, so they
+    /// stay until a [`crate::DurableDetector`] compaction checkpoints past them.
     pub fn compact_until(&self, stop: Option<CompactStep>) -> Result<CompactReport> {
-        self.compact_sealing(stop, |store| store.rotate())
+        self.compact_sealing(stop, |store| {
+            let sealed = store.rotate()?;
+            if !store.inner.learns_chrome {
+                return Ok(sealed);
+            }
+            let covers = super::checkpoint::read(&store.inner.dir)?.map_or(0, |c| c.covers_through);
+            Ok(sealed.min(covers))
+        })
     }
 
     /// [`Store::compact_until`] whose first step, sealing the active segment, is
@@ -81,6 +92,16 @@ impl Store {
         let sealed = seal(self)?;
         let inputs: Vec<u64> =
             lock(&self.inner.segments).iter().copied().filter(|&n| n <= sealed).collect();
+        if inputs.is_empty() {
+            return Ok(CompactReport {
+                segments: 0,
+                records_before: 0,
+                records_after: 0,
+                bytes_before: 0,
+                bytes_after: 0,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
         let mut segments = Vec::with_capacity(inputs.len());
         for &number in &inputs {
             let path = dir.join(segment_name(number));

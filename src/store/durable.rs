@@ -103,9 +103,9 @@ impl Sealed {
     /// Checkpoints the chrome model (before any record it covers can be dropped), then
     /// compacts the sealed segments. A checkpoint never goes back: one that an earlier
     /// seal would write after a later one is skipped.
-    fn run(self) -> Result<CompactReport> {
+    fn run(self, stop: Option<super::CompactStep>) -> Result<CompactReport> {
         let Sealed { store, dir, checkpointed, sealed, model } = self;
-        store.compact_sealing(None, |_| {
+        store.compact_sealing(stop, |_| {
             let mut covers = lock(&checkpointed);
             if let Some(model) = &model
                 && sealed > *covers
@@ -293,7 +293,14 @@ impl DurableDetector {
 
     /// Compacts now (blocking; appends continue meanwhile).
     pub fn compact(&self) -> Result<CompactReport> {
-        self.seal()?.run()
+        self.seal()?.run(None)
+    }
+
+    /// [`DurableDetector::compact`] that stops right after `stop`, leaving the files as a
+    /// crash there would. For crash tests only: drop the detector afterwards and reopen.
+    #[doc(hidden)]
+    pub fn compact_until(&self, stop: Option<super::CompactStep>) -> Result<CompactReport> {
+        self.seal()?.run(stop)
     }
 
     /// The first step of a compaction, taken in log order: seals the active segment
@@ -360,7 +367,7 @@ impl DurableDetector {
         };
         let flag = Arc::clone(&self.compacting);
         let spawned = std::thread::Builder::new().name("neardup-compact".into()).spawn(move || {
-            if let Err(error) = sealed.run() {
+            if let Err(error) = sealed.run(None) {
                 tracing::error!(%error, "automatic compaction failed; the log stays as it was");
             }
             flag.store(false, Ordering::Release);

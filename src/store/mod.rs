@@ -150,6 +150,9 @@ impl std::fmt::Debug for Store {
 
 struct Inner {
     dir: PathBuf,
+    /// Whether the detector learns chrome, so compaction must keep what the chrome
+    /// checkpoint does not cover.
+    learns_chrome: bool,
     config: StoreConfig,
     num_perm: usize,
     writer: Writer,
@@ -452,6 +455,7 @@ impl Store {
             "opened data directory"
         );
         let inner = Inner {
+            learns_chrome: detector.chrome.enabled,
             writer: Writer::start(active, config.sync, config.batch_interval),
             dir,
             config: config.clone(),

@@ -10,6 +10,8 @@ mod crash;
 mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod online;
 mod properties;
 mod scan;
 #[cfg(all(feature = "server", feature = "cli"))]

@@ -372,7 +372,7 @@ fn compaction_drops_dead_records_and_survives_a_crash_at_every_step() {
         }
         let expected = clusters_of(durable.detector(), &docs);
         let before = durable.stats().store;
-        let report = durable.store().compact_until(stop).unwrap();
+        let report = durable.compact_until(stop).unwrap();
         assert_eq!(report.records_before, before.records);
         assert_eq!(report.records_after as usize, expected.len());
         // Appends go on after (or during) a compaction.

@@ -1,11 +1,14 @@
 //! `neardup compact`: rewrites a data directory's log without removed and expired
 //! articles, under the detector settings its manifest records (so no detector flag can
-//! disagree with the data), and prints the library's report as JSON.
+//! disagree with the data), and prints the library's report as JSON. It opens the
+//! directory as the server does, so the chrome model is checkpointed before the records
+//! it learned from are dropped.
 
 use anyhow::{Result, bail};
 
 use crate::args::CompactArgs;
-use neardup::store::{Store, read_manifest};
+use neardup::DurableDetector;
+use neardup::store::read_manifest;
 
 /// Runs `neardup compact`.
 pub(crate) fn run(args: &CompactArgs) -> Result<()> {
@@ -14,12 +17,9 @@ pub(crate) fn run(args: &CompactArgs) -> Result<()> {
     let Some(manifest) = read_manifest(dir)? else {
         bail!("{} is not a data directory (no manifest)", dir.display());
     };
-    let detector = manifest.detector_config(dir)?;
-    let (store, recovered) = Store::open(&config, &detector)?;
-    // Compaction works on the log; the articles recovered to build an index are not needed.
-    drop(recovered);
-    let report = store.compact()?;
-    store.close()?;
+    let durable = DurableDetector::open(&config, manifest.detector_config(dir)?)?;
+    let report = durable.compact()?;
+    durable.close()?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
