@@ -149,20 +149,27 @@ impl ScanReport {
         self.assignments.iter().enumerate().filter(|(doc, a)| a.origin == *doc).count()
     }
 
-    /// Documents that are copies of another (in a cluster, not its origin).
-    pub fn duplicates(&self) -> usize {
-        self.docs.len() - self.clusters()
+    /// Documents that are copies of another (in a cluster, not its origin): how many
+    /// are duplicates and how many partial copies.
+    pub fn copies(&self, config: &DetectorConfig) -> (usize, usize) {
+        (0..self.docs.len()).fold((0, 0), |(dups, partial), doc| match self.kind(doc, config) {
+            CopyKind::NewStory => (dups, partial),
+            CopyKind::Duplicate => (dups + 1, partial),
+            CopyKind::PartialCopy => (dups, partial + 1),
+        })
     }
 
-    /// The kind each document gets against its origin.
+    /// The kind of document `doc`: decided, as online, by the link that put it in its
+    /// cluster (the scores each output line prints beside the origin's), so a copy
+    /// reached through another copy is a duplicate of that copy even when the origin
+    /// was cut or extended.
     pub fn kind(&self, doc: usize, config: &DetectorConfig) -> CopyKind {
         let assignment = &self.assignments[doc];
         if assignment.origin == doc {
             return CopyKind::NewStory;
         }
-        // A member may be linked to the origin only through other members, so the kind
-        // follows the Jaccard threshold rather than requiring a direct copy link.
-        if assignment.to_origin.jaccard >= config.jaccard_threshold {
+        let decided_by = assignment.link.map_or(assignment.to_origin, |(_, link)| link);
+        if decided_by.jaccard >= config.jaccard_threshold {
             CopyKind::Duplicate
         } else {
             CopyKind::PartialCopy
@@ -170,7 +177,8 @@ impl ScanReport {
     }
 
     /// One-line human summary.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, config: &DetectorConfig) -> String {
+        let (duplicates, partial) = self.copies(config);
         let mb = self.bytes as f64 / 1e6;
         let invalid = if self.invalid.is_empty() {
             String::new()
@@ -178,11 +186,10 @@ impl ScanReport {
             format!(", {} invalid skipped", self.invalid.len())
         };
         format!(
-            "{} documents, {} clusters, {} duplicates, {} chrome lines ignored{invalid}; \
-             {:.2} s (read+sign {:.2} s), {:.1} MB/s",
+            "{} documents, {} clusters, {duplicates} duplicates, {partial} partial copies, \
+             {} chrome lines ignored{invalid}; {:.2} s (read+sign {:.2} s), {:.1} MB/s",
             self.docs.len(),
             self.clusters(),
-            self.duplicates(),
             self.chrome_lines,
             self.seconds,
             self.sign_seconds,

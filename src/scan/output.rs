@@ -20,19 +20,22 @@ struct DocLine<'a> {
     cluster: &'a str,
     origin: &'a str,
     kind: CopyKind,
+    /// Scores to the origin.
     jaccard: f64,
     containment: f64,
+    /// The document that put this one in its cluster, with the scores that decided its
+    /// kind (absent for an origin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<LinkLine<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Explain<'a>>,
 }
 
-/// Why a document sits where it does.
+/// Why a document sits where it does, beyond its link.
 #[derive(Serialize)]
 struct Explain<'a> {
-    /// Similarity to the cluster's origin.
+    /// Similarity to the cluster's origin, both ways.
     to_origin: Scores,
-    /// The strongest accepted link that put it in its cluster.
-    link: Option<LinkLine<'a>>,
     /// Shingles its fingerprint was computed from (chrome left out).
     shingles: u32,
     /// Lines left out as chrome (normalized text).
@@ -96,10 +99,6 @@ pub fn write_assignments(
             let origin = docs.id(assignment.origin);
             let explain = explain.then(|| Explain {
                 to_origin: assignment.to_origin.into(),
-                link: assignment.link.map(|(other, similarity)| LinkLine {
-                    id: docs.id(other),
-                    scores: similarity.into(),
-                }),
                 shingles: docs.shingle_count(doc),
                 chrome_ignored: docs.chrome(doc),
             });
@@ -110,6 +109,10 @@ pub fn write_assignments(
                 kind: report.kind(doc, config),
                 jaccard: round4(assignment.to_origin.jaccard),
                 containment: round4(assignment.to_origin.containment),
+                link: assignment.link.map(|(other, similarity)| LinkLine {
+                    id: docs.id(other),
+                    scores: similarity.into(),
+                }),
                 explain,
             };
             serde_json::to_writer(&mut buf, &line)?;

@@ -47,7 +47,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<()> {
             .with_context(|| format!("failed to save {}", dir.display()))?;
         eprintln!("neardup: saved {saved} articles to {}", dir.display());
     }
-    eprintln!("neardup: {}", report.summary());
+    eprintln!("neardup: {}", report.summary(&config));
     Ok(())
 }
 
