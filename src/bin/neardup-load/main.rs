@@ -1,8 +1,9 @@
 //! `neardup-load`: developer tools that put a `neardup serve` under load over loopback,
 //! kept out of the product binary. `loadgen` measures throughput and latency; `soak`
 //! runs a long mixed load, SIGKILLs the server and checks that nothing acknowledged was
-//! lost. Both start the `neardup` binary built next to this one (see `harness.rs`).
+//! lost; `accuracy` streams a labelled corpus and scores what the server answered. Both start the `neardup` binary built next to this one (see `harness.rs`).
 
+mod accuracy;
 mod harness;
 mod loadgen;
 #[path = "../shared.rs"]
@@ -38,6 +39,9 @@ enum Command {
     /// it, restart it and check every acknowledged article is still there. Exits 2 on
     /// any error or loss.
     Soak(soak::SoakArgs),
+    /// Stream a labelled corpus through a fresh `neardup serve` in publication order
+    /// (optionally with late arrivals) and score its verdicts and stories.
+    Accuracy(accuracy::AccuracyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,5 +59,6 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Loadgen(args) => runtime.block_on(loadgen::run(&args, neardup)),
         Command::Soak(args) => runtime.block_on(soak::run(&args, neardup)),
+        Command::Accuracy(args) => runtime.block_on(accuracy::run(&args, neardup)),
     }
 }
