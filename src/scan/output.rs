@@ -109,10 +109,12 @@ pub fn write_assignments(
                 kind: report.kind(doc, config),
                 jaccard: round4(assignment.to_origin.jaccard),
                 containment: round4(assignment.to_origin.containment),
-                link: assignment.link.map(|(other, similarity)| LinkLine {
-                    id: docs.id(other),
-                    scores: similarity.into(),
-                }),
+                link: assignment.link.filter(|_| assignment.origin != doc).map(
+                    |(other, similarity)| LinkLine {
+                        id: docs.id(other),
+                        scores: similarity.into(),
+                    },
+                ),
                 explain,
             };
             serde_json::to_writer(&mut buf, &line)?;
