@@ -74,7 +74,7 @@ mod tests {
             (Error::Internal { reason: "boom".into() }, Code::Internal),
             (Error::config("max_matches", "must be at least 1"), Code::InvalidArgument),
             (
-                Error::Io { path: "x".into(), source: std::io::ErrorKind::Other.into() },
+                Error::io("x", std::io::ErrorKind::Other.into()),
                 Code::Internal,
             ),
         ];
