@@ -41,6 +41,25 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A malformed row in an input file of rows (Parquet).
+    #[error("{path}: row {row}: {reason}")]
+    BadRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based row number.
+        row: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An input file that cannot be read as a whole: an unknown extension, content that
+    /// contradicts it, a missing column, a truncated compressed stream.
+    #[error("{path}: {reason}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Something the caller looked up does not exist.
     #[error("{what} not found: {id:?}")]
     NotFound {
@@ -105,14 +124,14 @@ pub enum Error {
         /// The first failure.
         reason: String,
     },
-    /// An I/O failure on a named path.
-    #[error("{path}: {source}")]
+    /// An I/O failure on a named path. The cause is part of the message and not also
+    /// a `source()`, so a printed chain (`{:#}`) says it once.
+    #[error("{path}: {cause}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A bug or a failed worker, not the caller's fault.
     #[error("internal error: {reason}")]
@@ -160,9 +179,8 @@ impl Error {
         Error::InvalidConfig { field, reason: reason.into() }
     }
 
-    #[cfg(feature = "store")]
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        Error::Io { path: path.into(), cause }
     }
 
     pub(crate) fn input(field: &'static str, reason: impl Into<String>) -> Self {

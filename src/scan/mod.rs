@@ -1,8 +1,8 @@
 //! The batch pipeline behind `neardup scan`, as a short orchestration of library
 //! stages over memory-mapped inputs:
 //!
-//! 1. read: parse each record, check its id, normalize its lines ([`input`], in parallel
-//!    batches whose mapped pages are released once done);
+//! 1. read: parse each record of every format [`input`] reads, check its id, normalize
+//!    its lines (in parallel batches whose mapped pages are released once done);
 //! 2. learn chrome keys from the whole corpus (sharded, in parallel);
 //! 3. sign what is not chrome (a second reading pass: normalizing twice costs less than
 //!    keeping every normalized text, about 2 KB an article, between the passes);
@@ -18,6 +18,7 @@ pub mod input;
 mod output;
 #[cfg(feature = "store")]
 mod save;
+mod tables;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,13 +31,14 @@ use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprinter, PreparedText};
 use crate::intern::NameIndex;
-use input::{Fields, Format, Input, Span, open, parse_date};
+use input::{Input, Location, ReadOptions, Reject, STDIN_NAME, Span, open};
 
 pub use docs::Docs;
 use docs::SignedDoc;
 pub use output::{write_assignments, write_clusters};
 #[cfg(feature = "store")]
 pub use save::save;
+pub use tables::{OutputFormat, Sink, write_assignments_to, write_clusters_to, write_rejects};
 
 /// What a scan tells its caller while it runs, for a progress display: the library
 /// draws nothing itself.
@@ -67,10 +69,8 @@ pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
 /// Options of one scan besides the detector config.
 #[derive(Clone, Default)]
 pub struct ScanOptions {
-    /// JSONL field names.
-    pub fields: Fields,
-    /// Force a format instead of sniffing each file.
-    pub format: Option<Format>,
+    /// How to read the inputs: field names, a forced format, a date format.
+    pub read: ReadOptions,
     /// Report bad records and carry on instead of stopping at the first.
     pub skip_invalid: bool,
     /// Called as the scan advances (see [`Progress`]).
@@ -83,8 +83,7 @@ pub struct ScanOptions {
 impl std::fmt::Debug for ScanOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScanOptions")
-            .field("fields", &self.fields)
-            .field("format", &self.format)
+            .field("read", &self.read)
             .field("skip_invalid", &self.skip_invalid)
             .field("progress", &self.progress.is_some())
             .field("explain", &self.explain)
@@ -107,9 +106,13 @@ pub struct ScanReport {
     pub docs: Docs,
     /// One assignment per document.
     pub assignments: Vec<Assignment>,
-    /// Bad records skipped (only with `skip_invalid`), as messages naming file and line.
-    pub invalid: Vec<String>,
-    /// Input bytes read.
+    /// Bad records skipped (only with `skip_invalid`), with where they are and why.
+    pub invalid: Vec<Reject>,
+    /// Notes on the inputs that are not errors (an input without records, a table
+    /// without a date column).
+    pub warnings: Vec<String>,
+    /// Bytes of the records read (lines, CSV records, JSON elements, text; the text
+    /// column of Parquet), after decompression.
     pub bytes: u64,
     /// Seconds spent reading and fingerprinting (both passes and chrome learning).
     pub sign_seconds: f64,
@@ -217,19 +220,33 @@ pub fn scan(
 ) -> Result<ScanReport> {
     let started = Instant::now();
     let fingerprinter = Fingerprinter::new(config.clone())?;
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(Error::BadFile {
+            path: STDIN_NAME.into(),
+            reason: "standard input (-) is given more than once".into(),
+        });
+    }
     let inputs: Vec<Input> = paths
-        .iter()
-        .map(|p| open(p, options.format))
+        .par_iter()
+        .map(|p| open(p, &options.read))
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()
         .collect();
-    let bytes: u64 = inputs.iter().map(|i| i.bytes.len() as u64).sum();
+    let mut warnings: Vec<String> =
+        inputs.iter().flat_map(|input| input.warnings().iter().cloned()).collect();
     let units: Vec<Unit<'_>> = inputs
         .iter()
         .enumerate()
-        .flat_map(|(ix, input)| input.spans().into_iter().map(move |span| (ix, span)))
+        .flat_map(|(ix, input)| {
+            let spans = input.spans();
+            if spans.is_empty() {
+                warnings.push(format!("{}: no records", input.path.display()));
+            }
+            spans.into_iter().map(move |span| (ix, span))
+        })
         .collect();
+    let bytes = batch_bytes(&units);
     let mut run = Run {
         fingerprinter: &fingerprinter,
         options,
@@ -264,6 +281,7 @@ pub fn scan(
         docs,
         assignments,
         invalid,
+        warnings,
         bytes,
         sign_seconds,
         seconds: started.elapsed().as_secs_f64(),
@@ -280,7 +298,7 @@ struct Run<'a> {
     /// Each signed document's shingle set, for sampled containment.
     samples: ShingleSets,
     chrome_lines: u64,
-    invalid: Vec<String>,
+    invalid: Vec<Reject>,
 }
 
 impl Run<'_> {
@@ -323,7 +341,10 @@ impl Run<'_> {
                         valid.push(unit as u32);
                         kept.push(doc);
                     }
-                    Err(error) if self.options.skip_invalid => self.invalid.push(error.to_string()),
+                    Err(error) if self.options.skip_invalid => {
+                        let (ix, span) = self.units[unit];
+                        self.invalid.push(self.inputs[ix].reject(span, error));
+                    }
                     Err(error) => return Err(error),
                 }
             }
@@ -356,7 +377,7 @@ impl Run<'_> {
                 .with_min_len(16)
                 .map(|&unit| {
                     let (ix, span) = self.units[unit as usize];
-                    let record = self.inputs[ix].parse(span, &self.options.fields)?;
+                    let record = self.inputs[ix].parse(span)?;
                     let source = record.source.as_deref().unwrap_or("");
                     let prepared = self.fingerprinter.prepare(&record.text, source)?;
                     Ok(self.sign(&prepared, Some(chrome)))
@@ -374,19 +395,15 @@ impl Run<'_> {
     /// Parses one record and prepares its text (normalized lines and their profile).
     fn parse(&self, &(ix, span): &Unit<'_>) -> Result<Parsed> {
         let input = &self.inputs[ix];
-        let record = input.parse(span, &self.options.fields)?;
-        let bad = |e: Error| Error::BadRecord {
-            path: input.path.clone(),
-            line: span.line,
-            reason: e.to_string(),
-        };
+        let record = input.parse(span)?;
+        let bad = |e: Error| input.error(span, e.to_string());
         crate::article::validate_id(&record.id).map_err(bad)?;
         let source = record.source.as_deref().unwrap_or("");
         let prepared = self.fingerprinter.prepare(&record.text, source).map_err(bad)?;
         Ok(Parsed {
             id: record.id.into_owned(),
             source: record.source.map(|s| s.into_owned()),
-            published: record.date.as_deref().and_then(parse_date),
+            published: record.published,
             text_hash: crate::article::text_hash(&record.text),
             prepared,
         })
@@ -400,16 +417,12 @@ impl Run<'_> {
         };
         let (ix, span) = self.units[unit];
         let (first_ix, first_span) = self.units[valid[first as usize] as usize];
-        Err(Error::BadRecord {
-            path: self.inputs[ix].path.clone(),
-            line: span.line,
-            reason: format!(
-                "duplicate id {:?}, first seen at {}:{}",
-                doc.id,
-                self.inputs[first_ix].path.display(),
-                first_span.line
-            ),
-        })
+        let first = &self.inputs[first_ix];
+        let at = match first.location(first_span) {
+            Location::Line(line) => format!("{}:{line}", first.path.display()),
+            Location::Row(row) => format!("{} row {row}", first.path.display()),
+        };
+        Err(self.inputs[ix].error(span, format!("duplicate id {:?}, first seen at {at}", doc.id)))
     }
 
     fn sign(&self, prepared: &PreparedText, chrome: Option<&ChromeModel>) -> SignedDoc {
@@ -469,7 +482,7 @@ impl<'a> PageRelease<'a> {
     fn done_with(&mut self, spans: &[Unit<'_>]) {
         for &(ix, span) in spans {
             let input = &self.inputs[ix];
-            let end = span.bytes.as_ptr() as usize - input.bytes.as_ptr() as usize;
+            let Some(end) = input.mapped_offset(span.bytes) else { continue };
             let end = end & !(RELEASE_ALIGN - 1);
             if end > self.released[ix] {
                 input.release(self.released[ix]..end);

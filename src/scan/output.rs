@@ -1,6 +1,7 @@
-//! Writing a scan's results: one JSON line per document (with `--explain`, why it sits
-//! where it does) and one per cluster. Lines are formatted in parallel blocks and
-//! written in order, so writing a million lines costs little more than the write.
+//! Writing a scan's results as JSON lines: one per document (with `--explain`, why it
+//! sits where it does) and one per cluster. Lines are formatted in parallel blocks and
+//! written in order, so writing a million lines costs little more than the write. The
+//! rows are built here for every format; [`super::tables`] writes them as CSV or Parquet.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,25 +16,25 @@ use crate::config::DetectorConfig;
 use super::ScanReport;
 
 #[derive(Serialize)]
-struct DocLine<'a> {
-    id: &'a str,
-    cluster: &'a str,
-    origin: &'a str,
-    kind: CopyKind,
+pub(super) struct DocLine<'a> {
+    pub(super) id: &'a str,
+    pub(super) cluster: &'a str,
+    pub(super) origin: &'a str,
+    pub(super) kind: CopyKind,
     /// Scores to the origin.
-    jaccard: f64,
-    containment: f64,
+    pub(super) jaccard: f64,
+    pub(super) containment: f64,
     /// The document that put this one in its cluster, with the scores that decided its
     /// kind (absent for an origin).
     #[serde(skip_serializing_if = "Option::is_none")]
-    link: Option<LinkLine<'a>>,
+    pub(super) link: Option<LinkLine<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explain: Option<Explain<'a>>,
+    pub(super) explain: Option<Explain<'a>>,
 }
 
 /// Why a document sits where it does, beyond its link.
 #[derive(Serialize)]
-struct Explain<'a> {
+pub(super) struct Explain<'a> {
     /// Similarity to the cluster's origin, both ways.
     to_origin: Scores,
     /// Shingles its fingerprint was computed from (chrome left out).
@@ -43,12 +44,12 @@ struct Explain<'a> {
 }
 
 #[derive(Serialize)]
-struct Scores {
-    jaccard: f64,
+pub(super) struct Scores {
+    pub(super) jaccard: f64,
     /// Share of this document found in the other.
-    containment: f64,
+    pub(super) containment: f64,
     /// Share of the other document found in this one.
-    containment_rev: f64,
+    pub(super) containment_rev: f64,
 }
 
 impl From<Similarity> for Scores {
@@ -62,18 +63,18 @@ impl From<Similarity> for Scores {
 }
 
 #[derive(Serialize)]
-struct LinkLine<'a> {
-    id: &'a str,
+pub(super) struct LinkLine<'a> {
+    pub(super) id: &'a str,
     #[serde(flatten)]
-    scores: Scores,
+    pub(super) scores: Scores,
 }
 
 #[derive(Serialize)]
-struct ClusterLine<'a> {
-    cluster: &'a str,
-    size: usize,
-    origin: &'a str,
-    members: Vec<&'a str>,
+pub(super) struct ClusterLine<'a> {
+    pub(super) cluster: &'a str,
+    pub(super) size: usize,
+    pub(super) origin: &'a str,
+    pub(super) members: Vec<&'a str>,
 }
 
 /// Documents formatted per parallel task when writing.
@@ -94,30 +95,7 @@ pub fn write_assignments(
     let format_block = |range: &Range<usize>| -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(range.len() * 128);
         for doc in range.clone() {
-            let assignment = &report.assignments[doc];
-            let docs = &report.docs;
-            let origin = docs.id(assignment.origin);
-            let explain = explain.then(|| Explain {
-                to_origin: assignment.to_origin.into(),
-                shingles: docs.shingle_count(doc),
-                chrome_ignored: docs.chrome(doc),
-            });
-            let line = DocLine {
-                id: docs.id(doc),
-                cluster: origin,
-                origin,
-                kind: report.kind(doc, config),
-                jaccard: round4(assignment.to_origin.jaccard),
-                containment: round4(assignment.to_origin.containment),
-                link: assignment.link.filter(|_| assignment.origin != doc).map(
-                    |(other, similarity)| LinkLine {
-                        id: docs.id(other),
-                        scores: similarity.into(),
-                    },
-                ),
-                explain,
-            };
-            serde_json::to_writer(&mut buf, &line)?;
+            serde_json::to_writer(&mut buf, &doc_line(report, config, doc, explain))?;
             buf.push(b'\n');
         }
         Ok(buf)
@@ -131,22 +109,61 @@ pub fn write_assignments(
     out.flush()
 }
 
-/// Writes one JSON line per cluster (largest first, then by origin's input order).
-pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
+/// Document `doc`'s line: its cluster and scores, and with `explain` why.
+pub(super) fn doc_line<'a>(
+    report: &'a ScanReport,
+    config: &DetectorConfig,
+    doc: usize,
+    explain: bool,
+) -> DocLine<'a> {
+    let assignment = &report.assignments[doc];
+    let docs = &report.docs;
+    let origin = docs.id(assignment.origin);
+    let explain = explain.then(|| Explain {
+        to_origin: assignment.to_origin.into(),
+        shingles: docs.shingle_count(doc),
+        chrome_ignored: docs.chrome(doc),
+    });
+    DocLine {
+        id: docs.id(doc),
+        cluster: origin,
+        origin,
+        kind: report.kind(doc, config),
+        jaccard: round4(assignment.to_origin.jaccard),
+        containment: round4(assignment.to_origin.containment),
+        link: assignment
+            .link
+            .filter(|_| assignment.origin != doc)
+            .map(|(other, similarity)| LinkLine { id: docs.id(other), scores: similarity.into() }),
+        explain,
+    }
+}
+
+/// One line per cluster, largest first, then by origin's input order.
+pub(super) fn cluster_lines(report: &ScanReport) -> Vec<ClusterLine<'_>> {
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
     for (doc, assignment) in report.assignments.iter().enumerate() {
         members.entry(assignment.origin).or_default().push(doc);
     }
     let mut clusters: Vec<(usize, Vec<usize>)> = members.into_iter().collect();
     clusters.sort_by(|(oa, a), (ob, b)| b.len().cmp(&a.len()).then(oa.cmp(ob)));
-    for (origin, docs) in clusters {
-        let origin_id = report.docs.id(origin);
-        let line = ClusterLine {
-            cluster: origin_id,
-            size: docs.len(),
-            origin: origin_id,
-            members: docs.iter().map(|&d| report.docs.id(d)).collect(),
-        };
+    clusters
+        .into_iter()
+        .map(|(origin, docs)| {
+            let origin_id = report.docs.id(origin);
+            ClusterLine {
+                cluster: origin_id,
+                size: docs.len(),
+                origin: origin_id,
+                members: docs.iter().map(|&d| report.docs.id(d)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Writes one JSON line per cluster (largest first, then by origin's input order).
+pub fn write_clusters(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for line in cluster_lines(report) {
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }

@@ -30,11 +30,7 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
 #[cfg(feature = "scan")]
 pub fn article_from_record(record: crate::scan::input::Record<'_>) -> pb::Article {
     pb::Article {
-        published_at: record
-            .date
-            .as_deref()
-            .and_then(crate::scan::input::parse_date)
-            .map(timestamp),
+        published_at: record.published.map(timestamp),
         id: record.id.into_owned(),
         text: record.text.into_owned(),
         source: record.source.map(|s| s.into_owned()).unwrap_or_default(),

@@ -187,11 +187,11 @@ impl Server {
 }
 
 fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))
 }
 
 fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|cause| Error::io(path, cause))
 }
 
 /// The server's TLS settings from PEM files.

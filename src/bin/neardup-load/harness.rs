@@ -21,7 +21,7 @@ use tonic::transport::Endpoint;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use neardup::scan::input::{self, Fields};
+use neardup::scan::input::{self, ReadOptions};
 use neardup::service::{SERVICE_NAME, convert, pb};
 
 /// How often the address file and the health check are polled while a server starts.
@@ -262,13 +262,12 @@ pub(crate) fn memory(pid: u32) -> Memory {
 
 /// Every article of a JSONL corpus, as the clients send it.
 pub(crate) fn load_corpus(path: &Path) -> Result<Vec<pb::Article>> {
-    let fields = Fields::default();
     let mut out = Vec::new();
-    let inputs = input::open(path, None)
+    let inputs = input::open(path, &ReadOptions::default())
         .with_context(|| format!("failed to open the corpus {}", path.display()))?;
     for input in inputs {
         for span in input.spans() {
-            let record = input.parse(span, &fields)?;
+            let record = input.parse(span)?;
             out.push(convert::article_from_record(record));
         }
     }

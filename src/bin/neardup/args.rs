@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use neardup::DetectorConfig;
 use neardup::config::StoreConfig;
 use neardup::config::parse_duration;
-use neardup::scan::input::{Fields, Format};
+use neardup::scan::input::{Fields, Format, ReadOptions};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
@@ -23,9 +23,9 @@ pub(crate) struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Cluster a corpus (JSONL, one article per line, or a directory of .txt files) on
-    /// every core and write one JSON line per article: {id, cluster, origin, kind,
-    /// jaccard, containment}, scores against the cluster's origin.
+    /// Cluster a corpus (JSONL, JSON, CSV, TSV, Parquet, text, gzip or zstd; files or
+    /// directories) on every core and write one row per article: {id, cluster, origin,
+    /// kind, jaccard, containment}, scores against the cluster's origin.
     Scan(ScanArgs),
     /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
     /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
@@ -187,18 +187,26 @@ pub(crate) struct ClientArgs {
     /// How to read the inputs.
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    /// Report records that cannot be read (or break the id, source or date rules) on
+    /// stderr and send the others, instead of stopping with exit code 2. An article the
+    /// server refuses still ends the run.
+    #[arg(long)]
+    pub(crate) skip_invalid: bool,
 }
 
 /// `neardup scan`.
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
-    /// Corpus files or directories.
+    /// Corpus files or directories; `-` is standard input (with --format).
     #[arg(required = true)]
     pub(crate) inputs: Vec<PathBuf>,
-    /// Write per-article lines here instead of stdout.
+    /// Write one row per article here instead of stdout (`-`): JSONL, or CSV, TSV or
+    /// Parquet when the name ends in .csv, .tsv or .parquet (JSONL, CSV and TSV may add
+    /// .gz or .zst).
     #[arg(long, short)]
     pub(crate) out: Option<PathBuf>,
-    /// Also write one line per cluster {cluster, size, origin, members} here.
+    /// Also write one row per cluster {cluster, size, origin, members} here, in the
+    /// format its name asks for, as --out.
     #[arg(long)]
     pub(crate) clusters: Option<PathBuf>,
     /// How to read the inputs.
@@ -207,6 +215,13 @@ pub(crate) struct ScanArgs {
     /// Report bad records on stderr and carry on, instead of stopping with exit code 2.
     #[arg(long)]
     pub(crate) skip_invalid: bool,
+    /// Skip bad records (as --skip-invalid) and write each one here with its file, line
+    /// (or Parquet row) and reason: JSONL, or CSV when the name ends in .csv.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rejects: Option<PathBuf>,
+    /// Worker threads [default: one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
     /// Never draw the progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
@@ -229,48 +244,68 @@ pub(crate) struct ScanArgs {
 pub(crate) enum FormatArg {
     /// One JSON object per line.
     Jsonl,
+    /// A JSON array of objects, or one object per line.
+    Json,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
+    /// Tab-separated values with a header row.
+    Tsv,
+    /// Apache Parquet.
+    Parquet,
     /// One article per line of plain text; ids are line numbers.
     Lines,
+    /// The whole file is one article; its id is its path.
+    Text,
 }
 
 /// How to read corpus files; shared by every subcommand that reads articles.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct InputArgs {
-    /// Input format; by default sniffed per file (.jsonl/.json/.ndjson or a leading `{`
-    /// mean JSONL, anything else one article per line; directories hold .txt articles).
+    /// Read every input in this format. By default a file's extension names it: .jsonl
+    /// .ndjson .json .csv .tsv .parquet .txt, optionally with .gz or .zst (a .txt file in
+    /// a directory is one article; other unknown extensions are an error).
     #[arg(long, value_enum)]
     pub(crate) format: Option<FormatArg>,
-    /// JSONL field holding the article id (string or number).
+    /// Field (JSON key or column) holding the article id (string or number).
     #[arg(long, default_value = "id")]
     pub(crate) id_field: String,
-    /// JSONL field holding the text.
+    /// Field holding the text.
     #[arg(long, default_value = "text")]
     pub(crate) text_field: String,
-    /// JSONL field holding the publication date (ISO 8601); earliest copy is the origin.
+    /// Field holding the publication date; the earliest copy is the origin. RFC 3339 or
+    /// ISO 8601 (no offset means UTC), RFC 2822, Unix epoch seconds or milliseconds, or a
+    /// Parquet timestamp; a date that cannot be read is a bad record.
     #[arg(long, default_value = "date")]
     pub(crate) date_field: String,
-    /// JSONL field holding the outlet.
+    /// Field holding the outlet.
     #[arg(long, default_value = "source")]
     pub(crate) source_field: String,
+    /// strftime format for other dates (e.g. `%d/%m/%Y %H:%M`), tried first.
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) date_format: Option<String>,
 }
 
 impl InputArgs {
-    /// JSONL field names.
-    pub(crate) fn fields(&self) -> Fields {
-        Fields {
-            id: self.id_field.clone(),
-            text: self.text_field.clone(),
-            date: self.date_field.clone(),
-            source: self.source_field.clone(),
+    /// How to read the inputs.
+    pub(crate) fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            fields: Fields {
+                id: self.id_field.clone(),
+                text: self.text_field.clone(),
+                date: self.date_field.clone(),
+                source: self.source_field.clone(),
+            },
+            format: self.format.map(|f| match f {
+                FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Json => Format::Json,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Tsv => Format::Tsv,
+                FormatArg::Parquet => Format::Parquet,
+                FormatArg::Lines => Format::Lines,
+                FormatArg::Text => Format::Whole,
+            }),
+            date_format: self.date_format.clone(),
         }
-    }
-
-    /// The forced format, if any.
-    pub(crate) fn format(&self) -> Option<Format> {
-        self.format.map(|f| match f {
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Lines => Format::Lines,
-        })
     }
 }
 

@@ -14,7 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::args::ClientArgs;
-use neardup::scan::input::{self, Fields, Format};
+use neardup::scan::input::{self, ReadOptions};
 use neardup::service::client::{self, Client};
 use neardup::service::convert;
 use neardup::service::pb;
@@ -43,9 +43,9 @@ async fn send(args: &ClientArgs, mode: Mode) -> Result<()> {
     let client = client::connect(&args.server, &args.connect.options()?).await?;
     let (sender, articles) = mpsc::channel(READ_AHEAD);
     let inputs = args.inputs.clone();
-    let (format, fields) = (args.input.format(), args.input.fields());
+    let (options, skip_invalid) = (args.input.read_options(), args.skip_invalid);
     let reader =
-        tokio::task::spawn_blocking(move || read_articles(&inputs, format, &fields, sender));
+        tokio::task::spawn_blocking(move || read_articles(&inputs, &options, skip_invalid, sender));
     let mut out = BufWriter::new(std::io::stdout().lock());
     let sent = match mode {
         Mode::Ingest => ingest(client, articles, &mut out).await,
@@ -121,17 +121,36 @@ fn rejected(status: &Status, answered: usize) -> anyhow::Error {
     )
 }
 
-/// Reads every record of `inputs` into `sender` until the receiver goes away.
+/// Reads every record of `inputs` into `sender` until the receiver goes away; with
+/// `skip_invalid`, a record that cannot be read or breaks the article rules is reported
+/// on stderr and left out.
 fn read_articles(
     inputs: &[PathBuf],
-    format: Option<Format>,
-    fields: &Fields,
+    options: &ReadOptions,
+    skip_invalid: bool,
     sender: mpsc::Sender<pb::Article>,
 ) -> Result<()> {
     for path in inputs {
-        for input in input::open(path, format)? {
+        for input in input::open(path, options)? {
             for span in input.spans() {
-                let record = input.parse(span, fields)?;
+                let record = input.parse(span).and_then(|record| {
+                    let article = neardup::Article {
+                        id: &record.id,
+                        text: &record.text,
+                        source: record.source.as_deref().unwrap_or(""),
+                        published: record.published,
+                    };
+                    article.validate().map_err(|e| input.error(span, e.to_string()))?;
+                    Ok(record)
+                });
+                let record = match record {
+                    Ok(record) => record,
+                    Err(error) if skip_invalid => {
+                        eprintln!("neardup: skipped {}", input.reject(span, error));
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                };
                 let article = convert::article_from_record(record);
                 if sender.blocking_send(article).is_err() {
                     // The call ended (the server refused an article); that error is reported.

@@ -1,54 +1,96 @@
-//! `neardup scan`: clusters corpora on every core through the library's batch pipeline
-//! and writes one JSON line per article (and optionally one per cluster, or a data
-//! directory for `serve`). The progress bar lives here, behind the library's
+//! `neardup scan`: clusters corpora on a pool of `--threads` workers through the
+//! library's batch pipeline and writes one row per article (and optionally one per
+//! cluster, the rejected records, or a data directory for `serve`), each output in the
+//! format its name asks for. The progress bar lives here, behind the library's
 //! [`ProgressFn`] callback, so the library never draws on a terminal itself.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::ScanArgs;
 use neardup::scan::{
-    Progress, ProgressFn, ScanOptions, save, scan, write_assignments, write_clusters,
+    OutputFormat, Progress, ProgressFn, ScanOptions, Sink, save, scan, write_assignments_to,
+    write_clusters_to, write_rejects,
 };
 use neardup::store::now_millis;
 
 /// Runs `neardup scan`.
 pub(crate) fn run(args: &ScanArgs) -> Result<()> {
     let config = args.detector.to_config()?;
-    let options = ScanOptions {
-        fields: args.input.fields(),
-        format: args.input.format(),
-        skip_invalid: args.skip_invalid,
-        progress: (!args.no_progress).then(progress_bar),
-        explain: args.explain,
-    };
-    let report = scan(&args.inputs, &config, &options)?;
-    for message in &report.invalid {
-        eprintln!("neardup: skipped {message}");
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    check_outputs(args, &out)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.map_or(0, usize::from))
+        .build()
+        .context("failed to start the worker threads")?;
+    pool.install(|| {
+        let options = ScanOptions {
+            read: args.input.read_options(),
+            skip_invalid: args.skip_invalid || args.rejects.is_some(),
+            progress: (!args.no_progress).then(progress_bar),
+            explain: args.explain,
+        };
+        let report = scan(&args.inputs, &config, &options)?;
+        for warning in &report.warnings {
+            eprintln!("neardup: warning: {warning}");
+        }
+        match &args.rejects {
+            Some(path) => write(path, |sink| write_rejects(&report.invalid, sink))?,
+            None => {
+                for reject in &report.invalid {
+                    eprintln!("neardup: skipped {reject}");
+                }
+            }
+        }
+        write(&out, |sink| write_assignments_to(&report, &config, args.explain, sink))?;
+        if let Some(path) = &args.clusters {
+            write(path, |sink| write_clusters_to(&report, sink))?;
+        }
+        if let Some(dir) = &args.save {
+            let saved = save(&report, &config, dir, now_millis())
+                .with_context(|| format!("failed to save {}", dir.display()))?;
+            eprintln!("neardup: saved {saved} articles to {}", dir.display());
+        }
+        eprintln!("neardup: {}", report.summary(&config));
+        if let Some(path) = args.rejects.as_ref().filter(|_| !report.invalid.is_empty()) {
+            eprintln!("neardup: the skipped records are in {}", path.display());
+        }
+        Ok(())
+    })
+}
+
+/// Refuses, before the scan, outputs that could not be written: two on standard output,
+/// a format that cannot hold what is asked.
+fn check_outputs(args: &ScanArgs, out: &Path) -> Result<()> {
+    let outputs = [Some(out), args.clusters.as_deref(), args.rejects.as_deref()];
+    if outputs.iter().flatten().filter(|p| p.as_os_str() == "-").count() > 1 {
+        bail!("only one of --out, --clusters and --rejects can be standard output (-)");
     }
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(create(path)?)),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
-    write_assignments(&report, &config, args.explain, &mut out)
-        .context("failed to write results")?;
-    if let Some(path) = &args.clusters {
-        write_clusters(&report, &mut BufWriter::new(create(path)?))
-            .with_context(|| format!("failed to write {}", path.display()))?;
+    for path in outputs.iter().flatten() {
+        OutputFormat::of_path(path)?;
     }
-    if let Some(dir) = &args.save {
-        let saved = save(&report, &config, dir, now_millis())
-            .with_context(|| format!("failed to save {}", dir.display()))?;
-        eprintln!("neardup: saved {saved} articles to {}", dir.display());
+    if args.explain && OutputFormat::of_path(out)? != OutputFormat::Jsonl {
+        bail!("--explain is written as JSONL only; name --out .jsonl or leave it out");
     }
-    eprintln!("neardup: {}", report.summary(&config));
+    if let Some(path) = &args.rejects {
+        if OutputFormat::of_path(path)? == OutputFormat::Parquet {
+            bail!("--rejects is written as JSONL or CSV, not Parquet");
+        }
+    }
     Ok(())
+}
+
+/// Creates `path`, lets `body` fill it and finishes it, naming the file on failure.
+fn write(path: &Path, body: impl FnOnce(&mut Sink) -> std::io::Result<()>) -> Result<()> {
+    let mut sink = Sink::create(path)?;
+    body(&mut sink)
+        .and_then(|()| sink.finish())
+        .with_context(|| format!("failed to write {}", path.display()))
 }
 
 /// A progress display on stderr, drawn only when stderr is a terminal so that logs and
@@ -82,8 +124,4 @@ fn progress_bar() -> Arc<ProgressFn> {
         }
         Progress::Done => bar.finish_and_clear(),
     })
-}
-
-fn create(path: &Path) -> Result<File> {
-    File::create(path).with_context(|| format!("failed to create {}", path.display()))
 }
