@@ -176,4 +176,95 @@ impl State {
         }
         None
     }
+
+    /// Similarity of two stored articles: the signature estimate, and where it cannot
+    /// decide, the shorter one's sketch looked up in the longer one's.
+    pub(super) fn stored_similarity(&self, detector: &Detector, a: Slot, b: Slot) -> Similarity {
+        let config = detector.config();
+        let (ea, eb) = (self.entry(a), self.entry(b));
+        let estimate = Similarity::of(
+            self.lanes(config, a),
+            ea.shingle_count,
+            self.lanes(config, b),
+            eb.shingle_count,
+        );
+        if ea.sketch.is_empty()
+            || eb.sketch.is_empty()
+            || !needs_sampling(config, &estimate, ea.shingle_count, eb.shingle_count)
+        {
+            return estimate;
+        }
+        let (short, long, flipped) =
+            if ea.shingle_count <= eb.shingle_count { (ea, eb, false) } else { (eb, ea, true) };
+        let keys: Vec<u32> = short.sketch.iter().map(|&k| u32::from(k) << 16).collect();
+        let contained = sketch_containment(&keys, &long.sketch);
+        let similarity =
+            Similarity::from_containment(contained, short.shingle_count, long.shingle_count);
+        if flipped { similarity.reversed() } else { similarity }
+    }
+
+    /// After an article joined `story`: merges into it (or it into them) every other
+    /// story the article's matches reach, when the two stories pass the chaining guard
+    /// as the batch scan applies it to two clusters: their origins are related, or at
+    /// least `merge_support` of the pairs between their earliest members are. Of two
+    /// stories, the one whose origin comes first keeps its id (ties: the one whose
+    /// origin was stored first, an order a restart keeps); the other's id names it
+    /// from then on. Returns the article's story after the merges.
+    pub(super) fn merge_linked(
+        &mut self,
+        detector: &Detector,
+        mut story: u32,
+        matches: &[(Slot, Similarity)],
+    ) -> u32 {
+        let config = detector.config();
+        if config.merge_support <= 0.0 {
+            return story;
+        }
+        let mut tried: Vec<u32> = Vec::new();
+        for (slot, similarity) in matches {
+            let other = self.entry(*slot).cluster;
+            if other == story || tried.contains(&other) || similarity.copy_kind(config).is_none() {
+                continue;
+            }
+            tried.push(other);
+            if !self.stories_related(detector, story, other) {
+                continue;
+            }
+            let first = |ix: u32| {
+                self.order_key(
+                    self.origin(self.stories[ix as usize].as_ref().expect("story exists")),
+                )
+            };
+            let (into, from) =
+                if first(story) <= first(other) { (story, other) } else { (other, story) };
+            self.merge_stories(config, into, from);
+            story = into;
+        }
+        story
+    }
+
+    /// The chaining guard between two stories (see [`State::merge_linked`]).
+    fn stories_related(&self, detector: &Detector, a: u32, b: u32) -> bool {
+        let config = detector.config();
+        let related = |x: Slot, y: Slot| {
+            self.stored_similarity(detector, x, y).containment_of_shorter()
+                >= config.support_containment
+        };
+        let (a, b) = (
+            &self.stories[a as usize].as_ref().expect("story exists").earliest,
+            &self.stories[b as usize].as_ref().expect("story exists").earliest,
+        );
+        if related(a[0], b[0]) {
+            return true;
+        }
+        let pairs = a.len() * b.len();
+        let needed = (config.merge_support * pairs as f64).ceil() as usize;
+        let mut found = 0;
+        for &x in a {
+            for &y in b {
+                found += usize::from(related(x, y));
+            }
+        }
+        found >= needed
+    }
 }

@@ -73,6 +73,15 @@ impl SignedArticle {
     }
 }
 
+/// What [`Detector::commit`] decided and a durable log records.
+pub(crate) struct Committed {
+    pub(crate) verdict: Verdict,
+    /// The article as stored, when learning from it made it sign again.
+    pub(crate) resigned: Option<SignedArticle>,
+    /// Stories merged: (absorbed story's id, survivor's id), in order.
+    pub(crate) merged: Vec<(Box<str>, Box<str>)>,
+}
+
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Detector").field("config", self.config()).finish_non_exhaustive()
@@ -168,22 +177,23 @@ impl Detector {
     /// chrome model learns from the article here, when it is stored, in the order of
     /// stores (a retry learns nothing).
     pub fn ingest_signed(&self, article: &Article<'_>, signed: &SignedArticle) -> Result<Verdict> {
-        self.commit(article, signed).map(|(verdict, _)| verdict)
+        self.commit(article, signed).map(|committed| committed.verdict)
     }
 
-    /// [`Detector::ingest_signed`], also giving back the article as stored when learning
-    /// from it made it sign again (what a durable log must record).
+    /// [`Detector::ingest_signed`], also giving back what a durable log must record: the
+    /// article as stored when learning from it made it sign again, and the stories it
+    /// merged (absorbed story's id, survivor's id), in order.
     pub(crate) fn commit(
         &self,
         article: &Article<'_>,
         signed: &SignedArticle,
-    ) -> Result<(Verdict, Option<SignedArticle>)> {
+    ) -> Result<Committed> {
         article.validate()?;
         let config = self.config();
         let mut state = self.write();
         if let Some(mut verdict) = state.stored_verdict(self, article.id, signed.text_hash)? {
             verdict.chrome_ignored = signed.chrome_ignored.clone();
-            return Ok((verdict, None));
+            return Ok(Committed { verdict, resigned: None, merged: Vec::new() });
         }
         let resigned = self.learn(signed);
         let signed = resigned.as_ref().unwrap_or(signed);
@@ -196,11 +206,13 @@ impl Detector {
         };
         let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
         state.insert(config, article, signed.text_hash, (fingerprint, sketch), kind, story);
+        let story = state.merge_linked(self, story, &matches);
         let to = Labelled { id: article.id, fingerprint, sample };
         let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
         verdict.chrome_ignored = signed.chrome_ignored.clone();
+        let merged = std::mem::take(&mut state.merged);
         drop(state);
-        Ok((verdict, resigned))
+        Ok(Committed { verdict, resigned, merged })
     }
 
     /// Counts `signed`'s lines in the chrome model; when that changes which of its lines
@@ -287,10 +299,7 @@ impl Detector {
         }
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
         if story.members.is_empty() {
-            let ix = entry.cluster;
-            let story = state.stories[ix as usize].take().expect("member's story exists");
-            state.story_by_id.remove(&story.id, ix);
-            state.free_stories.push(ix);
+            state.drop_story(entry.cluster);
         }
         true
     }
@@ -413,6 +422,22 @@ impl Detector {
             }
         }
         outcome
+    }
+
+    /// Replays a merge a durable log recorded: story `from` (by its id or one it
+    /// absorbed) joins story `into`. When no restored article names `into` (its members
+    /// all carry older or newer names), `from` takes the name. A merge of a story with
+    /// no live member left changes nothing.
+    pub fn restore_merge(&self, from: &str, into: &str) {
+        let config = self.config();
+        let mut state = self.write();
+        let Some(from_ix) = state.story_of(from) else { return };
+        match state.story_of(into) {
+            Some(into_ix) if into_ix == from_ix => {}
+            Some(into_ix) => state.merge_stories(config, into_ix, from_ix),
+            None => state.rename_story(from_ix, into),
+        }
+        state.merged.clear();
     }
 
     /// Document and cluster counts and approximate memory.

@@ -65,6 +65,8 @@ pub(super) struct Labelled<'a> {
 
 pub(super) struct Story {
     pub(super) id: Box<str>,
+    /// Ids of stories merged into this one; each still names it.
+    pub(super) aliases: Vec<Box<str>>,
     pub(super) members: Vec<Slot>,
     /// The earliest `support_sample` members by [`State::order_key`], earliest first,
     /// kept up to date on insert and remove: the origin and the chaining guard's sample
@@ -88,6 +90,11 @@ pub(super) struct State {
     pub(super) free_stories: Vec<u32>,
     /// Story indices by the story's id.
     pub(super) story_by_id: NameIndex,
+    /// Story indices by the ids of stories merged into them (rare: a plain map).
+    pub(super) aliases: gxhash::HashMap<Box<str>, u32>,
+    /// Merges made since the caller last took them: (absorbed story's id, survivor's
+    /// id), in order, for a durable log to record.
+    pub(super) merged: Vec<(Box<str>, Box<str>)>,
     /// Distinct sources, each stored once.
     pub(super) sources: Interner,
     pub(super) next_seq: u64,
@@ -132,9 +139,58 @@ impl State {
         self.by_id.take(id, |slot| entry_id(entries, slot))
     }
 
+    /// The story named `id`, by its own id or one it absorbed.
     pub(super) fn story_of(&self, id: &str) -> Option<u32> {
         let stories = &self.stories;
-        self.story_by_id.find(id, |ix| story_id(stories, ix))
+        self.story_by_id
+            .find(id, |ix| story_id(stories, ix))
+            .or_else(|| self.aliases.get(id).copied())
+    }
+
+    /// Moves every member of story `from` into story `into`; `from`'s id (and those it
+    /// absorbed) name `into` from now on.
+    pub(super) fn merge_stories(&mut self, config: &DetectorConfig, into: u32, from: u32) {
+        let gone = self.stories[from as usize].take().expect("merged story exists");
+        self.story_by_id.remove(&gone.id, from);
+        self.free_stories.push(from);
+        for &member in &gone.members {
+            self.entries[member as usize].as_mut().expect("member is live").cluster = into;
+        }
+        let target = self.stories[into as usize].as_ref().expect("merge target exists");
+        let mut earliest = target.earliest.clone();
+        earliest.extend_from_slice(&gone.earliest);
+        let earliest = self.earliest_of(&earliest, config.support_sample);
+        for alias in gone.aliases.iter().chain(std::iter::once(&gone.id)) {
+            self.aliases.insert(alias.clone(), into);
+        }
+        let target = self.stories[into as usize].as_mut().expect("merge target exists");
+        target.members.extend_from_slice(&gone.members);
+        target.earliest = earliest;
+        target.aliases.extend(gone.aliases);
+        self.merged.push((gone.id.clone(), target.id.clone()));
+        target.aliases.push(gone.id);
+    }
+
+    /// Story `ix` takes the name `name` (a merge replayed into a story none of whose
+    /// restored members carries its name); its old id names it still.
+    pub(super) fn rename_story(&mut self, ix: u32, name: &str) {
+        let story = self.stories[ix as usize].as_mut().expect("renamed story exists");
+        let old = std::mem::replace(&mut story.id, name.into());
+        story.aliases.push(old.clone());
+        let stories = &self.stories;
+        self.story_by_id.remove(&old, ix);
+        self.story_by_id.insert(name, ix, |ix| story_id(stories, ix));
+        self.aliases.insert(old, ix);
+    }
+
+    /// Forgets story `ix`, which has no members left, with the names it absorbed.
+    pub(super) fn drop_story(&mut self, ix: u32) {
+        let story = self.stories[ix as usize].take().expect("dropped story exists");
+        self.story_by_id.remove(&story.id, ix);
+        for alias in &story.aliases {
+            self.aliases.remove(alias);
+        }
+        self.free_stories.push(ix);
     }
 
     /// The index of `source` in `sources`, adding it if new.
@@ -223,7 +279,8 @@ impl State {
 
     /// A new story named exactly `name` (a restored one keeps the name it had).
     pub(super) fn found_story(&mut self, name: Box<str>) -> u32 {
-        let story = Story { id: name, members: Vec::new(), earliest: Vec::new() };
+        let story =
+            Story { id: name, aliases: Vec::new(), members: Vec::new(), earliest: Vec::new() };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);

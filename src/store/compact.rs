@@ -133,9 +133,16 @@ impl Store {
             let header = header_frame(sealed, covers_from, self.watermark());
             out.write_all(&header)?;
             let mut written = header.len() as u64;
-            for live in replayed.live.iter().filter(|l| l.time_key >= cutoff) {
-                let bytes = scanned.segments[live.segment].bytes();
-                let frame = &bytes[live.payload.start - FRAME_HEADER..live.payload.end];
+            let live: Vec<_> = replayed.live.iter().filter(|l| l.time_key >= cutoff).collect();
+            let stories = live.iter().map(|l| recover::insert_at(&scanned, l).cluster_id);
+            let merges = recover::needed_merges(&scanned, &replayed, stories);
+            let frames = live
+                .iter()
+                .map(|l| (l.segment, &l.payload))
+                .chain(merges.iter().map(|(segment, payload)| (*segment, payload)));
+            for (segment, payload) in frames {
+                let bytes = scanned.segments[segment].bytes();
+                let frame = &bytes[payload.start - FRAME_HEADER..payload.end];
                 out.write_all(frame)?;
                 written += frame.len() as u64;
                 kept += 1;

@@ -241,8 +241,9 @@ impl DurableDetector {
             let verdict = self.detector.check_signed(article, signed)?;
             return Ok(Ingested { verdict, indexed: false, ticket: Ticket::ready() });
         }
-        let (verdict, resigned) = self.detector.commit(article, signed)?;
-        let signed = resigned.as_ref().unwrap_or(signed);
+        let committed = self.detector.commit(article, signed)?;
+        let verdict = committed.verdict;
+        let signed = committed.resigned.as_ref().unwrap_or(signed);
         let fingerprint = &signed.fingerprint;
         let sketch = if self.detector.config().sampled_containment {
             signed.sketch()
@@ -261,7 +262,14 @@ impl DurableDetector {
             cluster_id: &verdict.cluster_id,
         };
         let profile = self.detector.config().chrome.enabled.then(|| signed.profile());
-        let ticket = match self.store.append_insert(&stored, profile, ingested_at) {
+        let appended = self.store.append_insert(&stored, profile, ingested_at).and_then(|ticket| {
+            // The merges after the insert: the ticket of the last one covers them all.
+            committed
+                .merged
+                .iter()
+                .try_fold(ticket, |_, (from, into)| self.store.append_merge(from, into))
+        });
+        let ticket = match appended {
             Ok(ticket) => ticket,
             Err(error) => {
                 // Not logged, so not kept: the index must not hold what a restart loses.

@@ -32,6 +32,7 @@ pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 const TYPE_HEADER: u8 = 1;
 const TYPE_INSERT: u8 = 2;
 const TYPE_REMOVE: u8 = 3;
+const TYPE_MERGE: u8 = 4;
 
 /// First record of every segment file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +165,14 @@ pub fn time_key(published: Option<i64>, ingested_at: i64) -> i64 {
 pub(crate) enum Record<'a> {
     Header(SegmentHeader),
     Insert(InsertRecord<'a>),
-    Remove { id: &'a str },
+    Remove {
+        id: &'a str,
+    },
+    /// Story `from` joined story `into` (both by id).
+    Merge {
+        from: &'a str,
+        into: &'a str,
+    },
 }
 
 /// Appends one framed record to `buf`.
@@ -236,6 +244,11 @@ fn encode(buf: &mut Vec<u8>, record: &Record<'_>, base: usize) {
         Record::Remove { id } => {
             buf.push(TYPE_REMOVE);
             put_str(buf, id);
+        }
+        Record::Merge { from, into } => {
+            buf.push(TYPE_MERGE);
+            put_str(buf, from);
+            put_str(buf, into);
         }
     }
 }
@@ -342,6 +355,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
             })
         }
         TYPE_REMOVE => Record::Remove { id: r.str("id")? },
+        TYPE_MERGE => Record::Merge { from: r.str("merged story")?, into: r.str("story")? },
         other => return Err(format!("unknown record type {other}")),
     };
     if r.bytes.len() > 3 || r.bytes.iter().any(|&b| b != 0) {
@@ -460,8 +474,9 @@ mod tests {
             SegmentHeader { format_version: 1, number: 3, covers_from: 1, watermark: Some(-1) };
         frame(&mut buf, &Record::Header(header));
         frame(&mut buf, &Record::Remove { id: "a" });
+        frame(&mut buf, &Record::Merge { from: "b", into: "founder" });
         let (frames, damage) = split_frames(&buf);
-        assert_eq!((frames.len(), damage), (4, None));
+        assert_eq!((frames.len(), damage), (5, None));
         assert!(frames.iter().all(|f| checksum_ok(&buf, f)));
         let decoded: Vec<Record<'_>> =
             frames.iter().map(|f| decode(&buf[f.payload.clone()]).unwrap()).collect();

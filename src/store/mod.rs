@@ -242,6 +242,12 @@ impl Recovered {
                 return Err(self.bad_record(&chunk[at], error.to_string()));
             }
         }
+        // Each live article joined the story its record names; the merges since then
+        // bring those stories together as they were.
+        for merge in &self.replayed.merges {
+            let (from, into) = recover::merge_at(&self.scanned, merge);
+            detector.restore_merge(from, into);
+        }
         Ok(())
     }
 
@@ -494,6 +500,15 @@ impl Store {
             *watermark = (*watermark).max(Some(record.time_key()));
         }
         let ticket = self.inner.writer.append(&Record::Insert(record))?;
+        self.inner.records.fetch_add(1, Ordering::Relaxed);
+        Ok(ticket)
+    }
+
+    /// Appends a record that story `from` joined story `into` (both by id).
+    pub(crate) fn append_merge(&self, from: &str, into: &str) -> Result<Ticket> {
+        check_field("cluster_id", from)?;
+        check_field("cluster_id", into)?;
+        let ticket = self.inner.writer.append(&Record::Merge { from, into })?;
         self.inner.records.fetch_add(1, Ordering::Relaxed);
         Ok(ticket)
     }

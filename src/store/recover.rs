@@ -201,6 +201,8 @@ pub(crate) struct Replayed {
     pub(crate) live: Vec<LiveRef>,
     /// Every insert record (segment index and payload), live or not, in log order.
     pub(crate) inserts: Vec<(usize, Range<usize>)>,
+    /// Every story merge record (segment index and payload), in log order.
+    pub(crate) merges: Vec<(usize, Range<usize>)>,
     /// Records in the log (headers excluded).
     pub(crate) records: u64,
     /// Newest time key ever accepted, including from compacted-away records.
@@ -262,6 +264,7 @@ pub(crate) fn replay(
     let mut watermark: Option<i64> = None;
     let mut records = 0u64;
     let mut inserts = Vec::new();
+    let mut merges = Vec::new();
     for (at, (segment, payload, record)) in decoded.iter().enumerate() {
         match record {
             Record::Header(header) => watermark = watermark.max(header.watermark),
@@ -279,6 +282,10 @@ pub(crate) fn replay(
             Record::Remove { id } => {
                 records += 1;
                 live.remove(id);
+            }
+            Record::Merge { .. } => {
+                records += 1;
+                merges.push((*segment, payload.clone()));
             }
         }
     }
@@ -298,7 +305,7 @@ pub(crate) fn replay(
             })
         })
         .collect();
-    Ok(Replayed { live, inserts, records, watermark })
+    Ok(Replayed { live, inserts, merges, records, watermark })
 }
 
 /// Articles with a time key below this are outside the window.
@@ -307,6 +314,45 @@ pub(crate) fn cutoff(watermark: Option<i64>, window_ms: Option<i64>) -> i64 {
         (Some(newest), Some(window)) => newest.saturating_sub(window),
         _ => i64::MIN,
     }
+}
+
+/// The story merge record at `payload` of segment `segment`: (absorbed id, survivor id).
+pub(crate) fn merge_at<'a>(
+    scanned: &'a Scanned,
+    (segment, payload): &(usize, Range<usize>),
+) -> (&'a str, &'a str) {
+    let bytes = scanned.segments[*segment].bytes();
+    match log::decode(&bytes[payload.clone()]) {
+        Ok(Record::Merge { from, into }) => (from, into),
+        other => unreachable!("replay recorded a merge at a frame holding {other:?}"),
+    }
+}
+
+/// The merge records a compaction keeps: those that still rename a story some kept
+/// insert (or a kept later merge) names, so replaying the compacted log rebuilds the
+/// same stories.
+pub(crate) fn needed_merges<'a>(
+    scanned: &'a Scanned,
+    replayed: &Replayed,
+    kept_stories: impl IntoIterator<Item = &'a str>,
+) -> Vec<(usize, Range<usize>)> {
+    let mut names: std::collections::HashSet<&str> = kept_stories.into_iter().collect();
+    let merges: Vec<(&str, &str)> = replayed.merges.iter().map(|m| merge_at(scanned, m)).collect();
+    let mut kept = vec![false; merges.len()];
+    loop {
+        let mut changed = false;
+        for (ix, (from, into)) in merges.iter().enumerate() {
+            if !kept[ix] && names.contains(from) {
+                kept[ix] = true;
+                names.insert(into);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    replayed.merges.iter().zip(kept).filter(|(_, k)| *k).map(|(m, _)| m.clone()).collect()
 }
 
 /// Decodes a live insert again (cheap: the checksum was verified already).

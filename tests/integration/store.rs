@@ -208,7 +208,9 @@ fn replay_on_the_syndication_corpus() {
     let reopened = open(&config);
     for ((doc, verdict), retry) in docs.iter().zip(&verdicts).zip(&retries) {
         let again = reopened.ingest(&article(doc), T0).unwrap().verdict;
-        assert_eq!((again.kind, &again.cluster_id), (verdict.kind, &verdict.cluster_id));
+        // The story may have merged with another since; its first name still finds it.
+        let story = reopened.detector().cluster(&verdict.cluster_id).unwrap().cluster_id;
+        assert_eq!((again.kind, &again.cluster_id), (verdict.kind, &story));
         // Same index before and after the restart: the very same verdict, matches included.
         assert_eq!(&again, retry);
     }
@@ -726,9 +728,7 @@ fn sigkill_keeps_every_acknowledged_article() {
     // Several kill points on the same directory: each restart recovers, then goes on.
     for kill_after in [25, 300, 7, 900] {
         for (id, cluster) in run_and_kill(spawn_ingester(dir.path()), kill_after) {
-            if let Some(earlier) = acked.insert(id.clone(), cluster.clone()) {
-                assert_eq!(earlier, cluster, "{id} changed cluster across a restart");
-            }
+            acked.entry(id).or_insert(cluster);
         }
         let reopened = open(&store_config(dir.path()));
         for (id, cluster) in &acked {
@@ -737,8 +737,11 @@ fn sigkill_keeps_every_acknowledged_article() {
                 reopened.detector().contains(id),
                 "acknowledged {id} lost (kill after {kill_after})"
             );
+            // The story it was acknowledged in (merged since, perhaps) still holds it.
+            let story = reopened.detector().cluster(cluster).unwrap();
+            assert!(story.members.iter().any(|m| &m.id == id), "{id} left story {cluster}");
             let retry = reopened.ingest(&article(doc), T0).unwrap().verdict;
-            assert_eq!(&retry.cluster_id, cluster, "{id}");
+            assert_eq!(retry.cluster_id, story.cluster_id, "{id}");
         }
         // Unacknowledged articles are fully there (restorable, answering retries) or absent.
         for doc in docs.iter().filter(|d| reopened.detector().contains(&d.id)) {
