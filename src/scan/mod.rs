@@ -36,9 +36,9 @@ use input::{Input, Location, ReadOptions, Reject, STDIN_NAME, Span, open};
 pub use docs::Docs;
 use docs::SignedDoc;
 pub use output::{write_assignments, write_clusters};
-pub use tables::{OutputFormat, Sink, write_assignments_to, write_clusters_to, write_rejects};
 #[cfg(feature = "store")]
 pub use save::save;
+pub use tables::{OutputFormat, Sink, write_assignments_to, write_clusters_to, write_rejects};
 
 /// What a scan tells its caller while it runs, for a progress display: the library
 /// draws nothing itself.

@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::ScanReport;
 use super::input::{Compression, Location, Reject};
 use super::output::{ClusterLine, cluster_lines, doc_line};
-use crate::cluster::CopyKind;
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 
@@ -112,7 +111,9 @@ impl Sink {
             Compression::Gzip => {
                 Writer::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::default()))
             }
-            Compression::Zstd => Writer::Zstd(zstd::Encoder::new(out, 0).map_err(|e| Error::io(path, e))?),
+            Compression::Zstd => {
+                Writer::Zstd(zstd::Encoder::new(out, 0).map_err(|e| Error::io(path, e))?)
+            }
         };
         Ok(Sink { path: path.to_owned(), format, writer })
     }
@@ -154,7 +155,8 @@ pub fn write_assignments_to(
         OutputFormat::Csv | OutputFormat::Tsv => {
             let mut out = csv_writer(sink);
             for doc in 0..n {
-                out.serialize(doc_line(report, config, doc, false)).map_err(std::io::Error::other)?;
+                out.serialize(doc_line(report, config, doc, false))
+                    .map_err(std::io::Error::other)?;
             }
             out.flush()
         }
@@ -257,14 +259,6 @@ impl<'a> From<RejectRow<'a>> for CsvRejectRow<'a> {
     }
 }
 
-fn kind_name(kind: CopyKind) -> &'static str {
-    match kind {
-        CopyKind::NewStory => "new_story",
-        CopyKind::Duplicate => "duplicate",
-        CopyKind::PartialCopy => "partial_copy",
-    }
-}
-
 #[cfg(feature = "parquet")]
 mod parquet {
     //! The Parquet writers: record batches built column by column.
@@ -278,15 +272,21 @@ mod parquet {
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
 
-    use super::{ClusterLine, ScanReport, doc_line, kind_name};
+    use super::{ClusterLine, ScanReport, doc_line};
+    use crate::cluster::CopyKind;
     use crate::config::DetectorConfig;
 
     const BATCH_ROWS: usize = 65_536;
 
-    fn writer<W: Write + Send>(
-        out: W,
-        batch: &RecordBatch,
-    ) -> std::io::Result<ArrowWriter<W>> {
+    fn kind_name(kind: CopyKind) -> &'static str {
+        match kind {
+            CopyKind::NewStory => "new_story",
+            CopyKind::Duplicate => "duplicate",
+            CopyKind::PartialCopy => "partial_copy",
+        }
+    }
+
+    fn writer<W: Write + Send>(out: W, batch: &RecordBatch) -> std::io::Result<ArrowWriter<W>> {
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .build();
@@ -399,4 +399,3 @@ mod parquet {
         Err(off())
     }
 }
-

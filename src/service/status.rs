@@ -73,10 +73,7 @@ mod tests {
             (Error::NotFound { what: "cluster", id: "c".into() }, Code::NotFound),
             (Error::Internal { reason: "boom".into() }, Code::Internal),
             (Error::config("max_matches", "must be at least 1"), Code::InvalidArgument),
-            (
-                Error::io("x", std::io::ErrorKind::Other.into()),
-                Code::Internal,
-            ),
+            (Error::io("x", std::io::ErrorKind::Other.into()), Code::Internal),
         ];
         for (err, code) in cases {
             let message = err.to_string();

@@ -44,9 +44,8 @@ async fn send(args: &ClientArgs, mode: Mode) -> Result<()> {
     let (sender, articles) = mpsc::channel(READ_AHEAD);
     let inputs = args.inputs.clone();
     let (options, skip_invalid) = (args.input.read_options(), args.skip_invalid);
-    let reader = tokio::task::spawn_blocking(move || {
-        read_articles(&inputs, &options, skip_invalid, sender)
-    });
+    let reader =
+        tokio::task::spawn_blocking(move || read_articles(&inputs, &options, skip_invalid, sender));
     let mut out = BufWriter::new(std::io::stdout().lock());
     let sent = match mode {
         Mode::Ingest => ingest(client, articles, &mut out).await,

@@ -11,13 +11,13 @@ use std::borrow::Cow;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray,
-    RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray, RecordBatch,
+    StringArray, StringViewArray,
 };
 use arrow_schema::{DataType, Schema, TimeUnit};
 
@@ -78,8 +78,10 @@ impl Plan {
 
     /// Indices of the columns read, for a projection.
     pub fn columns(&self) -> Vec<usize> {
-        let mut columns: Vec<usize> =
-            [Some(self.id), Some(self.text), self.date, self.source].into_iter().flatten().collect();
+        let mut columns: Vec<usize> = [Some(self.id), Some(self.text), self.date, self.source]
+            .into_iter()
+            .flatten()
+            .collect();
         columns.sort_unstable();
         columns.dedup();
         columns
@@ -147,7 +149,9 @@ impl Columns {
             None => None,
         };
         let published = match &self.date {
-            Some(column) => column.date(row, dates).map_err(|e| format!("field {:?}: {e}", fields.date))?,
+            Some(column) => {
+                column.date(row, dates).map_err(|e| format!("field {:?}: {e}", fields.date))?
+            }
             None => None,
         };
         Ok(Record { id, text, source, published })
@@ -202,7 +206,11 @@ enum Column {
     LargeBinary(LargeBinaryArray),
     BinaryView(BinaryViewArray),
     /// Dictionary-encoded strings: each row's key, and the values.
-    Dictionary { array: ArrayRef, keys: Vec<usize>, values: Box<Column> },
+    Dictionary {
+        array: ArrayRef,
+        keys: Vec<usize>,
+        values: Box<Column>,
+    },
     Integer(Vec<Option<i128>>),
     Float(Vec<Option<f64>>),
     /// Timestamps and dates in Unix milliseconds (`None` when a timestamp overflows).
@@ -260,9 +268,7 @@ impl Column {
             Timestamp(TimeUnit::Second, _) => {
                 millis::<TimestampSecondType>(array, |s| s.checked_mul(1000))
             }
-            Timestamp(TimeUnit::Millisecond, _) => {
-                millis::<TimestampMillisecondType>(array, Some)
-            }
+            Timestamp(TimeUnit::Millisecond, _) => millis::<TimestampMillisecondType>(array, Some),
             Timestamp(TimeUnit::Microsecond, _) => {
                 millis::<TimestampMicrosecondType>(array, |us| Some(us.div_euclid(1000)))
             }
@@ -298,7 +304,11 @@ impl Column {
             Column::LargeBinary(a) => get(a, row, || Some(a.value(row))),
             Column::BinaryView(a) => get(a, row, || Some(a.value(row))),
             Column::Dictionary { array, keys, values } => {
-                if array.is_null(row) { None } else { values.bytes(keys[row]) }
+                if array.is_null(row) {
+                    None
+                } else {
+                    values.bytes(keys[row])
+                }
             }
             _ => None,
         }
@@ -330,8 +340,12 @@ impl Column {
                 Some(None) => Err("timestamp is out of range".into()),
                 Some(Some(millis)) => dates.check_millis(millis).map(Some),
             },
-            Column::Integer(values) => values[row].map(|v| dates.parse_epoch(&v.to_string())).transpose(),
-            Column::Float(values) => values[row].map(|v| dates.parse_epoch(&v.to_string())).transpose(),
+            Column::Integer(values) => {
+                values[row].map(|v| dates.parse_epoch(&v.to_string())).transpose()
+            }
+            Column::Float(values) => {
+                values[row].map(|v| dates.parse_epoch(&v.to_string())).transpose()
+            }
             _ => match self.str(row, "date")? {
                 None => Ok(None),
                 Some(text) => dates.parse_str(&text),
@@ -386,13 +400,19 @@ mod tests {
         let texts = Arc::new(StringArray::from(vec!["a"])) as ArrayRef;
         let schema = |fields: Vec<Field>| Schema::new(fields);
         let err = Plan::new(
-            &schema(vec![Field::new("id", DataType::Utf8, false), Field::new("body", DataType::Utf8, true)]),
+            &schema(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("body", DataType::Utf8, true),
+            ]),
             &Fields::default(),
         )
         .unwrap_err();
         assert!(err.contains("no column \"text\"") && err.contains("\"body\""), "{err}");
         let err = Plan::new(
-            &schema(vec![Field::new("id", DataType::Utf8, false), Field::new("text", DataType::Int64, true)]),
+            &schema(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("text", DataType::Int64, true),
+            ]),
             &Fields::default(),
         )
         .unwrap_err();
@@ -411,8 +431,9 @@ mod tests {
         ]);
         let columns = Columns::new(&batch, &Fields::default()).unwrap();
         let parser = DateParser::default();
-        let errors: Vec<String> =
-            (0..3).map(|row| columns.record(row, &Fields::default(), &parser).unwrap_err()).collect();
+        let errors: Vec<String> = (0..3)
+            .map(|row| columns.record(row, &Fields::default(), &parser).unwrap_err())
+            .collect();
         assert_eq!(errors[0], "field \"text\" is null");
         assert_eq!(errors[1], "field \"id\" is null");
         assert!(errors[2].starts_with("field \"date\": cannot read"), "{}", errors[2]);

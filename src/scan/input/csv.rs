@@ -8,9 +8,7 @@ use std::borrow::Cow;
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use std::ops::Range;
-
-use super::{DateParser, Fields, Record};
+use super::{DateParser, Fields, Positions, Record};
 
 /// A delimited file's layout: where its records start and which columns to read.
 #[derive(Debug, Clone)]
@@ -93,7 +91,7 @@ impl Table {
 
     /// Every record of `data` after the header: its first line (1-based) and its bytes
     /// range. Blank records are skipped, as blank lines are in JSONL.
-    pub(super) fn records(&self, data: &[u8]) -> Result<Vec<(usize, Range<usize>)>, String> {
+    pub(super) fn records(&self, data: &[u8]) -> Result<Positions, String> {
         let mut parser = parser(self.delimiter);
         let mut out = Vec::new();
         let mut at = self.data_start;
@@ -106,8 +104,7 @@ impl Table {
             }
             line += memchr::memchr_iter(b'\n', &data[counted..record.start]).count();
             counted = record.start;
-            if record.next == data.len() && bytes.iter().filter(|&&b| b == b'"').count() % 2 == 1
-            {
+            if record.next == data.len() && bytes.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
                 return Err(format!(
                     "line {line}: a quoted field is never closed (it runs to the end of the file)"
                 ));
@@ -143,7 +140,9 @@ impl Table {
         }
         let text = value(self.text, &fields.text)?;
         let source = match self.source {
-            Some(column) if !values.get(column).is_empty() => Some(Cow::Owned(value(column, &fields.source)?)),
+            Some(column) if !values.get(column).is_empty() => {
+                Some(Cow::Owned(value(column, &fields.source)?))
+            }
             _ => None,
         };
         let published = match self.date {
@@ -270,7 +269,8 @@ mod tests {
 
     #[test]
     fn quoted_fields_hold_delimiters_quotes_and_newlines() {
-        let data = "title,id,text\r\nT,1,\"one, \"\"two\"\"\nthree\"\r\n\r\nU,2,plain\n\"V\nW\",3,\"x\"";
+        let data =
+            "title,id,text\r\nT,1,\"one, \"\"two\"\"\nthree\"\r\n\r\nU,2,plain\n\"V\nW\",3,\"x\"";
         assert_eq!(
             rows(data),
             [

@@ -84,9 +84,8 @@ impl DateParser {
         let digits = number.trim_start_matches(['-', '+']);
         if digits.len() == 8
             && digits.bytes().all(|b| b.is_ascii_digit())
-            && NaiveDate::parse_from_str(digits, "%Y%m%d").is_ok_and(|d| {
-                (1900..=2100).contains(&chrono::Datelike::year(&d))
-            })
+            && NaiveDate::parse_from_str(digits, "%Y%m%d")
+                .is_ok_and(|d| (1900..=2100).contains(&chrono::Datelike::year(&d)))
         {
             return Err(format!(
                 "{number:?} is ambiguous: Unix epoch seconds or a YYYYMMDD date; give \
@@ -153,7 +152,8 @@ fn parse_shapes(text: &str) -> Option<i64> {
             return Some(dt.timestamp_millis());
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+    for format in
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
     {
         if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
             return Some(dt.and_utc().timestamp_millis());

@@ -61,9 +61,8 @@ impl Compression {
                 Ok(out.len())
             }
             Compression::Gzip => flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out),
-            Compression::Zstd => {
-                zstd::stream::read::Decoder::with_buffer(bytes).and_then(|mut d| d.read_to_end(&mut out))
-            }
+            Compression::Zstd => zstd::stream::read::Decoder::with_buffer(bytes)
+                .and_then(|mut d| d.read_to_end(&mut out)),
         };
         match read {
             Ok(_) => Ok(out),

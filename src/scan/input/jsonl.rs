@@ -4,12 +4,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{DateParser, Fields, Record};
+use super::{DateParser, Fields, Positions, Record};
 
 /// Parses one JSON object into a record, or says what is wrong with it.
 pub(super) fn parse<'a>(
@@ -18,7 +17,8 @@ pub(super) fn parse<'a>(
     dates: &DateParser,
 ) -> Result<Record<'a>, String> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let raw = RecordSeed(fields).deserialize(&mut de).map_err(|e| format!("malformed JSON: {e}"))?;
+    let raw =
+        RecordSeed(fields).deserialize(&mut de).map_err(|e| format!("malformed JSON: {e}"))?;
     de.end().map_err(|e| format!("malformed JSON: {e}"))?;
     let id = match raw.id {
         Some(JsonValue::Str(id)) if !id.trim().is_empty() => id,
@@ -50,7 +50,9 @@ pub(super) fn parse<'a>(
     let published = match raw.date {
         None | Some(JsonValue::Other("null")) => None,
         Some(JsonValue::Str(s)) => dates.parse_str(&s).map_err(|e| field(&fields.date, e))?,
-        Some(JsonValue::Number(n)) => Some(dates.parse_epoch(&n).map_err(|e| field(&fields.date, e))?),
+        Some(JsonValue::Number(n)) => {
+            Some(dates.parse_epoch(&n).map_err(|e| field(&fields.date, e))?)
+        }
         Some(JsonValue::Other(kind)) => {
             return Err(format!(
                 "field {:?} is {kind}, not a date string or an epoch number",
@@ -67,7 +69,7 @@ fn field(name: &str, reason: String) -> String {
 
 /// The elements of a JSON array: each one's 1-based starting line and byte range in
 /// `text`. A malformed array is an error with its line.
-pub(super) fn array_elements(text: &str) -> Result<Vec<(usize, Range<usize>)>, (usize, String)> {
+pub(super) fn array_elements(text: &str) -> Result<Positions, (usize, String)> {
     let elements: Vec<&RawValue> =
         serde_json::from_str(text).map_err(|e| (e.line(), format!("malformed JSON array: {e}")))?;
     let base = text.as_ptr() as usize;

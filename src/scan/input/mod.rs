@@ -256,6 +256,9 @@ pub struct Input {
     warnings: Vec<String>,
 }
 
+/// Where records were found: each one's first line (1-based) and byte range.
+type Positions = Vec<(usize, Range<usize>)>;
+
 /// How an input's records are laid out.
 enum Layout {
     /// One record per line, found in parallel chunks.
@@ -264,9 +267,9 @@ enum Layout {
     Whole(String),
     /// Records found in order (JSON array elements, CSV records): each one's first line
     /// and byte range.
-    Found(Vec<(usize, Range<usize>)>),
+    Found(Positions),
     /// A CSV or TSV file's header, with its records.
-    Delimited(csv::Table, Vec<(usize, Range<usize>)>),
+    Delimited(csv::Table, Positions),
     /// Decoded Parquet columns.
     #[cfg(feature = "parquet")]
     Parquet(parquet::Table),
@@ -305,7 +308,7 @@ impl Input {
                 compression.name()
             )));
         }
-        let mut bytes = match compression {
+        let bytes = match compression {
             Compression::None => raw,
             _ => Bytes::Owned(compression.decompress(&raw).map_err(bad)?),
         };
@@ -318,13 +321,31 @@ impl Input {
         let data = &bytes[start..];
         format::check_content(format, data, forced).map_err(bad)?;
         let mut warnings = Vec::new();
+        #[cfg(feature = "parquet")]
+        if format == Format::Parquet {
+            let shared = match bytes {
+                Bytes::Mapped(map) => ::bytes::Bytes::from_owner(map),
+                Bytes::Owned(data) => ::bytes::Bytes::from(data),
+            };
+            let table = parquet::Table::read(shared, &context.fields).map_err(bad)?;
+            if table.missing.contains(&context.fields.date) {
+                warnings.push(undated(&path, &context.fields.date));
+            }
+            let (bytes, layout) = (Bytes::Owned(Vec::new()), Layout::Parquet(table));
+            let context = context.clone();
+            return Ok(Input { path, format, bytes, start: 0, layout, context, warnings });
+        }
         let layout = match format {
             Format::Jsonl | Format::Lines => Layout::Lines,
             Format::Whole => Layout::Whole(whole_id.unwrap_or_else(|| path.display().to_string())),
             Format::Json if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {
                 let text = std::str::from_utf8(data).map_err(|e| {
                     let line = 1 + memchr::memchr_iter(b'\n', &data[..e.valid_up_to()]).count();
-                    Error::BadRecord { path: path.clone(), line, reason: format!("invalid UTF-8: {e}") }
+                    Error::BadRecord {
+                        path: path.clone(),
+                        line,
+                        reason: format!("invalid UTF-8: {e}"),
+                    }
                 })?;
                 let elements = jsonl::array_elements(text).map_err(|(line, reason)| {
                     Error::BadRecord { path: path.clone(), line, reason }
@@ -341,24 +362,11 @@ impl Input {
                 }
                 Layout::Delimited(table, records)
             }
-            #[cfg(feature = "parquet")]
-            Format::Parquet => {
-                let shared = match std::mem::replace(&mut bytes, Bytes::Owned(Vec::new())) {
-                    Bytes::Mapped(map) => ::bytes::Bytes::from_owner(map),
-                    Bytes::Owned(data) => ::bytes::Bytes::from(data),
-                };
-                let table = parquet::Table::read(shared, &context.fields).map_err(bad)?;
-                if table.missing.contains(&context.fields.date) {
-                    warnings.push(undated(&path, &context.fields.date));
-                }
-                Layout::Parquet(table)
-            }
-            #[cfg(not(feature = "parquet"))]
+            // Read above when the feature is on.
             Format::Parquet => {
                 return Err(bad("this build reads no Parquet (feature \"parquet\" is off)".into()));
             }
         };
-        let start = if matches!(bytes, Bytes::Owned(ref b) if b.is_empty()) { 0 } else { start };
         Ok(Input { path, format, bytes, start, layout, context: context.clone(), warnings })
     }
 
@@ -380,7 +388,11 @@ impl Input {
 
     /// Where the record of `span` is.
     pub fn location(&self, span: Span<'_>) -> Location {
-        if self.format.numbers_rows() { Location::Row(span.line) } else { Location::Line(span.line) }
+        if self.format.numbers_rows() {
+            Location::Row(span.line)
+        } else {
+            Location::Line(span.line)
+        }
     }
 
     /// The error for the record of `span`, naming this file and its line or row.
@@ -516,7 +528,10 @@ impl Input {
     fn spans_by(&self, chunk: usize) -> Vec<Span<'_>> {
         let found = |records: &[(usize, Range<usize>)]| -> Vec<Span<'_>> {
             let data = &self.bytes[self.start..];
-            records.iter().map(|(line, range)| Span { line: *line, bytes: &data[range.clone()] }).collect()
+            records
+                .iter()
+                .map(|(line, range)| Span { line: *line, bytes: &data[range.clone()] })
+                .collect()
         };
         match &self.layout {
             Layout::Lines => {}
@@ -566,7 +581,9 @@ impl Input {
                     .ok_or_else(|| bad(format!("no row {} in this file", span.line)))?;
                 return batch.record(row, fields, dates).map_err(bad);
             }
-            Layout::Delimited(table, _) => return table.parse(span.bytes, fields, dates).map_err(bad),
+            Layout::Delimited(table, _) => {
+                return table.parse(span.bytes, fields, dates).map_err(bad);
+            }
             _ => {}
         }
         let text =
@@ -633,10 +650,8 @@ mod tests {
             "{\"id\":1,\"text\":\"ok\"}\n{\"id\":2,\"text\":5}\n{\"id\":3\n{\"text\":\"x\"}\n{\"id\":4,\"text\":\"a\"} x\n[1]\n",
         );
         let spans = input.spans();
-        let errors: Vec<String> = spans[1..]
-            .iter()
-            .map(|s| input.parse(*s).unwrap_err().to_string())
-            .collect();
+        let errors: Vec<String> =
+            spans[1..].iter().map(|s| input.parse(*s).unwrap_err().to_string()).collect();
         assert!(errors[0].starts_with("mem.jsonl:2: field \"text\" is a number"), "{}", errors[0]);
         assert!(errors[1].starts_with("mem.jsonl:3: malformed JSON"), "{}", errors[1]);
         assert!(errors[2].starts_with("mem.jsonl:4: missing field \"id\""), "{}", errors[2]);
@@ -646,18 +661,16 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_an_error() {
-        let input =
-            Input::from_bytes("x.txt", Format::Lines, b"ok\nbad \xff\n".to_vec(), &ReadOptions::default())
-                .unwrap();
+        let input = Input::from_bytes(
+            "x.txt",
+            Format::Lines,
+            b"ok\nbad \xff\n".to_vec(),
+            &ReadOptions::default(),
+        )
+        .unwrap();
         let spans = input.spans();
         assert_eq!(input.parse(spans[0]).unwrap().id, "1");
-        assert!(
-            input
-                .parse(spans[1])
-                .unwrap_err()
-                .to_string()
-                .contains("x.txt:2: invalid UTF-8")
-        );
+        assert!(input.parse(spans[1]).unwrap_err().to_string().contains("x.txt:2: invalid UTF-8"));
     }
 
     #[test]
@@ -724,7 +737,8 @@ mod tests {
 
     #[test]
     fn json_arrays_and_delimited_records() {
-        let array = input(Format::Json, "[\n{\"id\":\"a\",\"text\":\"x\"},\n{\"id\":2,\"text\":\"y\"}\n]");
+        let array =
+            input(Format::Json, "[\n{\"id\":\"a\",\"text\":\"x\"},\n{\"id\":2,\"text\":\"y\"}\n]");
         let spans = array.spans();
         assert_eq!(spans.iter().map(|s| s.line).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(array.parse(spans[1]).unwrap().id, "2");

@@ -34,13 +34,15 @@ impl Table {
         let decoded: Vec<Vec<Columns>> = (0..groups)
             .into_par_iter()
             .map(|group| -> Result<Vec<Columns>, String> {
-                let reader =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), metadata.clone())
-                        .with_projection(projection.clone())
-                        .with_row_groups(vec![group])
-                        .with_batch_size(BATCH_ROWS)
-                        .build()
-                        .map_err(|e| format!("row group {group}: {e}"))?;
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    bytes.clone(),
+                    metadata.clone(),
+                )
+                .with_projection(projection.clone())
+                .with_row_groups(vec![group])
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| format!("row group {group}: {e}"))?;
                 reader
                     .map(|batch| {
                         let batch = batch.map_err(|e| format!("row group {group}: {e}"))?;
