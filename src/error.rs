@@ -179,6 +179,7 @@ impl Error {
         Error::InvalidConfig { field, reason: reason.into() }
     }
 
+    #[cfg(any(feature = "store", feature = "scan"))]
     pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io { path: path.into(), cause }
     }

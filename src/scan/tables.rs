@@ -293,14 +293,6 @@ impl<'a> From<RejectRow<'a>> for CsvRejectRow<'a> {
     }
 }
 
-fn kind_name(kind: CopyKind) -> &'static str {
-    match kind {
-        CopyKind::NewStory => "new_story",
-        CopyKind::Duplicate => "duplicate",
-        CopyKind::PartialCopy => "partial_copy",
-    }
-}
-
 #[cfg(feature = "parquet")]
 mod parquet {
     //! The Parquet writers: record batches built column by column.
@@ -314,10 +306,19 @@ mod parquet {
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
 
-    use super::{ClusterLine, ScanReport, doc_line, kind_name};
+    use super::{ClusterLine, ScanReport, doc_line};
+    use crate::cluster::CopyKind;
     use crate::config::DetectorConfig;
 
     const BATCH_ROWS: usize = 65_536;
+
+    fn kind_name(kind: CopyKind) -> &'static str {
+        match kind {
+            CopyKind::NewStory => "new_story",
+            CopyKind::Duplicate => "duplicate",
+            CopyKind::PartialCopy => "partial_copy",
+        }
+    }
 
     fn writer<W: Write + Send>(out: W, batch: &RecordBatch) -> std::io::Result<ArrowWriter<W>> {
         let properties = WriterProperties::builder()

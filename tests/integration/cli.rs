@@ -124,7 +124,8 @@ fn custom_fields_plain_lines_and_directories() {
     fs::create_dir_all(tree.join("sub")).unwrap();
     fs::write(tree.join("a.txt"), story).unwrap();
     fs::write(tree.join("sub/b.txt"), format!("{story} (AP)")).unwrap();
-    fs::write(tree.join("ignored.md"), story).unwrap();
+    // Hidden files are skipped (another extension would be an error: see `inputs`).
+    fs::write(tree.join(".ignored.md"), story).unwrap();
     let clusters = dir.path().join("clusters.jsonl");
     let rows = lines(&stdout_ok(&neardup(&[
         "scan",

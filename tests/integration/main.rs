@@ -1,5 +1,5 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! files, the gRPC service in-process, the durable store on real files and processes,
+//! files in every input format, the gRPC service in-process, the durable store on real files and processes,
 //! matching in every writing system, `scan --explain`, and accuracy on the shared
 //! evaluation corpora when they are present.
 
@@ -10,6 +10,8 @@ mod crash;
 mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
+#[cfg(feature = "cli")]
+mod inputs;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod online;
 mod properties;

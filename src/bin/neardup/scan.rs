@@ -77,10 +77,10 @@ fn check_outputs(args: &ScanArgs, out: &Path) -> Result<()> {
     if args.explain && OutputFormat::of_path(out)? != OutputFormat::Jsonl {
         bail!("--explain is written as JSONL only; name --out .jsonl or leave it out");
     }
-    if let Some(path) = &args.rejects {
-        if OutputFormat::of_path(path)? == OutputFormat::Parquet {
-            bail!("--rejects is written as JSONL or CSV, not Parquet");
-        }
+    if let Some(path) = &args.rejects
+        && OutputFormat::of_path(path)? == OutputFormat::Parquet
+    {
+        bail!("--rejects is written as JSONL or CSV, not Parquet");
     }
     Ok(())
 }

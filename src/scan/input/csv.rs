@@ -6,11 +6,11 @@
 
 use std::borrow::Cow;
 
+use std::cell::RefCell;
+
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use std::ops::Range;
-
-use super::{DateParser, Fields, Record};
+use super::{DateParser, Fields, Positions, Record};
 
 /// A delimited file's layout: where its records start and which columns to read.
 #[derive(Debug, Clone)]
@@ -93,7 +93,7 @@ impl Table {
 
     /// Every record of `data` after the header: its first line (1-based) and its bytes
     /// range. Blank records are skipped, as blank lines are in JSONL.
-    pub(super) fn records(&self, data: &[u8]) -> Result<Vec<(usize, Range<usize>)>, String> {
+    pub(super) fn records(&self, data: &[u8]) -> Result<Positions, String> {
         let mut parser = parser(self.delimiter);
         let mut out = Vec::new();
         let mut at = self.data_start;
@@ -213,15 +213,35 @@ impl Values {
     }
 }
 
-/// A parser for `delimiter`. (Built each time: a clone of a built `csv_core::Reader`
-/// does not parse like the original.)
+/// A new parser for `delimiter`.
 fn parser(delimiter: u8) -> Reader {
     ReaderBuilder::new().delimiter(delimiter).build()
 }
 
+/// Runs `f` with this thread's parser for `delimiter`, reset. Building one per record
+/// would cost more than parsing it, and a clone of a built `csv_core::Reader` does not
+/// parse like the original (csv-core 0.1.13), so each thread keeps one and resets it.
+fn with_parser<T>(delimiter: u8, f: impl FnOnce(&mut Reader) -> T) -> T {
+    thread_local! {
+        static CACHED: RefCell<Option<(u8, Reader)>> = const { RefCell::new(None) };
+    }
+    CACHED.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if matches!(&*cached, Some((cached, _)) if *cached != delimiter) {
+            *cached = None;
+        }
+        let (_, reader) = cached.get_or_insert_with(|| (delimiter, parser(delimiter)));
+        reader.reset();
+        f(reader)
+    })
+}
+
 /// The unescaped fields of the one record in `raw`; more than `limit` is an error.
 fn split(delimiter: u8, raw: &[u8], limit: usize) -> Result<Values, String> {
-    let mut parser = parser(delimiter);
+    with_parser(delimiter, |parser| split_with(parser, raw, limit))
+}
+
+fn split_with(parser: &mut Reader, raw: &[u8], limit: usize) -> Result<Values, String> {
     let mut output = vec![0u8; raw.len().max(1)];
     let mut ends = vec![0usize; limit.min(raw.len() + 1).max(1) + 1];
     let (mut read, mut written, mut fields) = (0, 0, 0);

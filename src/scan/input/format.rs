@@ -92,8 +92,8 @@ const SNIFF: usize = 8192;
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 
 /// Refuses `data` (decompressed, byte-order mark removed) when it cannot be `format`:
-/// binary data in a text format, or (unless the format was forced) content that is
-/// plainly another format than the extension says.
+/// Parquet in a text format or the reverse, UTF-16 text, or (unless the format was
+/// forced) content that is plainly another format than the extension says.
 pub(super) fn check_content(format: Format, data: &[u8], forced: bool) -> Result<(), String> {
     if format == Format::Parquet {
         if data.starts_with(PARQUET_MAGIC) && data.ends_with(PARQUET_MAGIC) && data.len() >= 12 {
@@ -109,10 +109,10 @@ pub(super) fn check_content(format: Format, data: &[u8], forced: bool) -> Result
     if data.starts_with(PARQUET_MAGIC) {
         return Err(format!("is a Parquet file, not {format}; name it .parquet"));
     }
-    let head = &data[..data.len().min(SNIFF)];
-    if format != Format::Whole && memchr::memchr(0, head).is_some() {
+    if looks_like_utf16(&data[..data.len().min(SNIFF)]) {
         return Err(format!(
-            "holds NUL bytes: binary data (or UTF-16 text), not {format} in UTF-8"
+            "looks like UTF-16 text without a byte-order mark (every other byte is NUL), not \
+             {format} in UTF-8; convert it to UTF-8"
         ));
     }
     if forced {
@@ -144,6 +144,21 @@ pub(super) fn check_content(format: Format, data: &[u8], forced: bool) -> Result
         }
         _ => Ok(()),
     }
+}
+
+/// NUL in (nearly) every even or every odd byte: ASCII-range text in UTF-16, which would
+/// otherwise pass as UTF-8 with a NUL between letters. A stray NUL is left to the text
+/// rules (it separates words).
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let pairs = head.len() / 2;
+    if pairs < 4 {
+        return false;
+    }
+    let nul_at = |parity: usize| head.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+    let (even, odd) = (nul_at(0), nul_at(1));
+    let most = |n: usize| n * 10 >= pairs * 9;
+    let few = |n: usize| n * 10 <= pairs;
+    (most(even) && few(odd)) || (most(odd) && few(even))
 }
 
 fn first_byte(data: &[u8]) -> Option<u8> {
@@ -189,11 +204,13 @@ mod tests {
         assert!(ok(Format::Lines, b"{\"id\":1}\n").unwrap_err().contains("--format lines"));
         assert!(ok(Format::Lines, b"{braces} in a sentence\n").is_ok());
         assert!(ok(Format::Lines, b"PAR1....PAR1").unwrap_err().contains("Parquet"));
-        assert!(ok(Format::Csv, b"i\0d,text\n").unwrap_err().contains("NUL"));
+        let utf16: Vec<u8> = "id,text\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(ok(Format::Csv, &utf16).unwrap_err().contains("UTF-16"));
+        assert!(ok(Format::Lines, b"alpha\0beta\0gamma delta\n").is_ok());
         assert!(ok(Format::Parquet, b"{\"id\":1}").unwrap_err().contains("JSONL"));
         assert!(ok(Format::Parquet, b"").unwrap_err().contains("empty"));
         // Forced formats skip the guesses but not the binary checks.
         assert!(check_content(Format::Lines, b"{\"id\":1}\n", true).is_ok());
-        assert!(check_content(Format::Lines, b"a\0", true).is_err());
+        assert!(check_content(Format::Lines, b"a\0b\0c\0d\0", true).is_err());
     }
 }

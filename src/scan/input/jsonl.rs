@@ -4,12 +4,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{DateParser, Fields, Record};
+use super::{DateParser, Fields, Positions, Record};
 
 /// Parses one JSON object into a record, or says what is wrong with it.
 pub(super) fn parse<'a>(
@@ -70,7 +69,7 @@ fn field(name: &str, reason: String) -> String {
 
 /// The elements of a JSON array: each one's 1-based starting line and byte range in
 /// `text`. A malformed array is an error with its line.
-pub(super) fn array_elements(text: &str) -> Result<Vec<(usize, Range<usize>)>, (usize, String)> {
+pub(super) fn array_elements(text: &str) -> Result<Positions, (usize, String)> {
     let elements: Vec<&RawValue> =
         serde_json::from_str(text).map_err(|e| (e.line(), format!("malformed JSON array: {e}")))?;
     let base = text.as_ptr() as usize;

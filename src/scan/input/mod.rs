@@ -256,6 +256,9 @@ pub struct Input {
     warnings: Vec<String>,
 }
 
+/// Where records were found: each one's first line (1-based) and byte range.
+type Positions = Vec<(usize, Range<usize>)>;
+
 /// How an input's records are laid out.
 enum Layout {
     /// One record per line, found in parallel chunks.
@@ -264,9 +267,9 @@ enum Layout {
     Whole(String),
     /// Records found in order (JSON array elements, CSV records): each one's first line
     /// and byte range.
-    Found(Vec<(usize, Range<usize>)>),
+    Found(Positions),
     /// A CSV or TSV file's header, with its records.
-    Delimited(csv::Table, Vec<(usize, Range<usize>)>),
+    Delimited(csv::Table, Positions),
     /// Decoded Parquet columns.
     #[cfg(feature = "parquet")]
     Parquet(parquet::Table),
@@ -305,7 +308,7 @@ impl Input {
                 compression.name()
             )));
         }
-        let mut bytes = match compression {
+        let bytes = match compression {
             Compression::None => raw,
             _ => Bytes::Owned(compression.decompress(&raw).map_err(bad)?),
         };
@@ -318,6 +321,20 @@ impl Input {
         let data = &bytes[start..];
         format::check_content(format, data, forced).map_err(bad)?;
         let mut warnings = Vec::new();
+        #[cfg(feature = "parquet")]
+        if format == Format::Parquet {
+            let shared = match bytes {
+                Bytes::Mapped(map) => ::bytes::Bytes::from_owner(map),
+                Bytes::Owned(data) => ::bytes::Bytes::from(data),
+            };
+            let table = parquet::Table::read(shared, &context.fields).map_err(bad)?;
+            if table.missing.contains(&context.fields.date) {
+                warnings.push(undated(&path, &context.fields.date));
+            }
+            let (bytes, layout) = (Bytes::Owned(Vec::new()), Layout::Parquet(table));
+            let context = context.clone();
+            return Ok(Input { path, format, bytes, start: 0, layout, context, warnings });
+        }
         let layout = match format {
             Format::Jsonl | Format::Lines => Layout::Lines,
             Format::Whole => Layout::Whole(whole_id.unwrap_or_else(|| path.display().to_string())),
@@ -345,24 +362,11 @@ impl Input {
                 }
                 Layout::Delimited(table, records)
             }
-            #[cfg(feature = "parquet")]
-            Format::Parquet => {
-                let shared = match std::mem::replace(&mut bytes, Bytes::Owned(Vec::new())) {
-                    Bytes::Mapped(map) => ::bytes::Bytes::from_owner(map),
-                    Bytes::Owned(data) => ::bytes::Bytes::from(data),
-                };
-                let table = parquet::Table::read(shared, &context.fields).map_err(bad)?;
-                if table.missing.contains(&context.fields.date) {
-                    warnings.push(undated(&path, &context.fields.date));
-                }
-                Layout::Parquet(table)
-            }
-            #[cfg(not(feature = "parquet"))]
+            // Read above when the feature is on.
             Format::Parquet => {
                 return Err(bad("this build reads no Parquet (feature \"parquet\" is off)".into()));
             }
         };
-        let start = if matches!(bytes, Bytes::Owned(ref b) if b.is_empty()) { 0 } else { start };
         Ok(Input { path, format, bytes, start, layout, context: context.clone(), warnings })
     }
 
