@@ -69,7 +69,8 @@ pub struct DetectorConfig {
     pub containment_bands: usize,
     /// Chaining guard: share of sampled cross pairs (members of one cluster against
     /// members of the other) that must be related before two clusters merge, or before
-    /// an article joins a cluster. A lone link cannot glue two stories together.
+    /// an article joins a cluster. A lone link cannot glue two stories together. 0
+    /// turns the guard off, and with it the merging of stories online.
     pub merge_support: f64,
     /// Containment of the shorter in the longer at which a pair counts as related for
     /// the chaining guard.

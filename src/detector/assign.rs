@@ -3,7 +3,10 @@
 //! the article joins under the chaining guard's rule, with the article as a cluster of
 //! one: the story of its best match, if the article is also related to that story's
 //! origin or to enough of its earliest members; else the next match's story; else a
-//! story of its own. Two existing stories are never merged.
+//! story of its own. Other stories its matches reach are then merged with that story
+//! when the two pass the guard as two batch clusters would. A short newcomer is
+//! verified against a longer stored article through the stored article's shingle
+//! sketch.
 
 use crate::cluster::{
     CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment, sketch_containment,

@@ -4,12 +4,14 @@
 //!
 //! Concurrency: fingerprints are computed before any lock is taken; the state lock is
 //! held only to look up candidates and to insert, which takes microseconds. Site chrome
-//! is learned online in a [`ChromeModel`] behind its own lock, held only to count an
-//! article's lines and classify them.
+//! is learned in a [`ChromeModel`] behind its own lock: an article is signed under the
+//! model as it stands, and the model counts its lines when it is stored, under the
+//! state lock, so what is learned depends only on the order of stores.
 //!
 //! Assignment (`assign.rs`) follows the batch scan's chaining guard: a copy joins the
 //! story of its best match only if it is also related to that story's origin, or to a
-//! majority of its earliest members. The state tables are in `state.rs`, the answers'
+//! majority of its earliest members, and two stories it links merge only if they are
+//! related as stories. The state tables are in `state.rs`, the answers'
 //! types in `verdict.rs`.
 
 mod assign;
@@ -667,6 +669,87 @@ mod tests {
             let expected = if joins { CopyKind::PartialCopy } else { CopyKind::NewStory };
             assert_eq!(verdict.kind, expected);
         }
+    }
+
+    const EXTRA: &str = "Separately, the statistics office reported that retail sales fell in \
+        the capital for a second month, as shoppers cut back on clothing and furniture. \
+        Food prices rose faster than expected, and a survey of small businesses showed \
+        confidence at its lowest level since the spring of the previous year. Analysts said \
+        the weaker data would add to pressure on the government to extend its support \
+        programme for households with high energy bills through the winter months.";
+
+    #[test]
+    fn an_article_that_links_two_stories_merges_them() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        // Half of the wire story plus a paragraph of its own: too little of it is in
+        // the wire story to be a copy, but the two are related.
+        let sentences = |text: &str, n| text.split(". ").take(n).collect::<Vec<_>>().join(". ");
+        let extra = sentences(EXTRA, 2);
+        let cut = format!("{}.\n\n{extra}.", sentences(LONG, 2));
+        let first = detector.ingest(&article("cut", &cut, 20)).unwrap();
+        assert_eq!(first.kind, CopyKind::NewStory, "{first:?}");
+        let wire = detector.ingest(&article("wire", LONG, 10)).unwrap();
+        assert_eq!((wire.kind, wire.cluster_id.as_str()), (CopyKind::NewStory, "wire"), "{wire:?}");
+        // The full text with the extra paragraph holds both: the two stories become one,
+        // named after the story with the earlier origin; the other name still finds it.
+        let full = format!("{LONG}\n\n{extra}.");
+        let bridge = detector.ingest(&article("bridge", &full, 30)).unwrap();
+        assert_eq!((bridge.cluster_id.as_str(), bridge.origin_id.as_str()), ("wire", "wire"));
+        for id in ["cut", "wire", "bridge"] {
+            let view = detector.cluster(id).unwrap();
+            assert_eq!(view.cluster_id, "wire", "{id}");
+            assert_eq!(view.members.len(), 3);
+        }
+        assert_eq!(detector.stats().clusters, 1);
+        // With the chaining guard off (merge_support 0) stories are never merged: a merge
+        // on any link would chain unrelated stories through one quoting article.
+        let unguarded = DetectorConfig { merge_support: 0.0, ..DetectorConfig::default() };
+        let detector = Detector::new(unguarded).unwrap();
+        for (id, text, t) in [("cut", cut.as_str(), 20), ("wire", LONG, 10), ("bridge", &full, 30)]
+        {
+            detector.ingest(&article(id, text, t)).unwrap();
+        }
+        assert_eq!(detector.stats().clusters, 2);
+        // Once every member of the merged story is gone, its names are free again.
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        for (id, text, t) in [("cut", cut.as_str(), 20), ("wire", LONG, 10), ("bridge", &full, 30)]
+        {
+            detector.ingest(&article(id, text, t)).unwrap();
+        }
+        for id in ["cut", "wire", "bridge"] {
+            assert!(detector.remove(id));
+        }
+        assert!(matches!(detector.cluster("cut"), Err(Error::NotFound { .. })));
+        let again = detector.ingest(&article("cut", OTHER, 40)).unwrap();
+        assert_eq!(again.cluster_id, "cut");
+    }
+
+    #[test]
+    fn replayed_merges_rebuild_the_stories() {
+        let detector = Detector::new(DetectorConfig::default()).unwrap();
+        let fingerprint = detector.fingerprinter().fingerprint(STORY).unwrap();
+        let stored = |id, cluster_id| StoredArticle {
+            id,
+            source: "",
+            published: None,
+            text_hash: 0,
+            lanes: fingerprint.signature.lanes(),
+            shingle_count: fingerprint.shingle_count,
+            sketch: &[],
+            kind: CopyKind::NewStory,
+            cluster_id,
+        };
+        // b's story t merged into s, then s into u; no restored article is named u's.
+        detector.restore(&stored("a", "s")).unwrap();
+        detector.restore(&stored("b", "t")).unwrap();
+        detector.restore_merge("t", "s");
+        detector.restore_merge("s", "u");
+        detector.restore_merge("gone", "u");
+        for id in ["a", "b", "s", "t", "u"] {
+            let view = detector.cluster(id).unwrap();
+            assert_eq!((view.cluster_id.as_str(), view.members.len()), ("u", 2), "{id}");
+        }
+        assert_eq!(detector.stats().clusters, 1);
     }
 
     #[test]
