@@ -756,3 +756,24 @@ fn sigkill_keeps_every_acknowledged_article() {
     }
     assert!(acked.len() >= 900, "{} acknowledged", acked.len());
 }
+
+#[test]
+fn a_directory_of_an_older_log_format_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = store_config(dir.path());
+    let durable = open(&config);
+    ingest_all(&durable, &corpus(3, 1));
+    durable.close().unwrap();
+    drop(durable);
+    let path = dir.path().join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["format_version"] = 1.into();
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let error = DurableDetector::open(&config, DetectorConfig::default()).unwrap_err();
+    assert!(
+        matches!(&error, Error::IncompatibleStore { setting, .. } if setting == "format_version")
+    );
+    let message = error.to_string();
+    assert!(message.contains("format_version = 1") && message.contains("scan --save"), "{message}");
+}
