@@ -1,7 +1,8 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
 //! files, the gRPC service in-process, the durable store on real files and processes,
-//! matching in every writing system, `scan --explain`, and accuracy on the shared
-//! evaluation corpora when they are present.
+//! the service as operators run it (metrics, logs, config file, CLI client), matching in
+//! every writing system, `scan --explain`, and accuracy on the shared evaluation corpora
+//! when they are present.
 
 mod cli;
 mod common;
@@ -10,6 +11,8 @@ mod crash;
 mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod ops;
 mod properties;
 mod scan;
 #[cfg(all(feature = "server", feature = "cli"))]
