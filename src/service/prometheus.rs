@@ -22,11 +22,11 @@ use tonic::codegen::{Bytes, http};
 
 use super::AsyncDetector;
 
-/// Upper bounds (seconds) of the latency histograms: from half a millisecond (a Check
-/// of a short article) to a minute (the request timeout).
-const LATENCY_BUCKETS: [f64; 16] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
+/// Upper bounds (seconds) of the latency histograms: from a tenth of a millisecond (an
+/// fsync on fast flash, a Check of a short article) to a minute (the request timeout).
+const LATENCY_BUCKETS: [f64; 18] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
 ];
 
 /// How often histogram samples are folded into their buckets between scrapes.

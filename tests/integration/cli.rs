@@ -1,6 +1,7 @@
 //! The `neardup` binary against real files: the Kremlin example end to end, every
 //! malformed-input case with its exit code and file:line message, the other input
-//! formats, and `neardup eval` agreeing with the reference scorer.
+//! formats, `neardup eval` agreeing with the reference scorer, and what the binary says
+//! about itself (help, version, completions, man pages, the example config).
 
 use std::collections::HashMap;
 use std::fs;
@@ -250,4 +251,14 @@ fn version_completions_and_man_pages() {
     let unknown = neardup(&["man", "nothing"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("one of: scan"));
+}
+
+/// The example config of `deploy/` is a valid config file.
+#[cfg(feature = "server")]
+#[test]
+fn deploy_config_is_valid() {
+    let example = root().join("deploy/neardup.toml");
+    let printed = stdout_ok(&neardup(&["config", "--config", example.to_str().unwrap()]));
+    assert!(printed.contains("window = \"7d\""), "{printed}");
+    assert!(printed.contains("metrics_listen = \"127.0.0.1:9464\""), "{printed}");
 }
