@@ -223,6 +223,9 @@ impl ServiceConfig {
                 return Err(Error::config("tls.client_ca", "must not be empty"));
             }
         }
+        if self.metrics_listen.is_some_and(|m| m == self.listen && m.port() != 0) {
+            return Err(Error::config("metrics_listen", "must differ from listen"));
+        }
         if self.auth_tokens.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
             return Err(Error::config("auth_tokens", "must not be empty"));
         }
@@ -268,6 +271,7 @@ mod tests {
                 ..Default::default()
             },
             ServiceConfig { auth_tokens: Some(PathBuf::new()), ..Default::default() },
+            ServiceConfig { metrics_listen: Some(config.listen), ..Default::default() },
             ServiceConfig {
                 limits: LimitsConfig { max_in_flight: 0, ..Default::default() },
                 ..Default::default()

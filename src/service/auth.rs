@@ -360,6 +360,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_swaps_the_table_only_when_the_file_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, format!("{READER} check\n")).unwrap();
+        let tokens = TokenFile::load(&path).unwrap();
+        let check = |tokens: &TokenFile, token: &str| {
+            tokens.current().authorize(Some(&header(token)), Scope::Check).is_ok()
+        };
+        assert!(check(&tokens, READER));
+        std::fs::write(&path, format!("{WRITER} check\n{ROOT} admin\n")).unwrap();
+        assert_eq!(tokens.reload().unwrap(), 2);
+        assert!(check(&tokens, WRITER) && !check(&tokens, READER));
+        std::fs::write(&path, "short check\n").unwrap();
+        assert!(tokens.reload().is_err());
+        assert!(check(&tokens, WRITER), "a bad file leaves the tokens in force");
+        std::fs::remove_file(&path).unwrap();
+        assert!(tokens.reload().is_err());
+        assert_eq!(tokens.len(), 2);
+    }
+
+    #[test]
     fn bad_files_name_the_line_not_the_token() {
         let secret = "s3cret-s3cret-s3cret";
         let cases = [
