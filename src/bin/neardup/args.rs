@@ -2,17 +2,21 @@
 //! the config file (`--config`, TOML) first, the flags over it. Every flag's `///` text
 //! is its help: the first line for `-h`, the whole for `--help`.
 
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "server")]
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+#[cfg(feature = "server")]
+use anyhow::bail;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use neardup::DetectorConfig;
-use neardup::config::{
-    LogFormat, ServiceConfig, StoreConfig, SyncMode, TlsConfig, parse_duration, parse_size,
-};
+#[cfg(feature = "server")]
+use neardup::config::{LogFormat, SyncMode, TlsConfig, parse_size};
+use neardup::config::{ServiceConfig, StoreConfig, parse_duration};
 use neardup::scan::input::{Fields, Format};
 
 /// Find near-duplicate and syndicated copies of news articles.
@@ -91,17 +95,20 @@ pub(crate) enum Command {
     Man(ManArgs),
 }
 
+#[cfg(feature = "server")]
 /// Parses a flag's duration (`30s`, `7d`).
 fn duration_arg(text: &str) -> std::result::Result<Duration, String> {
     parse_duration("duration", text).map_err(|e| reason(&e))
 }
 
+#[cfg(feature = "server")]
 /// Parses a flag's size (`8MiB`).
 fn size_arg(text: &str) -> std::result::Result<usize, String> {
     let bytes = parse_size("size", text).map_err(|e| reason(&e))?;
     usize::try_from(bytes).map_err(|_| format!("{text} is too large"))
 }
 
+#[cfg(feature = "server")]
 /// The reason of a config error, without the field name clap already shows.
 fn reason(err: &neardup::Error) -> String {
     match err {
@@ -284,6 +291,7 @@ impl ServeArgs {
     }
 }
 
+#[cfg(feature = "server")]
 /// Replaces `slot` with the flag's value when the flag was given.
 fn set<T>(slot: &mut T, flag: Option<T>) {
     if let Some(value) = flag {
