@@ -55,7 +55,8 @@ pub fn parse_size(field: &'static str, text: &str) -> Result<u64> {
         Error::config(
             field,
             format!(
-                "{text:?} is not a size; write a whole number of bytes or of KiB, MiB, GiB (e.g. 8MiB)"
+                "{text:?} is not a size; write a whole number of bytes or of KiB, MiB, GiB \
+                 (e.g. 8MiB)"
             ),
         )
     };

@@ -266,7 +266,8 @@ fn tls_reason(error: &rustls::Error) -> String {
     use rustls::{AlertDescription, CertificateError, Error as Tls};
     let hint = match error {
         Tls::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "the server's certificate is not signed by a CA this client trusts; give that CA with --tls-ca"
+            "the server's certificate is not signed by a CA this client trusts; give that CA \
+             with --tls-ca"
         }
         Tls::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },

@@ -225,7 +225,8 @@ impl Server {
         let served = tokio::select! {
             served = serving => served.map_err(|e| serve_error(e.into())),
             () = grace_over => {
-                warn!(grace = %crate::config::format_duration(grace), "requests still in flight after the grace period; stopping anyway");
+                let grace = crate::config::format_duration(grace);
+                warn!(%grace, "requests still in flight after the grace period; stopping anyway");
                 Ok(())
             }
         };

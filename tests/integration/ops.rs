@@ -360,7 +360,8 @@ async fn json_logs_from_a_config_file() {
     std::fs::write(
         &config,
         format!(
-            "log_format = \"json\"\nauth_tokens = {tokens:?}\n\n[limits]\nmax_in_flight = 64\nrequest_timeout = \"20s\"\n"
+            "log_format = \"json\"\nauth_tokens = {tokens:?}\n\n\
+             [limits]\nmax_in_flight = 64\nrequest_timeout = \"20s\"\n"
         ),
     )
     .unwrap();

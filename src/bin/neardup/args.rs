@@ -21,7 +21,13 @@ use neardup::scan::input::{Fields, Format};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
-#[command(name = "neardup", version = env!("NEARDUP_VERSION"), about, long_about = None, max_term_width = 80)]
+#[command(
+    name = "neardup",
+    version = env!("NEARDUP_VERSION"),
+    about,
+    long_about = None,
+    max_term_width = 80
+)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
