@@ -139,17 +139,25 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// A client could not reach the server at `url`.
-    #[error("failed to connect to {url}: {source}")]
+    /// A client could not reach the server at `url` (refused, unresolvable, timed out).
+    #[error("cannot reach the server at {url}: {reason}")]
     Connect {
         /// The server URL.
         url: String,
-        /// The underlying error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Why, as one deduplicated line of the transport's causes.
+        reason: String,
+    },
+    /// A client reached the server at `url` but the TLS handshake failed: an untrusted
+    /// or mismatched certificate, a missing client certificate, TLS on one side only.
+    #[error("TLS with {url} failed: {reason}")]
+    Tls {
+        /// The server URL.
+        url: String,
+        /// Why, with a hint at the setting to check.
+        reason: String,
     },
     /// The server could not listen on its address or failed while serving.
-    #[error("server on {address}: {source}")]
+    #[error("server on {address} failed")]
     Serve {
         /// The listen address.
         address: String,
@@ -168,6 +176,7 @@ impl Error {
                 | Error::Internal { .. }
                 | Error::Serve { .. }
                 | Error::Connect { .. }
+                | Error::Tls { .. }
                 | Error::CorruptLog { .. }
                 | Error::BadLogRecord { .. }
                 | Error::StoreLocked { .. }

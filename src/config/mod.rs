@@ -4,14 +4,12 @@
 //! durable store's settings, in `store.rs`; `ServiceConfig`, the gRPC server's own
 //! settings around one `DetectorConfig` and one `StoreConfig`, in `service.rs`. All of
 //! them are re-exported here, so callers name `crate::config::X` whatever file holds it.
-
-use std::time::Duration;
-
-use crate::error::{Error, Result};
+//! Durations and sizes are written one way everywhere (`30s`, `7d`, `8MiB`; `units.rs`).
 
 mod detector;
 mod service;
 mod store;
+mod units;
 
 pub use detector::{
     ChromeConfig, DEFAULT_CHROME_CAPACITY, DEFAULT_CHROME_MIN_DOCS_GLOBAL,
@@ -22,17 +20,12 @@ pub use detector::{
 };
 pub use service::{
     DEFAULT_HASHING_QUEUE, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS,
-    DEFAULT_SHUTDOWN_GRACE_MS, LimitsConfig, MAX_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, LimitsConfig, LogFormat, MAX_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES,
     ServiceConfig, TlsConfig,
 };
 pub use store::{
     DEFAULT_BATCH_INTERVAL, DEFAULT_COMPACT_FRACTION, DEFAULT_COMPACT_MIN_DEAD, DEFAULT_DATA_DIR,
     StoreConfig, SyncMode,
 };
-
-/// Parses a duration such as `7d`, `36h` or `90min` (humantime syntax).
-pub fn parse_duration(field: &'static str, text: &str) -> Result<Duration> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| Error::config(field, format!("{text:?}: {e}")))
-}
+pub use units::{format_duration, format_size, parse_duration, parse_size};

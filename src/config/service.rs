@@ -1,13 +1,15 @@
 //! `ServiceConfig`: the gRPC server's own settings (address, message size, TLS, auth,
-//! limits) around the `DetectorConfig` and `StoreConfig` it runs, and the caps on what
-//! one client may send or hold open.
+//! limits, metrics, log format) around the `DetectorConfig` and `StoreConfig` it runs,
+//! and the caps on what one client may send or hold open. It is the whole of
+//! `neardup.toml`: every `serve` setting has a key here, and the flags override them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DetectorConfig, StoreConfig};
+use super::{DetectorConfig, StoreConfig, format_size};
 use crate::error::{Error, Result};
 
 /// Address `neardup serve` listens on: loopback only unless asked otherwise.
@@ -15,7 +17,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// Largest request message the server decodes (8 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 << 20;
 /// How long a stopping server waits for requests in flight before it gives up on them.
-pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Smallest `max_message_bytes` accepted: below it ordinary articles would be refused.
 pub const MIN_MAX_MESSAGE_BYTES: usize = 4 << 10;
 /// Largest `max_message_bytes` accepted (one article, not a corpus, per message).
@@ -34,7 +36,9 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
 pub const DEFAULT_HASHING_QUEUE: usize = 256;
 /// Upper bound on a request's time in its handler when the client sets no shorter
 /// `grpc-timeout` (streams: until the response starts).
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a setting's duration may be (the grace period, the request timeout).
+const MAX_SPAN: Duration = Duration::from_secs(3600);
 
 /// Limits that keep one client (buggy or hostile) from starving the others or growing
 /// the server's memory. Worst-case request memory is about
@@ -50,8 +54,9 @@ pub struct LimitsConfig {
     pub max_in_flight: usize,
     /// Articles queued for or in fingerprinting at once.
     pub hashing_queue: usize,
-    /// Default and maximum handler time in milliseconds.
-    pub request_timeout_ms: u64,
+    /// Default and maximum handler time (e.g. `"60s"`).
+    #[serde(with = "super::units::duration")]
+    pub request_timeout: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -61,7 +66,7 @@ impl Default for LimitsConfig {
             max_in_flight_per_connection: DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             hashing_queue: DEFAULT_HASHING_QUEUE,
-            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -79,13 +84,7 @@ impl LimitsConfig {
                 return Err(Error::config(field, format!("{value} is not between 1 and 1000000")));
             }
         }
-        if !(1..=3_600_000).contains(&self.request_timeout_ms) {
-            return Err(Error::config(
-                "limits.request_timeout_ms",
-                "must be between 1 ms and one hour",
-            ));
-        }
-        Ok(())
+        check_span("limits.request_timeout", self.request_timeout)
     }
 }
 
@@ -99,27 +98,73 @@ pub struct TlsConfig {
     /// PEM private key of the server.
     pub key: PathBuf,
     /// PEM CA bundle; when set, every client must present a certificate it signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ca: Option<PathBuf>,
 }
 
-/// Settings of the gRPC service (`neardup serve`), with the detector it runs.
+/// How the server writes its log lines (stderr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `message`, `target` and the
+    /// event's fields), for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(Error::config("log_format", format!("{other:?} is not text or json"))),
+        }
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+/// Settings of the gRPC service (`neardup serve`), with the store and the detector it
+/// runs: the whole config file. Plain keys come first, then the tables, so that it
+/// serializes to TOML as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Largest request message decoded; bigger ones get `RESOURCE_EXHAUSTED`.
+    /// Address of the Prometheus `/metrics` endpoint (plain HTTP); `None`: no endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// Largest request message decoded (e.g. `"8MiB"`); bigger ones get
+    /// `RESOURCE_EXHAUSTED`.
+    #[serde(with = "super::units::size")]
     pub max_message_bytes: usize,
+    /// How long a stopping server waits for requests in flight (a client that stops
+    /// reading its stream would otherwise hold the shutdown forever).
+    #[serde(with = "super::units::duration")]
+    pub shutdown_grace: Duration,
+    /// File of bearer tokens (`token scope[,scope]` per line, scopes `check`, `ingest`,
+    /// `admin`), read again on SIGHUP; `None` leaves every RPC open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_tokens: Option<PathBuf>,
+    /// TLS; `None` serves plain TCP (meant for loopback: a warning is logged otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
     /// The durable store: data directory, sync mode, time window, compaction.
     pub store: StoreConfig,
-    /// Milliseconds a stopping server waits for requests in flight (a client that stops
-    /// reading its stream would otherwise hold the shutdown forever).
-    pub shutdown_grace_ms: u64,
-    /// TLS; `None` serves plain TCP (meant for loopback: a warning is logged otherwise).
-    pub tls: Option<TlsConfig>,
-    /// File of bearer tokens (`token scope[,scope]` per line, scopes `check`, `ingest`,
-    /// `admin`); `None` leaves every RPC open.
-    pub auth_tokens: Option<PathBuf>,
     /// Concurrency, queue and time limits.
     pub limits: LimitsConfig,
     /// The detection settings.
@@ -130,15 +175,24 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            metrics_listen: None,
+            log_format: LogFormat::Text,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            store: StoreConfig::default(),
-            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
-            tls: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             auth_tokens: None,
+            tls: None,
+            store: StoreConfig::default(),
             limits: LimitsConfig::default(),
             detector: DetectorConfig::default(),
         }
     }
+}
+
+fn check_span(field: &'static str, span: Duration) -> Result<()> {
+    if span < Duration::from_millis(1) || span > MAX_SPAN {
+        return Err(Error::config(field, "must be between 1ms and 1h"));
+    }
+    Ok(())
 }
 
 impl ServiceConfig {
@@ -151,14 +205,14 @@ impl ServiceConfig {
             return Err(Error::config(
                 "max_message_bytes",
                 format!(
-                    "{} is not between {MIN_MAX_MESSAGE_BYTES} and {MAX_MAX_MESSAGE_BYTES}",
-                    self.max_message_bytes
+                    "{} is not between {} and {}",
+                    format_size(self.max_message_bytes as u64),
+                    format_size(MIN_MAX_MESSAGE_BYTES as u64),
+                    format_size(MAX_MAX_MESSAGE_BYTES as u64),
                 ),
             ));
         }
-        if !(1..=3_600_000).contains(&self.shutdown_grace_ms) {
-            return Err(Error::config("shutdown_grace_ms", "must be between 1 ms and one hour"));
-        }
+        check_span("shutdown_grace", self.shutdown_grace)?;
         if let Some(tls) = &self.tls {
             for (field, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
                 if path.as_os_str().is_empty() {
@@ -168,6 +222,9 @@ impl ServiceConfig {
             if tls.client_ca.as_ref().is_some_and(|ca| ca.as_os_str().is_empty()) {
                 return Err(Error::config("tls.client_ca", "must not be empty"));
             }
+        }
+        if self.metrics_listen.is_some_and(|m| m == self.listen && m.port() != 0) {
+            return Err(Error::config("metrics_listen", "must differ from listen"));
         }
         if self.auth_tokens.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
             return Err(Error::config("auth_tokens", "must not be empty"));
@@ -207,12 +264,14 @@ mod tests {
                 store: StoreConfig { data_dir: PathBuf::new(), ..Default::default() },
                 ..Default::default()
             },
-            ServiceConfig { shutdown_grace_ms: 0, ..Default::default() },
+            ServiceConfig { shutdown_grace: Duration::ZERO, ..Default::default() },
+            ServiceConfig { shutdown_grace: Duration::from_secs(7200), ..Default::default() },
             ServiceConfig {
                 tls: Some(TlsConfig { cert: "c.pem".into(), key: PathBuf::new(), client_ca: None }),
                 ..Default::default()
             },
             ServiceConfig { auth_tokens: Some(PathBuf::new()), ..Default::default() },
+            ServiceConfig { metrics_listen: Some(config.listen), ..Default::default() },
             ServiceConfig {
                 limits: LimitsConfig { max_in_flight: 0, ..Default::default() },
                 ..Default::default()
@@ -222,7 +281,7 @@ mod tests {
                 ..Default::default()
             },
             ServiceConfig {
-                limits: LimitsConfig { request_timeout_ms: 0, ..Default::default() },
+                limits: LimitsConfig { request_timeout: Duration::ZERO, ..Default::default() },
                 ..Default::default()
             },
             ServiceConfig {

@@ -1,6 +1,6 @@
 //! `StoreConfig`: the durable store's settings (data directory, durability, time
 //! window, compaction). Separate from the detector's because these may change between
-//! runs of one store; durations are written in humantime syntax (`"7days"`).
+//! runs of one store; durations are written as `"100ms"` or `"7d"`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,12 +71,16 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// Durability of each append.
     pub sync: SyncMode,
-    /// Background sync period in [`SyncMode::Batch`] (humantime, e.g. `"100ms"`).
-    #[serde(with = "humantime_serde_duration")]
+    /// Background sync period in [`SyncMode::Batch`] (e.g. `"100ms"`).
+    #[serde(with = "super::units::duration")]
     pub batch_interval: Duration,
-    /// Keep only articles published within this span of the newest one (humantime,
-    /// e.g. `"7d"`); `None` keeps everything.
-    #[serde(with = "humantime_serde_option")]
+    /// Keep only articles published within this span of the newest one (e.g. `"7d"`);
+    /// `None` keeps everything.
+    #[serde(
+        default,
+        with = "super::units::duration_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub window: Option<Duration>,
     /// Compact automatically once this share of the log's records is dead; in (0, 1].
     pub compact_fraction: f64,
@@ -132,42 +136,6 @@ fn window_millis(window: Duration) -> Option<i64> {
     (1..=MAX).contains(&ms).then_some(ms as i64)
 }
 
-mod humantime_serde_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod humantime_serde_option {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.collect_str(&humantime::format_duration(*d)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| humantime::parse_duration(&text).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +150,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.window_millis(), Some(7 * 24 * 3600 * 1000));
         let json = serde_json::to_string(&config).unwrap();
-        assert!(json.contains("\"7days\""), "{json}");
+        assert!(json.contains("\"7d\""), "{json}");
         assert_eq!(serde_json::from_str::<StoreConfig>(&json).unwrap(), config);
         let bad = [
             StoreConfig { compact_fraction: 0.0, ..Default::default() },

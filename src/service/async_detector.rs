@@ -34,6 +34,8 @@ pub(crate) struct AsyncDetector {
     /// [`AsyncDetector::prepare`] waits for a slot, so a flood of requests waits in the
     /// network (HTTP/2 flow control) instead of piling up in rayon's unbounded queue.
     hashing: Arc<Semaphore>,
+    /// Size of the hashing queue.
+    hashing_capacity: usize,
 }
 
 impl AsyncDetector {
@@ -43,17 +45,20 @@ impl AsyncDetector {
     /// settings ([`Error::IncompatibleStore`]), is damaged or is in use.
     pub(crate) fn open(config: &ServiceConfig) -> Result<Self> {
         let durable = DurableDetector::open(&config.store, config.detector.clone())?;
+        let hashing_capacity = config.limits.hashing_queue.max(1);
         Ok(AsyncDetector {
             durable: Arc::new(durable),
             started: Instant::now(),
-            hashing: Arc::new(Semaphore::new(config.limits.hashing_queue.max(1))),
+            hashing: Arc::new(Semaphore::new(hashing_capacity)),
+            hashing_capacity,
         })
     }
 
     /// Bounds the hashing queue to `limit`.
     #[cfg(test)]
     fn with_hashing_queue(mut self, limit: usize) -> Self {
-        self.hashing = Arc::new(Semaphore::new(limit.max(1)));
+        self.hashing_capacity = limit.max(1);
+        self.hashing = Arc::new(Semaphore::new(self.hashing_capacity));
         self
     }
 
@@ -133,6 +138,17 @@ impl AsyncDetector {
     /// Blocking: without a window the oldest article is found by a scan of the index.
     pub(crate) fn stats(&self) -> DurableStats {
         self.durable.stats()
+    }
+
+    /// The durable detector, for counters read without going through a request.
+    pub(crate) fn durable(&self) -> &DurableDetector {
+        &self.durable
+    }
+
+    /// Articles in the hashing queue (waiting or being fingerprinted), and its size.
+    pub(crate) fn hashing_queue(&self) -> (usize, usize) {
+        let free = self.hashing.available_permits().min(self.hashing_capacity);
+        (self.hashing_capacity - free, self.hashing_capacity)
     }
 
     /// Time since the engine was opened.

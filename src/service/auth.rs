@@ -3,11 +3,14 @@
 //! digests are kept in memory, a presented token is hashed and compared with every
 //! digest in constant time, and no token is ever logged or put in an error message.
 //! Health checks and reflection stay open so probes and tools work without a token.
+//! The table is shared with [`TokenFile`], which reads the file again on SIGHUP and swaps
+//! the new table in only if it parses, so a bad edit never locks everyone out.
 
 use std::fmt;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use sha2::{Digest, Sha256};
@@ -191,16 +194,57 @@ fn bearer(header: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Tower layer that checks every request against a [`TokenTable`]; without one (no
-/// `auth_tokens` configured) every request passes.
+/// The token table in force, swapped whole on reload.
+type Shared = Arc<RwLock<Arc<TokenTable>>>;
+
+/// The token file and the table read from it, shared with every [`Auth`] service.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenFile {
+    path: PathBuf,
+    table: Shared,
+}
+
+impl TokenFile {
+    /// Reads and parses the token file at `path`.
+    pub(crate) fn load(path: &Path) -> Result<TokenFile> {
+        let table = read_table(path)?;
+        Ok(TokenFile { path: path.to_owned(), table: Arc::new(RwLock::new(Arc::new(table))) })
+    }
+
+    /// Reads the file again and puts its tokens in force; on an error the tokens in
+    /// force stay as they were. Returns the number of tokens.
+    pub(crate) fn reload(&self) -> Result<usize> {
+        let table = read_table(&self.path)?;
+        let count = table.len();
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        Ok(count)
+    }
+
+    /// Number of tokens in force.
+    pub(crate) fn len(&self) -> usize {
+        self.current().len()
+    }
+
+    fn current(&self) -> Arc<TokenTable> {
+        Arc::clone(&self.table.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn read_table(path: &Path) -> Result<TokenTable> {
+    let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+    TokenTable::parse(&text)
+}
+
+/// Tower layer that checks every request against the tokens of a [`TokenFile`]; without
+/// one (no `auth_tokens` configured) every request passes.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthLayer {
-    tokens: Option<Arc<TokenTable>>,
+    tokens: Option<TokenFile>,
 }
 
 impl AuthLayer {
-    pub(crate) fn new(tokens: Option<TokenTable>) -> Self {
-        AuthLayer { tokens: tokens.map(Arc::new) }
+    pub(crate) fn new(tokens: Option<TokenFile>) -> Self {
+        AuthLayer { tokens }
     }
 }
 
@@ -215,7 +259,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct Auth<S> {
     inner: S,
-    tokens: Option<Arc<TokenTable>>,
+    tokens: Option<TokenFile>,
 }
 
 type Response = http::Response<tonic::body::Body>;
@@ -237,8 +281,8 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if let (Some(tokens), Some(needed)) = (&self.tokens, required_scope(request.uri().path())) {
             let header = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
-            if let Err(status) = tokens.authorize(header, needed) {
-                tracing::debug!(path = request.uri().path(), code = ?status.code(), "refused");
+            // The request's log line (`observe.rs`) reports the refusal, at warn level.
+            if let Err(status) = tokens.current().authorize(header, needed) {
                 return Box::pin(std::future::ready(Ok(status.into_http())));
             }
         }
@@ -312,6 +356,27 @@ mod tests {
             required_scope("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
             None
         );
+    }
+
+    #[test]
+    fn a_reload_swaps_the_table_only_when_the_file_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, format!("{READER} check\n")).unwrap();
+        let tokens = TokenFile::load(&path).unwrap();
+        let check = |tokens: &TokenFile, token: &str| {
+            tokens.current().authorize(Some(&header(token)), Scope::Check).is_ok()
+        };
+        assert!(check(&tokens, READER));
+        std::fs::write(&path, format!("{WRITER} check\n{ROOT} admin\n")).unwrap();
+        assert_eq!(tokens.reload().unwrap(), 2);
+        assert!(check(&tokens, WRITER) && !check(&tokens, READER));
+        std::fs::write(&path, "short check\n").unwrap();
+        assert!(tokens.reload().is_err());
+        assert!(check(&tokens, WRITER), "a bad file leaves the tokens in force");
+        std::fs::remove_file(&path).unwrap();
+        assert!(tokens.reload().is_err());
+        assert_eq!(tokens.len(), 2);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Proto messages to core types and back. Conversions that can fail return a
 //! [`crate::Error::InvalidInput`] naming the proto field, which becomes `INVALID_ARGUMENT`.
+//! [`to_json`] renders any message of the API as proto3 JSON from the descriptors the
+//! server embeds for reflection, so a client can print a response whole, new fields
+//! included.
 
 use std::time::Duration;
 
@@ -23,7 +26,36 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
             })
         })
         .transpose()?;
-    Ok(OwnedArticle { id: article.id, text: article.text, source: article.source, published })
+    let article =
+        OwnedArticle { id: article.id, text: article.text, source: article.source, published };
+    // Here, before the store sees it, so that every limit is reported alike.
+    article.as_article().validate()?;
+    Ok(article)
+}
+
+/// `message` (of the proto type `full_name`, e.g. `neardup.v1.Cluster`) as proto3 JSON,
+/// with the proto's field names, every field (default values included) and 64-bit
+/// integers as numbers, not strings.
+pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Result<serde_json::Value> {
+    use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
+    let internal = |reason: String| Error::Internal { reason };
+    let pool = POOL
+        .get_or_init(|| DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+        .ok_or_else(|| internal("the embedded proto descriptors do not decode".into()))?;
+    let descriptor = pool
+        .get_message_by_name(full_name)
+        .ok_or_else(|| internal(format!("no message {full_name} in the proto")))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+        .map_err(|e| internal(format!("{full_name} does not decode: {e}")))?;
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .skip_default_fields(false)
+        .stringify_64_bit_integers(false);
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|e| internal(format!("{full_name} as JSON: {e}")))
 }
 
 /// A corpus record as a request article: how the CLI clients send files.
@@ -233,6 +265,25 @@ mod tests {
         };
         let owned = article(Some(good)).unwrap();
         assert_eq!((owned.id.as_str(), owned.published), ("a", Some(1500)));
+    }
+
+    #[test]
+    fn messages_render_as_proto_json() {
+        let cluster = pb::Cluster {
+            cluster_id: "a".into(),
+            origin_id: "a".into(),
+            members: vec![pb::Member {
+                id: "a".into(),
+                published_at: Some(timestamp(1_643_402_400_000)),
+                jaccard: 1.0,
+                ..Default::default()
+            }],
+        };
+        let json = to_json(&cluster, "neardup.v1.Cluster").unwrap();
+        assert_eq!(json["cluster_id"], "a");
+        assert_eq!(json["members"][0]["published_at"], "2022-01-28T20:40:00Z");
+        assert_eq!(json["members"][0]["source"], "", "default values are kept");
+        assert!(to_json(&cluster, "neardup.v1.Nothing").is_err());
     }
 
     #[test]

@@ -5,32 +5,36 @@
 //! [`crate::store::DurableDetector`], converts back and maps errors to statuses
 //! (`status.rs`). Every accepted change is in the data directory's log before it is
 //! acknowledged; a restart restores the index from there. In front of every route: TLS
-//! (optional mutual TLS), bearer-token scopes (`auth.rs`) and limits on concurrency
-//! (`limits.rs`, tonic's per-connection limits, the hashing queue). [`client`] is the
-//! other end: how the CLI and any Rust program connect.
+//! (`tls.rs`, optional mutual TLS), a log line and metrics per request (`observe.rs`),
+//! bearer-token scopes (`auth.rs`, reloadable) and limits on concurrency (`limits.rs`,
+//! tonic's per-connection limits, the hashing queue). `prometheus.rs` serves `/metrics`
+//! on its own address. [`client`] is the other end: how the CLI and any Rust program
+//! connect.
 
 mod async_detector;
 mod auth;
 pub mod client;
 pub mod convert;
 mod limits;
+mod observe;
+mod prometheus;
 mod rpc;
 mod status;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
-use crate::config::{ServiceConfig, TlsConfig};
+use crate::config::ServiceConfig;
 use crate::error::{Error, Result};
 pub(crate) use async_detector::AsyncDetector;
 
@@ -54,22 +58,48 @@ pub const SERVICE_NAME: &str = <DedupServer as NamedService>::NAME;
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    metrics: Option<(TcpListener, SocketAddr)>,
     config: ServiceConfig,
     engine: Arc<AsyncDetector>,
-    tls: Option<ServerTlsConfig>,
-    tokens: Option<auth::TokenTable>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tokens: Option<auth::TokenFile>,
+}
+
+/// Reads the token file again and puts its tokens in force (what `serve` does on
+/// SIGHUP). Cheap to clone; it outlives the server's start.
+#[derive(Debug, Clone)]
+pub struct TokenReloader(Option<auth::TokenFile>);
+
+impl TokenReloader {
+    /// Reloads the tokens and logs the outcome. A file that no longer reads or parses
+    /// leaves the tokens in force as they were. `Ok(None)`: no token file is configured.
+    pub fn reload(&self) -> Result<Option<usize>> {
+        let Some(tokens) = &self.0 else {
+            warn!("no auth_tokens file is configured: nothing to reload");
+            return Ok(None);
+        };
+        match tokens.reload() {
+            Ok(count) => {
+                info!(tokens = count, "token file reloaded");
+                Ok(Some(count))
+            }
+            Err(error) => {
+                warn!(%error, "token file not reloaded; the tokens in force stay");
+                Err(error)
+            }
+        }
+    }
 }
 
 impl Server {
-    /// Validates `config`, opens the data directory (restoring its index; nothing
-    /// listens meanwhile) and binds the listen address.
+    /// Validates `config`, reads the TLS files and the token file, reserves the listen
+    /// addresses (so a busy port fails before anything touches the data directory),
+    /// opens the data directory (restoring its index) and only then listens: until the
+    /// index is back, connections are refused rather than left waiting.
     pub async fn bind(config: ServiceConfig) -> Result<Server> {
         config.validate()?;
-        let tls = config.tls.as_ref().map(load_tls).transpose()?;
-        let tokens = match &config.auth_tokens {
-            Some(path) => Some(auth::TokenTable::parse(&read_text(path)?)?),
-            None => None,
-        };
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let tokens = config.auth_tokens.as_deref().map(auth::TokenFile::load).transpose()?;
         if config.plaintext_beyond_loopback() {
             warn!(
                 address = %config.listen,
@@ -79,24 +109,35 @@ impl Server {
         if tokens.is_none() && !config.listen.ip().is_loopback() {
             warn!(address = %config.listen, "no --auth-tokens: any client that reaches this address may ingest and remove");
         }
+        let socket = reserve(config.listen)?;
+        let metrics_socket = config.metrics_listen.map(reserve).transpose()?;
         let opening = config.clone();
         let engine =
             tokio::task::spawn_blocking(move || AsyncDetector::open(&opening)).await.map_err(
                 |e| Error::Internal { reason: format!("opening the data directory: {e}") },
             )??;
         let engine = Arc::new(engine);
-        let serve_error = |source: std::io::Error| Error::Serve {
-            address: config.listen.to_string(),
-            source: source.into(),
+        let (listener, local_addr) = listen(socket, config.listen)?;
+        let metrics = match (metrics_socket, config.metrics_listen) {
+            (Some(socket), Some(address)) => Some(listen(socket, address)?),
+            _ => None,
         };
-        let listener = TcpListener::bind(config.listen).await.map_err(serve_error)?;
-        let local_addr = listener.local_addr().map_err(serve_error)?;
-        Ok(Server { listener, local_addr, config, engine, tls, tokens })
+        Ok(Server { listener, local_addr, metrics, config, engine, tls, tokens })
     }
 
     /// The bound address (the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of the `/metrics` endpoint, when the config has one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, address)| *address)
+    }
+
+    /// A handle that reloads the token file while the server runs.
+    pub fn token_reloader(&self) -> TokenReloader {
+        TokenReloader(self.tokens.clone())
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections, answers new
@@ -119,6 +160,11 @@ impl Server {
         let reflection_v1 = reflection().build_v1().map_err(|e| serve_error(e.into()))?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.into()))?;
 
+        let metrics_enabled = self.metrics.is_some();
+        let metrics_url = self.metrics_addr().map(|address| format!("http://{address}/metrics"));
+        let metrics_endpoint = self.metrics.map(|(listener, _)| {
+            tokio::spawn(prometheus::serve(listener, Arc::clone(&self.engine)))
+        });
         let (stopping, stop_signal) = watch::channel(false);
         let mut stopped = stop_signal.clone();
         let engine = Arc::clone(&self.engine);
@@ -133,36 +179,45 @@ impl Server {
             }
             let _ = stopping.send(true);
         };
-        // Small unary calls must not wait for Nagle's algorithm.
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         info!(
             address = %self.local_addr,
+            data_dir = %self.config.store.data_dir.display(),
+            metrics = metrics_url,
             tls = self.tls.is_some(),
             mutual_tls = self.config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
-            tokens = self.tokens.as_ref().map_or(0, auth::TokenTable::len),
+            tokens = self.tokens.as_ref().map_or(0, auth::TokenFile::len),
             "listening"
         );
         let limits = &self.config.limits;
-        let mut builder = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .max_concurrent_streams(limits.max_concurrent_streams)
             .concurrency_limit_per_connection(limits.max_in_flight_per_connection)
-            .timeout(Duration::from_millis(limits.request_timeout_ms))
+            .timeout(limits.request_timeout)
             // Finds peers that vanished without closing, so their streams free their slots.
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
-        if let Some(tls) = self.tls {
-            builder = builder.tls_config(tls).map_err(|e| Error::config("tls", e.to_string()))?;
-        }
-        let serving = builder
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+            .layer(observe::ObserveLayer::new(metrics_enabled, limits.request_timeout))
             .layer(auth::AuthLayer::new(self.tokens))
             .layer(limits::InFlightLayer::new(limits.max_in_flight))
             .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(dedup)
-            .serve_with_incoming_shutdown(incoming, on_shutdown);
-        let grace = Duration::from_millis(self.config.shutdown_grace_ms);
+            .add_service(dedup);
+        let serving: Pin<
+            Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send + '_>,
+        > = match self.tls {
+            Some(config) => Box::pin(router.serve_with_incoming_shutdown(
+                tls::incoming(self.listener, tokio_rustls::TlsAcceptor::from(config)),
+                on_shutdown,
+            )),
+            None => {
+                // Small unary calls must not wait for Nagle's algorithm.
+                let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+                Box::pin(router.serve_with_incoming_shutdown(incoming, on_shutdown))
+            }
+        };
+        let grace = self.config.shutdown_grace;
         let grace_over = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
@@ -170,10 +225,14 @@ impl Server {
         let served = tokio::select! {
             served = serving => served.map_err(|e| serve_error(e.into())),
             () = grace_over => {
-                warn!(grace_ms = grace.as_millis() as u64, "requests still in flight after the grace period; stopping anyway");
+                let grace = crate::config::format_duration(grace);
+                warn!(%grace, "requests still in flight after the grace period; stopping anyway");
                 Ok(())
             }
         };
+        if let Some(endpoint) = metrics_endpoint {
+            endpoint.abort();
+        }
         // Whatever ended the serving, what was logged is synced before the process exits;
         // requests still in flight after the grace period fail unacknowledged.
         let closed = tokio::task::spawn_blocking(move || engine.close())
@@ -186,23 +245,29 @@ impl Server {
     }
 }
 
-fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))
+/// Binds a socket to `address` without listening yet: the port is taken (a busy one
+/// fails here) but connections are refused until [`listen`].
+fn reserve(address: SocketAddr) -> Result<TcpSocket> {
+    let failed = |source: std::io::Error| Error::Serve {
+        address: address.to_string(),
+        source: source.into(),
+    };
+    let socket = if address.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+        .map_err(failed)?;
+    // As std's TcpListener does: a restart must not wait for old connections' TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(failed)?;
+    socket.bind(address).map_err(failed)?;
+    Ok(socket)
 }
 
-fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|cause| Error::io(path, cause))
-}
-
-/// The server's TLS settings from PEM files.
-fn load_tls(tls: &TlsConfig) -> Result<ServerTlsConfig> {
-    let identity = Identity::from_pem(read_bytes(&tls.cert)?, read_bytes(&tls.key)?);
-    let mut config = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &tls.client_ca {
-        // tonic then requires a client certificate signed by this CA on every connection.
-        config = config.client_ca_root(Certificate::from_pem(read_bytes(ca)?));
-    }
-    Ok(config)
+fn listen(socket: TcpSocket, address: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let failed = |source: std::io::Error| Error::Serve {
+        address: address.to_string(),
+        source: source.into(),
+    };
+    let listener = socket.listen(1024).map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    Ok((listener, local))
 }
 
 /// Binds `config.listen` and serves until `shutdown` completes (see [`Server::run`]).

@@ -13,13 +13,15 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::debug;
 
 use super::async_detector::{AsyncDetector, PendingIngest};
+use super::observe::RequestNote;
 use super::pb::{self, deduplicator_server::Deduplicator};
 use super::status::{oversize_as_exhausted, shutting_down};
 use super::{convert, pb::IngestRequest};
+use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
+use crate::detector::Verdict;
 
 /// Messages of one stream being fingerprinted at once: enough to keep every core busy
 /// while the stream's own task stores and answers, small enough to bound memory.
@@ -51,15 +53,29 @@ impl DeduplicatorService {
     }
 }
 
-/// One line per request at debug level, with the outcome.
-fn logged<T>(method: &str, key: &str, result: Result<T, Status>) -> Result<Response<T>, Status> {
-    match &result {
-        Ok(_) => debug!(method, key, "ok"),
-        Err(status) => {
-            debug!(method, key, code = ?status.code(), message = status.message(), "failed")
-        }
+/// Counts a verdict by kind under `counter` (`neardup_articles_ingested_total` or
+/// `neardup_articles_checked_total`).
+fn count(counter: &'static str, verdict: &Verdict) {
+    let kind = match verdict.kind {
+        CopyKind::NewStory => "new_story",
+        CopyKind::Duplicate => "duplicate",
+        CopyKind::PartialCopy => "partial_copy",
+    };
+    metrics::counter!(counter, "kind" => kind).increment(1);
+}
+
+/// Counts a stored article, and the chrome lines its fingerprint left out.
+fn count_ingested(verdict: &Verdict) {
+    count("neardup_articles_ingested_total", verdict);
+    let chrome = verdict.chrome_ignored.len() as u64;
+    metrics::counter!("neardup_chrome_lines_ignored_total").increment(chrome);
+}
+
+/// The request's article id, noted for its log line.
+fn noted_id(note: &RequestNote, article: Option<&pb::Article>) {
+    if let Some(article) = article {
+        note.set_id(&article.id);
     }
-    result.map(Response::new)
 }
 
 type PendingPrepare = Pin<Box<dyn Future<Output = Result<PendingIngest, Status>> + Send>>;
@@ -72,15 +88,13 @@ impl Deduplicator for DeduplicatorService {
         &self,
         request: Request<IngestRequest>,
     ) -> Result<Response<pb::Verdict>, Status> {
+        let note = RequestNote::of(&request);
         let article = request.into_inner().article;
-        let key = article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
-        let result = async {
-            self.ensure_running()?;
-            let verdict = self.engine.ingest(convert::article(article)?).await?;
-            Ok(convert::verdict(verdict))
-        }
-        .await;
-        logged("Ingest", &key, result)
+        noted_id(&note, article.as_ref());
+        self.ensure_running()?;
+        let verdict = self.engine.ingest(convert::article(article)?).await?;
+        count_ingested(&verdict);
+        Ok(Response::new(convert::verdict(verdict)))
     }
 
     type IngestStreamStream = ReceiverStream<Result<pb::Verdict, Status>>;
@@ -90,10 +104,14 @@ impl Deduplicator for DeduplicatorService {
         request: Request<Streaming<IngestRequest>>,
     ) -> Result<Response<Self::IngestStreamStream>, Status> {
         self.ensure_running()?;
+        let note = RequestNote::of(&request);
         let (sender, receiver) = mpsc::channel(STREAM_PIPELINE_DEPTH);
         let engine = Arc::clone(&self.engine);
         let stopping = self.stopping.clone();
-        tokio::spawn(run_stream(engine, request.into_inner(), sender, stopping));
+        tokio::spawn(async move {
+            let stored = run_stream(engine, request.into_inner(), sender, stopping).await;
+            note.set_articles(stored);
+        });
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 
@@ -101,58 +119,73 @@ impl Deduplicator for DeduplicatorService {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::Verdict>, Status> {
+        let note = RequestNote::of(&request);
         let article = request.into_inner().article;
-        let key = article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
-        let result = async {
-            self.ensure_running()?;
-            let verdict = self.engine.check(convert::article(article)?).await?;
-            Ok(convert::verdict(verdict))
-        }
-        .await;
-        logged("Check", &key, result)
+        noted_id(&note, article.as_ref());
+        self.ensure_running()?;
+        let verdict = self.engine.check(convert::article(article)?).await?;
+        count("neardup_articles_checked_total", &verdict);
+        Ok(Response::new(convert::verdict(verdict)))
     }
 
     async fn get_cluster(
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
+        let note = RequestNote::of(&request);
         let cluster_id = request.into_inner().cluster_id;
-        let result = self.ensure_running().and_then(|()| {
-            let id = convert::required("cluster_id", &cluster_id)?;
-            Ok(convert::cluster(self.engine.cluster(id)?))
-        });
-        logged("GetCluster", &cluster_id, result)
+        note.set_id(&cluster_id);
+        self.ensure_running()?;
+        let id = convert::required("cluster_id", &cluster_id)?;
+        Ok(Response::new(convert::cluster(self.engine.cluster(id)?)))
     }
 
     async fn remove(
         &self,
         request: Request<pb::RemoveRequest>,
     ) -> Result<Response<pb::RemoveResponse>, Status> {
+        let note = RequestNote::of(&request);
         let id = request.into_inner().id;
-        let result = async {
-            self.ensure_running()?;
-            let id = convert::required("id", &id)?;
-            Ok(pb::RemoveResponse { removed: self.engine.remove(id).await? })
+        note.set_id(&id);
+        self.ensure_running()?;
+        let removed = self.engine.remove(convert::required("id", &id)?).await?;
+        if removed {
+            metrics::counter!("neardup_articles_removed_total").increment(1);
         }
-        .await;
-        logged("Remove", &id, result)
+        Ok(Response::new(pb::RemoveResponse { removed }))
     }
 
     async fn stats(
         &self,
         _request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
-        let result = async {
-            self.ensure_running()?;
-            // Off the runtime: without a window, finding the oldest article scans the index.
-            let engine = Arc::clone(&self.engine);
-            let stats = tokio::task::spawn_blocking(move || engine.stats())
-                .await
-                .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
-            Ok(convert::stats(&stats, &self.config, self.engine.uptime()))
-        }
-        .await;
-        logged("Stats", "", result)
+        self.ensure_running()?;
+        // Off the runtime: without a window, finding the oldest article scans the index.
+        let engine = Arc::clone(&self.engine);
+        let stats = tokio::task::spawn_blocking(move || engine.stats())
+            .await
+            .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+        Ok(Response::new(convert::stats(&stats, &self.config, self.engine.uptime())))
+    }
+}
+
+/// Where a message sits in its stream, to name it in its error.
+#[derive(Debug, Clone)]
+struct Position {
+    /// 1-based.
+    number: usize,
+    id: Option<String>,
+}
+
+impl Position {
+    /// `status` with the message named in front of its text, so that a client sending
+    /// thousands of articles learns which one failed.
+    fn named(&self, status: Status) -> Status {
+        let place = match &self.id {
+            Some(id) => format!("article {} of the stream (id {id:?})", self.number),
+            None => format!("article {} of the stream", self.number),
+        };
+        Status::new(status.code(), format!("{place}: {}", status.message()))
     }
 }
 
@@ -160,16 +193,16 @@ impl Deduplicator for DeduplicatorService {
 /// them strictly in request order and sends each verdict once its record is durable
 /// (up to [`STREAM_ACK_DEPTH`] stored messages wait for their sync at once). The first
 /// failure (a bad message, a conflicting id, an unreadable frame, a failed sync) is sent
-/// after every earlier verdict and ends the stream; nothing after it is stored. On
-/// shutdown the stream stops reading, finishes the messages already received, then ends
-/// with `UNAVAILABLE`.
+/// after every earlier verdict, naming the message, and ends the stream; nothing after it
+/// is stored. On shutdown the stream stops reading, finishes the messages already
+/// received, then ends with `UNAVAILABLE`. Returns the number of articles stored.
 async fn run_stream(
     engine: Arc<AsyncDetector>,
     mut inbound: Streaming<IngestRequest>,
     sender: mpsc::Sender<Result<pb::Verdict, Status>>,
     mut stopping: watch::Receiver<bool>,
-) {
-    let mut pending: VecDeque<PendingPrepare> = VecDeque::new();
+) -> usize {
+    let mut pending: VecDeque<(Position, PendingPrepare)> = VecDeque::new();
     let mut acking: VecDeque<PendingAck> = VecDeque::new();
     // Why reading stopped early, sent once every pending message is answered.
     let mut end_status: Option<Status> = None;
@@ -177,6 +210,7 @@ async fn run_stream(
     // Set by the first failure: nothing after it is stored.
     let mut failed = false;
     let mut stored = 0usize;
+    let mut received = 0usize;
     loop {
         let can_read = reading && pending.len() < STREAM_PIPELINE_DEPTH;
         let can_commit = !failed && !pending.is_empty() && acking.len() < STREAM_ACK_DEPTH;
@@ -191,11 +225,12 @@ async fn run_stream(
                 }
                 stored += 1;
             }
-            prepared = async { pending.front_mut().expect("guarded").await }, if can_commit => {
-                pending.pop_front();
+            prepared = async { pending.front_mut().expect("guarded").1.as_mut().await }, if can_commit => {
+                let (position, _) = pending.pop_front().expect("guarded");
                 let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(&p)?)) {
                     Ok(ingested) => Box::pin(async move {
-                        ingested.ticket.await?;
+                        ingested.ticket.await.map_err(|e| position.named(e.into()))?;
+                        count_ingested(&ingested.verdict);
                         Ok(convert::verdict(ingested.verdict))
                     }),
                     Err(status) => {
@@ -203,7 +238,7 @@ async fn run_stream(
                         failed = true;
                         reading = false;
                         pending.clear();
-                        Box::pin(std::future::ready(Err(status)))
+                        Box::pin(std::future::ready(Err(position.named(status))))
                     }
                 };
                 acking.push_back(next);
@@ -214,6 +249,11 @@ async fn run_stream(
             }
             message = inbound.message(), if can_read => match message {
                 Ok(Some(request)) => {
+                    received += 1;
+                    let position = Position {
+                        number: received,
+                        id: request.article.as_ref().map(|a| a.id.clone()),
+                    };
                     let next: PendingPrepare = match convert::article(request.article) {
                         Ok(article) => {
                             let preparing = engine.prepare(article);
@@ -225,12 +265,13 @@ async fn run_stream(
                             Box::pin(std::future::ready(Err(err.into())))
                         }
                     };
-                    pending.push_back(next);
+                    pending.push_back((position, next));
                 }
                 Ok(None) => reading = false,
                 Err(status) => {
                     reading = false;
-                    end_status = Some(oversize_as_exhausted(status));
+                    let position = Position { number: received + 1, id: None };
+                    end_status = Some(position.named(oversize_as_exhausted(status)));
                 }
             },
             else => {
@@ -241,7 +282,7 @@ async fn run_stream(
             }
         }
     }
-    debug!(method = "IngestStream", stored, "stream ended");
+    stored
 }
 
 #[cfg(test)]

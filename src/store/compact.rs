@@ -185,6 +185,7 @@ impl Store {
             Some(d.saturating_sub(dropped))
         });
         self.inner.compactions.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("neardup_compactions_total").increment(1);
         let report = CompactReport { seconds: started.elapsed().as_secs_f64(), ..report };
         tracing::info!(
             segments = report.segments,

@@ -168,6 +168,7 @@ impl Writer {
         queue.next_lsn += 1;
         drop(queue);
         self.shared.work.notify_one();
+        metrics::counter!("neardup_log_appends_total").increment(1);
         Ok(Ticket { lsn, shared: Some(Arc::clone(&self.shared)) })
     }
 
@@ -242,7 +243,10 @@ fn write_loop(shared: &Shared, mode: SyncMode, interval: std::time::Duration) {
                 SyncMode::Never => shutdown && unsynced,
             };
             if sync_now {
+                let sync_started = Instant::now();
                 active.file.sync_data()?;
+                metrics::histogram!("neardup_log_fsync_seconds").record(sync_started.elapsed());
+                metrics::counter!("neardup_log_fsyncs_total").increment(1);
                 shared.syncs.fetch_add(1, Ordering::Relaxed);
                 unsynced = false;
                 last_sync = Instant::now();

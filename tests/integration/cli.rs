@@ -1,6 +1,7 @@
 //! The `neardup` binary against real files: the Kremlin example end to end, every
 //! malformed-input case with its exit code and file:line message, the other input
-//! formats, and `neardup eval` agreeing with the reference scorer.
+//! formats, `neardup eval` agreeing with the reference scorer, and what the binary says
+//! about itself (help, version, completions, man pages, the example config).
 
 use std::collections::HashMap;
 use std::fs;
@@ -186,9 +187,79 @@ fn help_lists_only_the_user_commands() {
         .filter_map(|line| line.split_whitespace().next())
         .collect();
     let expected: &[&str] = if cfg!(feature = "server") {
-        &["scan", "serve", "ingest", "check", "eval", "config", "compact", "help"]
+        &[
+            "scan",
+            "serve",
+            "ingest",
+            "check",
+            "cluster",
+            "remove",
+            "stats",
+            "eval",
+            "config",
+            "compact",
+            "completions",
+            "man",
+            "help",
+        ]
     } else {
-        &["scan", "eval", "config", "compact", "help"]
+        &["scan", "eval", "config", "compact", "completions", "man", "help"]
     };
     assert_eq!(commands, expected, "{help}");
+}
+
+/// Help fits an 80-column terminal: every line of the command list and of each
+/// command's short and long help.
+#[test]
+fn help_fits_80_columns() {
+    let top = stdout_ok(&neardup(&["--help"]));
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect();
+    let mut pages = vec![top];
+    for command in &commands {
+        for flag in ["-h", "--help"] {
+            pages.push(stdout_ok(&neardup(&[command, flag])));
+        }
+    }
+    for page in &pages {
+        for line in page.lines() {
+            assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+        }
+    }
+}
+
+/// `--version` names the build; completions and man pages come from the same
+/// definitions as `--help`.
+#[test]
+fn version_completions_and_man_pages() {
+    let version = stdout_ok(&neardup(&["--version"]));
+    assert!(version.starts_with(&format!("neardup {}", env!("CARGO_PKG_VERSION"))), "{version}");
+    let bash = stdout_ok(&neardup(&["completions", "bash"]));
+    assert!(bash.contains("_neardup()") && bash.contains("--data-dir"), "{bash}");
+    let zsh = stdout_ok(&neardup(&["completions", "zsh"]));
+    assert!(zsh.contains("#compdef neardup"), "{zsh}");
+    let page = stdout_ok(&neardup(&["man"]));
+    assert!(page.starts_with(".ie") || page.contains(".TH neardup"), "{page}");
+    assert!(page.contains("completions"), "{page}");
+    let serve = stdout_ok(&neardup(&["man", "scan"]));
+    assert!(serve.contains(".TH neardup-scan"), "{serve}");
+    let unknown = neardup(&["man", "nothing"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("one of: scan"));
+}
+
+/// The example config of `deploy/` is a valid config file.
+#[cfg(feature = "server")]
+#[test]
+fn deploy_config_is_valid() {
+    let example = root().join("deploy/neardup.toml");
+    let printed = stdout_ok(&neardup(&["config", "--config", example.to_str().unwrap()]));
+    assert!(printed.contains("window = \"7d\""), "{printed}");
+    assert!(printed.contains("metrics_listen = \"127.0.0.1:9464\""), "{printed}");
 }

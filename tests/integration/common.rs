@@ -64,6 +64,7 @@ mod served {
     /// [`shutdown`]: TestServer::shutdown
     pub(crate) struct TestServer {
         address: SocketAddr,
+        metrics: Option<SocketAddr>,
         stop: Option<oneshot::Sender<()>>,
         task: Option<tokio::task::JoinHandle<neardup::Result<()>>>,
         /// The data directory, when the server owns a fresh one.
@@ -85,15 +86,21 @@ mod served {
             config.store.data_dir = data_dir.to_owned();
             let server = Server::bind(config).await.expect("server binds");
             let address = server.local_addr();
+            let metrics = server.metrics_addr();
             let (stop, stopped) = oneshot::channel::<()>();
             let task = tokio::spawn(server.run(async {
                 let _ = stopped.await;
             }));
-            TestServer { address, stop: Some(stop), task: Some(task), _dir: None }
+            TestServer { address, metrics, stop: Some(stop), task: Some(task), _dir: None }
         }
 
         pub(crate) fn address(&self) -> SocketAddr {
             self.address
+        }
+
+        /// The `/metrics` endpoint's address, when the config asked for one.
+        pub(crate) fn metrics_addr(&self) -> Option<SocketAddr> {
+            self.metrics
         }
 
         /// `http://HOST:PORT`.
@@ -132,7 +139,7 @@ mod served {
         address: SocketAddr,
         stderr: Option<Stderr>,
         /// Holds the address file.
-        _files: tempfile::TempDir,
+        files: tempfile::TempDir,
     }
 
     impl ServeProcess {
@@ -155,7 +162,7 @@ mod served {
                 .expect("neardup serve starts");
             let stderr = Stderr::collect(&mut child);
             match wait_for_address(&mut child, &address_file) {
-                Ok(address) => ServeProcess { child, address, stderr: Some(stderr), _files: files },
+                Ok(address) => ServeProcess { child, address, stderr: Some(stderr), files },
                 Err(failure) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -166,6 +173,16 @@ mod served {
 
         pub(crate) fn address(&self) -> SocketAddr {
             self.address
+        }
+
+        /// The file the server wrote its address to.
+        pub(crate) fn address_file(&self) -> std::path::PathBuf {
+            self.files.path().join("address")
+        }
+
+        /// The process id, for signals.
+        pub(crate) fn pid(&self) -> u32 {
+            self.child.id()
         }
 
         /// A plain-text connection.

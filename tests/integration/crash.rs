@@ -22,9 +22,9 @@ const ARTICLES: usize = 1500;
 /// Concurrent clients per round: half stream, half call `Ingest` one at a time.
 const CLIENTS: usize = 4;
 
-/// Starts the server on `data/` under `dir`, with the detector config `dir/config.json`.
+/// Starts the server on `data/` under `dir`, with the config file `dir/neardup.toml`.
 fn serve(dir: &Path, sync: &str) -> ServeProcess {
-    let config = dir.join("config.json");
+    let config = dir.join("neardup.toml");
     ServeProcess::start(&dir.join("data"), &["--sync", sync, "--config", config.to_str().unwrap()])
 }
 
@@ -208,9 +208,7 @@ async fn sigkill_of_the_server_loses_nothing_acknowledged() {
     eprintln!("crash test: NEARDUP_CRASH_SEED={seed}");
     let dir = tempfile::tempdir().unwrap();
     // Every match listed, so a Check always shows whether the article itself is stored.
-    let config = neardup::DetectorConfig { max_matches: 100_000, ..Default::default() };
-    std::fs::write(dir.path().join("config.json"), serde_json::to_string(&config).unwrap())
-        .unwrap();
+    std::fs::write(dir.path().join("neardup.toml"), "[detector]\nmax_matches = 100000\n").unwrap();
     let acked: Acked = Arc::default();
     let mut remaining = articles.clone();
     // A process crash loses nothing acknowledged under any sync mode: only power

@@ -582,11 +582,14 @@ async fn cli_ingest_and_check_print_verdicts() {
             .await;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("article 1") && stderr.contains("AlreadyExists"), "{stderr}");
+    let line = format!("{}:1: article refused", conflict.display());
+    assert!(stderr.contains(&line), "the input line is named: {stderr}");
+    assert!(stderr.contains("ALREADY_EXISTS"), "{stderr}");
     server.shutdown().await;
 }
 
-/// The binary serves, says where it listens and keeps its state, and exits 0 on SIGTERM.
+/// The binary serves, says once where it listens and keeps its state, exits 0 on SIGTERM
+/// and removes its address file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_binary_stops_cleanly_on_sigterm() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -595,17 +598,25 @@ async fn serve_binary_stops_cleanly_on_sigterm() {
     let mut health = HealthClient::new(served.channel().await);
     let request = HealthCheckRequest { service: SERVICE_NAME.into() };
     assert_eq!(health.check(request).await.unwrap().into_inner().status, 1); // SERVING
+    let address_file = served.address_file().to_owned();
+    assert!(address_file.exists());
     let (status, stderr) = served.terminate();
     assert!(status.success(), "exit status {status:?}, stderr {stderr}");
-    let listening = format!("listening on {} (data in {})", served.address(), dir.path().display());
-    assert!(stderr.contains(&listening), "the server says where its state is: {stderr}");
-    assert!(stderr.contains("neardup: stopped"), "{stderr}");
+    let listening: Vec<&str> = stderr.lines().filter(|l| l.contains("listening")).collect();
+    assert_eq!(listening.len(), 1, "one readiness line: {stderr}");
+    assert!(listening[0].contains(&served.address().to_string()), "{stderr}");
+    assert!(listening[0].contains(&dir.path().display().to_string()), "names the data: {stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    assert!(!address_file.exists(), "the address file is removed at a clean stop");
 }
 
 /// A client that stops reading its verdicts cannot hold the shutdown past the grace period.
 #[tokio::test]
 async fn shutdown_gives_up_on_a_stuck_client_after_the_grace_period() {
-    let config = ServiceConfig { shutdown_grace_ms: 300, ..Default::default() };
+    let config = ServiceConfig {
+        shutdown_grace: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
     let server = TestServer::start(config).await;
     let mut client = server.client().await;
     // Far more verdict bytes than the response channel and the HTTP/2 windows hold: one

@@ -1,7 +1,9 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! files in every input format, the gRPC service in-process, the durable store on real files and processes,
-//! matching in every writing system, `scan --explain`, and accuracy on the shared
-//! evaluation corpora when they are present.
+//! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
+//! files in every input format, the gRPC service in-process, the durable store on real
+//! files and processes, the service as operators run it (metrics, logs, config file, CLI
+//! client), matching in every writing system, `scan --explain`, and accuracy on the
+//! shared evaluation corpora when they are present.
 
 mod cli;
 mod common;
@@ -14,6 +16,8 @@ mod grpc;
 mod inputs;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod online;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod ops;
 mod properties;
 mod scan;
 #[cfg(all(feature = "server", feature = "cli"))]

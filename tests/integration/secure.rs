@@ -114,13 +114,13 @@ async fn tokens_decide_who_may_do_what() {
 }
 
 /// A CA, and a server certificate for `localhost` and 127.0.0.1 that it signed.
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
     ca_pem: String,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let (ca, ca_pem) = make_ca("neardup test CA");
         let key = KeyPair::generate().unwrap();
@@ -133,16 +133,18 @@ impl Pki {
         Pki { dir, ca_pem }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    /// A file of the PKI: `ca.pem`, `server.pem`, `server.key`, and what tests add.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn tls(&self, client_ca: Option<PathBuf>) -> TlsConfig {
+    pub(crate) fn tls(&self, client_ca: Option<PathBuf>) -> TlsConfig {
         TlsConfig { cert: self.path("server.pem"), key: self.path("server.key"), client_ca }
     }
 }
 
-fn make_ca(name: &str) -> (CertifiedIssuer<'static, KeyPair>, String) {
+/// A self-signed CA named `name`, with its certificate in PEM.
+pub(crate) fn make_ca(name: &str) -> (CertifiedIssuer<'static, KeyPair>, String) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(rcgen::DnType::CommonName, name);

@@ -33,8 +33,8 @@ pub(crate) struct LoadgenArgs {
     /// Corpus to send (JSONL); repeated with id suffixes until --articles are reached.
     #[arg(long)]
     pub(crate) corpus: PathBuf,
-    /// URL of a running server on this machine (loopback only). Without it, loadgen
-    /// starts `neardup serve` on a free loopback port and stops it at the end.
+    /// A running server on this machine (loopback only), as HOST:PORT or a URL. Without
+    /// it, loadgen starts `neardup serve` on a free loopback port and stops it at the end.
     #[arg(long)]
     pub(crate) server: Option<String>,
     /// How to reach a secured --server.
@@ -134,9 +134,10 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
     let mut server = None;
     let mut startup = None;
     let url = match &args.server {
-        Some(url) => {
-            ensure_loopback(url)?;
-            url.clone()
+        Some(server) => {
+            let url = client::server_url(server, &options)?;
+            ensure_loopback(&url)?;
+            url
         }
         None => {
             let data_dir = match &args.data_dir {

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 /// Load and soak tests for `neardup serve`, over loopback only.
 #[derive(Debug, Parser)]
-#[command(name = "neardup-load", version)]
+#[command(name = "neardup-load", version = env!("NEARDUP_VERSION"))]
 struct Cli {
     /// The `neardup` binary to start as the server [default: `neardup` next to this
     /// executable].
@@ -46,7 +46,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    shared::init_logging("error");
+    shared::init_logging("error", false);
     shared::exit_code("neardup-load", run(cli))
 }
 

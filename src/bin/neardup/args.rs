@@ -1,19 +1,33 @@
-//! Command-line arguments (clap derive) and their conversion into one validated
-//! [`DetectorConfig`]. Every flag's `///` text is its `--help`.
+//! Command-line arguments (clap derive) and their conversion into one validated config:
+//! the config file (`--config`, TOML) first, the flags over it. Every flag's `///` text
+//! is its help: the first line for `-h`, the whole for `--help`.
 
-use std::path::PathBuf;
+#[cfg(feature = "server")]
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+#[cfg(feature = "server")]
+use std::time::Duration;
 
+#[cfg(feature = "server")]
+use anyhow::bail;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use neardup::DetectorConfig;
-use neardup::config::StoreConfig;
-use neardup::config::parse_duration;
+#[cfg(feature = "server")]
+use neardup::config::{LogFormat, SyncMode, TlsConfig, parse_size};
+use neardup::config::{ServiceConfig, StoreConfig, parse_duration};
 use neardup::scan::input::{Fields, Format, ReadOptions};
 
 /// Find near-duplicate and syndicated copies of news articles.
 #[derive(Debug, Parser)]
-#[command(name = "neardup", version, about, long_about = None)]
+#[command(
+    name = "neardup",
+    version = env!("NEARDUP_VERSION"),
+    about,
+    long_about = None,
+    max_term_width = 80
+)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -23,153 +37,292 @@ pub(crate) struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Cluster a corpus (JSONL, JSON, CSV, TSV, Parquet, text, gzip or zstd; files or
-    /// directories) on every core and write one row per article: {id, cluster, origin,
-    /// kind, jaccard, containment}, scores against the cluster's origin.
+    /// Cluster a corpus on every core; write one row per article
+    ///
+    /// Reads JSONL, JSON, CSV, TSV, Parquet or plain text (one article per line), gzip or
+    /// zstd, files or directories, and writes {id, cluster, origin, kind, jaccard,
+    /// containment, link} per article, scored against its cluster's origin and the
+    /// article that put it there.
     Scan(ScanArgs),
-    /// Run the gRPC service (neardup.v1.Deduplicator, plus grpc.health.v1 and server
-    /// reflection) until SIGINT or SIGTERM. State is kept in --data-dir: every acknowledged
-    /// article survives a crash or restart (see --sync).
+    /// Run the gRPC service until SIGINT or SIGTERM
+    ///
+    /// Serves neardup.v1.Deduplicator with grpc.health.v1 and server reflection. State
+    /// is kept in the data directory: every acknowledged article survives a crash or a
+    /// restart (see --sync). SIGHUP reloads the token file.
     #[cfg(feature = "server")]
     Serve(ServeArgs),
-    /// Stream articles from corpus files into a running server, which labels and stores
-    /// them; print one verdict per line as JSON.
+    /// Send articles to a server, which labels and stores them
+    ///
+    /// Streams the articles of corpus files (as `scan` reads them) and prints one
+    /// verdict per line as JSON, in input order.
     #[cfg(feature = "server")]
     Ingest(ClientArgs),
-    /// Label articles from corpus files against a running server without storing them;
-    /// print one verdict per line as JSON.
+    /// Label articles against a server without storing them
+    ///
+    /// Prints one verdict per line as JSON, in input order.
     #[cfg(feature = "server")]
     Check(ClientArgs),
-    /// Score predicted clusters against ground truth (both JSONL with id and cluster):
-    /// pairwise precision, recall, F1, adjusted Rand index and origin accuracy.
+    /// Print the story of an article: its origin and every stored copy
+    #[cfg(feature = "server")]
+    Cluster(ClusterArgs),
+    /// Retract articles from a server (takedown, correction)
+    ///
+    /// Prints {"id", "removed"} per id; removed is false for an id the server does not
+    /// hold.
+    #[cfg(feature = "server")]
+    Remove(RemoveArgs),
+    /// Print a server's counters, settings and uptime as JSON
+    #[cfg(feature = "server")]
+    Stats(StatsArgs),
+    /// Score predicted clusters against ground truth
+    ///
+    /// Both files are JSONL with id and cluster: pairwise precision, recall, F1,
+    /// adjusted Rand index and origin accuracy.
     Eval(EvalArgs),
-    /// Print the effective detector config as JSON (usable with --config).
+    /// Print the effective config file (file and flags merged) as TOML
+    ///
+    /// Takes every flag of `serve`; the output is a complete config file for
+    /// `serve --config` (and `scan --config`, which reads its [detector] table).
+    #[cfg(feature = "server")]
+    Config(ServeArgs),
+    /// Print the effective config file (file and flags merged) as TOML
+    #[cfg(not(feature = "server"))]
     Config(DetectorArgs),
-    /// Rewrite a data directory's log without removed and expired articles (crash-safe;
-    /// the directory must not be in use). Prints a JSON report.
+    /// Drop removed and expired articles from a stopped server's log
+    ///
+    /// Rewrites the log crash-safely; the data directory must not be in use. Prints a
+    /// JSON report.
     Compact(CompactArgs),
+    /// Print a shell completion script
+    ///
+    /// For bash, zsh, fish, elvish or powershell; e.g. `neardup completions bash >
+    /// /etc/bash_completion.d/neardup`.
+    Completions(CompletionsArgs),
+    /// Print a man page in roff: neardup(1), or neardup-COMMAND(1)
+    Man(ManArgs),
 }
 
-/// `neardup serve`.
+#[cfg(feature = "server")]
+/// Parses a flag's duration (`30s`, `7d`).
+fn duration_arg(text: &str) -> std::result::Result<Duration, String> {
+    parse_duration("duration", text).map_err(|e| reason(&e))
+}
+
+#[cfg(feature = "server")]
+/// Parses a flag's size (`8MiB`).
+fn size_arg(text: &str) -> std::result::Result<usize, String> {
+    let bytes = parse_size("size", text).map_err(|e| reason(&e))?;
+    usize::try_from(bytes).map_err(|_| format!("{text} is too large"))
+}
+
+#[cfg(feature = "server")]
+/// The reason of a config error, without the field name clap already shows.
+fn reason(err: &neardup::Error) -> String {
+    match err {
+        neardup::Error::InvalidConfig { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads a config file: TOML as `neardup config` prints it (JSON of the same shape when
+/// the name ends in `.json`). Unknown keys are errors naming the key and the line.
+pub(crate) fn load_config(path: &Path) -> Result<ServiceConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let parsed = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(anyhow::Error::from)
+    } else {
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    };
+    parsed.with_context(|| format!("{}: invalid config", path.display()))
+}
+
+/// `neardup serve` and `neardup config`. Every flag overrides its key of the config file;
+/// defaults are those of the file's keys.
 #[cfg(feature = "server")]
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free one, printed at start; see also
-    /// --address-file).
-    #[arg(long, default_value = neardup::config::DEFAULT_LISTEN)]
-    pub(crate) listen: std::net::SocketAddr,
-    /// Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_MESSAGE_BYTES)]
-    pub(crate) max_message_bytes: usize,
-    /// Data directory: manifest and log. Created when missing; one written under other
-    /// detector settings is refused, with the setting named (`neardup scan --save DIR`
-    /// writes one from a corpus).
-    #[arg(long, default_value = neardup::config::DEFAULT_DATA_DIR)]
-    pub(crate) data_dir: PathBuf,
-    /// Once the data directory is open and the port listens, write the bound HOST:PORT
-    /// to this file (whole, through a rename): how a script that started the server on
-    /// port 0 learns where it is. Give a path that does not exist yet.
-    #[arg(long, value_name = "PATH")]
+    /// Address to listen on [default: 127.0.0.1:50051]
+    ///
+    /// Port 0 picks a free one (see --address-file).
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Server")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics [default: off]
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Server")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    /// Once listening, write the bound HOST:PORT to this file
+    ///
+    /// Written whole (through a rename) once the data directory is open and the port
+    /// listens, and removed at a clean stop: how a script that started the server on port
+    /// 0 learns where it is. Give a path that does not exist yet.
+    #[arg(long, value_name = "PATH", help_heading = "Server")]
     pub(crate) address_file: Option<PathBuf>,
-    /// When an answer waits for the disk. always: after an fdatasync of its record
-    /// (concurrent requests share one); batch: after the write, synced every
-    /// --batch-interval (a power failure loses at most that); never: UNSAFE, no sync while
-    /// running (a power failure or kernel crash can lose any acknowledged article).
-    #[arg(long, default_value_t = neardup::config::SyncMode::Always, value_name = "always|batch|never")]
-    pub(crate) sync: neardup::config::SyncMode,
-    /// Background sync period of --sync batch (e.g. `100ms`).
-    #[arg(long, default_value = "100ms", value_name = "DURATION")]
-    pub(crate) batch_interval: String,
-    /// Keep only articles published within this span of the newest one (e.g. `7d`, `36h`);
-    /// older ones leave memory at once and the disk at the next compaction. Default: keep all.
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) window: Option<String>,
-    /// Compact the log automatically once this share of its records is dead (removed or
-    /// expired) and at least 10,000 are.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_COMPACT_FRACTION)]
-    pub(crate) compact_fraction: f64,
-    /// On SIGINT/SIGTERM, wait this many milliseconds for requests in flight to finish.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_SHUTDOWN_GRACE_MS)]
-    pub(crate) shutdown_grace_ms: u64,
-    /// PEM certificate chain: serve TLS (needs --tls-key). Without it the server speaks
-    /// plain TCP, which is meant for loopback (a warning is logged otherwise).
-    #[arg(long, requires = "tls_key")]
+    /// Log lines as text or JSON objects [default: text]
+    #[arg(long, value_name = "text|json", help_heading = "Server")]
+    pub(crate) log_format: Option<LogFormat>,
+    /// Largest request message accepted, e.g. 8MiB [default: 8MiB]
+    ///
+    /// Larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg, help_heading = "Server")]
+    pub(crate) max_message_bytes: Option<usize>,
+    /// On SIGINT/SIGTERM, wait this long for requests in flight [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, help_heading = "Server")]
+    pub(crate) shutdown_grace: Option<Duration>,
+
+    /// Data directory: manifest and log [default: ./neardup-data]
+    ///
+    /// Created when missing; one written under other detector settings is refused, with
+    /// the setting named (`neardup scan --save DIR` writes one from a corpus).
+    #[arg(long, value_name = "DIR", help_heading = "Storage")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// When an answer waits for the disk [default: always]
+    ///
+    /// always: after an fdatasync of its record (concurrent requests share one); batch:
+    /// after the write, synced every --batch-interval (a power failure loses at most
+    /// that); never: UNSAFE, no sync while running (a power failure or kernel crash can
+    /// lose any acknowledged article).
+    #[arg(long, value_name = "always|batch|never", help_heading = "Storage")]
+    pub(crate) sync: Option<SyncMode>,
+    /// Background sync period of --sync batch [default: 100ms]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, help_heading = "Storage")]
+    pub(crate) batch_interval: Option<Duration>,
+    /// Keep only articles published within this span of the newest, e.g. 7d
+    ///
+    /// Older ones leave memory at once and the disk at the next compaction. Default:
+    /// keep all.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, help_heading = "Storage")]
+    pub(crate) window: Option<Duration>,
+    /// Compact the log once this share of its records is dead [default: 0.5]
+    ///
+    /// Dead: removed or expired; and only once at least 10,000 are.
+    #[arg(long, value_name = "FRACTION", help_heading = "Storage")]
+    pub(crate) compact_fraction: Option<f64>,
+
+    /// PEM certificate chain: serve TLS (with --tls-key)
+    ///
+    /// Without it the server speaks plain TCP, which is meant for loopback (a warning is
+    /// logged otherwise).
+    #[arg(long, value_name = "PEM", help_heading = "Security")]
     pub(crate) tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", help_heading = "Security")]
     pub(crate) tls_key: Option<PathBuf>,
-    /// PEM CA bundle: require every client to present a certificate it signed (mutual TLS).
-    #[arg(long, requires = "tls_cert")]
+    /// PEM CA bundle: require client certificates it signed (mutual TLS)
+    #[arg(long, value_name = "PEM", help_heading = "Security")]
     pub(crate) tls_client_ca: Option<PathBuf>,
-    /// Bearer tokens, one `token scope[,scope]` per line (scopes: check, ingest, admin);
-    /// without it every RPC is open.
-    #[arg(long)]
+    /// Bearer tokens, one `token scope[,scope]` per line; reread on SIGHUP
+    ///
+    /// Scopes: check, ingest, admin. Without it every RPC is open.
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
     pub(crate) auth_tokens: Option<PathBuf>,
-    /// HTTP/2 streams one connection may have open at once.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_CONCURRENT_STREAMS)]
-    pub(crate) max_concurrent_streams: u32,
-    /// Requests one connection may have in handlers at once; more wait their turn.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION)]
-    pub(crate) max_in_flight_per_connection: usize,
-    /// Requests (open streams included) in the whole server; more get RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_MAX_IN_FLIGHT)]
-    pub(crate) max_in_flight: usize,
-    /// Articles queued for or in fingerprinting at once; when full, clients are slowed.
-    #[arg(long, default_value_t = neardup::config::DEFAULT_HASHING_QUEUE)]
-    pub(crate) hashing_queue: usize,
-    /// Longest time a request may spend in its handler, in milliseconds (clients may set
-    /// a shorter deadline with grpc-timeout).
-    #[arg(long, default_value_t = neardup::config::DEFAULT_REQUEST_TIMEOUT_MS)]
-    pub(crate) request_timeout_ms: u64,
+
+    /// HTTP/2 streams one connection may have open [default: 64]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_concurrent_streams: Option<u32>,
+    /// Requests one connection may have in handlers; more wait [default: 64]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_in_flight_per_connection: Option<usize>,
+    /// Requests in the whole server; more get RESOURCE_EXHAUSTED [default: 512]
+    ///
+    /// Open streams count until they end.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_in_flight: Option<usize>,
+    /// Articles queued for or in fingerprinting; when full, clients wait [default: 256]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) hashing_queue: Option<usize>,
+    /// Longest time a request may spend in its handler [default: 60s]
+    ///
+    /// Clients may set a shorter deadline (grpc-timeout).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, help_heading = "Limits")]
+    pub(crate) request_timeout: Option<Duration>,
+
     /// Detector settings.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Detector")]
     pub(crate) detector: DetectorArgs,
 }
 
 #[cfg(feature = "server")]
 impl ServeArgs {
-    /// The service config (validated when the server binds).
-    pub(crate) fn to_config(&self) -> Result<neardup::config::ServiceConfig> {
-        Ok(neardup::config::ServiceConfig {
-            listen: self.listen,
-            max_message_bytes: self.max_message_bytes,
-            store: StoreConfig {
-                data_dir: self.data_dir.clone(),
-                sync: self.sync,
-                batch_interval: parse_duration("batch_interval", &self.batch_interval)?,
-                window: self
-                    .window
-                    .as_deref()
-                    .map(|text| parse_duration("window", text))
-                    .transpose()?,
-                compact_fraction: self.compact_fraction,
-                ..StoreConfig::default()
-            },
-            shutdown_grace_ms: self.shutdown_grace_ms,
-            tls: match (&self.tls_cert, &self.tls_key) {
-                (Some(cert), Some(key)) => Some(neardup::config::TlsConfig {
-                    cert: cert.clone(),
-                    key: key.clone(),
-                    client_ca: self.tls_client_ca.clone(),
-                }),
-                _ => None,
-            },
-            auth_tokens: self.auth_tokens.clone(),
-            limits: neardup::config::LimitsConfig {
-                max_concurrent_streams: self.max_concurrent_streams,
-                max_in_flight_per_connection: self.max_in_flight_per_connection,
-                max_in_flight: self.max_in_flight,
-                hashing_queue: self.hashing_queue,
-                request_timeout_ms: self.request_timeout_ms,
-            },
-            detector: self.detector.to_config()?,
-        })
+    /// The config file (if any) with every flag given applied over it, validated.
+    pub(crate) fn to_config(&self) -> Result<ServiceConfig> {
+        let mut config = match &self.detector.config {
+            Some(path) => load_config(path)?,
+            None => ServiceConfig::default(),
+        };
+        set(&mut config.listen, self.listen);
+        if self.metrics_listen.is_some() {
+            config.metrics_listen = self.metrics_listen;
+        }
+        set(&mut config.log_format, self.log_format);
+        set(&mut config.max_message_bytes, self.max_message_bytes);
+        set(&mut config.shutdown_grace, self.shutdown_grace);
+        let store = &mut config.store;
+        set(&mut store.data_dir, self.data_dir.clone());
+        set(&mut store.sync, self.sync);
+        set(&mut store.batch_interval, self.batch_interval);
+        if self.window.is_some() {
+            store.window = self.window;
+        }
+        set(&mut store.compact_fraction, self.compact_fraction);
+        self.apply_tls(&mut config)?;
+        if self.auth_tokens.is_some() {
+            config.auth_tokens = self.auth_tokens.clone();
+        }
+        let limits = &mut config.limits;
+        set(&mut limits.max_concurrent_streams, self.max_concurrent_streams);
+        set(&mut limits.max_in_flight_per_connection, self.max_in_flight_per_connection);
+        set(&mut limits.max_in_flight, self.max_in_flight);
+        set(&mut limits.hashing_queue, self.hashing_queue);
+        set(&mut limits.request_timeout, self.request_timeout);
+        self.detector.apply(&mut config.detector);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `--tls-*` over the file's `[tls]`: certificate and key come as a pair from
+    /// either place.
+    fn apply_tls(&self, config: &mut ServiceConfig) -> Result<()> {
+        if self.tls_cert.is_none() && self.tls_key.is_none() && self.tls_client_ca.is_none() {
+            return Ok(());
+        }
+        let file = config.tls.take();
+        let cert = self.tls_cert.clone().or_else(|| file.as_ref().map(|t| t.cert.clone()));
+        let key = self.tls_key.clone().or_else(|| file.as_ref().map(|t| t.key.clone()));
+        let client_ca =
+            self.tls_client_ca.clone().or_else(|| file.as_ref().and_then(|t| t.client_ca.clone()));
+        let (Some(cert), Some(key)) = (cert, key) else {
+            bail!("--tls-cert and --tls-key go together (as flags or in the config file's [tls])");
+        };
+        config.tls = Some(TlsConfig { cert, key, client_ca });
+        Ok(())
     }
 }
 
-/// Address of a running server, as the client commands take it.
 #[cfg(feature = "server")]
-pub(crate) const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:50051";
+/// Replaces `slot` with the flag's value when the flag was given.
+fn set<T>(slot: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *slot = value;
+    }
+}
+
+/// Address of a running server when neither --server nor NEARDUP_SERVER gives one.
+#[cfg(feature = "server")]
+pub(crate) const DEFAULT_SERVER: &str = "127.0.0.1:50051";
+
+/// Which server the client commands talk to, and how.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    /// The server: HOST:PORT or a URL (https:// for TLS)
+    ///
+    /// A HOST:PORT is reached over TLS when a --tls-* option is given, else plain.
+    #[arg(long, env = "NEARDUP_SERVER", default_value = DEFAULT_SERVER)]
+    pub(crate) server: String,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub(crate) connect: crate::shared::ConnectArgs,
+}
 
 /// `neardup ingest` and `neardup check`.
 #[cfg(feature = "server")]
@@ -178,20 +331,63 @@ pub(crate) struct ClientArgs {
     /// Corpus files or directories.
     #[arg(required = true)]
     pub(crate) inputs: Vec<PathBuf>,
-    /// URL of the running server (https:// with --tls-ca).
-    #[arg(long, default_value = DEFAULT_SERVER_URL)]
-    pub(crate) server: String,
-    /// How to reach a secured server.
-    #[command(flatten)]
-    pub(crate) connect: crate::shared::ConnectArgs,
+    /// The server and how to reach it.
+    #[command(flatten, next_help_heading = "Connection")]
+    pub(crate) remote: RemoteArgs,
     /// How to read the inputs.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Input")]
     pub(crate) input: InputArgs,
     /// Report records that cannot be read (or break the id, source or date rules) on
     /// stderr and send the others, instead of stopping with exit code 2. An article the
     /// server refuses still ends the run.
     #[arg(long)]
     pub(crate) skip_invalid: bool,
+}
+
+/// `neardup cluster`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// The id of any article of the story (or the story's id).
+    pub(crate) id: String,
+    /// The server and how to reach it.
+    #[command(flatten, next_help_heading = "Connection")]
+    pub(crate) remote: RemoteArgs,
+}
+
+/// `neardup remove`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// Ids of the articles to retract.
+    #[arg(required = true)]
+    pub(crate) ids: Vec<String>,
+    /// The server and how to reach it.
+    #[command(flatten, next_help_heading = "Connection")]
+    pub(crate) remote: RemoteArgs,
+}
+
+/// `neardup stats`.
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// The server and how to reach it.
+    #[command(flatten, next_help_heading = "Connection")]
+    pub(crate) remote: RemoteArgs,
+}
+
+/// `neardup completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `neardup man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// A command, for its own page (neardup-COMMAND(1)); none for neardup(1).
+    pub(crate) command: Option<String>,
 }
 
 /// `neardup scan`.
@@ -210,7 +406,7 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) clusters: Option<PathBuf>,
     /// How to read the inputs.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Input")]
     pub(crate) input: InputArgs,
     /// Report bad records on stderr and carry on, instead of stopping with exit code 2.
     #[arg(long)]
@@ -235,7 +431,7 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) explain: bool,
     /// Detector settings.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Detector")]
     pub(crate) detector: DetectorArgs,
 }
 
@@ -347,8 +543,10 @@ pub(crate) struct EvalArgs {
 /// Detector settings shared by every subcommand that detects.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct DetectorArgs {
-    /// Start from this JSON config (as printed by `neardup config`); flags override it.
-    #[arg(long)]
+    /// Config file (TOML, as `neardup config` prints it); flags override it
+    ///
+    /// `serve` takes every table of it; `scan` only [detector]. Unknown keys are errors.
+    #[arg(long, value_name = "FILE", help_heading = None::<&str>)]
     pub(crate) config: Option<PathBuf>,
     /// Words per shingle [default: 5].
     #[arg(long)]
@@ -406,17 +604,19 @@ pub(crate) struct DetectorArgs {
 }
 
 impl DetectorArgs {
-    /// Merges the config file (if any) and the flags into one validated config.
+    /// The config file's `[detector]` (if any) with the flags over it, validated.
     pub(crate) fn to_config(&self) -> Result<DetectorConfig> {
         let mut config = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("failed to read {}", path.display()))?;
-                serde_json::from_str(&text)
-                    .with_context(|| format!("{}: invalid config", path.display()))?
-            }
+            Some(path) => load_config(path)?.detector,
             None => DetectorConfig::default(),
         };
+        self.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies the flags given to `config`.
+    pub(crate) fn apply(&self, config: &mut DetectorConfig) {
         if let Some(v) = self.shingle_size {
             config.shingle_size = v;
         }
@@ -424,10 +624,10 @@ impl DetectorArgs {
             config.seed = v;
         }
         if let Some(v) = self.num_perm {
-            config = config.with_num_perm(v);
+            *config = config.clone().with_num_perm(v);
         }
         if let Some(v) = self.lsh_threshold {
-            config = config.with_lsh_threshold(v);
+            *config = config.clone().with_lsh_threshold(v);
         }
         if let (Some(bands), Some(rows)) = (self.bands, self.rows) {
             config.bands = bands;
@@ -463,7 +663,5 @@ impl DetectorArgs {
         if self.no_sampled_containment {
             config.sampled_containment = false;
         }
-        config.validate()?;
-        Ok(config)
     }
 }

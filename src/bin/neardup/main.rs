@@ -4,6 +4,7 @@
 mod args;
 mod compact;
 mod eval;
+mod manual;
 #[cfg(feature = "server")]
 mod remote;
 mod scan;
@@ -21,29 +22,39 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A server should say what it does without RUST_LOG; batch commands stay quiet.
-    #[cfg(feature = "server")]
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "error" };
-    #[cfg(not(feature = "server"))]
-    let default_level = "error";
-    shared::init_logging(default_level);
-    shared::exit_code("neardup", run(cli))
+    match cli.command {
+        // A server says what it does without RUST_LOG, in the format its config asks for.
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::main(&args),
+        command => {
+            shared::init_logging("error", false);
+            shared::exit_code("neardup", run(command))
+        }
+    }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Scan(args) => scan::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Compact(args) => compact::run(&args),
-        Command::Config(args) => {
-            println!("{}", serde_json::to_string_pretty(&args.to_config()?)?);
-            Ok(())
-        }
         #[cfg(feature = "server")]
-        Command::Serve(args) => serve::run(&args),
+        Command::Config(args) => manual::print_config(&args.to_config()?),
+        #[cfg(not(feature = "server"))]
+        Command::Config(args) => manual::print_detector_config(&args.to_config()?),
+        Command::Completions(args) => manual::completions(args.shell),
+        Command::Man(args) => manual::man_page(args.command.as_deref()),
         #[cfg(feature = "server")]
-        Command::Ingest(args) => remote::run(&args, remote::Mode::Ingest),
+        Command::Serve(args) => serve::run(&args, args.to_config()?),
         #[cfg(feature = "server")]
-        Command::Check(args) => remote::run(&args, remote::Mode::Check),
+        Command::Ingest(args) => remote::send(&args, remote::Mode::Ingest),
+        #[cfg(feature = "server")]
+        Command::Check(args) => remote::send(&args, remote::Mode::Check),
+        #[cfg(feature = "server")]
+        Command::Cluster(args) => remote::cluster(&args),
+        #[cfg(feature = "server")]
+        Command::Remove(args) => remote::remove(&args),
+        #[cfg(feature = "server")]
+        Command::Stats(args) => remote::stats(&args),
     }
 }

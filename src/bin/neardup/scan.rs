@@ -101,8 +101,9 @@ fn progress_bar() -> Arc<ProgressFn> {
     } else {
         ProgressBar::hidden()
     };
+    // The bar takes what the rest leaves of the terminal's width (about 70 columns).
     let bytes_style = ProgressStyle::with_template(
-        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        "{spinner} {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
@@ -113,7 +114,7 @@ fn progress_bar() -> Arc<ProgressFn> {
             bar.reset();
             bar.set_style(bytes_style.clone());
             bar.set_length(bytes);
-            bar.set_message(format!("pass {number}/{of}, {name}"));
+            bar.set_message(format!("{number}/{of} {name}"));
         }
         Progress::Read(bytes) => bar.inc(bytes),
         // Clustering has no byte count to show; say that it runs, and for how long.
