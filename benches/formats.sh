@@ -22,13 +22,13 @@ formats=(jsonl jsonl.gz csv parquet)
 for round in $(seq 1 "$rounds"); do
   for format in "${formats[@]}"; do
     start=$(date +%s.%N)
-    "$neardup" scan --no-progress "$tmp/c.$format" --out "$tmp/out.$format" 2>/dev/null
+    "$neardup" scan --no-progress "$tmp/c.$format" --out "$tmp/out-$format.jsonl" 2>/dev/null
     end=$(date +%s.%N)
     echo "$format $(echo "$end - $start" | bc)" >> "$tmp/times"
   done
 done
 for format in "${formats[@]}"; do
-  cmp -s "$tmp/out.jsonl" "$tmp/out.$format" || { echo "formats.sh: $format output differs from JSONL" >&2; exit 1; }
+  cmp -s "$tmp/out-jsonl.jsonl" "$tmp/out-$format.jsonl" || { echo "formats.sh: $format output differs from JSONL" >&2; exit 1; }
 done
 python3 - "$tmp/times" "$articles" "$rounds" <<'PY'
 import collections, statistics, sys

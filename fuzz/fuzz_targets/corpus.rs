@@ -1,34 +1,26 @@
-//! Corpus readers on arbitrary bytes: splitting into lines or chunks and parsing each
-//! record as JSONL, plain lines or a whole file must never panic, and the chunked split
-//! the scan uses must yield exactly the spans of the whole-file split.
+//! Corpus readers on arbitrary bytes: opening them in any format (with the content
+//! checks, decompression, CSV headers, JSON arrays and Parquet metadata) and parsing
+//! every record must never panic, and for line formats the chunked split the scan uses
+//! must yield exactly the spans of the whole-input split.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use neardup::scan::input::{Bytes, Fields, Format, Input};
+use neardup::scan::input::{Format, Input, ReadOptions};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else { return };
-    let format = match selector % 3 {
-        0 => Format::Jsonl,
-        1 => Format::Lines,
-        _ => Format::Whole,
+    let format = Format::ALL[usize::from(selector) % Format::ALL.len()];
+    let Ok(input) = Input::from_bytes("fuzz", format, bytes.to_vec(), &ReadOptions::default())
+    else {
+        return;
     };
-    let input = Input {
-        path: "fuzz.jsonl".into(),
-        format,
-        whole_id: (format == Format::Whole).then(|| "fuzz.txt".to_owned()),
-        bytes: Bytes::Owned(bytes.to_vec()),
-    };
-    let fields = Fields::default();
     let spans = input.spans();
     for span in &spans {
-        if let Ok(record) = input.parse(*span, &fields) {
-            // Dates come from the record as written: any string must parse or not, calmly.
-            let _ = record.date.as_deref().and_then(neardup::scan::input::parse_date);
-        }
+        // Dates, ids and texts are checked while parsing: any record parses or not, calmly.
+        let _ = input.parse(*span);
     }
     // The chunked reader sees the same spans, numbered the same way.
-    let target = usize::from(selector / 3) + 1;
+    let target = usize::from(selector / 7) + 1;
     let mut line = 1;
     let mut chunked = Vec::new();
     for range in input.chunks(target) {

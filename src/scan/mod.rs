@@ -247,6 +247,12 @@ pub fn scan(
         })
         .collect();
     let bytes = batch_bytes(&units);
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        inputs = inputs.len(),
+        records = units.len(),
+        "inputs opened"
+    );
     let mut run = Run {
         fingerprinter: &fingerprinter,
         options,

@@ -370,16 +370,6 @@ impl Input {
         Ok(Input { path, format, bytes, start, layout, context: context.clone(), warnings })
     }
 
-    /// Bytes of the input as read (decompressed); 0 for Parquet, whose columns are kept.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// True when the input holds no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
     /// Things worth telling about this input that are not errors (a CSV file without a
     /// date column, say).
     pub fn warnings(&self) -> &[String] {
