@@ -447,7 +447,12 @@ impl Detector {
         let state = self.read();
         let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
             + state.by_id.heap_bytes()
-            + state.entries.iter().flatten().map(|e| e.id.len()).sum::<usize>()
+            + state
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| e.id.len() + 2 * e.sketch.len())
+                .sum::<usize>()
             + state.sources.heap_bytes();
         DetectorStats {
             documents: state.by_id.len(),
