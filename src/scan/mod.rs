@@ -38,6 +38,8 @@ use docs::SignedDoc;
 pub use output::{write_assignments, write_clusters};
 #[cfg(feature = "store")]
 pub use save::save;
+#[cfg(feature = "parquet")]
+pub use tables::assignment_batches;
 pub use tables::{OutputFormat, Sink, write_assignments_to, write_clusters_to, write_rejects};
 
 /// What a scan tells its caller while it runs, for a progress display: the library
@@ -219,7 +221,6 @@ pub fn scan(
     options: &ScanOptions,
 ) -> Result<ScanReport> {
     let started = Instant::now();
-    let fingerprinter = Fingerprinter::new(config.clone())?;
     if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(Error::BadFile {
             path: STDIN_NAME.into(),
@@ -233,6 +234,26 @@ pub fn scan(
         .into_iter()
         .flatten()
         .collect();
+    scan_inputs(inputs, config, options, started)
+}
+
+/// Scans inputs already opened (files by [`input::open`], or record batches in memory by
+/// [`Input::from_batches`]) exactly as [`scan`] scans files.
+pub fn scan_opened(
+    inputs: Vec<Input>,
+    config: &DetectorConfig,
+    options: &ScanOptions,
+) -> Result<ScanReport> {
+    scan_inputs(inputs, config, options, Instant::now())
+}
+
+fn scan_inputs(
+    inputs: Vec<Input>,
+    config: &DetectorConfig,
+    options: &ScanOptions,
+    started: Instant,
+) -> Result<ScanReport> {
+    let fingerprinter = Fingerprinter::new(config.clone())?;
     let mut warnings: Vec<String> =
         inputs.iter().flat_map(|input| input.warnings().iter().cloned()).collect();
     let units: Vec<Unit<'_>> = inputs
