@@ -27,7 +27,7 @@ use crate::minhash::MinHasher;
 use super::candidates::{CONTAINMENT_MIN_RATIO, CONTAINMENT_PER_BAND, JACCARD_PER_BAND};
 use super::guard::{Assignment, Link, cluster_links};
 use super::sample::{SampledContainment, ShingleSample};
-use super::similarity::Similarity;
+use super::similarity::{CopyKind, Similarity};
 use super::verify::Verifier;
 
 /// Which LSH view a band belongs to.
@@ -275,6 +275,21 @@ pub fn cluster_component(
             (docs.ordinals[doc], assignment)
         })
         .collect())
+}
+
+/// The kind of document `doc` under `assignment`: decided, as online, by the link that
+/// put it in its cluster, so a copy reached through another copy is a duplicate of that
+/// copy even when the origin was cut or extended. `neardup scan` prints this.
+pub fn kind_of(assignment: &Assignment, doc: usize, config: &DetectorConfig) -> CopyKind {
+    if assignment.origin == doc {
+        return CopyKind::NewStory;
+    }
+    let decided_by = assignment.link.map_or(assignment.to_origin, |(_, link)| link);
+    if decided_by.jaccard >= config.jaccard_threshold {
+        CopyKind::Duplicate
+    } else {
+        CopyKind::PartialCopy
+    }
 }
 
 #[cfg(test)]

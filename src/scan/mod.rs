@@ -169,16 +169,7 @@ impl ScanReport {
     /// reached through another copy is a duplicate of that copy even when the origin
     /// was cut or extended.
     pub fn kind(&self, doc: usize, config: &DetectorConfig) -> CopyKind {
-        let assignment = &self.assignments[doc];
-        if assignment.origin == doc {
-            return CopyKind::NewStory;
-        }
-        let decided_by = assignment.link.map_or(assignment.to_origin, |(_, link)| link);
-        if decided_by.jaccard >= config.jaccard_threshold {
-            CopyKind::Duplicate
-        } else {
-            CopyKind::PartialCopy
-        }
+        crate::cluster::stages::kind_of(&self.assignments[doc], doc, config)
     }
 
     /// One-line human summary.
