@@ -5,6 +5,8 @@
 //! Library errors become the exception classes of `neardup.errors`, with the library's
 //! messages.
 
+mod stages;
+
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
@@ -74,9 +76,8 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
 fn config(json: Option<&str>) -> PyResult<DetectorConfig> {
     let config = match json {
         None => DetectorConfig::default(),
-        Some(json) => serde_json::from_str(json).map_err(|e| {
-            to_py(Error::InvalidConfig { field: "config", reason: e.to_string() })
-        })?,
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| to_py(Error::InvalidConfig { field: "config", reason: e.to_string() }))?,
     };
     config.validate().map_err(to_py)?;
     Ok(config)
@@ -253,5 +254,6 @@ fn _neardup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(parse_date, module)?)?;
     module.add_function(wrap_pyfunction!(scan_paths, module)?)?;
     module.add_function(wrap_pyfunction!(scan_table, module)?)?;
+    stages::register(module)?;
     Ok(())
 }
