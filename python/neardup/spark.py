@@ -23,8 +23,10 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -193,7 +195,44 @@ def components(links, F):
     return members.unionByName(roots).distinct()
 
 
+@contextlib.contextmanager
+def _worker_errors() -> Iterator[None]:
+    """A neardup error raised in a Spark worker as the same exception here: Spark
+    reports it as a ``PythonException`` holding the worker's traceback."""
+    from pyspark.errors import PythonException
+
+    try:
+        yield
+    except PythonException as e:
+        found = re.findall(r"neardup\.errors\.(\w+): (.*)", str(e))
+        if not found:
+            raise
+        name, message = found[-1]
+        raise getattr(errors, name, errors.NeardupError)(message.strip()) from None
+
+
 def run(
+    spark,
+    inputs: Sequence[str],
+    out: Optional[str] = None,
+    config: Config = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Clusters ``inputs`` (JSONL or Parquet files, or directories of them, in order) as
+    ``neardup scan`` does, on ``spark``. With ``out``, writes ``out/assignments.parquet``
+    and ``out/assignments.jsonl`` (directories of part files, rows in input order).
+    Returns a summary: documents, clusters, candidate pairs, links, seconds per stage,
+    and the assignments as a Spark DataFrame (``"assignments"``).
+
+    Options: ``partitions`` (shuffle partitions; default the session's: the answer is
+    the same at any number), ``id_field``, ``text_field``, ``date_field``,
+    ``source_field``, ``date_format`` (as ``neardup scan``'s flags). Raises the
+    :mod:`neardup.errors` exceptions, also for what a worker found."""
+    with _worker_errors():
+        return _run(spark, inputs, out, config, **options)
+
+
+def _run(
     spark,
     inputs: Sequence[str],
     out: Optional[str] = None,
@@ -206,14 +245,7 @@ def run(
     source_field: str = "source",
     date_format: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Clusters ``inputs`` (JSONL or Parquet files, or directories of them, in order) as
-    ``neardup scan`` does, on ``spark``. With ``out``, writes ``out/assignments.parquet``
-    and ``out/assignments.jsonl`` (directories of part files, rows in input order).
-    Returns a summary: documents, clusters, links, seconds per stage, and the
-    assignments as a Spark DataFrame (``"assignments"``).
-
-    ``partitions`` sets the shuffle partitions (default: the session's); the answer is
-    the same at any number. Raises the :mod:`neardup.errors` exceptions."""
+    """The body of :func:`run`."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
