@@ -83,8 +83,11 @@ def session(master: str = "local[*]", partitions: Optional[int] = None, app: str
 
 def _files(path: str) -> list[str]:
     """A path's input files: a directory gives every file below it, sorted, skipping
-    names that start with ``.`` or ``_`` (as ``neardup scan`` does)."""
-    p = Path(path)
+    names that start with ``.`` or ``_`` (as ``neardup scan`` does). A URI
+    (``hdfs://...``, ``s3a://...``) is one file, read by Spark."""
+    if "://" in path and not path.startswith("file://"):
+        return [path]
+    p = Path(path.removeprefix("file://"))
     if not p.exists():
         raise errors.StorageError(f"{path}: No such file or directory", path=path)
     if p.is_dir():
