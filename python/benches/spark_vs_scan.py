@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 def shuffle_totals(log_dir: str) -> dict:
     """Shuffle bytes and records written and read, summed over every task of the run."""
     totals = {"shuffle_write_bytes": 0, "shuffle_write_records": 0, "shuffle_read_bytes": 0}
-    for path in glob.glob(f"{log_dir}/*"):
+    for path in glob.glob(f"{log_dir}/**/*", recursive=True):
+        if not Path(path).is_file():
+            continue
         with open(path, encoding="utf-8") as log:
             for line in log:
                 event = json.loads(line)
@@ -70,6 +72,8 @@ def main() -> int:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.eventLog.enabled", "true")
         .config("spark.eventLog.dir", str(logs))
+        .config("spark.eventLog.compress", "false")
+        .config("spark.eventLog.rolling.enabled", "false")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
