@@ -104,9 +104,8 @@ def _files(path: str) -> list[str]:
 
 def _kind(path: str) -> str:
     name = Path(path).name.lower()
-    for suffix in (".gz", ".zst"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
+    # Spark reads gzip streams itself (zstd needs Hadoop's native library).
+    name = name.removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
     if name.endswith((".parquet", ".pq")):

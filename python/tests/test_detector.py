@@ -2,6 +2,7 @@
 does, and bad input raises the typed exceptions with the library's messages."""
 
 import datetime as dt
+import doctest
 import json
 
 import pytest
@@ -119,3 +120,7 @@ def test_duplicate_id_and_missing_story():
         detector.cluster("nope")
     assert missing.value.id == "nope" and isinstance(missing.value, KeyError)
     assert str(missing.value) == 'story not found: "nope"'
+
+
+def test_the_docstring_example_runs():
+    assert doctest.testmod(neardup).failed == 0
