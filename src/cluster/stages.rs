@@ -434,7 +434,7 @@ mod tests {
                 shingle_sets.push(&low);
             }
             let (lanes, sizes) = flatten(&fingerprints);
-            let samples = ScanSamples { sets: &shingle_sets, lanes: &lanes, hasher: &hasher };
+            let samples = ScanSamples::new(&shingle_sets, &lanes, &hasher);
             let published: Vec<Option<i64>> = (0..fingerprints.len())
                 .map(|i| (i % 3 != 0).then_some((i as i64 * 7) % 50))
                 .collect();

@@ -461,7 +461,7 @@ impl Run<'_> {
 fn cluster(fingerprinter: &Fingerprinter, docs: &Docs, samples: &ShingleSets) -> Vec<Assignment> {
     let config = fingerprinter.config();
     let (lanes, sizes) = docs.signatures();
-    let samples = ScanSamples { sets: samples, lanes, hasher: fingerprinter.hasher() };
+    let samples = ScanSamples::new(samples, lanes, fingerprinter.hasher());
     let samples = config.sampled_containment.then_some(&samples as &dyn SampledContainment);
     crate::cluster::cluster_signatures(config, lanes, sizes, samples, docs.all_published())
 }
