@@ -87,5 +87,7 @@ def test_bad_tables_and_files_raise_bad_file(tmp_path):
 
 
 def test_empty_table_gives_the_empty_assignment_table():
-    got = neardup.scan(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
+    empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    with pytest.warns(UserWarning, match="no records"):
+        got = neardup.scan(empty)
     assert got.num_rows == 0 and got.column_names == COLUMNS
