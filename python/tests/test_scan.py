@@ -88,6 +88,8 @@ def test_bad_tables_and_files_raise_bad_file(tmp_path):
 
 def test_empty_table_gives_the_empty_assignment_table():
     empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
-    with pytest.warns(UserWarning, match="no records"):
+    with pytest.warns(UserWarning) as notes:
         got = neardup.scan(empty)
+    assert [str(n.message) for n in notes][-1] == "<table>: no records"
+    assert 'no column "date"' in str(notes[0].message)
     assert got.num_rows == 0 and got.column_names == COLUMNS
