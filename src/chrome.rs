@@ -86,6 +86,32 @@ impl LineProfile {
     }
 }
 
+impl LineProfile {
+    /// The distinct keys this document counts under in a [`ChromeModel`] (each line's
+    /// global key and, with a source, its per-source key), sorted: what a runner that
+    /// counts lines elsewhere groups by (see [`ChromeModel::from_counts`]).
+    pub fn keys(&self) -> Vec<u64> {
+        let mut keys: Vec<u64> = doc_keys(self).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// One key's count over a whole corpus, for [`ChromeModel::from_counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCount {
+    /// The key ([`LineProfile::keys`]).
+    pub key: u64,
+    /// Documents holding it.
+    pub docs: u32,
+    /// Of those, documents whose story key ([`LineProfile::story`]) differs from the
+    /// first one's (first in input order).
+    pub other_story: u32,
+    /// The story key of the first document (in input order) holding it.
+    pub story: u32,
+}
+
 /// Documents seen with one line (per source or overall).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct LineCount {
@@ -230,6 +256,46 @@ impl ChromeModel {
         model
     }
 
+    /// The model a batch scan learns from a corpus of `documents` documents, made from
+    /// each key's count over the whole corpus (computed elsewhere, say by a group-by in
+    /// Spark). Equal to the scan's model as long as the scan never had to forget a line,
+    /// which holds when no shard holds more than `capacity / SHARDS` keys; past that,
+    /// the counts cannot reproduce what the scan forgot, and this is an error that says
+    /// how large a `capacity` would be.
+    pub fn from_counts(
+        config: &ChromeConfig,
+        documents: u64,
+        counts: impl IntoIterator<Item = KeyCount>,
+    ) -> crate::Result<Self> {
+        let mut model = ChromeModel::new(config);
+        model.docs = documents;
+        let mut per_shard = [0usize; Self::SHARDS];
+        for count in counts {
+            per_shard[shard_of(count.key)] += 1;
+            let line =
+                LineCount { docs: count.docs, other_story: count.other_story, story: count.story };
+            model.counts.insert(count.key, line);
+        }
+        let capacity = config.capacity.div_ceil(Self::SHARDS);
+        let most = per_shard.iter().copied().max().unwrap_or(0);
+        if most > capacity {
+            return Err(crate::Error::config(
+                "boilerplate.capacity",
+                format!(
+                    "the corpus has {} distinct line keys, up to {most} in one of the {} shards, \
+                     more than capacity / {} = {capacity}: a scan would forget some, which \
+                     counts made elsewhere cannot reproduce; use a capacity of at least {} \
+                     (for the scan too, to compare)",
+                    model.counts.len(),
+                    Self::SHARDS,
+                    Self::SHARDS,
+                    most * Self::SHARDS
+                ),
+            ));
+        }
+        Ok(model)
+    }
+
     fn bump(&mut self, key: u64, story: u32) {
         use std::collections::hash_map::Entry;
         match self.counts.entry(key) {
@@ -351,6 +417,46 @@ fn shard_of(key: u64) -> usize {
 mod tests {
     use super::*;
     use crate::text::{TextOptions, normalize_lines_into};
+
+    #[test]
+    fn counts_made_elsewhere_give_the_sharded_model() {
+        let config =
+            ChromeConfig { min_docs_per_source: 2, min_docs_global: 3, ..ChromeConfig::default() };
+        let docs: Vec<LineProfile> = (0..60)
+            .map(|i| {
+                let text = format!(
+                    "Home > News\nStory {} paragraph that is the longest line of all {}\nShare this\n{}",
+                    i % 7,
+                    i % 5,
+                    if i % 2 == 0 { "Subscribe now" } else { "Read more" }
+                );
+                profile(["a.com", "b.com", ""][i % 3], &text)
+            })
+            .collect();
+        let refs: Vec<&LineProfile> = docs.iter().collect();
+        let shards =
+            (0..ChromeModel::SHARDS).map(|s| ChromeModel::learn_shard(&config, &refs, s)).collect();
+        let learned = ChromeModel::from_shards(&config, shards);
+        let mut counts: HashMap<u64, KeyCount> = HashMap::new();
+        for doc in &docs {
+            for key in doc.keys() {
+                let count = counts.entry(key).or_insert(KeyCount {
+                    key,
+                    docs: 0,
+                    other_story: 0,
+                    story: doc.story,
+                });
+                count.docs += 1;
+                count.other_story += u32::from(doc.story != count.story);
+            }
+        }
+        let counted =
+            ChromeModel::from_counts(&config, docs.len() as u64, counts.values().copied()).unwrap();
+        assert_eq!(counted, learned);
+        let small = ChromeConfig { capacity: 16, ..config };
+        let error = ChromeModel::from_counts(&small, 60, counts.values().copied()).unwrap_err();
+        assert!(error.to_string().contains("boilerplate.capacity"), "{error}");
+    }
 
     fn profile(source: &str, text: &str) -> LineProfile {
         let mut normalized = Normalized::default();

@@ -32,14 +32,12 @@ pub(crate) struct Link {
     pub(crate) similarity: Similarity,
 }
 
-#[cfg(test)]
 /// The order in which [`assign_clusters`] takes links: strongest first (Jaccard, then
 /// containment), ties by document.
 pub(crate) fn link_order(x: &Link, y: &Link) -> std::cmp::Ordering {
     x.similarity.rank(&y.similarity).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b))
 }
 
-#[cfg(test)]
 /// Clusters documents from verified links and names each cluster by its origin: the
 /// member with the smallest [`origin_key`].
 ///

@@ -511,8 +511,7 @@ mod tests {
             sets.push(&sample.shingles);
         }
         let (lanes, _) = flatten(&fingerprints);
-        let source =
-            super::super::sample::ScanSamples { sets: &sets, lanes: &lanes, hasher: &hasher };
+        let source = super::super::sample::ScanSamples::new(&sets, &lanes, &hasher);
         for (a, b) in [(0, 1), (3, 7), (10, 2), (5, 5)] {
             assert_eq!(
                 source.contained_in(a, b),

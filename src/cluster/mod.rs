@@ -13,6 +13,8 @@ mod link;
 mod sample;
 mod similarity;
 #[cfg(feature = "scan")]
+pub mod stages;
+#[cfg(feature = "scan")]
 mod union_find;
 #[cfg(feature = "scan")]
 mod verify;

@@ -184,14 +184,30 @@ impl ShingleSets {
 /// Sampled containment over [`ShingleSets`]; the lane minima of the shorter
 /// document are recovered from its signature when needed rather than stored.
 pub(crate) struct ScanSamples<'a> {
-    pub(crate) sets: &'a ShingleSets,
-    pub(crate) lanes: &'a [u32],
-    pub(crate) hasher: &'a crate::minhash::MinHasher,
+    sets: &'a ShingleSets,
+    lanes: &'a [u32],
+    hasher: &'a crate::minhash::MinHasher,
+    /// Names this source in the per-thread cache: an address would not do, since a
+    /// later scan in the same process may get the same allocation for its lanes.
+    run: u64,
 }
 
 #[cfg(feature = "scan")]
-/// Lane minima recovered from one signature, keyed by signature array and slot.
-type CachedMinima = ((usize, Slot), Box<[u32]>);
+impl<'a> ScanSamples<'a> {
+    pub(crate) fn new(
+        sets: &'a ShingleSets,
+        lanes: &'a [u32],
+        hasher: &'a crate::minhash::MinHasher,
+    ) -> Self {
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ScanSamples { sets, lanes, hasher, run }
+    }
+}
+
+#[cfg(feature = "scan")]
+/// Lane minima recovered from one signature, keyed by source and slot.
+type CachedMinima = ((u64, Slot), Box<[u32]>);
 
 #[cfg(feature = "scan")]
 thread_local! {
@@ -208,7 +224,7 @@ const MINIMA_CACHED: usize = 8;
 #[cfg(feature = "scan")]
 impl SampledContainment for ScanSamples<'_> {
     fn contained_in(&self, short: Slot, long: Slot) -> f64 {
-        let key = (self.lanes.as_ptr() as usize, short);
+        let key = (self.run, short);
         let set = self.sets.get(long as usize);
         MINIMA.with(|cache| {
             let cache = &mut *cache.borrow_mut();
@@ -260,6 +276,43 @@ pub(crate) fn needs_sampling(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two scans one after the other whose signatures lie at the same address (as a
+    /// second scan in one process may get the first one's freed allocation) each get
+    /// their own documents' minima, not the other's from the per-thread cache.
+    #[cfg(feature = "scan")]
+    #[test]
+    fn a_later_scan_at_the_same_address_gets_its_own_minima() {
+        let hasher = MinHasher::new(128, 1);
+        let set = |seed: u64| -> Vec<u64> {
+            let mut set: Vec<u64> = (0..300u64)
+                .map(|i| (i + seed * 1000).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .collect();
+            set.sort_unstable();
+            set
+        };
+        let low = |set: &[u64]| -> Vec<u32> {
+            let mut low: Vec<u32> = set.iter().map(|&h| h as u32).collect();
+            low.sort_unstable();
+            low
+        };
+        let mut lanes = vec![0u32; 256];
+        for round in 0..2u64 {
+            let (short, long) = (set(1 + 2 * round), set(2 + 2 * round));
+            let mut long_with_short = long.clone();
+            long_with_short.extend_from_slice(&short[..150]);
+            long_with_short.sort_unstable();
+            hasher.signature_into(&short, &mut lanes[..128]);
+            hasher.signature_into(&long_with_short, &mut lanes[128..]);
+            let mut sets = ShingleSets::default();
+            sets.push(&low(&short));
+            sets.push(&low(&long_with_short));
+            let source = ScanSamples::new(&sets, &lanes, &hasher);
+            let expected = ShingleSample::new(&hasher, &short, &lanes[..128])
+                .contained_in(&ShingleSample::new(&hasher, &long_with_short, &lanes[128..]));
+            assert_eq!(source.contained_in(0, 1), expected, "round {round}");
+        }
+    }
 
     #[test]
     fn count_common_counts_the_intersection() {

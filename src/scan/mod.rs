@@ -38,6 +38,8 @@ use docs::SignedDoc;
 pub use output::{write_assignments, write_clusters};
 #[cfg(feature = "store")]
 pub use save::save;
+#[cfg(feature = "parquet")]
+pub use tables::assignment_batches;
 pub use tables::{OutputFormat, Sink, write_assignments_to, write_clusters_to, write_rejects};
 
 /// What a scan tells its caller while it runs, for a progress display: the library
@@ -167,16 +169,7 @@ impl ScanReport {
     /// reached through another copy is a duplicate of that copy even when the origin
     /// was cut or extended.
     pub fn kind(&self, doc: usize, config: &DetectorConfig) -> CopyKind {
-        let assignment = &self.assignments[doc];
-        if assignment.origin == doc {
-            return CopyKind::NewStory;
-        }
-        let decided_by = assignment.link.map_or(assignment.to_origin, |(_, link)| link);
-        if decided_by.jaccard >= config.jaccard_threshold {
-            CopyKind::Duplicate
-        } else {
-            CopyKind::PartialCopy
-        }
+        crate::cluster::stages::kind_of(&self.assignments[doc], doc, config)
     }
 
     /// One-line human summary.
@@ -219,7 +212,6 @@ pub fn scan(
     options: &ScanOptions,
 ) -> Result<ScanReport> {
     let started = Instant::now();
-    let fingerprinter = Fingerprinter::new(config.clone())?;
     if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
         return Err(Error::BadFile {
             path: STDIN_NAME.into(),
@@ -233,6 +225,26 @@ pub fn scan(
         .into_iter()
         .flatten()
         .collect();
+    scan_inputs(inputs, config, options, started)
+}
+
+/// Scans inputs already opened (files by [`input::open`], or record batches in memory by
+/// [`Input::from_batches`]) exactly as [`scan`] scans files.
+pub fn scan_opened(
+    inputs: Vec<Input>,
+    config: &DetectorConfig,
+    options: &ScanOptions,
+) -> Result<ScanReport> {
+    scan_inputs(inputs, config, options, Instant::now())
+}
+
+fn scan_inputs(
+    inputs: Vec<Input>,
+    config: &DetectorConfig,
+    options: &ScanOptions,
+    started: Instant,
+) -> Result<ScanReport> {
+    let fingerprinter = Fingerprinter::new(config.clone())?;
     let mut warnings: Vec<String> =
         inputs.iter().flat_map(|input| input.warnings().iter().cloned()).collect();
     let units: Vec<Unit<'_>> = inputs
@@ -455,7 +467,7 @@ impl Run<'_> {
 fn cluster(fingerprinter: &Fingerprinter, docs: &Docs, samples: &ShingleSets) -> Vec<Assignment> {
     let config = fingerprinter.config();
     let (lanes, sizes) = docs.signatures();
-    let samples = ScanSamples { sets: samples, lanes, hasher: fingerprinter.hasher() };
+    let samples = ScanSamples::new(samples, lanes, fingerprinter.hasher());
     let samples = config.sampled_containment.then_some(&samples as &dyn SampledContainment);
     crate::cluster::cluster_signatures(config, lanes, sizes, samples, docs.all_published())
 }

@@ -348,48 +348,73 @@ mod parquet {
         out: W,
     ) -> std::io::Result<()> {
         let n = report.assignments.len();
-        let batch = |range: std::ops::Range<usize>| -> std::io::Result<RecordBatch> {
-            let mut id = StringBuilder::new();
-            let mut cluster = StringBuilder::new();
-            let mut origin = StringBuilder::new();
-            let mut kind = StringBuilder::new();
-            let mut jaccard = Float64Builder::new();
-            let mut containment = Float64Builder::new();
-            let mut link_id = StringBuilder::new();
-            let mut link_jaccard = Float64Builder::new();
-            let mut link_containment = Float64Builder::new();
-            let mut link_containment_rev = Float64Builder::new();
-            for doc in range {
-                let line = doc_line(report, config, doc, false);
-                let link = line.link.as_ref();
-                link_id.append_option(link.map(|l| l.id));
-                link_jaccard.append_option(link.map(|l| l.scores.jaccard));
-                link_containment.append_option(link.map(|l| l.scores.containment));
-                link_containment_rev.append_option(link.map(|l| l.scores.containment_rev));
-                id.append_value(line.id);
-                cluster.append_value(line.cluster);
-                origin.append_value(line.origin);
-                kind.append_value(kind_name(line.kind));
-                jaccard.append_value(line.jaccard);
-                containment.append_value(line.containment);
-            }
-            let columns: Vec<(&str, ArrayRef)> = vec![
-                ("id", Arc::new(id.finish())),
-                ("cluster", Arc::new(cluster.finish())),
-                ("origin", Arc::new(origin.finish())),
-                ("kind", Arc::new(kind.finish())),
-                ("jaccard", Arc::new(jaccard.finish())),
-                ("containment", Arc::new(containment.finish())),
-                ("link_id", Arc::new(link_id.finish())),
-                ("link_jaccard", Arc::new(link_jaccard.finish())),
-                ("link_containment", Arc::new(link_containment.finish())),
-                ("link_containment_rev", Arc::new(link_containment_rev.finish())),
-            ];
-            RecordBatch::try_from_iter(columns).map_err(std::io::Error::other)
-        };
-        let empty = batch(0..0)?;
-        let batches = (0..n).step_by(BATCH_ROWS).map(|s| batch(s..(s + BATCH_ROWS).min(n)));
+        let empty = assignment_batch(report, config, 0..0)?;
+        let batches = (0..n)
+            .step_by(BATCH_ROWS)
+            .map(|s| assignment_batch(report, config, s..(s + BATCH_ROWS).min(n)));
         write_all(out, batches, empty)
+    }
+
+    /// The assignment rows of a scan as Arrow record batches (at most 65,536 rows each,
+    /// at least one batch), with the columns and types of the Parquet output: `id`,
+    /// `cluster`, `origin`, `kind`, `jaccard`, `containment`, `link_id`, `link_jaccard`,
+    /// `link_containment`, `link_containment_rev`.
+    pub fn assignment_batches(
+        report: &ScanReport,
+        config: &DetectorConfig,
+    ) -> std::io::Result<Vec<RecordBatch>> {
+        let n = report.assignments.len();
+        if n == 0 {
+            return Ok(vec![assignment_batch(report, config, 0..0)?]);
+        }
+        (0..n)
+            .step_by(BATCH_ROWS)
+            .map(|s| assignment_batch(report, config, s..(s + BATCH_ROWS).min(n)))
+            .collect()
+    }
+
+    fn assignment_batch(
+        report: &ScanReport,
+        config: &DetectorConfig,
+        range: std::ops::Range<usize>,
+    ) -> std::io::Result<RecordBatch> {
+        let mut id = StringBuilder::new();
+        let mut cluster = StringBuilder::new();
+        let mut origin = StringBuilder::new();
+        let mut kind = StringBuilder::new();
+        let mut jaccard = Float64Builder::new();
+        let mut containment = Float64Builder::new();
+        let mut link_id = StringBuilder::new();
+        let mut link_jaccard = Float64Builder::new();
+        let mut link_containment = Float64Builder::new();
+        let mut link_containment_rev = Float64Builder::new();
+        for doc in range {
+            let line = doc_line(report, config, doc, false);
+            let link = line.link.as_ref();
+            link_id.append_option(link.map(|l| l.id));
+            link_jaccard.append_option(link.map(|l| l.scores.jaccard));
+            link_containment.append_option(link.map(|l| l.scores.containment));
+            link_containment_rev.append_option(link.map(|l| l.scores.containment_rev));
+            id.append_value(line.id);
+            cluster.append_value(line.cluster);
+            origin.append_value(line.origin);
+            kind.append_value(kind_name(line.kind));
+            jaccard.append_value(line.jaccard);
+            containment.append_value(line.containment);
+        }
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("id", Arc::new(id.finish())),
+            ("cluster", Arc::new(cluster.finish())),
+            ("origin", Arc::new(origin.finish())),
+            ("kind", Arc::new(kind.finish())),
+            ("jaccard", Arc::new(jaccard.finish())),
+            ("containment", Arc::new(containment.finish())),
+            ("link_id", Arc::new(link_id.finish())),
+            ("link_jaccard", Arc::new(link_jaccard.finish())),
+            ("link_containment", Arc::new(link_containment.finish())),
+            ("link_containment_rev", Arc::new(link_containment_rev.finish())),
+        ];
+        RecordBatch::try_from_iter(columns).map_err(std::io::Error::other)
     }
 
     pub(super) fn clusters<W: Write + Send>(
@@ -422,6 +447,9 @@ mod parquet {
         write_all(out, lines.chunks(BATCH_ROWS).map(batch), empty)
     }
 }
+
+#[cfg(feature = "parquet")]
+pub use parquet::assignment_batches;
 
 #[cfg(not(feature = "parquet"))]
 mod parquet {

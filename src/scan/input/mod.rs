@@ -290,6 +290,34 @@ impl Input {
         Input::new(name, format, Bytes::Owned(data), true, Compression::None, Some(id), &context)
     }
 
+    /// An input over Arrow record batches already in memory (all of `schema`), read as a
+    /// Parquet file's rows would be and named `name` in messages. A batch whose schema
+    /// differs from `schema` is refused.
+    #[cfg(feature = "parquet")]
+    pub fn from_batches(
+        name: impl Into<PathBuf>,
+        batches: &[arrow_array::RecordBatch],
+        schema: &arrow_schema::Schema,
+        options: &ReadOptions,
+    ) -> Result<Input> {
+        let path = name.into();
+        if let Some(batch) = batches.iter().find(|b| b.schema().fields() != schema.fields()) {
+            return Err(bad_file(
+                &path,
+                format!("a record batch has schema {} but the table has {schema}", batch.schema()),
+            ));
+        }
+        let context = Arc::new(Context::new(options)?);
+        let table = parquet::Table::from_batches(batches, schema, &context.fields)
+            .map_err(|reason| bad_file(&path, reason))?;
+        let mut warnings = Vec::new();
+        if table.missing.contains(&context.fields.date) {
+            warnings.push(undated(&path, &context.fields.date));
+        }
+        let (bytes, layout) = (Bytes::Owned(Vec::new()), Layout::Parquet(table));
+        Ok(Input { path, format: Format::Parquet, bytes, start: 0, layout, context, warnings })
+    }
+
     fn new(
         path: PathBuf,
         format: Format,

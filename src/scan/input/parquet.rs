@@ -53,13 +53,30 @@ impl Table {
             })
             .collect::<Result<_, _>>()?;
         let batches: Vec<Columns> = decoded.into_iter().flatten().collect();
+        Ok(Table::of(batches, plan.missing))
+    }
+
+    /// The article columns of record batches already in memory (from another Arrow
+    /// producer: a Python table, a Spark partition), in order, without copying them.
+    pub fn from_batches(
+        batches: &[arrow_array::RecordBatch],
+        schema: &arrow_schema::Schema,
+        fields: &Fields,
+    ) -> Result<Table, String> {
+        let plan = Plan::new(schema, fields)?;
+        let batches: Vec<Columns> =
+            batches.iter().map(|batch| Columns::with_plan(batch, &plan)).collect();
+        Ok(Table::of(batches, plan.missing))
+    }
+
+    fn of(batches: Vec<Columns>, missing: Vec<String>) -> Table {
         let mut starts = Vec::with_capacity(batches.len());
         let mut rows = 0;
         for batch in &batches {
             starts.push(rows);
             rows += batch.len();
         }
-        Ok(Table { batches, starts, rows, missing: plan.missing })
+        Table { batches, starts, rows, missing }
     }
 
     /// Rows in the file.

@@ -1,0 +1,286 @@
+"""The batch scan's stages over Arrow record batches: the very decisions ``neardup scan``
+makes, cut where a distributed runner has to move rows between machines.
+
+Every function takes a ``pyarrow.Table`` or ``RecordBatch`` of one stage table and
+returns the next as a ``RecordBatch`` (zero copy both ways through the Arrow C data
+interface). A runner calls each one once per partition and does the rest with its own
+group-bys and joins; :mod:`neardup.spark` is one such runner and :func:`run` another,
+in one process. The tables, in order:
+
+============  =====================================================================
+documents     ``ordinal`` (int64, input order), ``id``, ``text``, ``source``,
+              ``published`` (int64 Unix ms)
+chrome keys   ``key`` (int64), ``ordinal``, ``story`` (int32): one row per distinct
+              line key of a document; counted per key (documents, documents of
+              another story than the first one's, the first one's story) they give
+              the chrome model
+signed        ``ordinal``, ``size`` (int32 shingles), ``published``, ``lanes``
+              (list<int32>, the MinHash signature), ``shingles`` (list<int32>),
+              ``chrome`` (int32 lines left out)
+band rows     ``view`` (int8: 0 Jaccard, 1 containment), ``band`` (int32), ``key``
+              (int64), ``ordinal``, ``size``: a bucket is (view, band, key)
+pairs         ``a``, ``b``: ``a`` finds ``b`` in a bucket
+links         ``a``, ``b``, ``jaccard``, ``containment``, ``containment_rev``
+assignments   ``ordinal``, ``origin``, ``kind``, ``jaccard``, ``containment``,
+              ``link``, ``link_jaccard``, ``link_containment``,
+              ``link_containment_rev``
+============  =====================================================================
+
+Unsigned values (lanes, shingles, keys) are stored bit for bit in signed columns, the
+types Spark has. Ordinals must follow input order (gaps are fine) and stay below 2^32;
+ties everywhere break by ordinal, which is what makes every partitioning give the
+scan's answer. :func:`contract` gives the metadata (format version, hash scheme,
+config) to write next to stored stage tables.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _config_json, _neardup
+
+__all__ = [
+    "documents_from_lines",
+    "documents_from_table",
+    "chrome_keys",
+    "chrome_counts",
+    "chrome_model",
+    "sign",
+    "band_rows",
+    "candidate_pairs",
+    "verify_pairs",
+    "cluster_components",
+    "components",
+    "contract",
+    "run",
+]
+
+Data = Union[pa.Table, pa.RecordBatch]
+Config = Optional[Mapping[str, Any]]
+
+
+def _batch(data: Data) -> pa.RecordBatch:
+    if isinstance(data, pa.RecordBatch):
+        return data
+    batches = data.combine_chunks().to_batches()
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=data.schema)
+    return batches[0]
+
+
+def _read(
+    id_field: str = "id",
+    text_field: str = "text",
+    date_field: str = "date",
+    source_field: str = "source",
+    date_format: Optional[str] = None,
+) -> dict:
+    return {
+        "id_field": id_field,
+        "text_field": text_field,
+        "date_field": date_field,
+        "source_field": source_field,
+        "date_format": date_format,
+        "skip_invalid": False,
+    }
+
+
+def documents_from_lines(
+    lines: Data, name: str, *, first_line: int = 1, first_ordinal: int = 0, **fields: Any
+) -> pa.RecordBatch:
+    """The documents of JSONL lines (column ``value``, blank lines included; the first
+    is line ``first_line`` of file ``name``), read as ``neardup scan`` reads them.
+    A line's ordinal is ``first_ordinal`` plus its place among the lines. Raises
+    :class:`neardup.BadRecord` naming the file and line."""
+    return _neardup.documents_from_lines(
+        _batch(lines), name, _read(**fields), first_line, first_ordinal
+    )
+
+
+def documents_from_table(
+    rows: Data, name: str, *, first_row: int = 1, first_ordinal: int = 0, **fields: Any
+) -> pa.RecordBatch:
+    """The documents of an Arrow table with article columns (as ``neardup scan`` reads a
+    Parquet file): row ``r`` is row ``first_row + r - 1`` of ``name`` and gets ordinal
+    ``first_ordinal + r - 1``."""
+    return _neardup.documents_from_table(
+        _batch(rows), name, _read(**fields), first_row, first_ordinal
+    )
+
+
+def chrome_keys(docs: Data, config: Config = None) -> pa.RecordBatch:
+    """Each document's distinct chrome keys: ``key``, ``ordinal``, ``story``."""
+    return _neardup.chrome_keys(_batch(docs), _config_json(config))
+
+
+def chrome_counts(keys: Data) -> pa.Table:
+    """The per-key counts :func:`chrome_model` takes, from all of a corpus's
+    :func:`chrome_keys` rows: ``key``, ``docs``, ``other_story``, ``story``."""
+    table = pa.table(_batch(keys)) if isinstance(keys, pa.RecordBatch) else keys
+    ordered = table.sort_by([("key", "ascending"), ("ordinal", "ascending")])
+    first = ordered.group_by("key", use_threads=False).aggregate(
+        [("story", "first"), ("ordinal", "count")]
+    )
+    first = first.rename_columns(["key", "first_story", "docs"])
+    joined = ordered.join(first, "key")
+    other = pc.cast(pc.not_equal(joined["story"], joined["first_story"]), pa.int64())
+    others = (
+        pa.table({"key": joined["key"], "other": other})
+        .group_by("key")
+        .aggregate([("other", "sum")])
+    )
+    counts = first.join(others, "key")
+    return pa.table(
+        {
+            "key": counts["key"],
+            "docs": pc.cast(counts["docs"], pa.int64()),
+            "other_story": pc.cast(counts["other_sum"], pa.int64()),
+            "story": counts["first_story"],
+        }
+    )
+
+
+def chrome_model(counts: Data, documents: int, config: Config = None) -> bytes:
+    """The scan's chrome model (JSON) of a corpus of ``documents`` documents from its key
+    counts (:func:`chrome_counts`). Raises :class:`neardup.InvalidConfig` when the corpus
+    has more distinct line keys than ``boilerplate.capacity`` lets a scan count exactly."""
+    return bytes(_neardup.chrome_model(_batch(counts), documents, _config_json(config)))
+
+
+def sign(docs: Data, config: Config = None, chrome: Optional[bytes] = None) -> pa.RecordBatch:
+    """Each document signed as the scan signs it, the lines ``chrome`` (a
+    :func:`chrome_model`) calls chrome left out. Raises :class:`neardup.InvalidInput`
+    (``field`` ``text``) for a text without words."""
+    return _neardup.sign(_batch(docs), _config_json(config), chrome)
+
+
+def band_rows(signed: Data, config: Config = None) -> pa.RecordBatch:
+    """Every signed document's rows in the bands of both LSH views."""
+    return _neardup.band_rows(_batch(signed), _config_json(config))
+
+
+def candidate_pairs(rows: Data) -> pa.RecordBatch:
+    """The candidate pairs of whole buckets: ``rows`` must hold every row of each bucket
+    it touches (partition band rows by ``view``, ``band``, ``key``)."""
+    return _neardup.candidate_pairs(_batch(rows))
+
+
+def verify_pairs(pairs: Data, config: Config = None) -> pa.RecordBatch:
+    """Candidate pairs with both documents' signed columns (``a_ordinal``, ``a_size``,
+    ``a_published``, ``a_lanes``, ``a_shingles``, and ``b_`` the same) verified into
+    links, one per pair of documents. Both ways of a pair must be in one call."""
+    return _neardup.verify_pairs(_batch(pairs), _config_json(config))
+
+
+def cluster_components(rows: Data, config: Config = None) -> pa.RecordBatch:
+    """Whole connected components clustered: per ``component``, its documents' signed
+    rows (``a`` null) and its links (``ordinal`` null). Returns the assignments."""
+    return _neardup.cluster_components(_batch(rows), _config_json(config))
+
+
+def contract(config: Config = None) -> dict[str, str]:
+    """Metadata to store with stage tables: ``neardup.format_version``,
+    ``neardup.hash_scheme`` and ``neardup.config`` (the validated config, JSON)."""
+    return dict(_neardup.contract(_config_json(config)))
+
+
+def components(ordinals: list[int], links: pa.Table) -> dict[int, int]:
+    """Each ordinal's connected component (its smallest member) under ``links``."""
+    parent = {o: o for o in ordinals}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(links["a"].to_pylist(), links["b"].to_pylist()):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {o: root(o) for o in ordinals}
+
+
+def _with_prefix(table: pa.Table, prefix: str, columns: list[str]) -> list[tuple[str, Any]]:
+    return [(prefix + c, table[c]) for c in columns]
+
+
+_SIGNED = ["ordinal", "size", "published", "lanes", "shingles"]
+
+
+def run(docs: Data, config: Config = None) -> pa.Table:
+    """The whole scan in this process through the stages, as a distributed runner runs
+    it: the same assignment table as :func:`neardup.scan` on the same documents (a
+    reference for runners, and a test of the stages; :func:`neardup.scan` is faster)."""
+    docs = pa.table(docs) if isinstance(docs, pa.RecordBatch) else docs
+    settings = json.loads(contract(config)["neardup.config"])
+    model = None
+    if settings["boilerplate"]["enabled"]:
+        keys = pa.table(chrome_keys(docs, config))
+        model = chrome_model(chrome_counts(keys), docs.num_rows, config)
+    signed = pa.table(sign(docs, config, model)).sort_by("ordinal")
+    pairs = pa.table(candidate_pairs(band_rows(signed, config)))
+    row_of = {o: i for i, o in enumerate(signed["ordinal"].to_pylist())}
+    a_rows = signed.take([row_of[a] for a in pairs["a"].to_pylist()])
+    b_rows = signed.take([row_of[b] for b in pairs["b"].to_pylist()])
+    wide = pa.table(
+        dict(
+            [("a", pairs["a"]), ("b", pairs["b"])]
+            + _with_prefix(a_rows, "a_", _SIGNED)
+            + _with_prefix(b_rows, "b_", _SIGNED)
+        )
+    )
+    links = pa.table(verify_pairs(wide, config))
+    component_of = components(signed["ordinal"].to_pylist(), links)
+    doc_rows = signed.select(_SIGNED).append_column(
+        "component", pa.array([component_of[o] for o in signed["ordinal"].to_pylist()], pa.int64())
+    )
+    link_rows = links.append_column(
+        "component", pa.array([component_of[a] for a in links["a"].to_pylist()], pa.int64())
+    )
+    rows = pa.concat_tables([doc_rows, link_rows], promote_options="default")
+    assigned = pa.table(cluster_components(rows, config)).sort_by("ordinal")
+    id_of = dict(zip(docs["ordinal"].to_pylist(), docs["id"].to_pylist()))
+    return assignment_table(assigned, id_of)
+
+
+def assignment_table(assigned: pa.Table, id_of: Mapping[int, str]) -> pa.Table:
+    """Assignments (by ordinal) as the table ``neardup scan --out x.parquet`` writes."""
+    origin = [id_of[o] for o in assigned["origin"].to_pylist()]
+    link = [None if o is None else id_of[o] for o in assigned["link"].to_pylist()]
+    return pa.table(
+        {
+            "id": [id_of[o] for o in assigned["ordinal"].to_pylist()],
+            "cluster": origin,
+            "origin": origin,
+            "kind": assigned["kind"],
+            "jaccard": assigned["jaccard"],
+            "containment": assigned["containment"],
+            "link_id": link,
+            "link_jaccard": assigned["link_jaccard"],
+            "link_containment": assigned["link_containment"],
+            "link_containment_rev": assigned["link_containment_rev"],
+        },
+        schema=ASSIGNMENTS,
+    )
+
+
+#: The schema of ``neardup scan``'s Parquet assignments.
+ASSIGNMENTS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("cluster", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("jaccard", pa.float64(), nullable=False),
+        pa.field("containment", pa.float64(), nullable=False),
+        pa.field("link_id", pa.string()),
+        pa.field("link_jaccard", pa.float64()),
+        pa.field("link_containment", pa.float64()),
+        pa.field("link_containment_rev", pa.float64()),
+    ]
+)

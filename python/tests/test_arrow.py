@@ -1,0 +1,62 @@
+"""neardup.arrow: the stages over Arrow batches, chained in one process by
+neardup.arrow.run, give the assignments of neardup.scan on the same corpus; each stage
+refuses what is not its table."""
+
+import pyarrow as pa
+import pytest
+
+import neardup
+import neardup.arrow as na
+from conftest import KREMLIN, SYND_SAMPLE
+
+
+def lines(path):
+    text = path.read_text(encoding="utf-8")
+    return pa.table({"value": text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")})
+
+
+def documents(path):
+    return pa.table(na.documents_from_lines(lines(path), str(path)))
+
+
+@pytest.mark.parametrize("corpus", [KREMLIN, SYND_SAMPLE], ids=lambda p: p.name)
+@pytest.mark.parametrize("config", [None, {"boilerplate": {"enabled": False}}], ids=["chrome", "no-chrome"])
+def test_stages_chained_equal_the_scan(corpus, config):
+    expected = neardup.scan(corpus, config)
+    assert na.run(documents(corpus), config).equals(expected)
+
+
+def test_documents_from_parts_keep_file_lines_in_errors():
+    part = pa.table({"value": ['{"id": "a", "text": "one two"}', "", '{"id": "b"}']})
+    with pytest.raises(neardup.BadRecord) as caught:
+        na.documents_from_lines(part, "corpus.jsonl", first_line=41, first_ordinal=40)
+    assert caught.value.line == 43 and str(caught.value).startswith("corpus.jsonl:43: ")
+    docs = na.documents_from_lines(part.slice(0, 2), "corpus.jsonl", first_line=41, first_ordinal=40)
+    assert docs.column("ordinal").to_pylist() == [40]
+
+
+def test_chrome_counts_make_the_model_only_under_its_capacity():
+    docs = documents(SYND_SAMPLE)
+    counts = na.chrome_counts(pa.table(na.chrome_keys(docs)))
+    assert na.chrome_model(counts, docs.num_rows)
+    with pytest.raises(neardup.InvalidConfig, match="boilerplate.capacity") as caught:
+        na.chrome_model(counts, docs.num_rows, {"boilerplate": {"capacity": 16}})
+    assert caught.value.field == "boilerplate.capacity"
+
+
+def test_stages_refuse_tables_that_are_not_theirs():
+    with pytest.raises(neardup.InvalidInput, match='no column "lanes"'):
+        na.band_rows(pa.table({"ordinal": [1], "size": pa.array([3], pa.int32())}))
+    docs = pa.table(
+        {"ordinal": [0], "id": ["x"], "text": ["!!!"], "source": [None], "published": pa.array([None], pa.int64())}
+    )
+    with pytest.raises(neardup.InvalidInput) as caught:
+        na.sign(docs)
+    assert caught.value.field == "text" and '"x"' in str(caught.value)
+
+
+def test_contract_names_format_scheme_and_config():
+    meta = na.contract({"num_perm": 64})
+    assert meta["neardup.format_version"] == "1"
+    assert '"num_perm":64' in meta["neardup.config"]
+    assert meta["neardup.hash_scheme"].startswith("gxhash3/")

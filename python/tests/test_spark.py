@@ -1,0 +1,115 @@
+"""neardup-spark gives the assignments of `neardup scan` (the release binary), at 1 and
+at 7 shuffle partitions, on the example, the committed fixture, a skewed corpus (5,000
+identical copies and 2,000 articles sharing one chrome line) and, when it is there,
+../shared/data/synd-dev.jsonl."""
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import KREMLIN, SYND_DEV, SYND_SAMPLE
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed")
+
+import neardup.spark as ns  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = ns.session("local[2]", partitions=7)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def spark_scan(spark, inputs, partitions, config=None):
+    summary = ns.run(spark, [str(p) for p in inputs], None, config, partitions=partitions)
+    table = summary["assignments"].toArrow()
+    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+
+
+def same(got, expected):
+    expected = expected.cast(pa.schema([f.with_nullable(True) for f in expected.schema]))
+    assert got.column_names == expected.column_names
+    assert got.num_rows == expected.num_rows
+    mismatched = [
+        (g, e) for g, e in zip(got.to_pylist(), expected.to_pylist()) if g != e
+    ]
+    assert not mismatched, f"{len(mismatched)} rows differ, first: {mismatched[0]}"
+
+
+@pytest.mark.parametrize("partitions", [1, 7])
+@pytest.mark.parametrize("corpus", [KREMLIN, SYND_SAMPLE], ids=lambda p: p.name)
+def test_spark_equals_the_scan(spark, cli_scan, corpus, partitions):
+    same(spark_scan(spark, [corpus], partitions), cli_scan(corpus))
+
+
+def test_several_inputs_in_order_and_a_config(spark, cli_scan):
+    parquet = KREMLIN.parent.parent / "tests" / "fixtures" / "kremlin-snappy.parquet"
+    inputs = [SYND_SAMPLE, parquet]
+    config = {"boilerplate": {"enabled": False}}
+    same(spark_scan(spark, inputs, 3, config), cli_scan(*inputs, args=("--no-chrome",)))
+
+
+def skewed(path):
+    """5,000 copies of one story, and 2,000 other articles of one outlet sharing a
+    chrome line, interleaved."""
+    rng = random.Random(7)
+    vocabulary = [f"w{i}" for i in range(20000)]
+    story = " ".join(rng.choice(vocabulary) for _ in range(120))
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(7000):
+            if i % 7 < 5:
+                row = {"id": f"copy-{i}", "text": story, "source": f"outlet-{i % 50}.example"}
+            else:
+                body = " ".join(rng.choice(vocabulary) for _ in range(80))
+                row = {
+                    "id": f"own-{i}",
+                    "text": f"{body}\nSubscribe to our newsletter for the day's top stories",
+                    "source": "daily.example",
+                }
+            row["date"] = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z"
+            out.write(json.dumps(row) + "\n")
+
+
+def test_skewed_corpus_finishes_and_equals_the_scan(spark, cli_scan, tmp_path):
+    corpus = tmp_path / "skew.jsonl"
+    skewed(corpus)
+    same(spark_scan(spark, [corpus], 7), cli_scan(corpus))
+
+
+@pytest.mark.skipif(not SYND_DEV.exists(), reason="../shared/data/synd-dev.jsonl is absent")
+@pytest.mark.parametrize("partitions", [1, 7])
+def test_synd_dev_equals_the_scan(spark, cli_scan, partitions):
+    same(spark_scan(spark, [SYND_DEV], partitions), cli_scan(SYND_DEV))
+
+
+def test_console_script_writes_parquet_and_jsonl_as_the_cli(spark, cli_scan, neardup_bin, tmp_path):
+    import subprocess
+
+    out = tmp_path / "out"
+    assert ns.main([str(KREMLIN), "--out", str(out), "--partitions", "2"]) == 0
+    same(pq.read_table(out / "assignments.parquet"), cli_scan(KREMLIN))
+    lines = [
+        json.loads(line)
+        for part in sorted((out / "assignments.jsonl").glob("part-*"))
+        for line in part.read_text(encoding="utf-8").splitlines()
+    ]
+    cli = subprocess.run(
+        [str(neardup_bin), "scan", str(KREMLIN)], check=True, capture_output=True, text=True
+    ).stdout
+    assert lines == [json.loads(line) for line in cli.splitlines()]
+
+
+def test_bad_inputs_exit_2_naming_the_file_and_line(spark, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "one two three"}\n\n{"id": "b", "text": 7}\n')
+    assert ns.main([str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert f"{bad}:3: " in capsys.readouterr().err
+    other = tmp_path / "corpus.csv"
+    other.write_text("id,text\na,b\n")
+    assert ns.main([str(other), "--out", str(tmp_path / "o")]) == 2
+    assert "neardup-spark reads JSONL" in capsys.readouterr().err
