@@ -76,6 +76,7 @@ impl SignedArticle {
 }
 
 /// What [`Detector::commit`] decided and a durable log records.
+#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) struct Committed {
     pub(crate) verdict: Verdict,
     /// The article as stored, when learning from it made it sign again.
