@@ -83,6 +83,8 @@ pub(crate) struct Committed {
     pub(crate) resigned: Option<SignedArticle>,
     /// Stories merged: (absorbed story's id, survivor's id), in order.
     pub(crate) merged: Vec<(Box<str>, Box<str>)>,
+    /// The shingle sketch stored with the article (empty for a retry).
+    pub(crate) sketch: Box<[u16]>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -196,7 +198,8 @@ impl Detector {
         let mut state = self.write();
         if let Some(mut verdict) = state.stored_verdict(self, article.id, signed.text_hash)? {
             verdict.chrome_ignored = signed.chrome_ignored.clone();
-            return Ok(Committed { verdict, resigned: None, merged: Vec::new() });
+            let sketch = Box::default();
+            return Ok(Committed { verdict, resigned: None, merged: Vec::new(), sketch });
         }
         let resigned = self.learn(signed);
         let signed = resigned.as_ref().unwrap_or(signed);
@@ -208,14 +211,14 @@ impl Detector {
             None => (CopyKind::NewStory, state.new_story(article.id)),
         };
         let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
-        state.insert(config, article, signed.text_hash, (fingerprint, sketch), kind, story);
+        state.insert(config, article, signed.text_hash, (fingerprint, sketch.clone()), kind, story);
         let story = state.merge_linked(self, story, &matches);
         let to = Labelled { id: article.id, fingerprint, sample };
         let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
         verdict.chrome_ignored = signed.chrome_ignored.clone();
         let merged = std::mem::take(&mut state.merged);
         drop(state);
-        Ok(Committed { verdict, resigned, merged })
+        Ok(Committed { verdict, resigned, merged, sketch })
     }
 
     /// Counts `signed`'s lines in the chrome model; when that changes which of its lines

@@ -245,11 +245,6 @@ impl DurableDetector {
         let verdict = committed.verdict;
         let signed = committed.resigned.as_ref().unwrap_or(signed);
         let fingerprint = &signed.fingerprint;
-        let sketch = if self.detector.config().sampled_containment {
-            signed.sketch()
-        } else {
-            Box::default()
-        };
         let stored = StoredArticle {
             id: article.id,
             source: article.source,
@@ -257,7 +252,7 @@ impl DurableDetector {
             text_hash: signed.text_hash,
             lanes: fingerprint.signature.lanes(),
             shingle_count: fingerprint.shingle_count,
-            sketch: &sketch,
+            sketch: &committed.sketch,
             kind: verdict.kind,
             cluster_id: &verdict.cluster_id,
         };
