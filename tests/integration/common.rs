@@ -27,6 +27,49 @@ pub(crate) fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The first `limit` articles of a JSONL corpus (`id`, `text`, `source`, `date`), as a
+/// gRPC client sends them.
+#[cfg(feature = "server")]
+pub(crate) fn load_articles(path: &Path, limit: usize) -> Vec<neardup::service::pb::Article> {
+    use neardup::service::{convert, pb};
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .take(limit)
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+            pb::Article {
+                id: field("id"),
+                text: field("text"),
+                source: field("source"),
+                published_at: neardup::scan::input::parse_date(&field("date"))
+                    .map(convert::timestamp),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// The seed of a randomized test: `$var` when set (to repeat a run), else the clock.
+/// Printed, so that a failure can be repeated.
+pub(crate) fn seed(var: &str) -> u64 {
+    let seed = std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64
+            | 1
+    });
+    eprintln!("{var}={seed}");
+    seed
+}
+
+/// One step of a small xorshift generator.
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Runs the release-or-debug `neardup` binary built for these tests.
 pub(crate) fn neardup(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_neardup")).args(args).output().expect("failed to run neardup")

@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::common::ServeProcess;
-use neardup::scan::input::parse_date;
-use neardup::service::convert;
+use crate::common::{ServeProcess, load_articles, seed, xorshift};
 use neardup::service::pb;
 
 /// Articles taken from the corpus: enough for several kill points, few enough that the
@@ -162,33 +160,6 @@ async fn verify(
     absent
 }
 
-fn load(path: &Path) -> Vec<pb::Article> {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .take(ARTICLES)
-        .map(|line| {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
-            pb::Article {
-                id: field("id"),
-                text: field("text"),
-                source: field("source"),
-                published_at: parse_date(&field("date")).map(convert::timestamp),
-                ..Default::default()
-            }
-        })
-        .collect()
-}
-
-/// A small xorshift generator: the kill points differ run to run, and the seed printed
-/// (`NEARDUP_CRASH_SEED`) repeats a run.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_server_loses_nothing_acknowledged() {
     let Some(data) =
@@ -196,16 +167,8 @@ async fn sigkill_of_the_server_loses_nothing_acknowledged() {
     else {
         return;
     };
-    let articles = load(&data.join("synd-dev.jsonl"));
-    let mut seed = std::env::var("NEARDUP_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                | 1
-        });
-    eprintln!("crash test: NEARDUP_CRASH_SEED={seed}");
+    let articles = load_articles(&data.join("synd-dev.jsonl"), ARTICLES);
+    let mut seed = seed("NEARDUP_CRASH_SEED");
     let dir = tempfile::tempdir().unwrap();
     // Every match listed, so a Check always shows whether the article itself is stored.
     std::fs::write(dir.path().join("neardup.toml"), "[detector]\nmax_matches = 100000\n").unwrap();
@@ -220,7 +183,7 @@ async fn sigkill_of_the_server_loses_nothing_acknowledged() {
             remaining = verify(&served, &articles, &acked).await;
         }
         let last = round + 1 == rounds.len();
-        let kill_after = if last { usize::MAX } else { 1 + (next(&mut seed) % 400) as usize };
+        let kill_after = if last { usize::MAX } else { 1 + (xorshift(&mut seed) % 400) as usize };
         let when = if last {
             "once all are answered".to_owned()
         } else {

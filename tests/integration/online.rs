@@ -4,12 +4,11 @@
 //! included; a directory written by `scan --save` recognises the chrome the scan did;
 //! and `GetCluster` resolves a story by any member's id.
 
-use neardup::scan::input::parse_date;
 use neardup::service::convert;
 use neardup::service::pb;
 use tonic::Code;
 
-use crate::common::{ServeProcess, TestServer, root};
+use crate::common::{ServeProcess, TestServer, load_articles, root, seed, xorshift};
 
 /// Articles of the labelled corpus in publication order: `../shared/data/synd-dev.jsonl`
 /// (its first `limit`) when present, else the small fixture.
@@ -17,22 +16,7 @@ fn stream(limit: usize) -> Vec<pb::Article> {
     let path = crate::common::shared_data("online (full corpus; using the fixture)")
         .map(|data| data.join("synd-dev.jsonl"))
         .unwrap_or_else(|| root().join("tests/fixtures/synd-sample.jsonl"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut articles: Vec<pb::Article> = text
-        .lines()
-        .take(limit)
-        .map(|line| {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
-            pb::Article {
-                id: field("id"),
-                text: field("text"),
-                source: field("source"),
-                published_at: parse_date(&field("date")).map(convert::timestamp),
-                ..Default::default()
-            }
-        })
-        .collect();
+    let mut articles = load_articles(&path, limit);
     articles.sort_by_key(|a| a.published_at.map(|t| (t.seconds, t.nanos)));
     articles
 }
@@ -82,28 +66,12 @@ async fn two_servers_fed_one_stream_agree() {
     assert!(chrome > 0, "the stream teaches some chrome");
 }
 
-/// A small xorshift generator; `NEARDUP_ONLINE_SEED` repeats a run.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_changes_no_later_verdict() {
     let articles = stream(500);
-    let mut seed = std::env::var("NEARDUP_ONLINE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                | 1
-        });
-    eprintln!("online test: NEARDUP_ONLINE_SEED={seed}");
+    let mut seed = seed("NEARDUP_ONLINE_SEED");
     let mut kills: Vec<usize> =
-        (0..3).map(|_| 1 + next(&mut seed) as usize % (articles.len() - 1)).collect();
+        (0..3).map(|_| 1 + xorshift(&mut seed) as usize % (articles.len() - 1)).collect();
     kills.sort_unstable();
     kills.dedup();
     let reference = TestServer::start(Default::default()).await;
