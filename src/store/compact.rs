@@ -134,7 +134,8 @@ impl Store {
             out.write_all(&header)?;
             let mut written = header.len() as u64;
             let live: Vec<_> = replayed.live.iter().filter(|l| l.time_key >= cutoff).collect();
-            let stories = live.iter().map(|l| recover::insert_at(&scanned, l).cluster_id);
+            let stories =
+                live.iter().map(|l| recover::insert_at(&scanned, l.segment, &l.payload).cluster_id);
             let merges = recover::needed_merges(&scanned, &replayed, stories);
             let frames = live
                 .iter()

@@ -205,7 +205,7 @@ impl Recovered {
                 .par_iter()
                 .with_min_len(1024)
                 .map(|live| {
-                    let insert = recover::insert_at(&self.scanned, live);
+                    let insert = recover::insert_at(&self.scanned, live.segment, &live.payload);
                     let owned = match insert.lanes {
                         Lanes::Words(_) => None,
                         Lanes::Bytes(_) => {
@@ -271,9 +271,7 @@ impl Recovered {
             if self.scanned.segments[*segment].number <= covers_through {
                 continue;
             }
-            let live =
-                recover::LiveRef { segment: *segment, payload: payload.clone(), time_key: 0 };
-            let insert = recover::insert_at(&self.scanned, &live);
+            let insert = recover::insert_at(&self.scanned, *segment, payload);
             if !insert.profile_lines.is_empty() {
                 each(&insert.profile());
             }
@@ -283,7 +281,7 @@ impl Recovered {
     /// Calls `each(id, time_key)` for every live article, in log order.
     pub(crate) fn for_each_live(&self, mut each: impl FnMut(&str, i64)) {
         for live in &self.replayed.live {
-            each(recover::insert_at(&self.scanned, live).id, live.time_key);
+            each(recover::insert_at(&self.scanned, live.segment, &live.payload).id, live.time_key);
         }
     }
 }

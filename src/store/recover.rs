@@ -356,9 +356,13 @@ pub(crate) fn needed_merges<'a>(
 }
 
 /// Decodes a live insert again (cheap: the checksum was verified already).
-pub(crate) fn insert_at<'a>(scanned: &'a Scanned, live: &LiveRef) -> InsertRecord<'a> {
-    let bytes = scanned.segments[live.segment].bytes();
-    match log::decode(&bytes[live.payload.clone()]) {
+pub(crate) fn insert_at<'a>(
+    scanned: &'a Scanned,
+    segment: usize,
+    payload: &Range<usize>,
+) -> InsertRecord<'a> {
+    let bytes = scanned.segments[segment].bytes();
+    match log::decode(&bytes[payload.clone()]) {
         Ok(Record::Insert(insert)) => insert,
         other => unreachable!("replay decoded this insert before: {other:?}"),
     }
