@@ -28,7 +28,7 @@ pub(crate) use link::cluster_signatures;
 #[cfg(feature = "scan")]
 pub(crate) use sample::SampledContainment;
 pub use sample::ShingleSample;
-pub use sample::{MAX_SKETCH, shingle_sketch, sketch_containment};
+pub use sample::{MAX_SKETCH, shingle_sketch, sketch_containment, sketch_keys_containment};
 #[cfg(feature = "scan")]
 pub(crate) use sample::{ScanSamples, ShingleSets};
 pub(crate) use sample::{needs_sampling, sampled_containment};

@@ -83,11 +83,16 @@ pub fn shingle_sketch(shingles: &[u32]) -> Box<[u16]> {
 /// document `sketch` was made from: the share of its shingles inside the sketch's
 /// range found in the sketch, less the expected false matches.
 pub fn sketch_containment(shingles: &[u32], sketch: &[u16]) -> f64 {
+    sketch_keys_containment(shingles.iter().map(|&shingle| (shingle >> 16) as u16), sketch)
+}
+
+/// [`sketch_containment`] of a document given by its sketch keys (ascending, repeats
+/// allowed): another sketch, when both documents are stored.
+pub fn sketch_keys_containment(keys: impl IntoIterator<Item = u16>, sketch: &[u16]) -> f64 {
     let top = if sketch.len() < MAX_SKETCH { u16::MAX } else { sketch[sketch.len() - 1] };
     let (mut tested, mut found, mut at) = (0usize, 0usize, 0usize);
     let mut last = None;
-    for &shingle in shingles {
-        let key = (shingle >> 16) as u16;
+    for key in keys {
         if key > top {
             break;
         }

@@ -10,6 +10,7 @@
 
 use crate::cluster::{
     CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment, sketch_containment,
+    sketch_keys_containment,
 };
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -199,8 +200,7 @@ impl State {
         }
         let (short, long, flipped) =
             if ea.shingle_count <= eb.shingle_count { (ea, eb, false) } else { (eb, ea, true) };
-        let keys: Vec<u32> = short.sketch.iter().map(|&k| u32::from(k) << 16).collect();
-        let contained = sketch_containment(&keys, &long.sketch);
+        let contained = sketch_keys_containment(short.sketch.iter().copied(), &long.sketch);
         let similarity =
             Similarity::from_containment(contained, short.shingle_count, long.shingle_count);
         if flipped { similarity.reversed() } else { similarity }
