@@ -184,30 +184,44 @@ impl ChromeModel {
         self.counts.capacity() * (std::mem::size_of::<(u64, LineCount)>() + 1)
     }
 
-    /// Counts one document. Each distinct line counts once per document.
-    pub fn observe(&mut self, doc: &LineProfile) {
-        self.observe_keys(doc);
+    /// Counts one document. Each distinct line counts once per document. Returns
+    /// whether that may have changed which of the document's own lines are chrome (when
+    /// it returns false, [`ChromeModel::is_chrome`] answers as before for every one of
+    /// them), so a caller that classified the document just before need not again.
+    pub fn observe(&mut self, doc: &LineProfile) -> bool {
+        let mut changed = self.observe_keys(doc);
         if self.counts.len() > self.config.capacity {
             self.forget();
+            changed = true;
         }
+        changed
     }
 
-    fn observe_keys(&mut self, doc: &LineProfile) {
+    fn observe_keys(&mut self, doc: &LineProfile) -> bool {
         let mut keys = std::mem::take(&mut self.scratch);
         keys.clear();
         keys.extend(doc_keys(doc));
         keys.sort_unstable();
         keys.dedup();
-        self.count_doc(&keys, doc.story);
+        let changed = self.count_doc(&keys, doc.story);
         self.scratch = keys;
+        changed
     }
 
-    /// Counts one document's distinct keys.
-    fn count_doc(&mut self, keys: &[u64], story: u32) {
+    /// Counts one document's distinct keys; returns whether any key's class may have
+    /// changed (under either threshold, as the key's kind is not known here).
+    fn count_doc(&mut self, keys: &[u64], story: u32) -> bool {
         self.docs += 1;
+        let thresholds = [self.config.min_docs_per_source, self.config.min_docs_global];
+        let mut changed = false;
         for &key in keys {
-            self.bump(key, story);
+            let (before, after) = self.bump(key, story);
+            let class = |count: Option<LineCount>| {
+                thresholds.map(|min_docs| count.is_some_and(|c| c.is_chrome(min_docs)))
+            };
+            changed |= class(before) != class(Some(after));
         }
+        changed
     }
 
     /// Shards [`ChromeModel::learn_shard`] splits the key space into. Fixed, so that
@@ -296,19 +310,23 @@ impl ChromeModel {
         Ok(model)
     }
 
-    fn bump(&mut self, key: u64, story: u32) {
+    /// Counts `key` once more; returns its count before (if tracked) and after.
+    fn bump(&mut self, key: u64, story: u32) -> (Option<LineCount>, LineCount) {
         use std::collections::hash_map::Entry;
         match self.counts.entry(key) {
             // A line met again after being forgotten may have lost up to `floor`
             // documents; they are assumed to be of other stories, as chrome's are.
             Entry::Vacant(slot) => {
-                slot.insert(LineCount { docs: self.floor + 1, other_story: self.floor, story });
+                let count = LineCount { docs: self.floor + 1, other_story: self.floor, story };
+                (None, *slot.insert(count))
             }
             Entry::Occupied(mut slot) => {
                 let count = slot.get_mut();
+                let before = *count;
                 let same_story = story == count.story;
                 count.docs = count.docs.saturating_add(1);
                 count.other_story = count.other_story.saturating_add(u32::from(!same_story));
+                (Some(before), *count)
             }
         }
     }
@@ -472,6 +490,38 @@ mod tests {
 
     fn chrome_of(model: &ChromeModel, doc: &LineProfile) -> Vec<bool> {
         model.classify(doc)
+    }
+
+    #[test]
+    fn observe_says_when_a_documents_own_lines_change_class() {
+        // Small thresholds and capacity, so lines cross into and out of chrome (copies of
+        // one story hold them back) and the model forgets.
+        let config = ChromeConfig {
+            min_docs_per_source: 2,
+            min_docs_global: 3,
+            capacity: 40,
+            ..ChromeConfig::default()
+        };
+        let mut model = ChromeModel::new(&config);
+        let (mut changes, mut quiet) = (0, 0);
+        for i in 0..400usize {
+            let text = format!(
+                "Story {} is the longest line of the whole page here\nShare {}\n{}",
+                i % 11,
+                i % 4,
+                ["Subscribe now", "Read more", "Tip us"][i % 3]
+            );
+            let doc = profile(["a.com", "b.com", ""][i % 3], &text);
+            let before = model.classify(&doc);
+            let said = model.observe(&doc);
+            if model.classify(&doc) != before {
+                assert!(said, "document {i} changed class unannounced");
+                changes += 1;
+            } else if !said {
+                quiet += 1;
+            }
+        }
+        assert!(changes > 0 && quiet > 0, "{changes} changes, {quiet} quiet");
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct SignedArticle {
     prepared: PreparedText,
     /// The lines the model classified as chrome when it was signed.
     classified: Vec<u32>,
+    /// How many documents the model had counted then (it changes with every one).
+    model_documents: u64,
 }
 
 impl SignedArticle {
@@ -228,11 +230,18 @@ impl Detector {
             return None;
         }
         let mut model = self.chrome.write().unwrap_or_else(|e| e.into_inner());
-        model.observe(&signed.prepared.profile);
+        let as_signed = model.documents() == signed.model_documents;
+        if !model.observe(&signed.prepared.profile) && as_signed {
+            // No other article was counted since it was signed, and counting this one
+            // left every one of its lines in its class.
+            return None;
+        }
         let classified = self.fingerprinter.chrome_lines(&signed.prepared, &model);
+        let documents = model.documents();
         drop(model);
-        (classified != signed.classified)
-            .then(|| self.sign_prepared(signed.prepared.clone(), classified, signed.text_hash))
+        (classified != signed.classified).then(|| {
+            self.sign_prepared(signed.prepared.clone(), (classified, documents), signed.text_hash)
+        })
     }
 
     /// Counts a stored article's lines in the chrome model without labelling anything:
@@ -250,9 +259,9 @@ impl Detector {
         let prepared: PreparedText = self.fingerprinter.prepare(article.text, article.source)?;
         let classified = if self.config().chrome.enabled {
             let model = self.chrome.read().unwrap_or_else(|e| e.into_inner());
-            self.fingerprinter.chrome_lines(&prepared, &model)
+            (self.fingerprinter.chrome_lines(&prepared, &model), model.documents())
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         };
         Ok(self.sign_prepared(prepared, classified, text_hash(article.text)))
     }
@@ -260,7 +269,7 @@ impl Detector {
     fn sign_prepared(
         &self,
         prepared: PreparedText,
-        classified: Vec<u32>,
+        (classified, model_documents): (Vec<u32>, u64),
         text_hash: u64,
     ) -> SignedArticle {
         let fingerprinter = &self.fingerprinter;
@@ -280,6 +289,7 @@ impl Detector {
             chrome_ignored,
             prepared,
             classified,
+            model_documents,
         }
     }
 
