@@ -68,6 +68,8 @@ pub struct Member {
     pub jaccard: f64,
     /// Estimated share of this member contained in the origin.
     pub containment: f64,
+    /// The kind it was given when it was stored.
+    pub kind: CopyKind,
 }
 
 /// A story and every indexed copy of it.

@@ -20,6 +20,7 @@ mod observe;
 mod prometheus;
 mod rpc;
 mod status;
+mod texts;
 mod tls;
 
 use std::future::Future;

@@ -18,6 +18,7 @@ use super::async_detector::{AsyncDetector, PendingIngest};
 use super::observe::RequestNote;
 use super::pb::{self, deduplicator_server::Deduplicator};
 use super::status::{oversize_as_exhausted, shutting_down};
+use super::texts;
 use super::{convert, pb::IngestRequest};
 use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
@@ -92,7 +93,8 @@ impl Deduplicator for DeduplicatorService {
         let article = request.into_inner().article;
         noted_id(&note, article.as_ref());
         self.ensure_running()?;
-        let verdict = self.engine.ingest(convert::article(article)?).await?;
+        let (article, title) = convert::titled_article(article)?;
+        let verdict = self.engine.ingest(article, title).await?;
         count_ingested(&verdict);
         Ok(Response::new(convert::verdict(verdict)))
     }
@@ -167,6 +169,45 @@ impl Deduplicator for DeduplicatorService {
             .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
         Ok(Response::new(convert::stats(&stats, &self.config, self.engine.uptime())))
     }
+
+    async fn list_stories(
+        &self,
+        request: Request<pb::ListStoriesRequest>,
+    ) -> Result<Response<pb::ListStoriesResponse>, Status> {
+        self.ensure_running()?;
+        let query = convert::story_query(request.into_inner())?;
+        // Off the runtime: a page is one pass over every story.
+        let engine = Arc::clone(&self.engine);
+        let page = tokio::task::spawn_blocking(move || {
+            let (page, texts) = engine.stories(&query)?;
+            Ok::<_, crate::Error>(convert::story_page(page, |id| {
+                texts.get(id).map(|kept| kept.headline())
+            }))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("listing stories failed: {e}")))??;
+        Ok(Response::new(page))
+    }
+
+    async fn compare_story(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::StoryComparison>, Status> {
+        let note = RequestNote::of(&request);
+        let cluster_id = request.into_inner().cluster_id;
+        note.set_id(&cluster_id);
+        self.ensure_running()?;
+        convert::required("cluster_id", &cluster_id)?;
+        // Off the runtime: up to a hundred line diffs.
+        let engine = Arc::clone(&self.engine);
+        let comparison = tokio::task::spawn_blocking(move || {
+            let (view, texts) = engine.story_texts(&cluster_id)?;
+            Ok::<_, crate::Error>(texts::compare(view, texts))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("comparing the story failed: {e}")))??;
+        Ok(Response::new(comparison))
+    }
 }
 
 /// Where a message sits in its stream, to name it in its error.
@@ -227,7 +268,7 @@ async fn run_stream(
             }
             prepared = async { pending.front_mut().expect("guarded").1.as_mut().await }, if can_commit => {
                 let (position, _) = pending.pop_front().expect("guarded");
-                let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(&p)?)) {
+                let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(p)?)) {
                     Ok(ingested) => Box::pin(async move {
                         ingested.ticket.await.map_err(|e| position.named(e.into()))?;
                         count_ingested(&ingested.verdict);
@@ -254,9 +295,9 @@ async fn run_stream(
                         number: received,
                         id: request.article.as_ref().map(|a| a.id.clone()),
                     };
-                    let next: PendingPrepare = match convert::article(request.article) {
-                        Ok(article) => {
-                            let preparing = engine.prepare(article);
+                    let next: PendingPrepare = match convert::titled_article(request.article) {
+                        Ok((article, title)) => {
+                            let preparing = engine.prepare(article, title);
                             Box::pin(async move { Ok(preparing.await?) })
                         }
                         Err(err) => {
