@@ -346,7 +346,12 @@ impl Detector {
                     published: entry.published(),
                     jaccard: sim.jaccard,
                     containment: sim.containment,
-                    kind: entry.kind,
+                    kind: match entry.kind {
+                        _ if slot == origin => CopyKind::NewStory,
+                        // It started the story before an earlier-published copy came.
+                        CopyKind::NewStory => sim.copy_kind(config).unwrap_or(CopyKind::Duplicate),
+                        stored => stored,
+                    },
                 };
                 (slot, member)
             })

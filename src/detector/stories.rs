@@ -56,9 +56,13 @@ impl FromStr for StoryCursor {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        let bad = || Error::input("cursor", format!("{text:?} is not a cursor from a previous page"));
+        let bad =
+            || Error::input("cursor", format!("{text:?} is not a cursor from a previous page"));
         let (latest, seq) = text.split_once('.').ok_or_else(bad)?;
-        Ok(StoryCursor { latest: latest.parse().map_err(|_| bad())?, seq: seq.parse().map_err(|_| bad())? })
+        Ok(StoryCursor {
+            latest: latest.parse().map_err(|_| bad())?,
+            seq: seq.parse().map_err(|_| bad())?,
+        })
     }
 }
 
@@ -232,11 +236,7 @@ mod tests {
         ingest(&detector, "undated", &story_text(3), "blog", None);
         ingest(&detector, "pickup", &story_text(1), "daily", Some(2_000));
         let list = |since, source: &str| {
-            let query = StoryQuery {
-                since,
-                source: Some(source.to_owned()),
-                ..Default::default()
-            };
+            let query = StoryQuery { since, source: Some(source.to_owned()), ..Default::default() };
             ids(&detector.stories(&query).unwrap()).join(",")
         };
         assert_eq!(list(None, ""), "new,old,undated");
@@ -257,7 +257,10 @@ mod tests {
         ));
         for text in ["", "12", "a.b", "1.-2"] {
             assert!(
-                matches!(text.parse::<StoryCursor>(), Err(Error::InvalidInput { field: "cursor", .. })),
+                matches!(
+                    text.parse::<StoryCursor>(),
+                    Err(Error::InvalidInput { field: "cursor", .. })
+                ),
                 "{text}"
             );
         }

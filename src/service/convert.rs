@@ -103,16 +103,8 @@ pub fn diff_line(line: DiffLine) -> pb::DiffLine {
 /// with the proto's field names, every field (default values included) and 64-bit
 /// integers as numbers, not strings.
 pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Result<serde_json::Value> {
-    use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
-    let internal = |reason: String| Error::Internal { reason };
-    let pool = POOL
-        .get_or_init(|| DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).ok())
-        .as_ref()
-        .ok_or_else(|| internal("the embedded proto descriptors do not decode".into()))?;
-    let descriptor = pool
-        .get_message_by_name(full_name)
-        .ok_or_else(|| internal(format!("no message {full_name} in the proto")))?;
+    use prost_reflect::{DynamicMessage, SerializeOptions};
+    let descriptor = message_descriptor(full_name)?;
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .map_err(|e| internal(format!("{full_name} does not decode: {e}")))?;
     let options = SerializeOptions::new()
@@ -122,6 +114,23 @@ pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Result<serde_
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| internal(format!("{full_name} as JSON: {e}")))
+}
+
+fn internal(reason: String) -> Error {
+    Error::Internal { reason }
+}
+
+/// The descriptor of the API message `full_name` (e.g. `neardup.v1.Article`), from the
+/// descriptor set embedded for reflection.
+pub(crate) fn message_descriptor(full_name: &str) -> Result<prost_reflect::MessageDescriptor> {
+    use prost_reflect::DescriptorPool;
+    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
+    let pool = POOL
+        .get_or_init(|| DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+        .ok_or_else(|| internal("the embedded proto descriptors do not decode".into()))?;
+    pool.get_message_by_name(full_name)
+        .ok_or_else(|| internal(format!("no message {full_name} in the proto")))
 }
 
 /// A corpus record as a request article: how the CLI clients send files.

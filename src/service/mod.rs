@@ -15,6 +15,7 @@ mod async_detector;
 mod auth;
 pub mod client;
 pub mod convert;
+mod http;
 mod limits;
 mod observe;
 mod prometheus;
@@ -190,21 +191,33 @@ impl Server {
             "listening"
         );
         let limits = &self.config.limits;
+        let grpc = tonic::service::Routes::new(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(dedup)
+            .prepare();
+        // The layers wrap the gRPC routes, and so every HTTP API call too, which runs
+        // through them as an in-process gRPC call.
+        let grpc = tower::ServiceBuilder::new()
+            .layer(observe::ObserveLayer::new(metrics_enabled, limits.request_timeout))
+            .layer(auth::AuthLayer::new(self.tokens))
+            .layer(limits::InFlightLayer::new(limits.max_in_flight))
+            .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
+            .service(grpc);
+        let routes = http::router(
+            tower::util::BoxCloneSyncService::new(grpc),
+            self.config.max_message_bytes,
+        );
         let router = tonic::transport::Server::builder()
+            // HTTP/1.1 for the JSON API and the page; gRPC stays on HTTP/2.
+            .accept_http1(true)
             .max_concurrent_streams(limits.max_concurrent_streams)
             .concurrency_limit_per_connection(limits.max_in_flight_per_connection)
             .timeout(limits.request_timeout)
             // Finds peers that vanished without closing, so their streams free their slots.
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-            .layer(observe::ObserveLayer::new(metrics_enabled, limits.request_timeout))
-            .layer(auth::AuthLayer::new(self.tokens))
-            .layer(limits::InFlightLayer::new(limits.max_in_flight))
-            .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(dedup);
+            .add_routes(tonic::service::Routes::from(routes));
         let serving: Pin<
             Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send + '_>,
         > = match self.tls {
