@@ -9,7 +9,7 @@ use tracing::error;
 use crate::error::Error;
 
 /// Metadata key naming the request field (or the limit) a refusal is about, as the proto
-/// names it (`article.text`, `max_message_bytes`): machine-readable for clients, and
+/// names it (`text`, `published_at`, `max_message_bytes`): machine-readable for clients, and
 /// what the HTTP face puts in its JSON error body.
 pub(crate) const FIELD_KEY: &str = "neardup-field";
 
@@ -28,7 +28,7 @@ impl From<Error> for Status {
     fn from(err: Error) -> Status {
         let message = err.to_string();
         match err {
-            Error::DuplicateId { .. } => naming(Status::already_exists(message), "article.id"),
+            Error::DuplicateId { .. } => naming(Status::already_exists(message), "id"),
             Error::NotFound { .. } => Status::not_found(message),
             Error::InvalidInput { field, .. } | Error::InvalidConfig { field, .. } => {
                 naming(Status::invalid_argument(message), field)
