@@ -203,11 +203,13 @@ async function showStory(id) {
     return;
   }
   const origin = story.origin;
-  $("story-title").textContent = (origin && origin.title) || story.originId;
+  const firstLine = origin && origin.text.split("\n").map((l) => l.trim()).find((l) => l);
+  $("story-title").textContent = (origin && origin.title) || firstLine || story.originId;
   const om = origin && origin.member;
   $("story-origin").textContent = om ? `Origin: ${om.source || "(no outlet)"} · ${om.id} · ${when(om.publishedAt)} · ${story.copies.length} copies` : "";
   timeline(story);
   for (const copy of story.copies) $("copies").append(copyCard(copy, origin));
+  if (!story.copies.length) $("copies").append(el("p", { class: "meta" }, "No copies yet."));
   if (story.copiesLeftOut) $("copies").append(el("p", { class: "meta" }, `${story.copiesLeftOut} later copies not shown.`));
   $("origin-text").textContent = origin && origin.textKept ? origin.text : "Not kept by the server.";
 }
