@@ -7,9 +7,11 @@
 //! acknowledged; a restart restores the index from there. In front of every route: TLS
 //! (`tls.rs`, optional mutual TLS), a log line and metrics per request (`observe.rs`),
 //! bearer-token scopes (`auth.rs`, reloadable) and limits on concurrency (`limits.rs`,
-//! tonic's per-connection limits, the hashing queue). `prometheus.rs` serves `/metrics`
-//! on its own address. [`client`] is the other end: how the CLI and any Rust program
-//! connect.
+//! tonic's per-connection limits, the hashing queue). On the same port, `http/` serves
+//! the same RPCs as HTTP/JSON (each call transcoded into an in-process gRPC call through
+//! those layers) and the web page of stories; `texts.rs` keeps the article texts the
+//! page's diffs need. `prometheus.rs` serves `/metrics` on its own address. [`client`]
+//! is the other end: how the CLI and any Rust program connect.
 
 mod async_detector;
 mod auth;
