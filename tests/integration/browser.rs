@@ -13,14 +13,10 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use tonic::metadata::MetadataValue;
 
-use crate::common::{TestServer, load_articles, root};
+use crate::common::{READER, TestServer, WRITER, load_articles, root, token_file, with_token};
 use neardup::config::ServiceConfig;
 use neardup::service::pb;
-
-const READER: &str = "reader-0123456789abcdef";
-const WRITER: &str = "writer-0123456789abcdef";
 
 /// Markup an article might carry; the page must show it as text and never run it.
 const HOSTILE: &str = "<script>window.pwned = 1</script>\n\
@@ -70,13 +66,6 @@ impl Drop for Driver {
     }
 }
 
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
-}
-
 async fn css(client: &Client, selector: &str) -> fantoccini::elements::Element {
     client
         .wait()
@@ -105,15 +94,14 @@ async fn the_page_shows_stories_copies_diffs_and_checks() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::write(&tokens, format!("{READER} check\n{WRITER} check,ingest\n")).unwrap();
+    let tokens = token_file(dir.path());
     let server =
         TestServer::start(ServiceConfig { auth_tokens: Some(tokens), ..Default::default() }).await;
     let mut grpc = server.client().await;
     let kremlin = load_articles(&root().join("examples/kremlin.jsonl"), 100);
     for article in &kremlin {
         let request = pb::IngestRequest { article: Some(article.clone()) };
-        grpc.ingest(with_token(request, WRITER)).await.unwrap();
+        grpc.ingest(with_token(request, Some(WRITER))).await.unwrap();
     }
     let hostile = pb::Article {
         id: "markup".into(),
@@ -123,7 +111,9 @@ async fn the_page_shows_stories_copies_diffs_and_checks() {
         published_at: Some(neardup::service::convert::timestamp(1_650_000_000_000)),
         ..Default::default()
     };
-    grpc.ingest(with_token(pb::IngestRequest { article: Some(hostile) }, WRITER)).await.unwrap();
+    grpc.ingest(with_token(pb::IngestRequest { article: Some(hostile) }, Some(WRITER)))
+        .await
+        .unwrap();
 
     let driver = Driver::start(&chromedriver);
     let mut capabilities = serde_json::Map::new();

@@ -12,15 +12,12 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tonic::codegen::Bytes;
 use tonic::codegen::http::{self, HeaderMap, Method, Request};
-use tonic::metadata::MetadataValue;
 
-use crate::common::{TestServer, load_articles, root};
+use crate::common::{
+    ADMIN, READER, TestServer, WRITER, load_articles, root, token_file, with_token,
+};
 use neardup::config::{LimitsConfig, MIN_MAX_MESSAGE_BYTES, ServiceConfig};
 use neardup::service::pb;
-
-const READER: &str = "reader-0123456789abcdef";
-const WRITER: &str = "writer-0123456789abcdef";
-const ADMIN: &str = "admin-0123456789abcdef";
 
 /// A JSON-over-HTTP/1.1 client of one server.
 struct Http {
@@ -107,17 +104,7 @@ fn kremlin() -> Vec<Value> {
 }
 
 fn token_config(dir: &std::path::Path) -> ServiceConfig {
-    let tokens = dir.join("tokens");
-    std::fs::write(&tokens, format!("{READER} check\n{WRITER} check,ingest\n{ADMIN} admin\n"))
-        .unwrap();
-    ServiceConfig { auth_tokens: Some(tokens), ..Default::default() }
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
+    ServiceConfig { auth_tokens: Some(token_file(dir)), ..Default::default() }
 }
 
 /// The proto message `message` as the HTTP face writes it.
@@ -204,7 +191,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
 
     // gRPC lists the same page.
     let listed = grpc
-        .list_stories(with_token(pb::ListStoriesRequest::default(), READER))
+        .list_stories(with_token(pb::ListStoriesRequest::default(), Some(READER)))
         .await
         .unwrap()
         .into_inner();
@@ -218,7 +205,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     let cluster = grpc
         .get_cluster(with_token(
             pb::GetClusterRequest { cluster_id: "korrespondent".into() },
-            READER,
+            Some(READER),
         ))
         .await
         .unwrap()
@@ -246,7 +233,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     let compared = grpc
         .compare_story(with_token(
             pb::GetClusterRequest { cluster_id: "aggregator-1".into() },
-            READER,
+            Some(READER),
         ))
         .await
         .unwrap()
@@ -274,7 +261,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     let cluster = grpc
         .get_cluster(with_token(
             pb::GetClusterRequest { cluster_id: "aggregator-1".into() },
-            READER,
+            Some(READER),
         ))
         .await
         .unwrap()
@@ -285,7 +272,9 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     // And what gRPC stores, HTTP lists.
     let fresh = load_articles(&root().join("examples/kremlin.jsonl"), 1).remove(0);
     let fresh = pb::Article { id: "via-grpc".into(), ..fresh };
-    grpc.ingest(with_token(pb::IngestRequest { article: Some(fresh) }, WRITER)).await.unwrap();
+    grpc.ingest(with_token(pb::IngestRequest { article: Some(fresh) }, Some(WRITER)))
+        .await
+        .unwrap();
     let story = http.get("/v1/stories/via-grpc", Some(READER)).await.ok();
     assert_eq!(story["clusterId"], "aggregator-1");
 
