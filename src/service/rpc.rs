@@ -367,6 +367,16 @@ mod tests {
                 .unwrap_err()
                 .code(),
             dedup.stats(Request::new(pb::StatsRequest {})).await.unwrap_err().code(),
+            dedup
+                .list_stories(Request::new(pb::ListStoriesRequest::default()))
+                .await
+                .unwrap_err()
+                .code(),
+            dedup
+                .compare_story(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
+                .await
+                .unwrap_err()
+                .code(),
         ];
         assert!(codes.iter().all(|&code| code == tonic::Code::Unavailable), "{codes:?}");
     }

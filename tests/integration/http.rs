@@ -404,3 +404,45 @@ async fn the_in_flight_limit_is_shared_with_grpc() {
     }
     server.shutdown().await;
 }
+
+/// Over TLS the JSON API speaks HTTP/1.1 too (ALPN offers `http/1.1` beside `h2`), as
+/// curl or a CMS plugin without HTTP/2 would call it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_answers_http1_over_tls() {
+    use hyper_util::rt::TokioIo;
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+
+    let pki = crate::secure::Pki::new();
+    let config = ServiceConfig { tls: Some(pki.tls(None)), ..Default::default() };
+    let server = TestServer::start(config).await;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pki.path("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(server.address()).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("a TLS handshake offering only http/1.1");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("/v1/stats")
+        .header(http::header::HOST, "localhost")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let stats: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stats["documents"], "0");
+    server.shutdown().await;
+}
