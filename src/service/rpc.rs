@@ -79,6 +79,18 @@ fn noted_id(note: &RequestNote, article: Option<&pb::Article>) {
     }
 }
 
+/// Runs `work` (`what`, for the error) on tokio's blocking pool: reads that scan every
+/// story or article must not hold up the runtime.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    let outcome = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Status::internal(format!("{what} failed: {e}")))?;
+    Ok(outcome?)
+}
+
 type PendingPrepare = Pin<Box<dyn Future<Output = Result<PendingIngest, Status>> + Send>>;
 /// A stored message's verdict, ready once its record is durable (or the message's error).
 type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
@@ -164,9 +176,7 @@ impl Deduplicator for DeduplicatorService {
         self.ensure_running()?;
         // Off the runtime: without a window, finding the oldest article scans the index.
         let engine = Arc::clone(&self.engine);
-        let stats = tokio::task::spawn_blocking(move || engine.stats())
-            .await
-            .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+        let stats = blocking("stats", move || Ok(engine.stats())).await?;
         Ok(Response::new(convert::stats(&stats, &self.config, self.engine.uptime())))
     }
 
@@ -178,14 +188,11 @@ impl Deduplicator for DeduplicatorService {
         let query = convert::story_query(request.into_inner())?;
         // Off the runtime: a page is one pass over every story.
         let engine = Arc::clone(&self.engine);
-        let page = tokio::task::spawn_blocking(move || {
+        let page = blocking("listing stories", move || {
             let (page, texts) = engine.stories(&query)?;
-            Ok::<_, crate::Error>(convert::story_page(page, |id| {
-                texts.get(id).map(|kept| kept.headline())
-            }))
+            Ok(convert::story_page(page, |id| texts.get(id).map(|kept| kept.headline())))
         })
-        .await
-        .map_err(|e| Status::internal(format!("listing stories failed: {e}")))??;
+        .await?;
         Ok(Response::new(page))
     }
 
@@ -200,12 +207,11 @@ impl Deduplicator for DeduplicatorService {
         convert::required("cluster_id", &cluster_id)?;
         // Off the runtime: up to a hundred line diffs.
         let engine = Arc::clone(&self.engine);
-        let comparison = tokio::task::spawn_blocking(move || {
+        let comparison = blocking("comparing the story", move || {
             let (view, texts) = engine.story_texts(&cluster_id)?;
-            Ok::<_, crate::Error>(texts::compare(view, texts))
+            Ok(texts::compare(view, texts))
         })
-        .await
-        .map_err(|e| Status::internal(format!("comparing the story failed: {e}")))??;
+        .await?;
         Ok(Response::new(comparison))
     }
 }

@@ -93,6 +93,19 @@ async fn fallback(State(api): State<Api>, request: Request) -> Response {
 }
 
 impl Api {
+    /// The RPC `method` with `message`, on behalf of `request` (whose body, if any, is
+    /// not read); answers with the response of proto type `response` as JSON.
+    async fn call<M: prost::Message>(
+        &self,
+        request: Request,
+        method: &str,
+        message: &M,
+        response: &str,
+    ) -> Response {
+        let (parts, _) = request.into_parts();
+        unary(&self.grpc, method, message, response, &parts).await
+    }
+
     /// The request's body, at most `body_limit` bytes.
     async fn body(&self, body: Body) -> Result<axum::body::Bytes, Response> {
         axum::body::to_bytes(body, self.body_limit).await.map_err(|_| {
@@ -134,15 +147,13 @@ async fn check(State(api): State<Api>, request: Request) -> Response {
 }
 
 async fn remove(State(api): State<Api>, Path(id): Path<String>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
     let message = pb::RemoveRequest { id };
-    unary(&api.grpc, "Remove", &message, "neardup.v1.RemoveResponse", &parts).await
+    api.call(request, "Remove", &message, "neardup.v1.RemoveResponse").await
 }
 
 async fn get_story(State(api): State<Api>, Path(id): Path<String>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
     let message = pb::GetClusterRequest { cluster_id: id };
-    unary(&api.grpc, "GetCluster", &message, "neardup.v1.Cluster", &parts).await
+    api.call(request, "GetCluster", &message, "neardup.v1.Cluster").await
 }
 
 async fn compare_story(
@@ -150,14 +161,12 @@ async fn compare_story(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
     let message = pb::GetClusterRequest { cluster_id: id };
-    unary(&api.grpc, "CompareStory", &message, "neardup.v1.StoryComparison", &parts).await
+    api.call(request, "CompareStory", &message, "neardup.v1.StoryComparison").await
 }
 
 async fn stats(State(api): State<Api>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    unary(&api.grpc, "Stats", &pb::StatsRequest {}, "neardup.v1.StatsResponse", &parts).await
+    api.call(request, "Stats", &pb::StatsRequest {}, "neardup.v1.StatsResponse").await
 }
 
 async fn list_stories(
@@ -165,14 +174,12 @@ async fn list_stories(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
     let parsed = query
         .map_err(|e| naming(Status::invalid_argument(format!("invalid query: {e}")), "query"))
         .and_then(|Query(pairs)| stories_request(pairs));
     match parsed {
         Ok(message) => {
-            unary(&api.grpc, "ListStories", &message, "neardup.v1.ListStoriesResponse", &parts)
-                .await
+            api.call(request, "ListStories", &message, "neardup.v1.ListStoriesResponse").await
         }
         Err(status) => error(&status),
     }
