@@ -52,6 +52,16 @@ impl DeduplicatorService {
     fn ensure_running(&self) -> Result<(), Status> {
         if *self.stopping.borrow() { Err(shutting_down()) } else { Ok(()) }
     }
+
+    /// The story id a request names, noted for its log line and checked.
+    fn story_id(&self, request: Request<pb::GetClusterRequest>) -> Result<String, Status> {
+        let note = RequestNote::of(&request);
+        let cluster_id = request.into_inner().cluster_id;
+        note.set_id(&cluster_id);
+        self.ensure_running()?;
+        convert::required("cluster_id", &cluster_id)?;
+        Ok(cluster_id)
+    }
 }
 
 /// Counts a verdict by kind under `counter` (`neardup_articles_ingested_total` or
@@ -146,12 +156,8 @@ impl Deduplicator for DeduplicatorService {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        let note = RequestNote::of(&request);
-        let cluster_id = request.into_inner().cluster_id;
-        note.set_id(&cluster_id);
-        self.ensure_running()?;
-        let id = convert::required("cluster_id", &cluster_id)?;
-        Ok(Response::new(convert::cluster(self.engine.cluster(id)?)))
+        let cluster_id = self.story_id(request)?;
+        Ok(Response::new(convert::cluster(self.engine.cluster(&cluster_id)?)))
     }
 
     async fn remove(
@@ -200,11 +206,7 @@ impl Deduplicator for DeduplicatorService {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::StoryComparison>, Status> {
-        let note = RequestNote::of(&request);
-        let cluster_id = request.into_inner().cluster_id;
-        note.set_id(&cluster_id);
-        self.ensure_running()?;
-        convert::required("cluster_id", &cluster_id)?;
+        let cluster_id = self.story_id(request)?;
         // Off the runtime: up to a hundred line diffs.
         let engine = Arc::clone(&self.engine);
         let comparison = blocking("comparing the story", move || {
@@ -344,6 +346,11 @@ mod tests {
         })
     }
 
+    /// The code of a failed call.
+    fn code<T: std::fmt::Debug>(result: Result<Response<T>, Status>) -> tonic::Code {
+        result.unwrap_err().code()
+    }
+
     #[tokio::test]
     async fn every_call_is_unavailable_while_stopping() {
         let dir = tempfile::tempdir().unwrap();
@@ -355,34 +362,15 @@ mod tests {
         let ingest = || Request::new(IngestRequest { article: article("a") });
         assert!(dedup.ingest(ingest()).await.is_ok());
         stop.send(true).unwrap();
+        let story = || Request::new(pb::GetClusterRequest { cluster_id: "a".into() });
         let codes = [
-            dedup.ingest(ingest()).await.unwrap_err().code(),
-            dedup
-                .check(Request::new(pb::CheckRequest { article: article("b") }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup
-                .get_cluster(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup
-                .remove(Request::new(pb::RemoveRequest { id: "a".into() }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup.stats(Request::new(pb::StatsRequest {})).await.unwrap_err().code(),
-            dedup
-                .list_stories(Request::new(pb::ListStoriesRequest::default()))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup
-                .compare_story(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
-                .await
-                .unwrap_err()
-                .code(),
+            code(dedup.ingest(ingest()).await),
+            code(dedup.check(Request::new(pb::CheckRequest { article: article("b") })).await),
+            code(dedup.get_cluster(story()).await),
+            code(dedup.remove(Request::new(pb::RemoveRequest { id: "a".into() })).await),
+            code(dedup.stats(Request::new(pb::StatsRequest {})).await),
+            code(dedup.list_stories(Request::new(pb::ListStoriesRequest::default())).await),
+            code(dedup.compare_story(story()).await),
         ];
         assert!(codes.iter().all(|&code| code == tonic::Code::Unavailable), "{codes:?}");
     }

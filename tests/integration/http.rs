@@ -103,6 +103,11 @@ fn kremlin() -> Vec<Value> {
         .collect()
 }
 
+/// A reader's request for the story `id`.
+fn story_request(id: &str) -> tonic::Request<pb::GetClusterRequest> {
+    with_token(pb::GetClusterRequest { cluster_id: id.into() }, Some(READER))
+}
+
 fn token_config(dir: &std::path::Path) -> ServiceConfig {
     ServiceConfig { auth_tokens: Some(token_file(dir)), ..Default::default() }
 }
@@ -202,14 +207,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     // One story by any member's id, as gRPC has it.
     let story = http.get("/v1/stories/aggregator-3-excerpt", Some(READER)).await.ok();
     assert_eq!(story["clusterId"], "aggregator-1");
-    let cluster = grpc
-        .get_cluster(with_token(
-            pb::GetClusterRequest { cluster_id: "korrespondent".into() },
-            Some(READER),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let cluster = grpc.get_cluster(story_request("korrespondent")).await.unwrap().into_inner();
     assert_eq!(proto_json(&cluster, "neardup.v1.Cluster"), story);
     let members = story["members"].as_array().unwrap();
     assert_eq!(members[0]["id"], "korrespondent");
@@ -230,14 +228,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     };
     assert!(changes("aggregator-3-excerpt").iter().any(|c| c.contains("LINE_CUT")));
     assert!(changes("aggregator-1").iter().any(|c| c.contains("LINE_ADDED")));
-    let compared = grpc
-        .compare_story(with_token(
-            pb::GetClusterRequest { cluster_id: "aggregator-1".into() },
-            Some(READER),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let compared = grpc.compare_story(story_request("aggregator-1")).await.unwrap().into_inner();
     assert_eq!(proto_json(&compared, "neardup.v1.StoryComparison"), diff);
 
     // Check labels without storing.
@@ -258,14 +249,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     assert_eq!(removed, json!({"removed": true}));
     let again = http.call(Method::DELETE, "/v1/articles/aggregator-2", Some(ADMIN), b"").await.ok();
     assert_eq!(again, json!({"removed": false}));
-    let cluster = grpc
-        .get_cluster(with_token(
-            pb::GetClusterRequest { cluster_id: "aggregator-1".into() },
-            Some(READER),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let cluster = grpc.get_cluster(story_request("aggregator-1")).await.unwrap().into_inner();
     assert!(cluster.members.iter().all(|m| m.id != "aggregator-2"));
     assert_eq!(cluster.members.len(), 3);
 

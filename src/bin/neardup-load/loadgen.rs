@@ -95,13 +95,8 @@ struct HttpReport {
     ingest_seconds: f64,
     ingest_articles_per_second: f64,
     new_stories: usize,
-    checks: usize,
-    check_seconds: f64,
-    checks_per_second: f64,
-    check_p50_ms: f64,
-    check_p90_ms: f64,
-    check_p99_ms: f64,
-    check_max_ms: f64,
+    #[serde(flatten)]
+    check: CheckFigures,
 }
 
 /// What one run measured.
@@ -132,13 +127,8 @@ struct Report {
     log_records: u64,
     log_syncs: u64,
     check_clients: usize,
-    checks: usize,
-    check_seconds: f64,
-    checks_per_second: f64,
-    check_p50_ms: f64,
-    check_p90_ms: f64,
-    check_p99_ms: f64,
-    check_max_ms: f64,
+    #[serde(flatten)]
+    check: CheckFigures,
     /// CPU seconds the server process used in each phase (only when loadgen started it).
     server_cpu_ingest_seconds: Option<f64>,
     server_cpu_check_seconds: Option<f64>,
@@ -147,6 +137,48 @@ struct Report {
     client_cpu_check_seconds: Option<f64>,
     /// The same phases over HTTP/JSON (`--http`).
     http: Option<HttpReport>,
+}
+
+/// What a Check phase measured.
+#[derive(Debug, Default, Serialize)]
+struct CheckFigures {
+    checks: usize,
+    check_seconds: f64,
+    checks_per_second: f64,
+    check_p50_ms: f64,
+    check_p90_ms: f64,
+    check_p99_ms: f64,
+    check_max_ms: f64,
+}
+
+impl CheckFigures {
+    /// The figures of `latencies` (in any order) over `time`.
+    fn of(mut latencies: Vec<Duration>, time: Duration) -> CheckFigures {
+        latencies.sort_unstable();
+        CheckFigures {
+            checks: latencies.len(),
+            check_seconds: time.as_secs_f64(),
+            checks_per_second: per_second(latencies.len(), time),
+            check_p50_ms: quantile(&latencies, 0.50),
+            check_p90_ms: quantile(&latencies, 0.90),
+            check_p99_ms: quantile(&latencies, 0.99),
+            check_max_ms: quantile(&latencies, 1.0),
+        }
+    }
+
+    /// The report's line, `label` naming the face.
+    fn line(&self, label: &str, clients: usize) -> String {
+        format!(
+            "{label}: {} calls from {clients} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            self.checks,
+            self.check_seconds,
+            self.checks_per_second,
+            self.check_p50_ms,
+            self.check_p90_ms,
+            self.check_p99_ms,
+            self.check_max_ms,
+        )
+    }
 }
 
 /// The `q` quantile of sorted `latencies`, in milliseconds.
@@ -214,10 +246,11 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
     let after_ingest = memory_of(server_pid);
     let stats =
         client::connect(&url, &options).await?.stats(pb::StatsRequest {}).await?.into_inner();
-    let (mut latencies, check_time) = if args.checks > 0 {
-        check_phase(&url, &options, &corpus, args, limit).await?
+    let check = if args.checks > 0 {
+        let (latencies, time) = check_phase(&url, &options, &corpus, args, limit).await?;
+        CheckFigures::of(latencies, time)
     } else {
-        (Vec::new(), Duration::ZERO)
+        CheckFigures::default()
     };
     let (server_cpu_2, client_cpu_2) = (cpu(server_pid), cpu(me));
     let http = if args.http {
@@ -228,8 +261,6 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
     drop(server);
     let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
 
-    latencies.sort_unstable();
-    let quantile = |q: f64| quantile(&latencies, q);
     let report = Report {
         startup_seconds: startup.map(|d| d.as_secs_f64()),
         server_rss_after_startup_bytes: after_startup.rss,
@@ -251,13 +282,7 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
         log_records: stats.log_records,
         log_syncs: stats.log_syncs,
         check_clients: args.clients,
-        checks: latencies.len(),
-        check_seconds: check_time.as_secs_f64(),
-        checks_per_second: per_second(latencies.len(), check_time),
-        check_p50_ms: quantile(0.50),
-        check_p90_ms: quantile(0.90),
-        check_p99_ms: quantile(0.99),
-        check_max_ms: quantile(1.0),
+        check,
         server_cpu_ingest_seconds: used(server_cpu_0, server_cpu_1),
         server_cpu_check_seconds: used(server_cpu_1, server_cpu_2),
         client_cpu_ingest_seconds: used(client_cpu_0, client_cpu_1),
@@ -304,19 +329,8 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
             mib(report.server_peak_rss_after_ingest_bytes),
         )?;
         writeln!(out, "log: {} records, {} syncs", report.log_records, report.log_syncs)?;
-        if report.checks > 0 {
-            writeln!(
-                out,
-                "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                report.checks,
-                report.check_clients,
-                report.check_seconds,
-                report.checks_per_second,
-                report.check_p50_ms,
-                report.check_p90_ms,
-                report.check_p99_ms,
-                report.check_max_ms,
-            )?;
+        if report.check.checks > 0 {
+            writeln!(out, "{}", report.check.line("check", report.check_clients))?;
         }
         let per_call = |seconds: Option<f64>, calls: usize| match seconds {
             Some(s) if calls > 0 => format!("{:.0} us", s * 1e6 / calls as f64),
@@ -327,8 +341,8 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
             "cpu per call: ingest server {} client {}; check server {} client {}",
             per_call(report.server_cpu_ingest_seconds, report.ingested),
             per_call(report.client_cpu_ingest_seconds, report.ingested),
-            per_call(report.server_cpu_check_seconds, report.checks),
-            per_call(report.client_cpu_check_seconds, report.checks),
+            per_call(report.server_cpu_check_seconds, report.check.checks),
+            per_call(report.client_cpu_check_seconds, report.check.checks),
         )?;
         if let Some(http) = &report.http {
             writeln!(
@@ -340,18 +354,9 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
                 http.ingest_articles_per_second,
                 http.new_stories,
             )?;
-            writeln!(
-                out,
-                "http check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                http.checks,
-                report.check_clients,
-                http.check_seconds,
-                http.checks_per_second,
-                http.check_p50_ms,
-                http.check_p90_ms,
-                http.check_p99_ms,
-                http.check_max_ms,
-            )?;
+            if http.check.checks > 0 {
+                writeln!(out, "{}", http.check.line("http check", report.check_clients))?;
+            }
         }
     }
     Ok(())
@@ -385,25 +390,20 @@ async fn http_phases(
         limit,
     )
     .await?;
-    let (mut latencies, check_time) = if args.checks > 0 {
-        crate::http::check(&target, corpus, args.checks, distinct, args.clients, limit).await?
+    let check = if args.checks > 0 {
+        let (latencies, time) =
+            crate::http::check(&target, corpus, args.checks, distinct, args.clients, limit).await?;
+        CheckFigures::of(latencies, time)
     } else {
-        (Vec::new(), Duration::ZERO)
+        CheckFigures::default()
     };
-    latencies.sort_unstable();
     Ok(HttpReport {
         ingest_clients: clients,
         ingested,
         ingest_seconds: ingest_time.as_secs_f64(),
         ingest_articles_per_second: per_second(ingested, ingest_time),
         new_stories,
-        checks: latencies.len(),
-        check_seconds: check_time.as_secs_f64(),
-        checks_per_second: per_second(latencies.len(), check_time),
-        check_p50_ms: quantile(&latencies, 0.50),
-        check_p90_ms: quantile(&latencies, 0.90),
-        check_p99_ms: quantile(&latencies, 0.99),
-        check_max_ms: quantile(&latencies, 1.0),
+        check,
     })
 }
 
