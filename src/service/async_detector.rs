@@ -174,6 +174,11 @@ impl AsyncDetector {
         (self.hashing_capacity - free, self.hashing_capacity)
     }
 
+    /// Bytes of article text kept for reading.
+    pub(crate) fn kept_text_bytes(&self) -> usize {
+        self.texts.bytes()
+    }
+
     /// Time since the engine was opened.
     pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()

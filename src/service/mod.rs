@@ -165,6 +165,11 @@ impl Server {
         let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.into()))?;
 
         let metrics_enabled = self.metrics.is_some();
+        if metrics_enabled {
+            // Before the first request: the endpoint's task may start later than that,
+            // and what is counted before the recorder exists is lost.
+            prometheus::recorder();
+        }
         let metrics_url = self.metrics_addr().map(|address| format!("http://{address}/metrics"));
         let metrics_endpoint = self.metrics.map(|(listener, _)| {
             tokio::spawn(prometheus::serve(listener, Arc::clone(&self.engine)))

@@ -115,6 +115,11 @@ impl KeptTexts {
         }
     }
 
+    /// Bytes kept (titles, texts and chrome lines).
+    pub(crate) fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// The text kept for `id`.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<KeptText>> {
         self.lock().by_id.get(id).map(|(kept, _)| Arc::clone(kept))
@@ -183,6 +188,7 @@ mod tests {
         texts.keep("huge", text("x".repeat(11).as_str()));
         assert!(texts.get("huge").is_none(), "larger than the budget");
         assert_eq!(texts.get("c").unwrap().text, "cccc");
+        assert_eq!(texts.bytes(), 4);
         assert!(KeptTexts::new(0).get("c").is_none());
     }
 

@@ -271,7 +271,7 @@ async fn every_route_answers_and_grpc_sees_the_same_state() {
     assert!(page.text.contains("<script src=\"/assets/app.js\""));
     let policy = page.headers.get(http::header::CONTENT_SECURITY_POLICY).unwrap();
     assert!(policy.to_str().unwrap().contains("script-src 'self'"));
-    for asset in ["/assets/app.js", "/assets/app.css"] {
+    for asset in ["/assets/app.js", "/assets/app.css", "/assets/icon.svg"] {
         let answer = http.get(asset, None).await;
         assert_eq!(answer.status, 200, "{asset}");
         assert!(answer.headers.get(http::header::CONTENT_SECURITY_POLICY).is_some());

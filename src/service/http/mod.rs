@@ -29,6 +29,7 @@ use transcode::{error, message_of, unary};
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
 const APP_CSS: &str = include_str!("page/app.css");
+const ICON_SVG: &str = include_str!("page/icon.svg");
 /// The API described in OpenAPI 3.
 const OPENAPI_JSON: &str = include_str!("openapi.json");
 
@@ -61,6 +62,7 @@ pub(crate) fn router(grpc: Grpc, max_message_bytes: usize) -> Router {
         .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", APP_CSS) }))
+        .route("/assets/icon.svg", get(|| async { asset("image/svg+xml", ICON_SVG) }))
         .fallback(fallback)
         .with_state(api)
 }
