@@ -2,8 +2,8 @@
 //! (`chromedriver`, Debian's `chromium` and `chromium-driver`) against a server loaded
 //! with `examples/kremlin.jsonl` and an article whose text is markup. The page must list
 //! the Kremlin story with its three copies, show the excerpt as a partial copy with its
-//! diff and the pickup timeline, answer a Check, and show the markup as text without
-//! running it. Screenshots of the list and the story page are written for a person to
+//! diff and the pickup timeline, pick up an article stored while it is open, answer a
+//! Check, and show the markup as text without running it. Screenshots of the list and the story page are written for a person to
 //! look at. Skips, saying so, when Chromium or chromedriver is not installed.
 
 use std::net::TcpListener;
@@ -149,9 +149,29 @@ async fn the_page_shows_stories_copies_diffs_and_checks() {
         let markup_text = markup_row.text().await.unwrap();
         assert!(markup_text.contains("<b>Tram</b> <script>"), "{markup_text}");
         screenshot(&client, &shots, "list.png").await;
+        // The list follows the feed: an article stored now shows up without a reload.
+        let late = pb::Article {
+            id: "late-news".into(),
+            text: "The harbour strike ended after talks through the night, union leaders \
+                   said, and the first ships were unloaded by morning."
+                .into(),
+            source: "wire".into(),
+            published_at: Some(neardup::service::convert::timestamp(1_700_000_000_000)),
+            ..Default::default()
+        };
+        let mut feed = grpc.clone();
+        feed.ingest(with_token(pb::IngestRequest { article: Some(late) }, Some(WRITER)))
+            .await
+            .unwrap();
+        let first_row = css(&client, r#"tr.story[data-id="late-news"]"#).await;
+        assert!(first_row.text().await.unwrap().contains("The harbour strike ended"));
+        let top = css(&client, "#stories tbody tr:first-child").await;
+        assert_eq!(top.attr("data-id").await.unwrap().as_deref(), Some("late-news"));
 
         // The Kremlin story: three copies, the excerpt a partial copy with cut lines,
         // and a timeline with a dot per pickup.
+        // Found again: the list was redrawn when the late article came.
+        let row = css(&client, r#"tr.story[data-id="aggregator-1"]"#).await;
         row.find(Locator::Css("a")).await.unwrap().click().await.unwrap();
         css(&client, "#copies .copy").await;
         let copies = client.find_all(Locator::Css("#copies .copy")).await.unwrap();

@@ -6,7 +6,7 @@
 
 const PAGE = 50;
 const POLL_MS = 3000;
-const state = { token: sessionStorage.getItem("neardup-token") || "", shown: PAGE, next: "", timer: 0, seen: new Set() };
+const state = { token: sessionStorage.getItem("neardup-token") || "", shown: PAGE, next: "", timer: 0, seen: new Set(), lastPage: "" };
 
 const $ = (id) => document.getElementById(id);
 
@@ -108,7 +108,14 @@ async function loadList(append) {
     return;
   }
   const body = $("stories").tBodies[0];
-  if (!append) body.replaceChildren();
+  // A refresh that brings nothing new leaves the rows alone (no flicker, no lost
+  // selection).
+  const shown = JSON.stringify(page);
+  if (!append && shown === state.lastPage) return;
+  if (!append) {
+    state.lastPage = shown;
+    body.replaceChildren();
+  }
   for (const story of page.stories) body.append(storyRow(story));
   state.seen = new Set(Array.from(body.rows, (r) => r.dataset.id + "@" + (Number(r.querySelector(".copies").textContent) + 1)));
   state.shown = body.rows.length;
@@ -265,6 +272,7 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     state.shown = PAGE;
     state.seen = new Set();
+    state.lastPage = "";
     loadList(false);
   });
   $("f-clear").addEventListener("click", () => {
@@ -272,6 +280,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("f-since").value = "";
     state.shown = PAGE;
     state.seen = new Set();
+    state.lastPage = "";
     loadList(false);
   });
   $("more").addEventListener("click", () => loadList(true));
