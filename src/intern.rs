@@ -100,6 +100,12 @@ impl Interner {
         ix
     }
 
+    /// The number of `name`, if it was ever interned.
+    pub(crate) fn find(&self, name: &str) -> Option<u32> {
+        let names = &self.names;
+        self.index.find(name, |ix| names.get(ix as usize).map(|n| &**n))
+    }
+
     /// The name numbered `ix`.
     pub(crate) fn get(&self, ix: u32) -> &str {
         &self.names[ix as usize]

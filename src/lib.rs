@@ -38,6 +38,7 @@ pub mod chrome;
 pub mod cluster;
 pub mod config;
 pub mod detector;
+pub mod diff;
 mod error;
 pub mod eval;
 pub mod fingerprint;

@@ -37,6 +37,9 @@ pub const DEFAULT_HASHING_QUEUE: usize = 256;
 /// Upper bound on a request's time in its handler when the client sets no shorter
 /// `grpc-timeout` (streams: until the response starts).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default bytes of article text kept in memory for the web page's story diffs.
+pub const DEFAULT_KEPT_TEXT_BYTES: usize = 256 << 20;
+
 /// Longest a setting's duration may be (the grace period, the request timeout).
 const MAX_SPAN: Duration = Duration::from_secs(3600);
 
@@ -57,6 +60,11 @@ pub struct LimitsConfig {
     /// Default and maximum handler time (e.g. `"60s"`).
     #[serde(with = "super::units::duration")]
     pub request_timeout: Duration,
+    /// Article texts kept in memory for reading (story diffs on the web page and
+    /// `CompareStory`), e.g. `"256MiB"`; the oldest ingested are dropped first, and
+    /// nothing is kept across restarts. `0` keeps none.
+    #[serde(with = "super::units::size")]
+    pub kept_text_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -67,6 +75,7 @@ impl Default for LimitsConfig {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             hashing_queue: DEFAULT_HASHING_QUEUE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            kept_text_bytes: DEFAULT_KEPT_TEXT_BYTES,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod assign;
 mod state;
+mod stories;
 mod verdict;
 
 use std::sync::RwLock;
@@ -30,6 +31,9 @@ use crate::lsh::{LshIndex, Slot};
 use state::{Entry, Labelled, State};
 
 pub use state::StoredArticle;
+pub use stories::{
+    DEFAULT_STORY_PAGE, MAX_STORY_PAGE, StoryCursor, StoryPage, StoryQuery, StorySummary,
+};
 pub use verdict::{ClusterView, DetectorStats, Match, Member, Verdict};
 
 /// The online near-duplicate detector. Cheap to share behind an `Arc`.
@@ -352,6 +356,12 @@ impl Detector {
                     published: entry.published(),
                     jaccard: sim.jaccard,
                     containment: sim.containment,
+                    kind: match entry.kind {
+                        _ if slot == origin => CopyKind::NewStory,
+                        // It started the story before an earlier-published copy came.
+                        CopyKind::NewStory => sim.copy_kind(config).unwrap_or(CopyKind::Duplicate),
+                        stored => stored,
+                    },
                 };
                 (slot, member)
             })
@@ -362,6 +372,12 @@ impl Detector {
             origin_id: origin_entry.id.to_string(),
             members: members.into_iter().map(|(_, m)| m).collect(),
         })
+    }
+
+    /// A page of stories, newest pickup first (see [`StoryQuery`]). One pass over the
+    /// stories under the read lock.
+    pub fn stories(&self, query: &StoryQuery) -> Result<StoryPage> {
+        stories::list(&self.read(), query)
     }
 
     /// Whether an article with this id is indexed.

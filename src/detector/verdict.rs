@@ -68,6 +68,10 @@ pub struct Member {
     pub jaccard: f64,
     /// Estimated share of this member contained in the origin.
     pub containment: f64,
+    /// New story for the origin; for a copy, the kind it was given when stored, or, if
+    /// it started the story before an earlier-published copy arrived, its kind against
+    /// the origin (duplicate when the scores against the origin alone do not decide).
+    pub kind: CopyKind,
 }
 
 /// A story and every indexed copy of it.

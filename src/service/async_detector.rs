@@ -13,14 +13,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::article::OwnedArticle;
 use crate::config::ServiceConfig;
-use crate::detector::{ClusterView, SignedArticle, Verdict};
+use crate::detector::{ClusterView, SignedArticle, StoryPage, StoryQuery, Verdict};
 use crate::error::{Error, Result};
 use crate::store::{DurableDetector, DurableStats, Ingested, now_millis};
+
+use super::texts::{KeptText, KeptTexts};
 
 /// An article through the text stage (chrome left out, signed), ready to be stored.
 #[derive(Debug)]
 pub(crate) struct PendingIngest {
     article: OwnedArticle,
+    title: String,
     signed: SignedArticle,
 }
 
@@ -36,6 +39,8 @@ pub(crate) struct AsyncDetector {
     hashing: Arc<Semaphore>,
     /// Size of the hashing queue.
     hashing_capacity: usize,
+    /// Texts of the articles ingested since start, for people to read.
+    texts: KeptTexts,
 }
 
 impl AsyncDetector {
@@ -51,6 +56,7 @@ impl AsyncDetector {
             started: Instant::now(),
             hashing: Arc::new(Semaphore::new(hashing_capacity)),
             hashing_capacity,
+            texts: KeptTexts::new(config.limits.kept_text_bytes),
         })
     }
 
@@ -66,16 +72,18 @@ impl AsyncDetector {
     /// model learns from it at commit). When the hashing queue has room the work starts at once, before the future
     /// is first polled, so a stream can have many in flight; otherwise the future waits
     /// for room. Takes no index lock, so many requests can prepare while others commit.
+    /// `title` is kept with the text (see [`KeptTexts`]), not matched.
     pub(crate) fn prepare(
         &self,
         article: OwnedArticle,
+        title: String,
     ) -> impl Future<Output = Result<PendingIngest>> + Send + 'static {
         let durable = Arc::clone(&self.durable);
         let work = move |permit: OwnedSemaphorePermit| {
             off_runtime(move || {
                 let _slot = permit; // freed when the article is signed
                 let signed = durable.detector().sign_article(&article.as_article())?;
-                Ok(PendingIngest { signed, article })
+                Ok(PendingIngest { signed, article, title })
             })
         };
         let queue = Arc::clone(&self.hashing);
@@ -99,27 +107,32 @@ impl AsyncDetector {
     /// [`crate::Detector::ingest`]). Short: locks held for the lookup, the insert and
     /// the queueing of the record, no disk wait (it blocks only while the log's queue is
     /// over its limit, when the disk falls behind).
-    pub(crate) fn commit(&self, prepared: &PendingIngest) -> Result<Ingested> {
-        self.durable.ingest_signed(&prepared.article.as_article(), &prepared.signed, now_millis())
+    pub(crate) fn commit(&self, prepared: PendingIngest) -> Result<Ingested> {
+        let PendingIngest { article, title, signed } = prepared;
+        let ingested = self.durable.ingest_signed(&article.as_article(), &signed, now_millis())?;
+        let chrome = ingested.verdict.chrome_ignored.clone();
+        self.texts.keep(&article.id, KeptText { title, text: article.text, chrome });
+        Ok(ingested)
     }
 
     /// [`AsyncDetector::prepare`], [`AsyncDetector::commit`], then waits until the record is durable.
-    pub(crate) async fn ingest(&self, article: OwnedArticle) -> Result<Verdict> {
-        let prepared = self.prepare(article).await?;
-        let ingested = self.commit(&prepared)?;
+    pub(crate) async fn ingest(&self, article: OwnedArticle, title: String) -> Result<Verdict> {
+        let prepared = self.prepare(article, title).await?;
+        let ingested = self.commit(prepared)?;
         ingested.ticket.await?;
         Ok(ingested.verdict)
     }
 
     /// Labels an article without storing it.
     pub(crate) async fn check(&self, article: OwnedArticle) -> Result<Verdict> {
-        let prepared = self.prepare(article).await?;
+        let prepared = self.prepare(article, String::new()).await?;
         self.durable.detector().check_signed(&prepared.article.as_article(), &prepared.signed)
     }
 
     /// Retracts an article, answering once its tombstone is durable; false when no
     /// article has this id.
     pub(crate) async fn remove(&self, id: &str) -> Result<bool> {
+        self.texts.forget(id);
         match self.durable.remove(id)? {
             Some(ticket) => {
                 ticket.await?;
@@ -132,6 +145,16 @@ impl AsyncDetector {
     /// A cluster with its members.
     pub(crate) fn cluster(&self, cluster_id: &str) -> Result<ClusterView> {
         self.durable.detector().cluster(cluster_id)
+    }
+
+    /// A page of stories, with the kept texts for their headlines.
+    pub(crate) fn stories(&self, query: &StoryQuery) -> Result<(StoryPage, &KeptTexts)> {
+        Ok((self.durable.detector().stories(query)?, &self.texts))
+    }
+
+    /// A story with the kept texts of its members.
+    pub(crate) fn story_texts(&self, id: &str) -> Result<(ClusterView, &KeptTexts)> {
+        Ok((self.cluster(id)?, &self.texts))
     }
 
     /// Counters of the index and the log, the window and the oldest article kept.
@@ -149,6 +172,11 @@ impl AsyncDetector {
     pub(crate) fn hashing_queue(&self) -> (usize, usize) {
         let free = self.hashing.available_permits().min(self.hashing_capacity);
         (self.hashing_capacity - free, self.hashing_capacity)
+    }
+
+    /// Bytes of article text kept for reading.
+    pub(crate) fn kept_text_bytes(&self) -> usize {
+        self.texts.bytes()
     }
 
     /// Time since the engine was opened.
@@ -207,20 +235,20 @@ mod tests {
     async fn prepare_then_commit_matches_the_detector() {
         let dir = tempfile::tempdir().unwrap();
         let engine = AsyncDetector::open(&config(dir.path())).unwrap();
-        let first = engine.ingest(article("a", STORY)).await.unwrap();
+        let first = engine.ingest(article("a", STORY), String::new()).await.unwrap();
         assert_eq!(first.kind, CopyKind::NewStory);
         let checked = engine.check(article("b", &format!("Home\n{STORY}"))).await.unwrap();
         assert_eq!((checked.kind, checked.cluster_id.as_str()), (CopyKind::Duplicate, "a"));
         assert_eq!(engine.stats().detector.documents, 1, "check stores nothing");
         // Preparing is pure: a prepared article is stored only when committed.
-        let prepared = engine.prepare(article("c", STORY)).await.unwrap();
+        let prepared = engine.prepare(article("c", STORY), String::new()).await.unwrap();
         assert_eq!(engine.stats().detector.documents, 1);
-        let committed = engine.commit(&prepared).unwrap();
+        let committed = engine.commit(prepared).unwrap();
         committed.ticket.await.unwrap();
         assert_eq!(committed.verdict.kind, CopyKind::Duplicate);
         assert_eq!(engine.stats().detector.documents, 2);
         assert!(matches!(
-            engine.prepare(article("d", " \n ")).await,
+            engine.prepare(article("d", " \n "), String::new()).await,
             Err(Error::InvalidInput { field: "text", .. })
         ));
     }
@@ -231,11 +259,11 @@ mod tests {
         let engine = AsyncDetector::open(&config(dir.path())).unwrap().with_hashing_queue(1);
         // Hold the only slot, as a long fingerprint would.
         let held = Arc::clone(&engine.hashing).try_acquire_owned().unwrap();
-        let waiting = engine.prepare(article("a", STORY));
+        let waiting = engine.prepare(article("a", STORY), String::new());
         let timed_out = tokio::time::timeout(Duration::from_millis(100), waiting).await;
         assert!(timed_out.is_err(), "prepare must wait while the queue is full");
         drop(held);
-        let verdict = engine.ingest(article("a", STORY)).await.unwrap();
+        let verdict = engine.ingest(article("a", STORY), String::new()).await.unwrap();
         assert_eq!(verdict.kind, CopyKind::NewStory);
         assert_eq!(engine.hashing.available_permits(), 1, "the slot is given back");
     }
@@ -244,8 +272,8 @@ mod tests {
     async fn changes_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let engine = AsyncDetector::open(&config(dir.path())).unwrap();
-        engine.ingest(article("a", STORY)).await.unwrap();
-        engine.ingest(article("b", &format!("Home\n{STORY}"))).await.unwrap();
+        engine.ingest(article("a", STORY), String::new()).await.unwrap();
+        engine.ingest(article("b", &format!("Home\n{STORY}")), String::new()).await.unwrap();
         assert!(engine.remove("a").await.unwrap());
         assert!(!engine.remove("a").await.unwrap(), "a second remove finds nothing");
         engine.close().unwrap();

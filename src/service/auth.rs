@@ -27,7 +27,7 @@ pub(crate) const MIN_TOKEN_BYTES: usize = 16;
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
-    /// `Check`, `GetCluster`, `Stats`: read only.
+    /// `Check`, `GetCluster`, `Stats`, `ListStories`, `CompareStory`: read only.
     Check,
     /// `Ingest`, `IngestStream`: store articles.
     Ingest,
@@ -71,7 +71,7 @@ pub(crate) fn required_scope(path: &str) -> Option<Scope> {
     }
     let method = path.rsplit('/').next().unwrap_or_default();
     Some(match method {
-        "Check" | "GetCluster" | "Stats" => Scope::Check,
+        "Check" | "GetCluster" | "Stats" | "ListStories" | "CompareStory" => Scope::Check,
         "Ingest" | "IngestStream" => Scope::Ingest,
         _ => Scope::Admin,
     })
@@ -344,6 +344,8 @@ mod tests {
             ("Check", Scope::Check),
             ("GetCluster", Scope::Check),
             ("Stats", Scope::Check),
+            ("ListStories", Scope::Check),
+            ("CompareStory", Scope::Check),
             ("Ingest", Scope::Ingest),
             ("IngestStream", Scope::Ingest),
             ("Remove", Scope::Admin),

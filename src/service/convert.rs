@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::article::OwnedArticle;
 use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
-use crate::detector::{ClusterView, Match, Member, Verdict};
+use crate::detector::{ClusterView, Match, Member, StoryPage, StoryQuery, Verdict};
+use crate::diff::{DiffLine, LineChange};
 use crate::error::{Error, Result};
 use crate::service::pb;
 use crate::store::DurableStats;
@@ -17,6 +18,11 @@ use crate::store::DurableStats;
 /// The article of a request; `None` (field not set) is an error. Title, url and labels
 /// are accepted for the caller's convenience but play no part in detection.
 pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
+    titled_article(article).map(|(article, _)| article)
+}
+
+/// [`article`] and its title, which the server keeps with the text for people to read.
+pub fn titled_article(article: Option<pb::Article>) -> Result<(OwnedArticle, String)> {
     let article = article.ok_or_else(|| Error::input("article", "is missing"))?;
     let published = article
         .published_at
@@ -26,27 +32,79 @@ pub fn article(article: Option<pb::Article>) -> Result<OwnedArticle> {
             })
         })
         .transpose()?;
+    let title = article.title;
     let article =
         OwnedArticle { id: article.id, text: article.text, source: article.source, published };
     // Here, before the store sees it, so that every limit is reported alike.
     article.as_article().validate()?;
-    Ok(article)
+    Ok((article, title))
+}
+
+/// The story query of a `ListStories` request.
+pub fn story_query(request: pb::ListStoriesRequest) -> Result<StoryQuery> {
+    let since = request
+        .since
+        .map(|ts| {
+            unix_millis(&ts)
+                .ok_or_else(|| Error::input("since", format!("{ts:?} is not a valid timestamp")))
+        })
+        .transpose()?;
+    let after = match request.cursor.as_str() {
+        "" => None,
+        cursor => Some(cursor.parse()?),
+    };
+    Ok(StoryQuery {
+        since,
+        source: (!request.source.is_empty()).then_some(request.source),
+        limit: request.limit as usize,
+        after,
+    })
+}
+
+/// A page of stories as a proto message; `headline` gives a story's origin headline
+/// when its text is kept.
+pub fn story_page(
+    page: StoryPage,
+    headline: impl Fn(&str) -> Option<String>,
+) -> pb::ListStoriesResponse {
+    let stories = page
+        .stories
+        .into_iter()
+        .map(|story| pb::StorySummary {
+            headline: headline(&story.origin_id).unwrap_or_default(),
+            members: u32::try_from(story.members).unwrap_or(u32::MAX),
+            first_published: story.first_published.map(timestamp),
+            latest_published: story.latest_published.map(timestamp),
+            cluster_id: story.cluster_id,
+            origin_id: story.origin_id,
+            origin_source: story.origin_source,
+            sources: story.sources,
+        })
+        .collect();
+    pb::ListStoriesResponse {
+        stories,
+        next_cursor: page.next.map(|c| c.to_string()).unwrap_or_default(),
+        matched: page.matched as u64,
+    }
+}
+
+/// A line of a diff as a proto message.
+pub fn diff_line(line: DiffLine) -> pb::DiffLine {
+    let change = match line.change {
+        LineChange::Kept => pb::LineChange::LineKept,
+        LineChange::Cut => pb::LineChange::LineCut,
+        LineChange::Added => pb::LineChange::LineAdded,
+        LineChange::Chrome => pb::LineChange::LineChrome,
+    };
+    pb::DiffLine { change: change.into(), text: line.text }
 }
 
 /// `message` (of the proto type `full_name`, e.g. `neardup.v1.Cluster`) as proto3 JSON,
 /// with the proto's field names, every field (default values included) and 64-bit
 /// integers as numbers, not strings.
 pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Result<serde_json::Value> {
-    use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
-    let internal = |reason: String| Error::Internal { reason };
-    let pool = POOL
-        .get_or_init(|| DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).ok())
-        .as_ref()
-        .ok_or_else(|| internal("the embedded proto descriptors do not decode".into()))?;
-    let descriptor = pool
-        .get_message_by_name(full_name)
-        .ok_or_else(|| internal(format!("no message {full_name} in the proto")))?;
+    use prost_reflect::{DynamicMessage, SerializeOptions};
+    let descriptor = message_descriptor(full_name)?;
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .map_err(|e| internal(format!("{full_name} does not decode: {e}")))?;
     let options = SerializeOptions::new()
@@ -56,6 +114,23 @@ pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Result<serde_
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| internal(format!("{full_name} as JSON: {e}")))
+}
+
+fn internal(reason: String) -> Error {
+    Error::Internal { reason }
+}
+
+/// The descriptor of the API message `full_name` (e.g. `neardup.v1.Article`), from the
+/// descriptor set embedded for reflection.
+pub(crate) fn message_descriptor(full_name: &str) -> Result<prost_reflect::MessageDescriptor> {
+    use prost_reflect::DescriptorPool;
+    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
+    let pool = POOL
+        .get_or_init(|| DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+        .ok_or_else(|| internal("the embedded proto descriptors do not decode".into()))?;
+    pool.get_message_by_name(full_name)
+        .ok_or_else(|| internal(format!("no message {full_name} in the proto")))
 }
 
 /// A corpus record as a request article: how the CLI clients send files.
@@ -176,8 +251,10 @@ pub fn cluster(view: ClusterView) -> pb::Cluster {
     }
 }
 
-fn member(member: Member) -> pb::Member {
+/// A member of a story as a proto message.
+pub fn member(member: Member) -> pb::Member {
     pb::Member {
+        kind: kind(member.kind).into(),
         id: member.id,
         source: member.source,
         published_at: member.published.map(timestamp),

@@ -7,19 +7,23 @@
 //! acknowledged; a restart restores the index from there. In front of every route: TLS
 //! (`tls.rs`, optional mutual TLS), a log line and metrics per request (`observe.rs`),
 //! bearer-token scopes (`auth.rs`, reloadable) and limits on concurrency (`limits.rs`,
-//! tonic's per-connection limits, the hashing queue). `prometheus.rs` serves `/metrics`
-//! on its own address. [`client`] is the other end: how the CLI and any Rust program
-//! connect.
+//! tonic's per-connection limits, the hashing queue). On the same port, `http/` serves
+//! the same RPCs as HTTP/JSON (each call transcoded into an in-process gRPC call through
+//! those layers) and the web page of stories; `texts.rs` keeps the article texts the
+//! page's diffs need. `prometheus.rs` serves `/metrics` on its own address. [`client`]
+//! is the other end: how the CLI and any Rust program connect.
 
 mod async_detector;
 mod auth;
 pub mod client;
 pub mod convert;
+mod http;
 mod limits;
 mod observe;
 mod prometheus;
 mod rpc;
 mod status;
+mod texts;
 mod tls;
 
 use std::future::Future;
@@ -161,6 +165,11 @@ impl Server {
         let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.into()))?;
 
         let metrics_enabled = self.metrics.is_some();
+        if metrics_enabled {
+            // Before the first request: the endpoint's task may start later than that,
+            // and what is counted before the recorder exists is lost.
+            prometheus::recorder();
+        }
         let metrics_url = self.metrics_addr().map(|address| format!("http://{address}/metrics"));
         let metrics_endpoint = self.metrics.map(|(listener, _)| {
             tokio::spawn(prometheus::serve(listener, Arc::clone(&self.engine)))
@@ -189,21 +198,33 @@ impl Server {
             "listening"
         );
         let limits = &self.config.limits;
+        let grpc = tonic::service::Routes::new(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(dedup)
+            .prepare();
+        // The layers wrap the gRPC routes, and so every HTTP API call too, which runs
+        // through them as an in-process gRPC call.
+        let grpc = tower::ServiceBuilder::new()
+            .layer(observe::ObserveLayer::new(metrics_enabled, limits.request_timeout))
+            .layer(auth::AuthLayer::new(self.tokens))
+            .layer(limits::InFlightLayer::new(limits.max_in_flight))
+            .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
+            .service(grpc);
+        let routes = http::router(
+            tower::util::BoxCloneSyncService::new(grpc),
+            self.config.max_message_bytes,
+        );
         let router = tonic::transport::Server::builder()
+            // HTTP/1.1 for the JSON API and the page; gRPC stays on HTTP/2.
+            .accept_http1(true)
             .max_concurrent_streams(limits.max_concurrent_streams)
             .concurrency_limit_per_connection(limits.max_in_flight_per_connection)
             .timeout(limits.request_timeout)
             // Finds peers that vanished without closing, so their streams free their slots.
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-            .layer(observe::ObserveLayer::new(metrics_enabled, limits.request_timeout))
-            .layer(auth::AuthLayer::new(self.tokens))
-            .layer(limits::InFlightLayer::new(limits.max_in_flight))
-            .layer(tower::util::MapResponseLayer::new(status::fix_oversize_response))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(dedup);
+            .add_routes(tonic::service::Routes::from(routes));
         let serving: Pin<
             Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send + '_>,
         > = match self.tls {

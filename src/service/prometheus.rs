@@ -91,6 +91,11 @@ fn describe() {
     describe_counter!("neardup_log_fsyncs_total", "Syncs (fdatasync) of the log.");
     describe_histogram!("neardup_log_fsync_seconds", Unit::Seconds, "Time of one log sync.");
     describe_gauge!("neardup_log_disk_bytes", Unit::Bytes, "Bytes of the log on disk.");
+    describe_gauge!(
+        "neardup_kept_text_bytes",
+        Unit::Bytes,
+        "Article text kept in memory for the story diffs (limits.kept_text_bytes)."
+    );
     describe_gauge!("neardup_log_dead_records", "Log records the next compaction drops.");
     describe_counter!("neardup_compactions_total", "Log compactions finished.");
     describe_counter!(
@@ -173,6 +178,7 @@ fn read_levels(engine: &AsyncDetector) {
     let (depth, capacity) = engine.hashing_queue();
     metrics::gauge!("neardup_hashing_queue_depth").set(depth as f64);
     metrics::gauge!("neardup_hashing_queue_capacity").set(capacity as f64);
+    metrics::gauge!("neardup_kept_text_bytes").set(engine.kept_text_bytes() as f64);
     if let Some(bytes) = resident_bytes() {
         metrics::gauge!("process_resident_memory_bytes").set(bytes as f64);
     }

@@ -18,6 +18,7 @@ use super::async_detector::{AsyncDetector, PendingIngest};
 use super::observe::RequestNote;
 use super::pb::{self, deduplicator_server::Deduplicator};
 use super::status::{oversize_as_exhausted, shutting_down};
+use super::texts;
 use super::{convert, pb::IngestRequest};
 use crate::cluster::CopyKind;
 use crate::config::ServiceConfig;
@@ -51,6 +52,16 @@ impl DeduplicatorService {
     fn ensure_running(&self) -> Result<(), Status> {
         if *self.stopping.borrow() { Err(shutting_down()) } else { Ok(()) }
     }
+
+    /// The story id a request names, noted for its log line and checked.
+    fn story_id(&self, request: Request<pb::GetClusterRequest>) -> Result<String, Status> {
+        let note = RequestNote::of(&request);
+        let cluster_id = request.into_inner().cluster_id;
+        note.set_id(&cluster_id);
+        self.ensure_running()?;
+        convert::required("cluster_id", &cluster_id)?;
+        Ok(cluster_id)
+    }
 }
 
 /// Counts a verdict by kind under `counter` (`neardup_articles_ingested_total` or
@@ -78,6 +89,18 @@ fn noted_id(note: &RequestNote, article: Option<&pb::Article>) {
     }
 }
 
+/// Runs `work` (`what`, for the error) on tokio's blocking pool: reads that scan every
+/// story or article must not hold up the runtime.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    let outcome = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Status::internal(format!("{what} failed: {e}")))?;
+    Ok(outcome?)
+}
+
 type PendingPrepare = Pin<Box<dyn Future<Output = Result<PendingIngest, Status>> + Send>>;
 /// A stored message's verdict, ready once its record is durable (or the message's error).
 type PendingAck = Pin<Box<dyn Future<Output = Result<pb::Verdict, Status>> + Send>>;
@@ -92,7 +115,8 @@ impl Deduplicator for DeduplicatorService {
         let article = request.into_inner().article;
         noted_id(&note, article.as_ref());
         self.ensure_running()?;
-        let verdict = self.engine.ingest(convert::article(article)?).await?;
+        let (article, title) = convert::titled_article(article)?;
+        let verdict = self.engine.ingest(article, title).await?;
         count_ingested(&verdict);
         Ok(Response::new(convert::verdict(verdict)))
     }
@@ -132,12 +156,8 @@ impl Deduplicator for DeduplicatorService {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        let note = RequestNote::of(&request);
-        let cluster_id = request.into_inner().cluster_id;
-        note.set_id(&cluster_id);
-        self.ensure_running()?;
-        let id = convert::required("cluster_id", &cluster_id)?;
-        Ok(Response::new(convert::cluster(self.engine.cluster(id)?)))
+        let cluster_id = self.story_id(request)?;
+        Ok(Response::new(convert::cluster(self.engine.cluster(&cluster_id)?)))
     }
 
     async fn remove(
@@ -162,10 +182,39 @@ impl Deduplicator for DeduplicatorService {
         self.ensure_running()?;
         // Off the runtime: without a window, finding the oldest article scans the index.
         let engine = Arc::clone(&self.engine);
-        let stats = tokio::task::spawn_blocking(move || engine.stats())
-            .await
-            .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+        let stats = blocking("stats", move || Ok(engine.stats())).await?;
         Ok(Response::new(convert::stats(&stats, &self.config, self.engine.uptime())))
+    }
+
+    async fn list_stories(
+        &self,
+        request: Request<pb::ListStoriesRequest>,
+    ) -> Result<Response<pb::ListStoriesResponse>, Status> {
+        self.ensure_running()?;
+        let query = convert::story_query(request.into_inner())?;
+        // Off the runtime: a page is one pass over every story.
+        let engine = Arc::clone(&self.engine);
+        let page = blocking("listing stories", move || {
+            let (page, texts) = engine.stories(&query)?;
+            Ok(convert::story_page(page, |id| texts.get(id).map(|kept| kept.headline())))
+        })
+        .await?;
+        Ok(Response::new(page))
+    }
+
+    async fn compare_story(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::StoryComparison>, Status> {
+        let cluster_id = self.story_id(request)?;
+        // Off the runtime: up to a hundred line diffs.
+        let engine = Arc::clone(&self.engine);
+        let comparison = blocking("comparing the story", move || {
+            let (view, texts) = engine.story_texts(&cluster_id)?;
+            Ok(texts::compare(view, texts))
+        })
+        .await?;
+        Ok(Response::new(comparison))
     }
 }
 
@@ -227,7 +276,7 @@ async fn run_stream(
             }
             prepared = async { pending.front_mut().expect("guarded").1.as_mut().await }, if can_commit => {
                 let (position, _) = pending.pop_front().expect("guarded");
-                let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(&p)?)) {
+                let next: PendingAck = match prepared.and_then(|p| Ok(engine.commit(p)?)) {
                     Ok(ingested) => Box::pin(async move {
                         ingested.ticket.await.map_err(|e| position.named(e.into()))?;
                         count_ingested(&ingested.verdict);
@@ -254,9 +303,9 @@ async fn run_stream(
                         number: received,
                         id: request.article.as_ref().map(|a| a.id.clone()),
                     };
-                    let next: PendingPrepare = match convert::article(request.article) {
-                        Ok(article) => {
-                            let preparing = engine.prepare(article);
+                    let next: PendingPrepare = match convert::titled_article(request.article) {
+                        Ok((article, title)) => {
+                            let preparing = engine.prepare(article, title);
                             Box::pin(async move { Ok(preparing.await?) })
                         }
                         Err(err) => {
@@ -297,6 +346,11 @@ mod tests {
         })
     }
 
+    /// The code of a failed call.
+    fn code<T: std::fmt::Debug>(result: Result<Response<T>, Status>) -> tonic::Code {
+        result.unwrap_err().code()
+    }
+
     #[tokio::test]
     async fn every_call_is_unavailable_while_stopping() {
         let dir = tempfile::tempdir().unwrap();
@@ -308,24 +362,15 @@ mod tests {
         let ingest = || Request::new(IngestRequest { article: article("a") });
         assert!(dedup.ingest(ingest()).await.is_ok());
         stop.send(true).unwrap();
+        let story = || Request::new(pb::GetClusterRequest { cluster_id: "a".into() });
         let codes = [
-            dedup.ingest(ingest()).await.unwrap_err().code(),
-            dedup
-                .check(Request::new(pb::CheckRequest { article: article("b") }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup
-                .get_cluster(Request::new(pb::GetClusterRequest { cluster_id: "a".into() }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup
-                .remove(Request::new(pb::RemoveRequest { id: "a".into() }))
-                .await
-                .unwrap_err()
-                .code(),
-            dedup.stats(Request::new(pb::StatsRequest {})).await.unwrap_err().code(),
+            code(dedup.ingest(ingest()).await),
+            code(dedup.check(Request::new(pb::CheckRequest { article: article("b") })).await),
+            code(dedup.get_cluster(story()).await),
+            code(dedup.remove(Request::new(pb::RemoveRequest { id: "a".into() })).await),
+            code(dedup.stats(Request::new(pb::StatsRequest {})).await),
+            code(dedup.list_stories(Request::new(pb::ListStoriesRequest::default())).await),
+            code(dedup.compare_story(story()).await),
         ];
         assert!(codes.iter().all(|&code| code == tonic::Code::Unavailable), "{codes:?}");
     }

@@ -8,14 +8,33 @@ use tracing::error;
 
 use crate::error::Error;
 
+/// Metadata key naming the request field (or the limit) a refusal is about, as the proto
+/// names it (`text`, `published_at`, `max_message_bytes`): machine-readable for clients, and
+/// what the HTTP face puts in its JSON error body.
+pub(crate) const FIELD_KEY: &str = "neardup-field";
+
+/// `status` with `field` named in its metadata under [`FIELD_KEY`].
+pub(crate) fn naming(mut status: Status, field: &'static str) -> Status {
+    status.metadata_mut().insert(FIELD_KEY, tonic::metadata::MetadataValue::from_static(field));
+    status
+}
+
+/// The field a status names, if any (see [`FIELD_KEY`]).
+pub(crate) fn field_of(status: &Status) -> Option<&str> {
+    status.metadata().get(FIELD_KEY).and_then(|value| value.to_str().ok())
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
         let message = err.to_string();
         match err {
-            Error::DuplicateId { .. } => Status::already_exists(message),
+            Error::DuplicateId { .. } => naming(Status::already_exists(message), "id"),
             Error::NotFound { .. } => Status::not_found(message),
-            // Other faults of the caller (a bad field, a bad setting) and, for variants
-            // added later, whatever `is_user_error` says.
+            Error::InvalidInput { field, .. } | Error::InvalidConfig { field, .. } => {
+                naming(Status::invalid_argument(message), field)
+            }
+            // Other faults of the caller and, for variants added later, whatever
+            // `is_user_error` says.
             other if other.is_user_error() => Status::invalid_argument(message),
             _ => {
                 error!(error = %message, "request failed");
@@ -42,9 +61,8 @@ pub(crate) fn oversize_as_exhausted(status: Status) -> Status {
     // tonic's message says "found N bytes, the limit is: L bytes"; keep it and name the
     // setting that governs it.
     let detail = status.message().trim_start_matches("Error, ");
-    Status::resource_exhausted(format!(
-        "request message too large ({detail}); see max_message_bytes"
-    ))
+    let message = format!("request message too large ({detail}); see max_message_bytes");
+    naming(Status::resource_exhausted(message), "max_message_bytes")
 }
 
 /// Applies [`oversize_as_exhausted`] to unary responses, whose request tonic decodes
@@ -81,7 +99,11 @@ mod tests {
             assert_eq!(status.code(), code);
             assert_eq!(status.message(), message);
         }
-        assert!(Status::from(Error::input("text", "has no words")).message().contains("text"));
+        let status = Status::from(Error::input("article.text", "has no words"));
+        assert!(status.message().contains("article.text"));
+        assert_eq!(field_of(&status), Some("article.text"));
+        let over_http = Status::from_header_map(status.into_http::<()>().headers()).unwrap();
+        assert_eq!(field_of(&over_http), Some("article.text"), "the field travels in metadata");
     }
 
     #[test]
@@ -92,6 +114,7 @@ mod tests {
         let status = oversize_as_exhausted(tonic_status);
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert!(status.message().contains("found 9000 bytes"), "{}", status.message());
+        assert_eq!(field_of(&status), Some("max_message_bytes"));
         let other = oversize_as_exhausted(Status::out_of_range("page 7 of 3"));
         assert_eq!(other.code(), Code::OutOfRange);
 

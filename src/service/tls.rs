@@ -62,8 +62,8 @@ pub(crate) fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>
             format!("{} does not go with {}: {e}", tls.key.display(), tls.cert.display()),
         )
     })?;
-    // gRPC is HTTP/2 only.
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    // gRPC needs HTTP/2; the JSON API and the page also speak HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -50,6 +50,35 @@ pub(crate) fn load_articles(path: &Path, limit: usize) -> Vec<neardup::service::
         .collect()
 }
 
+/// Tokens of the three scopes, as the tests of secured servers write them.
+#[cfg(feature = "server")]
+pub(crate) const READER: &str = "reader-0123456789abcdef";
+#[cfg(feature = "server")]
+pub(crate) const WRITER: &str = "writer-0123456789abcdef";
+#[cfg(feature = "server")]
+pub(crate) const ADMIN: &str = "admin-0123456789abcdef";
+
+/// A token file in `dir` giving [`READER`] `check`, [`WRITER`] `check,ingest` and
+/// [`ADMIN`] `admin`.
+#[cfg(feature = "server")]
+pub(crate) fn token_file(dir: &Path) -> PathBuf {
+    let path = dir.join("tokens");
+    let text = format!("# role tokens\n{READER} check\n{WRITER} check,ingest\n{ADMIN} admin\n");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `message` with `authorization: Bearer TOKEN` when a token is given.
+#[cfg(feature = "server")]
+pub(crate) fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        let value: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
 /// The seed of a randomized test: `$var` when set (to repeat a run), else the clock.
 /// Printed, so that a failure can be repeated.
 pub(crate) fn seed(var: &str) -> u64 {

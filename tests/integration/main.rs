@@ -1,10 +1,11 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
-//! files in every input format, the gRPC service in-process, the durable store on real
+//! files in every input format, the gRPC service in-process and its HTTP/JSON face, the stories page in headless Chromium, the durable store on real
 //! files and processes, the service as operators run it (metrics, logs, config file, CLI
 //! client), matching in every writing system, `scan --explain`, and accuracy on the
 //! shared evaluation corpora when they are present.
 
+#[cfg(all(feature = "server", feature = "cli"))]
+mod browser;
 mod cli;
 mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
@@ -12,6 +13,8 @@ mod crash;
 mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;
+#[cfg(all(feature = "server", feature = "cli"))]
+mod http;
 #[cfg(feature = "cli")]
 mod inputs;
 #[cfg(all(feature = "server", feature = "cli"))]

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tonic::Code;
-use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::common::TestServer;
+use crate::common::{ADMIN, READER, TestServer, WRITER, token_file, with_token};
 use neardup::article::MAX_ID_BYTES;
 use neardup::config::{LimitsConfig, ServiceConfig, TlsConfig};
 use neardup::service::pb::{self, deduplicator_client::DeduplicatorClient};
@@ -25,19 +24,6 @@ fn article(id: &str, text: &str) -> pb::Article {
     pb::Article { id: id.into(), text: text.into(), ..Default::default() }
 }
 
-fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(token) = token {
-        let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-        request.metadata_mut().insert("authorization", value);
-    }
-    request
-}
-
-const READER: &str = "reader-0123456789abcdef";
-const WRITER: &str = "writer-0123456789abcdef";
-const ADMIN: &str = "admin-0123456789abcdef";
-
 /// The code a call got (`Ok` for success).
 fn code<T>(result: Result<T, tonic::Status>) -> Code {
     result.map_or_else(|s| s.code(), |_| Code::Ok)
@@ -46,13 +32,7 @@ fn code<T>(result: Result<T, tonic::Status>) -> Code {
 #[tokio::test]
 async fn tokens_decide_who_may_do_what() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::write(
-        &tokens,
-        format!("# role tokens\n{READER} check\n{WRITER} check,ingest\n{ADMIN} admin\n"),
-    )
-    .unwrap();
-    let config = ServiceConfig { auth_tokens: Some(tokens), ..Default::default() };
+    let config = ServiceConfig { auth_tokens: Some(token_file(dir.path())), ..Default::default() };
     let server = TestServer::start(config).await;
     let mut client = DeduplicatorClient::new(server.channel().await);
     let ingest = |id: &str, token: Option<&str>| {

@@ -6,6 +6,10 @@
 //! concurrent `IngestStream` calls (or unary `Ingest` clients) and reports articles/s.
 //! Phase 2 runs concurrent clients, each on its own connection, sending `Check` calls
 //! one after another, and reports latency percentiles.
+//! With `--http`, each phase is run again over the HTTP/JSON API of the same server, with
+//! as many clients calling one request at a time (`http.rs`), and both faces are
+//! reported side by side: the ingest over HTTP continues the corpus where the gRPC
+//! ingest stopped, the Checks are the same articles.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -72,9 +76,27 @@ pub(crate) struct LoadgenArgs {
     /// repetition is an exact copy of the corpus with other ids.
     #[arg(long)]
     pub(crate) distinct_passes: bool,
+    /// Run both phases over the HTTP/JSON API too, in the same run: as many HTTP
+    /// clients as --unary-clients ingest the next --articles articles, and --clients
+    /// clients send the same Checks. Needs --unary-clients (HTTP has no streams) and a
+    /// plain-text server.
+    #[arg(long)]
+    pub(crate) http: bool,
     /// Print the results as one JSON object instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// What the HTTP/JSON face measured (`--http`).
+#[derive(Debug, Serialize)]
+struct HttpReport {
+    ingest_clients: usize,
+    ingested: usize,
+    ingest_seconds: f64,
+    ingest_articles_per_second: f64,
+    new_stories: usize,
+    #[serde(flatten)]
+    check: CheckFigures,
 }
 
 /// What one run measured.
@@ -105,6 +127,21 @@ struct Report {
     log_records: u64,
     log_syncs: u64,
     check_clients: usize,
+    #[serde(flatten)]
+    check: CheckFigures,
+    /// CPU seconds the server process used in each phase (only when loadgen started it).
+    server_cpu_ingest_seconds: Option<f64>,
+    server_cpu_check_seconds: Option<f64>,
+    /// CPU seconds this client process used in each phase.
+    client_cpu_ingest_seconds: Option<f64>,
+    client_cpu_check_seconds: Option<f64>,
+    /// The same phases over HTTP/JSON (`--http`).
+    http: Option<HttpReport>,
+}
+
+/// What a Check phase measured.
+#[derive(Debug, Default, Serialize)]
+struct CheckFigures {
     checks: usize,
     check_seconds: f64,
     checks_per_second: f64,
@@ -112,12 +149,49 @@ struct Report {
     check_p90_ms: f64,
     check_p99_ms: f64,
     check_max_ms: f64,
-    /// CPU seconds the server process used in each phase (only when loadgen started it).
-    server_cpu_ingest_seconds: Option<f64>,
-    server_cpu_check_seconds: Option<f64>,
-    /// CPU seconds this client process used in each phase.
-    client_cpu_ingest_seconds: Option<f64>,
-    client_cpu_check_seconds: Option<f64>,
+}
+
+impl CheckFigures {
+    /// The figures of `latencies` (in any order) over `time`.
+    fn of(mut latencies: Vec<Duration>, time: Duration) -> CheckFigures {
+        latencies.sort_unstable();
+        CheckFigures {
+            checks: latencies.len(),
+            check_seconds: time.as_secs_f64(),
+            checks_per_second: per_second(latencies.len(), time),
+            check_p50_ms: quantile(&latencies, 0.50),
+            check_p90_ms: quantile(&latencies, 0.90),
+            check_p99_ms: quantile(&latencies, 0.99),
+            check_max_ms: quantile(&latencies, 1.0),
+        }
+    }
+
+    /// The report's line, `label` naming the face.
+    fn line(&self, label: &str, clients: usize) -> String {
+        format!(
+            "{label}: {} calls from {clients} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            self.checks,
+            self.check_seconds,
+            self.checks_per_second,
+            self.check_p50_ms,
+            self.check_p90_ms,
+            self.check_p99_ms,
+            self.check_max_ms,
+        )
+    }
+}
+
+/// The `q` quantile of sorted `latencies`, in milliseconds.
+fn quantile(latencies: &[Duration], q: f64) -> f64 {
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    let ix = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+    latencies[ix].as_secs_f64() * 1e3
+}
+
+fn per_second(n: usize, time: Duration) -> f64 {
+    if n == 0 { 0.0 } else { n as f64 / time.as_secs_f64() }
 }
 
 /// Runs both phases and prints the report. `neardup` is the `--neardup` binary to start
@@ -125,6 +199,9 @@ struct Report {
 pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()> {
     if args.streams == 0 || args.clients == 0 || args.unary_clients == Some(0) {
         bail!("--streams, --unary-clients and --clients must be at least 1");
+    }
+    if args.http && args.unary_clients.is_none() {
+        bail!("--http compares unary calls: give --unary-clients too");
     }
     let corpus = load_corpus(&args.corpus)?;
     let limit = Duration::from_secs(args.max_seconds);
@@ -169,26 +246,21 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
     let after_ingest = memory_of(server_pid);
     let stats =
         client::connect(&url, &options).await?.stats(pb::StatsRequest {}).await?.into_inner();
-    let (mut latencies, check_time) = if args.checks > 0 {
-        check_phase(&url, &options, &corpus, args, limit).await?
+    let check = if args.checks > 0 {
+        let (latencies, time) = check_phase(&url, &options, &corpus, args, limit).await?;
+        CheckFigures::of(latencies, time)
     } else {
-        (Vec::new(), Duration::ZERO)
+        CheckFigures::default()
     };
     let (server_cpu_2, client_cpu_2) = (cpu(server_pid), cpu(me));
+    let http = if args.http {
+        Some(http_phases(&url, &options, &corpus, args, limit).await?)
+    } else {
+        None
+    };
     drop(server);
     let used = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
 
-    latencies.sort_unstable();
-    let quantile = |q: f64| {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let ix = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[ix].as_secs_f64() * 1e3
-    };
-    let per_second = |n: usize, time: Duration| {
-        if n == 0 { 0.0 } else { n as f64 / time.as_secs_f64() }
-    };
     let report = Report {
         startup_seconds: startup.map(|d| d.as_secs_f64()),
         server_rss_after_startup_bytes: after_startup.rss,
@@ -210,17 +282,12 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
         log_records: stats.log_records,
         log_syncs: stats.log_syncs,
         check_clients: args.clients,
-        checks: latencies.len(),
-        check_seconds: check_time.as_secs_f64(),
-        checks_per_second: per_second(latencies.len(), check_time),
-        check_p50_ms: quantile(0.50),
-        check_p90_ms: quantile(0.90),
-        check_p99_ms: quantile(0.99),
-        check_max_ms: quantile(1.0),
+        check,
         server_cpu_ingest_seconds: used(server_cpu_0, server_cpu_1),
         server_cpu_check_seconds: used(server_cpu_1, server_cpu_2),
         client_cpu_ingest_seconds: used(client_cpu_0, client_cpu_1),
         client_cpu_check_seconds: used(client_cpu_1, client_cpu_2),
+        http,
     };
     // Through a lock with `?`, so a closed pipe (`| head`) ends quietly instead of panicking.
     let mut out = std::io::stdout().lock();
@@ -262,19 +329,8 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
             mib(report.server_peak_rss_after_ingest_bytes),
         )?;
         writeln!(out, "log: {} records, {} syncs", report.log_records, report.log_syncs)?;
-        if report.checks > 0 {
-            writeln!(
-                out,
-                "check: {} calls from {} clients in {:.2} s = {:.0}/s; latency p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                report.checks,
-                report.check_clients,
-                report.check_seconds,
-                report.checks_per_second,
-                report.check_p50_ms,
-                report.check_p90_ms,
-                report.check_p99_ms,
-                report.check_max_ms,
-            )?;
+        if report.check.checks > 0 {
+            writeln!(out, "{}", report.check.line("check", report.check_clients))?;
         }
         let per_call = |seconds: Option<f64>, calls: usize| match seconds {
             Some(s) if calls > 0 => format!("{:.0} us", s * 1e6 / calls as f64),
@@ -285,11 +341,70 @@ pub(crate) async fn run(args: &LoadgenArgs, neardup: Option<&Path>) -> Result<()
             "cpu per call: ingest server {} client {}; check server {} client {}",
             per_call(report.server_cpu_ingest_seconds, report.ingested),
             per_call(report.client_cpu_ingest_seconds, report.ingested),
-            per_call(report.server_cpu_check_seconds, report.checks),
-            per_call(report.client_cpu_check_seconds, report.checks),
+            per_call(report.server_cpu_check_seconds, report.check.checks),
+            per_call(report.client_cpu_check_seconds, report.check.checks),
         )?;
+        if let Some(http) = &report.http {
+            writeln!(
+                out,
+                "http ingest: {} articles over {} clients in {:.2} s = {:.0} articles/s ({} new stories)",
+                http.ingested,
+                http.ingest_clients,
+                http.ingest_seconds,
+                http.ingest_articles_per_second,
+                http.new_stories,
+            )?;
+            if http.check.checks > 0 {
+                writeln!(out, "{}", http.check.line("http check", report.check_clients))?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Both phases again over HTTP/JSON: the next `args.articles` articles, then the same
+/// Checks.
+async fn http_phases(
+    url: &str,
+    options: &ConnectOptions,
+    corpus: &[pb::Article],
+    args: &LoadgenArgs,
+    limit: Duration,
+) -> Result<HttpReport> {
+    let Some(base) = url.strip_prefix("http://") else {
+        bail!("--http needs a plain-text server, not {url}");
+    };
+    let target = crate::http::HttpTarget {
+        base: format!("http://{}", base.trim_end_matches('/')),
+        token: options.token.clone(),
+    };
+    let clients = args.unary_clients.unwrap_or(1);
+    let distinct = args.distinct_passes;
+    let (ingested, ingest_time, new_stories) = crate::http::ingest(
+        &target,
+        corpus,
+        args.articles,
+        args.articles,
+        distinct,
+        clients,
+        limit,
+    )
+    .await?;
+    let check = if args.checks > 0 {
+        let (latencies, time) =
+            crate::http::check(&target, corpus, args.checks, distinct, args.clients, limit).await?;
+        CheckFigures::of(latencies, time)
+    } else {
+        CheckFigures::default()
+    };
+    Ok(HttpReport {
+        ingest_clients: clients,
+        ingested,
+        ingest_seconds: ingest_time.as_secs_f64(),
+        ingest_articles_per_second: per_second(ingested, ingest_time),
+        new_stories,
+        check,
+    })
 }
 
 /// Streams `args.articles` articles through `args.streams` concurrent calls, each on

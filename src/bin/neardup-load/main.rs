@@ -5,6 +5,7 @@
 
 mod accuracy;
 mod harness;
+mod http;
 mod loadgen;
 #[path = "../shared.rs"]
 mod shared;

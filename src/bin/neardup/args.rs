@@ -235,6 +235,11 @@ pub(crate) struct ServeArgs {
     /// Clients may set a shorter deadline (grpc-timeout).
     #[arg(long, value_name = "DURATION", value_parser = duration_arg, help_heading = "Limits")]
     pub(crate) request_timeout: Option<Duration>,
+    /// Article text kept in memory for the story diffs of the web page [default: 256MiB]
+    ///
+    /// The oldest ingested go first; nothing is kept across restarts; 0 keeps none.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg, help_heading = "Limits")]
+    pub(crate) kept_text_bytes: Option<usize>,
 
     /// Detector settings.
     #[command(flatten, next_help_heading = "Detector")]
@@ -274,6 +279,7 @@ impl ServeArgs {
         set(&mut limits.max_in_flight, self.max_in_flight);
         set(&mut limits.hashing_queue, self.hashing_queue);
         set(&mut limits.request_timeout, self.request_timeout);
+        set(&mut limits.kept_text_bytes, self.kept_text_bytes);
         self.detector.apply(&mut config.detector);
         config.validate()?;
         Ok(config)
