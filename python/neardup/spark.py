@@ -10,11 +10,14 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 2. **chrome**: each document's line keys, counted per key in a group-by; the counts
    make the scan's chrome model on the driver, broadcast to the signers;
 3. **sign**: MinHash signatures, chrome lines left out;
-4. **band rows** grouped by bucket: **candidate pairs**;
-5. pairs joined with both documents' signatures and grouped by pair: **links**;
-6. **connected components** of the links (large-star / small-star);
-7. each component's documents and links in one partition: **clusters** and origins;
-8. ids joined back; written as Parquet and JSONL, in input order.
+4. **collapse**: documents partitioned by signature, each identical copy linked to the
+   first of its group (its representative), which alone gets band rows;
+5. **band rows** grouped by bucket: **candidate pairs**;
+6. pairs joined with both documents' signatures and grouped by pair: **links**;
+7. **connected components** of the links and the copies' links (large-star /
+   small-star);
+8. each component's documents and links in one partition: **clusters** and origins;
+9. ids joined back; written as Parquet and JSONL, in input order.
 
 ``neardup-spark INPUT... --out DIR`` runs it on ``local[*]`` (or on the cluster of
 ``spark-submit``); :func:`run` runs it in an existing session.
@@ -223,8 +226,9 @@ def run(
     """Clusters ``inputs`` (JSONL or Parquet files, or directories of them, in order) as
     ``neardup scan`` does, on ``spark``. With ``out``, writes ``out/assignments.parquet``
     and ``out/assignments.jsonl`` (directories of part files, rows in input order).
-    Returns a summary: documents, clusters, candidate pairs, links, seconds per stage,
-    and the assignments as a Spark DataFrame (``"assignments"``).
+    Returns a summary: documents, clusters, identical copies collapsed, band rows,
+    candidate pairs, links (the copies' included), seconds per stage, and the
+    assignments as a Spark DataFrame (``"assignments"``).
 
     Options: ``partitions`` (shuffle partitions; default the session's: the answer is
     the same at any number), ``id_field``, ``text_field``, ``date_field``,
@@ -314,16 +318,37 @@ def _run(
     signed.count()
     lap("sign")
 
+    def collapse_part(batches):
+        whole = _whole(batches)
+        if whole is not None:
+            yield _neardup.collapse(whole, config_json)
+
+    # Equal signatures meet in one partition; the Rust stage compares them whole, so a
+    # hash collision only puts two groups in one call.
+    copies = (
+        signed.select("ordinal", "size", "published", "lanes", "shingles")
+        .repartition(parts, F.xxhash64("lanes", "size"))
+        .mapInArrow(collapse_part, _LINKS)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    copy_count = copies.count()
+    representatives = signed.join(copies.select(F.col("b").alias("ordinal")), "ordinal", "left_anti")
+    lap("collapse")
+
+    band_rows = spark.sparkContext.accumulator(0)
+
     def bands_of(batches):
         for batch in batches:
-            yield _neardup.band_rows(batch, config_json)
+            rows = _neardup.band_rows(batch, config_json)
+            band_rows.add(rows.num_rows)
+            yield rows
 
     def pairs_of(batches):
         whole = _whole(batches)
         if whole is not None:
             yield _neardup.candidate_pairs(whole)
 
-    rows = signed.mapInArrow(bands_of, _ROWS)
+    rows = representatives.mapInArrow(bands_of, _ROWS)
     pairs = rows.repartition(parts, "view", "band", "key").mapInArrow(pairs_of, _PAIRS)
     pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
     candidates = pairs.count()
@@ -351,7 +376,7 @@ def _run(
         if whole is not None:
             yield _neardup.verify_pairs(whole, config_json)
 
-    links = wide.select(*wide_columns).mapInArrow(verify_part, _LINKS)
+    links = wide.select(*wide_columns).mapInArrow(verify_part, _LINKS).unionByName(copies)
     links = links.persist(StorageLevel.MEMORY_AND_DISK)
     link_count = links.count()
     lap("verify")
@@ -436,6 +461,8 @@ def _run(
     return {
         "documents": documents,
         "clusters": clusters,
+        "copies": copy_count,
+        "band_rows": band_rows.value,
         "candidate_pairs": candidates,
         "links": link_count,
         "seconds": seconds,
