@@ -137,9 +137,9 @@ fn document_batch(
         source.append_option(d.source(doc));
         published.append_option(d.published(doc));
         size.append_value(d.shingle_count(doc) as i32);
-        lanes
-            .values()
-            .append_values(&d.lanes(doc).iter().map(|&lane| lane as i32).collect::<Vec<_>>(), &[]);
+        for &lane in d.lanes(doc) {
+            lanes.values().append_value(lane as i32);
+        }
         lanes.append(true);
         if config.sampled_containment {
             for &shingle in report.samples.get(doc) {
