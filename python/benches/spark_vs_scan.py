@@ -1,6 +1,6 @@
 """neardup-spark against neardup scan on one corpus: wall time, articles/s, shuffle
-bytes per article (from Spark's event log) and seconds per stage; the two outputs are
-checked equal first.
+bytes per article (from Spark's event log), identical copies collapsed, band rows and
+seconds per stage; the two outputs are checked equal first.
 
     python python/benches/spark_vs_scan.py CORPUS [--master local[2]] [--partitions N]
         [--neardup target/release/neardup]
@@ -100,6 +100,8 @@ def main() -> int:
                 "spark_articles_per_s": round(docs / spark_seconds),
                 "shuffle_write_bytes_per_article": round(shuffle["shuffle_write_bytes"] / docs),
                 "shuffle_records_per_article": round(shuffle["shuffle_write_records"] / docs, 1),
+                "copies_collapsed": summary.get("copies"),
+                "band_rows": summary.get("band_rows"),
                 "candidate_pairs": summary["candidate_pairs"],
                 "links": summary["links"],
                 "clusters": summary["clusters"],

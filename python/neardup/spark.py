@@ -20,7 +20,10 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 9. ids joined back; written as Parquet and JSONL, in input order.
 
 ``neardup-spark INPUT... --out DIR`` runs it on ``local[*]`` (or on the cluster of
-``spark-submit``); :func:`run` runs it in an existing session.
+``spark-submit``); :func:`run` runs it in an existing session. ``neardup-spark
+--emitted SIGNED --out DIR`` starts at step 4 from the stage tables ``neardup scan
+--emit-parquet SIGNED`` wrote on one machine (``docs/stage-tables.md``), refusing
+tables written under another format, hash scheme or config.
 """
 
 from __future__ import annotations
@@ -224,8 +227,11 @@ def run(
     **options: Any,
 ) -> dict[str, Any]:
     """Clusters ``inputs`` (JSONL or Parquet files, or directories of them, in order) as
-    ``neardup scan`` does, on ``spark``. With ``out``, writes ``out/assignments.parquet``
-    and ``out/assignments.jsonl`` (directories of part files, rows in input order).
+    ``neardup scan`` does, on ``spark``; or, with ``emitted`` (and no inputs), the signed
+    documents and band rows ``neardup scan --emit-parquet`` wrote to that directory,
+    skipping reading and signing (their contract is checked against ``config``). With
+    ``out``, writes ``out/assignments.parquet`` and ``out/assignments.jsonl``
+    (directories of part files, rows in input order).
     Returns a summary: documents, clusters, identical copies collapsed, band rows,
     candidate pairs, links (the copies' included), seconds per stage, and the
     assignments as a Spark DataFrame (``"assignments"``).
@@ -238,37 +244,14 @@ def run(
         return _run(spark, inputs, out, config, **options)
 
 
-def _run(
-    spark,
-    inputs: Sequence[str],
-    out: Optional[str] = None,
-    config: Config = None,
-    *,
-    partitions: Optional[int] = None,
-    id_field: str = "id",
-    text_field: str = "text",
-    date_field: str = "date",
-    source_field: str = "source",
-    date_format: Optional[str] = None,
-) -> dict[str, Any]:
-    """The body of :func:`run`."""
+def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap):
+    """Reads ``inputs`` into documents, learns chrome and signs: the documents' ``ordinal``
+    and ``id``, the signed table (persisted) and the document count."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     config_json = _config_json(config)
     settings = json.loads(_neardup.contract(config_json)["neardup.config"])
-    read = na._read(id_field, text_field, date_field, source_field, date_format)
-    if partitions:
-        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
-    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    seconds: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        seconds[stage] = round(now - clock[0], 3)
-        clock[0] = now
-
     files = [f for path in inputs for f in _files(path)]
     docs, base = None, 0
     for path in files:
@@ -318,6 +301,74 @@ def _run(
     signed.count()
     lap("sign")
 
+    return docs.select("ordinal", "id"), signed, documents
+
+
+def _emitted(spark, directory: str, config: Config):
+    """The stage tables ``neardup scan --emit-parquet`` wrote to ``directory``, checked
+    against the contract under ``config``: the documents' ``ordinal`` and ``id``, the
+    signed table (persisted), the document count, and the band rows."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    base = directory.rstrip("/")
+    paths = {table: f"{base}/{table}.parquet" for table in ("documents", "bands")}
+    for table, path in paths.items():
+        if "://" not in path and not Path(path).exists():
+            raise errors.BadFile(f"{path}: No such file or directory", path=path)
+        na.check_contract(path, table, config)
+    table = spark.read.parquet(paths["documents"])
+    signed = table.select(
+        "ordinal", "size", "published", "lanes", "shingles", F.lit(0).cast("int").alias("chrome")
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    documents = signed.count()
+    rows = spark.read.parquet(paths["bands"]).select("view", "band", "key", "ordinal", "size")
+    return table.select("ordinal", "id"), signed, documents, rows
+
+
+def _run(
+    spark,
+    inputs: Sequence[str],
+    out: Optional[str] = None,
+    config: Config = None,
+    *,
+    partitions: Optional[int] = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    date_field: str = "date",
+    source_field: str = "source",
+    date_format: Optional[str] = None,
+    emitted: Optional[str] = None,
+) -> dict[str, Any]:
+    """The body of :func:`run`."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    config_json = _config_json(config)
+    read = na._read(id_field, text_field, date_field, source_field, date_format)
+    if partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock[0], 3)
+        clock[0] = now
+
+    if emitted is not None:
+        if inputs:
+            raise errors.InvalidInput(
+                "invalid inputs: give input files or an emitted directory, not both",
+                field="inputs",
+            )
+        ids, signed, documents, emitted_rows = _emitted(spark, emitted, config)
+        lap("read")
+    else:
+        ids, signed, documents = _read_and_sign(spark, inputs, config, read, lap)
+        emitted_rows = None
+
     def collapse_part(batches):
         whole = _whole(batches)
         if whole is not None:
@@ -339,16 +390,19 @@ def _run(
 
     def bands_of(batches):
         for batch in batches:
-            rows = _neardup.band_rows(batch, config_json)
-            band_rows.add(rows.num_rows)
-            yield rows
+            yield _neardup.band_rows(batch, config_json)
 
     def pairs_of(batches):
         whole = _whole(batches)
         if whole is not None:
+            band_rows.add(whole.num_rows)
             yield _neardup.candidate_pairs(whole)
 
-    rows = representatives.mapInArrow(bands_of, _ROWS)
+    if emitted_rows is None:
+        rows = representatives.mapInArrow(bands_of, _ROWS)
+    else:
+        # Written for the representatives only, as the scan collapses.
+        rows = emitted_rows
     pairs = rows.repartition(parts, "view", "band", "key").mapInArrow(pairs_of, _PAIRS)
     pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
     candidates = pairs.count()
@@ -417,7 +471,6 @@ def _run(
         F.lit(None).cast("double").alias("link_containment_rev"),
     )
     assigned = clustered.unionByName(alone)
-    ids = docs.select("ordinal", "id")
     named = (
         assigned.join(ids, "ordinal")
         .join(ids.select(F.col("ordinal").alias("origin"), F.col("id").alias("origin_id")), "origin")
@@ -478,7 +531,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Near-duplicate and syndicated news articles on Apache Spark: the "
         "assignments of `neardup scan`, written as Parquet and JSONL.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL or Parquet files or directories, in order")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="JSONL or Parquet files or directories, in order")
+    parser.add_argument(
+        "--emitted",
+        metavar="DIR",
+        help="start from the stage tables `neardup scan --emit-parquet DIR` wrote, instead of inputs",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="writes DIR/assignments.parquet and DIR/assignments.jsonl")
     parser.add_argument("--config", metavar="FILE", help="detector settings, the JSON of `neardup --config`")
     parser.add_argument("--master", default=None, help="Spark master (default: spark-submit's, else local[*])")
@@ -489,6 +547,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--source-field", default="source")
     parser.add_argument("--date-format", default=None)
     args = parser.parse_args(argv)
+    if not args.inputs and args.emitted is None:
+        parser.error("give INPUT files or --emitted DIR")
     try:
         config = None
         if args.config:
@@ -509,6 +569,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             date_field=args.date_field,
             source_field=args.source_field,
             date_format=args.date_format,
+            emitted=args.emitted,
         )
     except NeardupError as e:
         print(f"error: {e}", file=sys.stderr)

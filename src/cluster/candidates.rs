@@ -81,7 +81,7 @@ impl<'s> BandViews<'s> {
         BandViews { jaccard, containment, sizes, reps, place }
     }
 
-    /// The representatives, in the views' numbering.
+    /// Representative `slot`'s number in the views.
     fn banded(&self, slot: Slot) -> Slot {
         let place = self.place[slot as usize];
         debug_assert_ne!(place, NOT_BANDED, "slot {slot} is a collapsed copy");
