@@ -22,10 +22,10 @@ use arrow_pyarrow::PyArrowType;
 use arrow_schema::Schema;
 use neardup::chrome::{ChromeModel, KeyCount};
 use neardup::cluster::Similarity;
-use neardup::contract::Table;
 use neardup::cluster::stages::{
     self, BandRow, SignedDocs, VerifiedLink, View, bucket_pairs, cluster_component, kind_of,
 };
+use neardup::contract::Table;
 use neardup::fingerprint::Fingerprinter;
 use neardup::scan::input::{Format, Input};
 use neardup::{DetectorConfig, Error};
@@ -717,7 +717,10 @@ fn table(name: &str) -> PyResult<Table> {
 /// config.
 #[pyfunction]
 #[pyo3(signature = (config_json, table="documents"))]
-pub(crate) fn contract(config_json: Option<&str>, table: &str) -> PyResult<HashMap<String, String>> {
+pub(crate) fn contract(
+    config_json: Option<&str>,
+    table: &str,
+) -> PyResult<HashMap<String, String>> {
     Ok(neardup::contract::metadata(self::table(table)?, &config(config_json)?))
 }
 
