@@ -10,8 +10,9 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 2. **chrome**: each document's line keys, counted per key in a group-by; the counts
    make the scan's chrome model on the driver, broadcast to the signers;
 3. **sign**: MinHash signatures, chrome lines left out;
-4. **collapse**: documents partitioned by signature, each identical copy linked to the
-   first of its group (its representative), which alone gets band rows;
+4. **collapse**: documents whose signature hash repeats partitioned by it, each
+   identical copy linked to the first of its group (its representative), which alone
+   gets band rows;
 5. **band rows** grouped by bucket: **candidate pairs**;
 6. pairs joined with both documents' signatures and grouped by pair: **links**;
 7. **connected components** of the links and the copies' links (large-star /
@@ -48,6 +49,8 @@ __all__ = ["run", "main", "session"]
 Config = Optional[Mapping[str, Any]]
 
 _DOCS = "ordinal long, id string, text string, source string, published long"
+# Repeated signature hashes (8 bytes each) broadcast to every executor at most.
+_BROADCAST_SIGNATURES = 2_000_000
 _KEYS = "key long, ordinal long, story int"
 _SIGNED = (
     "ordinal long, size int, published long, lanes array<int>, shingles array<int>, chrome int"
@@ -374,11 +377,25 @@ def _run(
         if whole is not None:
             yield _neardup.collapse(whole, config_json)
 
-    # Equal signatures meet in one partition; the Rust stage compares them whole, so a
-    # hash collision only puts two groups in one call.
+    # Only documents whose signature hash repeats can be copies: counting the hashes
+    # shuffles 16 bytes a distinct one, and the repeated ones, broadcast unless there are
+    # millions, pick the documents to move without shuffling the others. Equal signatures
+    # meet in one partition, where the Rust stage compares them whole, so a hash
+    # collision only puts two groups in one call.
+    keyed = signed.withColumn("signature", F.xxhash64("lanes", "size"))
+    repeated = (
+        keyed.groupBy("signature")
+        .count()
+        .where(F.col("count") > 1)
+        .select("signature")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    if repeated.count() <= _BROADCAST_SIGNATURES:
+        repeated = F.broadcast(repeated)
     copies = (
-        signed.select("ordinal", "size", "published", "lanes", "shingles")
-        .repartition(parts, F.xxhash64("lanes", "size"))
+        keyed.join(repeated, "signature", "left_semi")
+        .repartition(parts, "signature")
+        .select("ordinal", "size", "published", "lanes", "shingles")
         .mapInArrow(collapse_part, _LINKS)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
