@@ -304,7 +304,12 @@ def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap
     signed.count()
     lap("sign")
 
-    return docs.select("ordinal", "id"), signed, documents
+    # The texts are not needed past signing: keep the ids only, so that the stages
+    # after this one have the memory the texts held.
+    ids = docs.select("ordinal", "id").persist(StorageLevel.MEMORY_AND_DISK)
+    ids.count()
+    docs.unpersist()
+    return ids, signed, documents
 
 
 def _emitted(spark, directory: str, config: Config):
