@@ -84,6 +84,23 @@ pub enum Error {
         /// Its value in this run.
         current: String,
     },
+    /// A stage table (see [`crate::contract`]) written under another contract than the
+    /// reader's: another table, format version, hash scheme or detector setting.
+    #[error(
+        "{file}: stage table written with {key} = {found}, but this reader expects \
+         {key} = {expected}"
+    )]
+    ContractMismatch {
+        /// The file or table read.
+        file: String,
+        /// The metadata key, or for the config the setting's dotted path
+        /// (`neardup.config.bands`).
+        key: String,
+        /// The reader's value.
+        expected: String,
+        /// The file's value (`nothing` when the key is missing).
+        found: String,
+    },
     /// A log record failed its checksum or framing and valid records follow it, so it is
     /// not a torn tail from a crash: stopping is safer than dropping what follows.
     #[error(

@@ -37,6 +37,7 @@ pub mod article;
 pub mod chrome;
 pub mod cluster;
 pub mod config;
+pub mod contract;
 pub mod detector;
 pub mod diff;
 mod error;

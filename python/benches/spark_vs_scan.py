@@ -1,9 +1,12 @@
 """neardup-spark against neardup scan on one corpus: wall time, articles/s, shuffle
-bytes per article (from Spark's event log) and seconds per stage; the two outputs are
-checked equal first.
+bytes per article (from Spark's event log), identical copies collapsed, band rows and
+seconds per stage; the two outputs are checked equal first.
 
     python python/benches/spark_vs_scan.py CORPUS [--master local[2]] [--partitions N]
-        [--neardup target/release/neardup]
+        [--neardup target/release/neardup] [--emitted] [--driver-memory 1g]
+
+With --emitted the scan also writes its stage tables (--emit-parquet) and Spark starts
+from them instead of the corpus; the scan's time then includes writing them.
 
 Prints one JSON object. Needs the package installed (maturin develop --release) and
 pyspark."""
@@ -48,12 +51,20 @@ def main() -> int:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--neardup", default="target/release/neardup")
+    parser.add_argument("--driver-memory", default="1g", help="the local JVM's heap (Spark's default: 1g)")
+    parser.add_argument(
+        "--emitted",
+        action="store_true",
+        help="the scan also writes --emit-parquet, and Spark starts from those tables",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="neardup-spark-bench-"))
 
+    emit = ["--emit-parquet", str(work / "signed")] if args.emitted else []
     started = time.perf_counter()
     subprocess.run(
-        [args.neardup, "scan", "--no-progress", args.corpus, "--out", str(work / "scan.parquet")],
+        [args.neardup, "scan", "--no-progress", args.corpus, "--out", str(work / "scan.parquet")]
+        + emit,
         check=True,
     )
     scan_seconds = time.perf_counter() - started
@@ -66,6 +77,7 @@ def main() -> int:
     logs.mkdir()
     spark = (
         SparkSession.builder.master(args.master)
+        .config("spark.driver.memory", args.driver_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
@@ -78,7 +90,12 @@ def main() -> int:
     )
     spark.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter()
-    summary = ns.run(spark, [args.corpus], str(work / "spark"), partitions=args.partitions)
+    if args.emitted:
+        summary = ns.run(
+            spark, [], str(work / "spark"), partitions=args.partitions, emitted=str(work / "signed")
+        )
+    else:
+        summary = ns.run(spark, [args.corpus], str(work / "spark"), partitions=args.partitions)
     spark_seconds = time.perf_counter() - started
     spark.stop()
 
@@ -94,12 +111,15 @@ def main() -> int:
                 "documents": docs,
                 "master": args.master,
                 "partitions": args.partitions,
+                "from_emitted_tables": args.emitted,
                 "scan_seconds": round(scan_seconds, 2),
                 "scan_articles_per_s": round(docs / scan_seconds),
                 "spark_seconds": round(spark_seconds, 2),
                 "spark_articles_per_s": round(docs / spark_seconds),
                 "shuffle_write_bytes_per_article": round(shuffle["shuffle_write_bytes"] / docs),
                 "shuffle_records_per_article": round(shuffle["shuffle_write_records"] / docs, 1),
+                "copies_collapsed": summary.get("copies"),
+                "band_rows": summary.get("band_rows"),
                 "candidate_pairs": summary["candidate_pairs"],
                 "links": summary["links"],
                 "clusters": summary["clusters"],

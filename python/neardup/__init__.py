@@ -24,6 +24,7 @@ from . import _neardup
 from .errors import (
     BadFile,
     BadRecord,
+    ContractMismatch,
     DuplicateId,
     InternalError,
     InvalidConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "DuplicateId",
     "BadRecord",
     "BadFile",
+    "ContractMismatch",
     "NotFound",
     "StorageError",
     "InternalError",

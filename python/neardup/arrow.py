@@ -17,6 +17,8 @@ chrome keys   ``key`` (int64), ``ordinal``, ``story`` (int32): one row per disti
 signed        ``ordinal``, ``size`` (int32 shingles), ``published``, ``lanes``
               (list<int32>, the MinHash signature), ``shingles`` (list<int32>),
               ``chrome`` (int32 lines left out)
+copies        links (below) from each document to its identical copies (equal
+              signature, size and shingles), which get no band rows
 band rows     ``view`` (int8: 0 Jaccard, 1 containment), ``band`` (int32), ``key``
               (int64), ``ordinal``, ``size``: a bucket is (view, band, key)
 pairs         ``a``, ``b``: ``a`` finds ``b`` in a bucket
@@ -29,8 +31,10 @@ assignments   ``ordinal``, ``origin``, ``kind``, ``jaccard``, ``containment``,
 Unsigned values (lanes, shingles, keys) are stored bit for bit in signed columns, the
 types Spark has. Ordinals must follow input order (gaps are fine) and stay below 2^32;
 ties everywhere break by ordinal, which is what makes every partitioning give the
-scan's answer. :func:`contract` gives the metadata (format version, hash scheme,
-config) to write next to stored stage tables.
+scan's answer. Tables stored between jobs follow the contract of
+``docs/stage-tables.md``: :func:`schema` and :func:`contract` give their columns and
+metadata (table, format version, hash scheme, config), :func:`check_contract` refuses
+a file written under another.
 """
 
 from __future__ import annotations
@@ -50,12 +54,15 @@ __all__ = [
     "chrome_counts",
     "chrome_model",
     "sign",
+    "collapse",
     "band_rows",
     "candidate_pairs",
     "verify_pairs",
     "cluster_components",
     "components",
     "contract",
+    "schema",
+    "check_contract",
     "run",
 ]
 
@@ -158,6 +165,15 @@ def sign(docs: Data, config: Config = None, chrome: Optional[bytes] = None) -> p
     return _neardup.sign(_batch(docs), _config_json(config), chrome)
 
 
+def collapse(signed: Data, config: Config = None) -> pa.RecordBatch:
+    """Links from each signed document to its identical copies (equal ``lanes``,
+    ``size`` and ``shingles``; every copy of a group must be in ``signed``, so partition
+    by signature): ``a`` (the first of the group, its representative), ``b``,
+    ``jaccard``, ``containment``, ``containment_rev``. Only representatives get band
+    rows; these links join the copies to them, as ``neardup scan`` does."""
+    return _neardup.collapse(_batch(signed), _config_json(config))
+
+
 def band_rows(signed: Data, config: Config = None) -> pa.RecordBatch:
     """Every signed document's rows in the bands of both LSH views."""
     return _neardup.band_rows(_batch(signed), _config_json(config))
@@ -182,10 +198,32 @@ def cluster_components(rows: Data, config: Config = None) -> pa.RecordBatch:
     return _neardup.cluster_components(_batch(rows), _config_json(config))
 
 
-def contract(config: Config = None) -> dict[str, str]:
-    """Metadata to store with stage tables: ``neardup.format_version``,
-    ``neardup.hash_scheme`` and ``neardup.config`` (the validated config, JSON)."""
-    return dict(_neardup.contract(_config_json(config)))
+def contract(config: Config = None, table: str = "documents") -> dict[str, str]:
+    """The metadata a file of stage table ``table`` (``documents``, ``bands``,
+    ``links``, ``components``, ``assignments``) carries: ``neardup.table``,
+    ``neardup.format_version``, ``neardup.hash_scheme`` and ``neardup.config`` (the
+    validated config, JSON)."""
+    return dict(_neardup.contract(_config_json(config), table))
+
+
+def schema(table: str, config: Config = None) -> pa.Schema:
+    """The Arrow schema of stage table ``table``'s files, with :func:`contract`'s
+    metadata."""
+    return _neardup.schema(table, _config_json(config))
+
+
+def check_contract(path: str, table: str, config: Config = None) -> None:
+    """Refuses the Parquet file ``path`` unless its metadata says it holds ``table``
+    written under this build's format and hash scheme and under ``config``: raises
+    :class:`neardup.ContractMismatch` naming the key, the value expected and the value
+    found."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    filesystem, inner = pafs.FileSystem.from_uri(path) if "://" in path else (None, path)
+    found = pq.read_schema(inner, filesystem=filesystem).metadata or {}
+    metadata = {k.decode(): v.decode() for k, v in found.items() if k.startswith(b"neardup.")}
+    _neardup.check_contract(path, metadata, table, _config_json(config))
 
 
 def components(ordinals: list[int], links: pa.Table) -> dict[int, int]:
@@ -223,7 +261,9 @@ def run(docs: Data, config: Config = None) -> pa.Table:
         keys = pa.table(chrome_keys(docs, config))
         model = chrome_model(chrome_counts(keys), docs.num_rows, config)
     signed = pa.table(sign(docs, config, model)).sort_by("ordinal")
-    pairs = pa.table(candidate_pairs(band_rows(signed, config)))
+    copies = pa.table(collapse(signed, config))
+    reps = signed.filter(pc.invert(pc.is_in(signed["ordinal"], value_set=copies["b"])))
+    pairs = pa.table(candidate_pairs(band_rows(reps, config)))
     row_of = {o: i for i, o in enumerate(signed["ordinal"].to_pylist())}
     a_rows = signed.take([row_of[a] for a in pairs["a"].to_pylist()])
     b_rows = signed.take([row_of[b] for b in pairs["b"].to_pylist()])
@@ -234,7 +274,7 @@ def run(docs: Data, config: Config = None) -> pa.Table:
             + _with_prefix(b_rows, "b_", _SIGNED)
         )
     )
-    links = pa.table(verify_pairs(wide, config))
+    links = pa.concat_tables([pa.table(verify_pairs(wide, config)), copies])
     component_of = components(signed["ordinal"].to_pylist(), links)
     doc_rows = signed.select(_SIGNED).append_column(
         "component", pa.array([component_of[o] for o in signed["ordinal"].to_pylist()], pa.int64())

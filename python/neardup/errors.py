@@ -14,6 +14,7 @@ __all__ = [
     "DuplicateId",
     "BadRecord",
     "BadFile",
+    "ContractMismatch",
     "NotFound",
     "StorageError",
     "InternalError",
@@ -61,6 +62,17 @@ class BadFile(NeardupError, ValueError):
     """An input that cannot be read as a whole (format, missing column); ``path`` names it."""
 
     path: str
+
+
+class ContractMismatch(NeardupError, ValueError):
+    """A stage table written under another contract than the reader's: ``path`` (the
+    file), ``key`` (the metadata key, or the config setting as
+    ``neardup.config.<name>``), ``expected`` (the reader's value) and ``found``."""
+
+    path: str
+    key: str
+    expected: str
+    found: str
 
 
 class NotFound(NeardupError, KeyError):

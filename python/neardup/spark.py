@@ -10,14 +10,21 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 2. **chrome**: each document's line keys, counted per key in a group-by; the counts
    make the scan's chrome model on the driver, broadcast to the signers;
 3. **sign**: MinHash signatures, chrome lines left out;
-4. **band rows** grouped by bucket: **candidate pairs**;
-5. pairs joined with both documents' signatures and grouped by pair: **links**;
-6. **connected components** of the links (large-star / small-star);
-7. each component's documents and links in one partition: **clusters** and origins;
-8. ids joined back; written as Parquet and JSONL, in input order.
+4. **collapse**: documents whose signature hash repeats partitioned by it, each
+   identical copy linked to the first of its group (its representative), which alone
+   gets band rows;
+5. **band rows** grouped by bucket: **candidate pairs**;
+6. pairs joined with both documents' signatures and grouped by pair: **links**;
+7. **connected components** of the links and the copies' links (large-star /
+   small-star);
+8. each component's documents and links in one partition: **clusters** and origins;
+9. ids joined back; written as Parquet and JSONL, in input order.
 
 ``neardup-spark INPUT... --out DIR`` runs it on ``local[*]`` (or on the cluster of
-``spark-submit``); :func:`run` runs it in an existing session.
+``spark-submit``); :func:`run` runs it in an existing session. ``neardup-spark
+--emitted SIGNED --out DIR`` starts at step 4 from the stage tables ``neardup scan
+--emit-parquet SIGNED`` wrote on one machine (``docs/stage-tables.md``), refusing
+tables written under another format, hash scheme or config.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ __all__ = ["run", "main", "session"]
 Config = Optional[Mapping[str, Any]]
 
 _DOCS = "ordinal long, id string, text string, source string, published long"
+# Repeated signature hashes (8 bytes each) broadcast to every executor at most.
+_BROADCAST_SIGNATURES = 2_000_000
 _KEYS = "key long, ordinal long, story int"
 _SIGNED = (
     "ordinal long, size int, published long, lanes array<int>, shingles array<int>, chrome int"
@@ -221,10 +230,14 @@ def run(
     **options: Any,
 ) -> dict[str, Any]:
     """Clusters ``inputs`` (JSONL or Parquet files, or directories of them, in order) as
-    ``neardup scan`` does, on ``spark``. With ``out``, writes ``out/assignments.parquet``
-    and ``out/assignments.jsonl`` (directories of part files, rows in input order).
-    Returns a summary: documents, clusters, candidate pairs, links, seconds per stage,
-    and the assignments as a Spark DataFrame (``"assignments"``).
+    ``neardup scan`` does, on ``spark``; or, with ``emitted`` (and no inputs), the signed
+    documents and band rows ``neardup scan --emit-parquet`` wrote to that directory,
+    skipping reading and signing (their contract is checked against ``config``). With
+    ``out``, writes ``out/assignments.parquet`` and ``out/assignments.jsonl``
+    (directories of part files, rows in input order).
+    Returns a summary: documents, clusters, identical copies collapsed, band rows,
+    candidate pairs, links (the copies' included), seconds per stage, and the
+    assignments as a Spark DataFrame (``"assignments"``).
 
     Options: ``partitions`` (shuffle partitions; default the session's: the answer is
     the same at any number), ``id_field``, ``text_field``, ``date_field``,
@@ -234,37 +247,14 @@ def run(
         return _run(spark, inputs, out, config, **options)
 
 
-def _run(
-    spark,
-    inputs: Sequence[str],
-    out: Optional[str] = None,
-    config: Config = None,
-    *,
-    partitions: Optional[int] = None,
-    id_field: str = "id",
-    text_field: str = "text",
-    date_field: str = "date",
-    source_field: str = "source",
-    date_format: Optional[str] = None,
-) -> dict[str, Any]:
-    """The body of :func:`run`."""
+def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap):
+    """Reads ``inputs`` into documents, learns chrome and signs: the documents' ``ordinal``
+    and ``id``, the signed table (persisted) and the document count."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     config_json = _config_json(config)
     settings = json.loads(_neardup.contract(config_json)["neardup.config"])
-    read = na._read(id_field, text_field, date_field, source_field, date_format)
-    if partitions:
-        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
-    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    seconds: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        seconds[stage] = round(now - clock[0], 3)
-        clock[0] = now
-
     files = [f for path in inputs for f in _files(path)]
     docs, base = None, 0
     for path in files:
@@ -314,6 +304,112 @@ def _run(
     signed.count()
     lap("sign")
 
+    # The texts are not needed past signing: keep the ids only, so that the stages
+    # after this one have the memory the texts held.
+    ids = docs.select("ordinal", "id").persist(StorageLevel.MEMORY_AND_DISK)
+    ids.count()
+    docs.unpersist()
+    return ids, signed, documents
+
+
+def _emitted(spark, directory: str, config: Config):
+    """The stage tables ``neardup scan --emit-parquet`` wrote to ``directory``, checked
+    against the contract under ``config``: the documents' ``ordinal`` and ``id``, the
+    signed table (persisted), the document count, and the band rows."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    base = directory.rstrip("/")
+    paths = {table: f"{base}/{table}.parquet" for table in ("documents", "bands")}
+    for table, path in paths.items():
+        if "://" not in path and not Path(path).exists():
+            raise errors.BadFile(f"{path}: No such file or directory", path=path)
+        na.check_contract(path, table, config)
+    table = spark.read.parquet(paths["documents"])
+    signed = table.select(
+        "ordinal", "size", "published", "lanes", "shingles", F.lit(0).cast("int").alias("chrome")
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    documents = signed.count()
+    rows = spark.read.parquet(paths["bands"]).select("view", "band", "key", "ordinal", "size")
+    return table.select("ordinal", "id"), signed, documents, rows
+
+
+def _run(
+    spark,
+    inputs: Sequence[str],
+    out: Optional[str] = None,
+    config: Config = None,
+    *,
+    partitions: Optional[int] = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    date_field: str = "date",
+    source_field: str = "source",
+    date_format: Optional[str] = None,
+    emitted: Optional[str] = None,
+) -> dict[str, Any]:
+    """The body of :func:`run`."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    config_json = _config_json(config)
+    read = na._read(id_field, text_field, date_field, source_field, date_format)
+    if partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock[0], 3)
+        clock[0] = now
+
+    if emitted is not None:
+        if inputs:
+            raise errors.InvalidInput(
+                "invalid inputs: give input files or an emitted directory, not both",
+                field="inputs",
+            )
+        ids, signed, documents, emitted_rows = _emitted(spark, emitted, config)
+        lap("read")
+    else:
+        ids, signed, documents = _read_and_sign(spark, inputs, config, read, lap)
+        emitted_rows = None
+
+    def collapse_part(batches):
+        whole = _whole(batches)
+        if whole is not None:
+            yield _neardup.collapse(whole, config_json)
+
+    # Only documents whose signature hash repeats can be copies: counting the hashes
+    # shuffles 16 bytes a distinct one, and the repeated ones, broadcast unless there are
+    # millions, pick the documents to move without shuffling the others. Equal signatures
+    # meet in one partition, where the Rust stage compares them whole, so a hash
+    # collision only puts two groups in one call.
+    keyed = signed.withColumn("signature", F.xxhash64("lanes", "size"))
+    repeated = (
+        keyed.groupBy("signature")
+        .count()
+        .where(F.col("count") > 1)
+        .select("signature")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    if repeated.count() <= _BROADCAST_SIGNATURES:
+        repeated = F.broadcast(repeated)
+    copies = (
+        keyed.join(repeated, "signature", "left_semi")
+        .repartition(parts, "signature")
+        .select("ordinal", "size", "published", "lanes", "shingles")
+        .mapInArrow(collapse_part, _LINKS)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    copy_count = copies.count()
+    representatives = signed.join(copies.select(F.col("b").alias("ordinal")), "ordinal", "left_anti")
+    lap("collapse")
+
+    band_rows = spark.sparkContext.accumulator(0)
+
     def bands_of(batches):
         for batch in batches:
             yield _neardup.band_rows(batch, config_json)
@@ -321,9 +417,14 @@ def _run(
     def pairs_of(batches):
         whole = _whole(batches)
         if whole is not None:
+            band_rows.add(whole.num_rows)
             yield _neardup.candidate_pairs(whole)
 
-    rows = signed.mapInArrow(bands_of, _ROWS)
+    if emitted_rows is None:
+        rows = representatives.mapInArrow(bands_of, _ROWS)
+    else:
+        # Written for the representatives only, as the scan collapses.
+        rows = emitted_rows
     pairs = rows.repartition(parts, "view", "band", "key").mapInArrow(pairs_of, _PAIRS)
     pairs = pairs.persist(StorageLevel.MEMORY_AND_DISK)
     candidates = pairs.count()
@@ -351,7 +452,7 @@ def _run(
         if whole is not None:
             yield _neardup.verify_pairs(whole, config_json)
 
-    links = wide.select(*wide_columns).mapInArrow(verify_part, _LINKS)
+    links = wide.select(*wide_columns).mapInArrow(verify_part, _LINKS).unionByName(copies)
     links = links.persist(StorageLevel.MEMORY_AND_DISK)
     link_count = links.count()
     lap("verify")
@@ -392,7 +493,6 @@ def _run(
         F.lit(None).cast("double").alias("link_containment_rev"),
     )
     assigned = clustered.unionByName(alone)
-    ids = docs.select("ordinal", "id")
     named = (
         assigned.join(ids, "ordinal")
         .join(ids.select(F.col("ordinal").alias("origin"), F.col("id").alias("origin_id")), "origin")
@@ -436,6 +536,8 @@ def _run(
     return {
         "documents": documents,
         "clusters": clusters,
+        "copies": copy_count,
+        "band_rows": band_rows.value,
         "candidate_pairs": candidates,
         "links": link_count,
         "seconds": seconds,
@@ -451,7 +553,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Near-duplicate and syndicated news articles on Apache Spark: the "
         "assignments of `neardup scan`, written as Parquet and JSONL.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL or Parquet files or directories, in order")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="JSONL or Parquet files or directories, in order")
+    parser.add_argument(
+        "--emitted",
+        metavar="DIR",
+        help="start from the stage tables `neardup scan --emit-parquet DIR` wrote, instead of inputs",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="writes DIR/assignments.parquet and DIR/assignments.jsonl")
     parser.add_argument("--config", metavar="FILE", help="detector settings, the JSON of `neardup --config`")
     parser.add_argument("--master", default=None, help="Spark master (default: spark-submit's, else local[*])")
@@ -462,6 +569,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--source-field", default="source")
     parser.add_argument("--date-format", default=None)
     args = parser.parse_args(argv)
+    if not args.inputs and args.emitted is None:
+        parser.error("give INPUT files or --emitted DIR")
     try:
         config = None
         if args.config:
@@ -482,6 +591,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             date_field=args.date_field,
             source_field=args.source_field,
             date_format=args.date_format,
+            emitted=args.emitted,
         )
     except NeardupError as e:
         print(f"error: {e}", file=sys.stderr)

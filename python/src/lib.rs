@@ -64,6 +64,13 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             kwargs.set_item("path", path.to_string_lossy())?;
             "StorageError"
         }
+        Error::ContractMismatch { file, key, expected, found } => {
+            kwargs.set_item("path", file)?;
+            kwargs.set_item("key", key)?;
+            kwargs.set_item("expected", expected)?;
+            kwargs.set_item("found", found)?;
+            "ContractMismatch"
+        }
         _ if error.is_user_error() => "NeardupError",
         _ => "InternalError",
     };

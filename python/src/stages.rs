@@ -4,9 +4,10 @@
 //! are the library's (`neardup::cluster::stages`, the chrome model, the fingerprinter),
 //! and the runner only moves rows between calls (group-bys, joins, components).
 //!
-//! The stage tables (format version [`FORMAT_VERSION`]) use only the Arrow types Spark
-//! has: unsigned values (lanes, shingles, bucket keys) are stored bit for bit in signed
-//! columns of the same width.
+//! The stage tables use only the Arrow types Spark has: unsigned values (lanes,
+//! shingles, bucket keys) are stored bit for bit in signed columns of the same width.
+//! Those a runner stores between jobs follow `neardup::contract` (columns, metadata,
+//! versions), which [`contract`], [`check_contract`] and [`schema`] expose.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,11 +19,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int8Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch};
 use arrow_pyarrow::PyArrowType;
+use arrow_schema::Schema;
 use neardup::chrome::{ChromeModel, KeyCount};
 use neardup::cluster::Similarity;
 use neardup::cluster::stages::{
     self, BandRow, SignedDocs, VerifiedLink, View, bucket_pairs, cluster_component, kind_of,
 };
+use neardup::contract::Table;
 use neardup::fingerprint::Fingerprinter;
 use neardup::scan::input::{Format, Input};
 use neardup::{DetectorConfig, Error};
@@ -30,9 +33,6 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::{ReadArgs, config, to_py};
-
-/// Version of the stage tables' layout; bumped when a column changes meaning.
-const FORMAT_VERSION: u32 = 1;
 
 type Batch = PyArrowType<RecordBatch>;
 
@@ -396,6 +396,27 @@ pub(crate) fn sign(
     ])
 }
 
+/// Stage 2b: identical signatures collapsed. `signed` holds signed documents (`ordinal`,
+/// `size`, `published`, `lanes`, `shingles`), every document of a group of equal
+/// signatures in the same call (partition by signature). Returns a link (`a`, `b`,
+/// `jaccard`, `containment`, `containment_rev`) from each group's first document, its
+/// representative, to each later one, a copy: copies get no band rows, and these links
+/// join them to their representative's component as the batch scan does.
+#[pyfunction]
+pub(crate) fn collapse(
+    py: Python<'_>,
+    signed: Batch,
+    config_json: Option<&str>,
+) -> PyResult<Batch> {
+    let config = config(config_json)?;
+    let signed = signed.0;
+    let mut docs = HashMap::new();
+    collect_docs(&signed, "", 0..signed.num_rows(), &mut docs)?;
+    let docs = signed_docs(&config, docs)?;
+    let links = py.detach(|| stages::collapse(&config, &docs));
+    link_batch(&links)
+}
+
 /// Stage 3: every signed document's rows in the bands of both LSH views: `view` (0
 /// Jaccard, 1 containment), `band`, `key` (the bucket is the three), `ordinal`, `size`.
 #[pyfunction]
@@ -687,17 +708,40 @@ impl AssignmentBuilder {
     }
 }
 
-/// The stage tables' format version and the settings every stage must share, as the
-/// key-value metadata a runner writes into each stage table's Parquet files and checks
-/// when it reads them back.
+fn table(name: &str) -> PyResult<Table> {
+    Table::from_name(name).map_err(to_py)
+}
+
+/// The key-value metadata of a `table` file written under `config_json` (the contract of
+/// `neardup::contract`): the table's name, the format version, the hash scheme and the
+/// config.
 #[pyfunction]
-pub(crate) fn contract(config_json: Option<&str>) -> PyResult<HashMap<String, String>> {
+#[pyo3(signature = (config_json, table="documents"))]
+pub(crate) fn contract(
+    config_json: Option<&str>,
+    table: &str,
+) -> PyResult<HashMap<String, String>> {
+    Ok(neardup::contract::metadata(self::table(table)?, &config(config_json)?))
+}
+
+/// Refuses `metadata` (of the file `file`) unless it says the file holds `table` written
+/// under this build's format and hash scheme and under `config_json`: raises
+/// `ContractMismatch` naming the key, the value expected and the value found.
+#[pyfunction]
+pub(crate) fn check_contract(
+    file: &str,
+    metadata: HashMap<String, String>,
+    table: &str,
+    config_json: Option<&str>,
+) -> PyResult<()> {
     let config = config(config_json)?;
-    let mut out = HashMap::new();
-    out.insert("neardup.format_version".into(), FORMAT_VERSION.to_string());
-    out.insert("neardup.hash_scheme".into(), format!("gxhash3/{:?}", config.scheme));
-    out.insert("neardup.config".into(), serde_json::to_string(&config).map_err(arrow_err)?);
-    Ok(out)
+    neardup::contract::check(file, &metadata, self::table(table)?, &config).map_err(to_py)
+}
+
+/// The Arrow schema of `table`'s files under `config_json`, metadata included.
+#[pyfunction]
+pub(crate) fn schema(table: &str, config_json: Option<&str>) -> PyResult<PyArrowType<Schema>> {
+    Ok(PyArrowType(self::table(table)?.schema(&config(config_json)?)))
 }
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -706,10 +750,13 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(chrome_keys, module)?)?;
     module.add_function(wrap_pyfunction!(chrome_model, module)?)?;
     module.add_function(wrap_pyfunction!(sign, module)?)?;
+    module.add_function(wrap_pyfunction!(collapse, module)?)?;
     module.add_function(wrap_pyfunction!(band_rows, module)?)?;
     module.add_function(wrap_pyfunction!(candidate_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(verify_pairs, module)?)?;
     module.add_function(wrap_pyfunction!(cluster_components, module)?)?;
     module.add_function(wrap_pyfunction!(contract, module)?)?;
+    module.add_function(wrap_pyfunction!(check_contract, module)?)?;
+    module.add_function(wrap_pyfunction!(schema, module)?)?;
     Ok(())
 }

@@ -60,3 +60,42 @@ def test_contract_names_format_scheme_and_config():
     assert meta["neardup.format_version"] == "1"
     assert '"num_perm":64' in meta["neardup.config"]
     assert meta["neardup.hash_scheme"].startswith("gxhash3/")
+
+
+def test_stage_outputs_have_the_contract_columns():
+    """The band rows and links the stages return are the contract's tables (every column
+    nullable, so that a runner can union them); two equal texts collapse."""
+    docs = pa.table(
+        {
+            "ordinal": [0, 1, 2],
+            "id": ["a", "b", "c"],
+            "text": ["the same words in a row here and there again"] * 2 + ["other text entirely"],
+            "source": [None] * 3,
+            "published": pa.array([None] * 3, pa.int64()),
+        }
+    )
+    signed = na.sign(docs)
+    copies = na.collapse(signed)
+    assert copies.to_pydict()["a"] == [0] and copies.to_pydict()["b"] == [1]
+    for table, batch in [("bands", na.band_rows(signed)), ("links", copies)]:
+        expected = na.schema(table)
+        assert batch.schema.names == expected.names, table
+        assert batch.schema.types == expected.types, table
+        assert expected.metadata[b"neardup.table"] == table.encode()
+
+
+def test_a_file_of_another_table_or_version_is_refused(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bands.parquet"
+    pq.write_table(pa.table({"a": [1]}).replace_schema_metadata(na.contract(None, "bands")), path)
+    na.check_contract(str(path), "bands")
+    with pytest.raises(neardup.ContractMismatch) as caught:
+        na.check_contract(str(path), "links")
+    assert (caught.value.key, caught.value.expected, caught.value.found) == (
+        "neardup.table", "links", "bands"
+    )
+    meta = dict(na.contract(None, "bands"), **{"neardup.format_version": "99"})
+    pq.write_table(pa.table({"a": [1]}).replace_schema_metadata(meta), path)
+    with pytest.raises(neardup.ContractMismatch, match="format_version = 99, but this reader expects"):
+        na.check_contract(str(path), "bands")

@@ -1,7 +1,8 @@
 """neardup-spark gives the assignments of `neardup scan` (the release binary), at 1 and
 at 7 shuffle partitions, on the example, the committed fixture, a skewed corpus (5,000
-identical copies and 2,000 articles sharing one chrome line) and, when it is there,
-../shared/data/synd-dev.jsonl."""
+identical copies, collapsed to one set of band rows, and 2,000 articles sharing one
+chrome line), the stage tables `neardup scan --emit-parquet` wrote and, when it is
+there, ../shared/data/synd-dev.jsonl."""
 
 import json
 import random
@@ -14,7 +15,14 @@ from conftest import KREMLIN, SYND_DEV, SYND_SAMPLE
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed")
 
+import neardup  # noqa: E402
 import neardup.spark as ns  # noqa: E402
+
+
+def write_config(directory):
+    path = directory / "config.json"
+    path.write_text(json.dumps({"seed": 7}))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +83,52 @@ def skewed(path):
             out.write(json.dumps(row) + "\n")
 
 
-def test_skewed_corpus_finishes_and_equals_the_scan(spark, cli_scan, tmp_path):
+def test_skewed_corpus_collapses_its_copies_and_equals_the_scan(spark, cli_scan, tmp_path):
     corpus = tmp_path / "skew.jsonl"
     skewed(corpus)
-    same(spark_scan(spark, [corpus], 7), cli_scan(corpus))
+    summary = ns.run(spark, [str(corpus)], None, partitions=7)
+    table = summary["assignments"].toArrow()
+    same(table.cast(pa.schema([f.with_nullable(True) for f in table.schema])), cli_scan(corpus))
+    # The 5,000 identical copies are one representative and 4,999 copies with no band
+    # rows: 28 Jaccard and 32 containment bands for each of the 2,001 others.
+    bands = 28 + 32
+    assert summary["documents"] == 7000
+    assert summary["copies"] == 4999
+    assert summary["band_rows"] == (7000 - 4999) * bands
+    assert summary["band_rows"] < summary["documents"] * bands / 3
+
+
+@pytest.mark.parametrize("corpus", [KREMLIN, SYND_SAMPLE], ids=lambda p: p.name)
+def test_spark_from_an_emitted_directory_equals_the_scan(spark, cli_scan, neardup_bin, corpus, tmp_path):
+    import subprocess
+
+    emitted = tmp_path / "signed"
+    subprocess.run(
+        [str(neardup_bin), "scan", str(corpus), "--emit-parquet", str(emitted), "--out", "/dev/null"],
+        check=True,
+        capture_output=True,
+    )
+    summary = ns.run(spark, [], None, partitions=7, emitted=str(emitted))
+    table = summary["assignments"].toArrow()
+    same(table.cast(pa.schema([f.with_nullable(True) for f in table.schema])), cli_scan(corpus))
+
+
+def test_an_emitted_directory_under_another_config_is_refused(spark, neardup_bin, tmp_path):
+    import subprocess
+
+    emitted = tmp_path / "signed"
+    subprocess.run(
+        [str(neardup_bin), "scan", str(KREMLIN), "--emit-parquet", str(emitted), "--out", "/dev/null"],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(neardup.ContractMismatch) as caught:
+        ns.run(spark, [], None, {"seed": 7}, emitted=str(emitted))
+    assert caught.value.key == "neardup.config.seed"
+    assert caught.value.expected == "7"
+    assert caught.value.path.endswith("documents.parquet")
+    assert "neardup.config.seed = 7" in str(caught.value)
+    assert ns.main(["--emitted", str(emitted), "--out", str(tmp_path / "o"), "--config", str(write_config(tmp_path))]) == 2
 
 
 @pytest.mark.skipif(not SYND_DEV.exists(), reason="../shared/data/synd-dev.jsonl is absent")

@@ -32,85 +32,116 @@ pub(crate) const CONTAINMENT_MIN_RATIO: f64 = 1.5;
 /// to the story. Bounding the take keeps the view linear in the corpus either way.
 pub(crate) const CONTAINMENT_PER_BAND: usize = 4;
 
-/// The LSH views of a batch: buckets of every band sorted once over all signatures.
+/// The LSH views of a batch: buckets of every band sorted once over the signatures of
+/// the representatives (see [`super::collapse`]). Callers name documents by slot; the
+/// views number representatives densely inside, in slot order, so every order by slot
+/// is kept.
 #[derive(Debug)]
 pub(crate) struct BandViews<'s> {
     jaccard: SortedBands,
     /// `None` when `containment_bands` is 0.
     containment: Option<SortedBands>,
     sizes: &'s [u32],
+    /// The representatives' slots, ascending.
+    reps: Vec<Slot>,
+    /// Per slot: its place in `reps`, or `NOT_BANDED` for a collapsed copy.
+    place: Vec<Slot>,
 }
 
+const NOT_BANDED: Slot = Slot::MAX;
+
 impl<'s> BandViews<'s> {
-    /// Buckets the `sizes.len()` signatures that `lanes` returns (with their shingle
-    /// counts `sizes`) into both views, every band in parallel.
+    /// Buckets the representatives' signatures (`rep_of`: each document's
+    /// representative) that `lanes` returns, with the shingle counts `sizes` of every
+    /// document, into both views, every band in parallel.
     pub(crate) fn build<'l>(
         config: &DetectorConfig,
         lanes: impl Fn(Slot) -> &'l [u32] + Sync + Copy,
         sizes: &'s [u32],
+        rep_of: &[Slot],
     ) -> Self {
-        let n = sizes.len();
-        let jaccard = SortedBands::build(n, config.bands, config.rows, config.seed, lanes, |s| s);
+        debug_assert_eq!(rep_of.len(), sizes.len());
+        let reps: Vec<Slot> =
+            (0..sizes.len() as Slot).filter(|&doc| rep_of[doc as usize] == doc).collect();
+        let mut place = vec![NOT_BANDED; sizes.len()];
+        for (i, &rep) in reps.iter().enumerate() {
+            place[rep as usize] = i as Slot;
+        }
+        let n = reps.len();
+        let rep_lanes = |i: Slot| lanes(reps[i as usize]);
+        let jaccard =
+            SortedBands::build(n, config.bands, config.rows, config.seed, rep_lanes, |i| i);
         let containment = (config.containment_bands > 0).then(|| {
             let seed = config.seed.rotate_left(32);
             // Longest first.
-            SortedBands::build(n, config.containment_bands, 1, seed, lanes, |s| {
-                u32::MAX - sizes[s as usize]
+            SortedBands::build(n, config.containment_bands, 1, seed, rep_lanes, |i| {
+                u32::MAX - sizes[reps[i as usize] as usize]
             })
         });
-        BandViews { jaccard, containment, sizes }
+        BandViews { jaccard, containment, sizes, reps, place }
     }
 
-    /// Every document once, story by story (see [`SortedBands::locality_order`]), so
-    /// that consecutive documents mostly share candidates and their lanes stay in cache.
+    /// Representative `slot`'s number in the views.
+    fn banded(&self, slot: Slot) -> Slot {
+        let place = self.place[slot as usize];
+        debug_assert_ne!(place, NOT_BANDED, "slot {slot} is a collapsed copy");
+        place
+    }
+
+    /// Every representative once, story by story (see [`SortedBands::locality_order`]),
+    /// so that consecutive documents mostly share candidates and their lanes stay in
+    /// cache.
     pub(crate) fn locality_order(&self) -> Vec<Slot> {
-        self.jaccard.locality_order(self.sizes.len())
+        let order = self.jaccard.locality_order(self.reps.len());
+        order.into_iter().map(|i| self.reps[i as usize]).collect()
     }
 
-    /// The distinct candidates of `slot`: earlier documents sharing a Jaccard band, and
-    /// documents at least [`CONTAINMENT_MIN_RATIO`] times longer sharing a containment
-    /// band.
+    /// The distinct candidates of representative `slot`: earlier representatives
+    /// sharing a Jaccard band, and representatives at least [`CONTAINMENT_MIN_RATIO`]
+    /// times longer sharing a containment band.
     pub(crate) fn candidates_of<'c>(&self, slot: Slot, set: &'c mut CandidateSet) -> &'c [Slot] {
         set.clear();
+        let at = self.banded(slot);
         for band in 0..self.jaccard.bands() {
             // The nearest earlier members only: a bucket of thousands of copies of one
             // story is linked as well through each member's nearest few, and walking it
             // whole would make clustering quadratic in the copies per story.
-            let before = self.jaccard.before(slot, band);
+            let before = self.jaccard.before(at, band);
             for &other in &before[before.len().saturating_sub(JACCARD_PER_BAND)..] {
-                set.insert(other);
+                set.insert(self.reps[other as usize]);
             }
         }
         if let Some(view) = &self.containment {
             let longer = f64::from(self.sizes[slot as usize]) * CONTAINMENT_MIN_RATIO;
+            let size = |i: Slot| f64::from(self.sizes[self.reps[i as usize] as usize]);
             for band in 0..view.bands() {
                 // Members come longest first: stop at the first too short.
-                let bucket = view.before(slot, band);
-                let containers = bucket
-                    .iter()
-                    .take_while(|&&other| f64::from(self.sizes[other as usize]) >= longer);
+                let bucket = view.before(at, band);
+                let containers = bucket.iter().take_while(|&&other| size(other) >= longer);
                 for &other in containers.take(CONTAINMENT_PER_BAND) {
-                    set.insert(other);
+                    set.insert(self.reps[other as usize]);
                 }
             }
         }
         &set.found
     }
 
-    /// Whether `later` finds the earlier `earlier` among its nearest members of a
-    /// Jaccard bucket.
+    /// Whether representative `later` finds the earlier `earlier` among its nearest
+    /// members of a Jaccard bucket.
     pub(crate) fn finds_by_jaccard(&self, later: Slot, earlier: Slot) -> bool {
+        let (later, earlier) = (self.banded(later), self.banded(earlier));
         (0..self.jaccard.bands())
             .any(|band| self.jaccard.is_near_before(later, earlier, band, JACCARD_PER_BAND))
     }
 
-    /// Whether `short` finds `long` through the containment view.
+    /// Whether representative `short` finds `long` through the containment view.
     pub(crate) fn finds_by_containment(&self, short: Slot, long: Slot) -> bool {
         let Some(view) = &self.containment else { return false };
         let longer = f64::from(self.sizes[short as usize]) * CONTAINMENT_MIN_RATIO;
+        let (short, long_at) = (self.banded(short), self.banded(long));
         f64::from(self.sizes[long as usize]) >= longer
             && (0..view.bands())
-                .any(|band| view.is_leading(short, long, band, CONTAINMENT_PER_BAND))
+                .any(|band| view.is_leading(short, long_at, band, CONTAINMENT_PER_BAND))
     }
 }
 

@@ -56,9 +56,10 @@ pub(crate) fn cluster_signatures(
 ) -> Vec<Assignment> {
     let started = Instant::now();
     let verifier = Verifier::new(config, all_lanes, sizes, samples);
-    let views = BandViews::build(config, |slot| verifier.lanes(slot), sizes);
+    let rep_of = representatives(&verifier);
+    let views = BandViews::build(config, |slot| verifier.lanes(slot), sizes, &rep_of);
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
-    let pairs = verify_candidates(&verifier, &views);
+    let pairs = verify_candidates(&verifier, &views, &rep_of);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         decided = pairs.decided.len(),
@@ -87,11 +88,26 @@ struct VerifiedPairs {
     early: Vec<Link>,
 }
 
-/// Finds every document's candidates and checks each pair on its plain MinHash estimate,
-/// in parallel. Pairs that estimate decides are kept with their equal-lane count; pairs
+/// Each document's representative ([`super::collapse`]): documents compare alike when
+/// their signatures, shingle counts and (sampled) shingle sets are equal.
+pub(crate) fn representatives(verifier: &Verifier<'_>) -> Vec<Slot> {
+    super::collapse::representatives(
+        |doc| verifier.lanes(doc),
+        verifier.sizes(),
+        |a, b| verifier.same_shingles(a, b),
+    )
+}
+
+/// Finds every representative's candidates and checks each pair on its plain MinHash
+/// estimate, in parallel, and links each collapsed copy to its representative
+/// (`rep_of`). Pairs that estimate decides are kept with their equal-lane count; pairs
 /// in the sampling window are kept undecided. Documents are visited story by story, so
 /// consecutive documents mostly share candidates and their lanes stay in cache.
-fn verify_candidates(verifier: &Verifier<'_>, views: &BandViews<'_>) -> VerifiedPairs {
+fn verify_candidates(
+    verifier: &Verifier<'_>,
+    views: &BandViews<'_>,
+    rep_of: &[Slot],
+) -> VerifiedPairs {
     let order = views.locality_order();
     let mut all = VerifiedPairs::default();
     // Stretch by stretch, so that collecting in parallel never holds a second copy of
@@ -114,6 +130,17 @@ fn verify_candidates(verifier: &Verifier<'_>, views: &BandViews<'_>) -> Verified
         }
     }
     drop(order);
+    let num_perm = verifier.config().num_perm;
+    for (copy, &rep) in rep_of.iter().enumerate() {
+        let copy = copy as Slot;
+        if rep != copy {
+            let size = verifier.size(copy);
+            let identical = plain_similarity(num_perm as u32, num_perm, size, size);
+            let key = identical.containment_of_shorter();
+            let equal = num_perm as u16;
+            all.decided.push(Candidate { key, a: rep, b: copy, equal, flags: 0 });
+        }
+    }
     all.decided.par_sort_unstable_by(|x, y| {
         y.equal.cmp(&x.equal).then(y.key.total_cmp(&x.key)).then((x.a, x.b).cmp(&(y.a, y.b)))
     });
@@ -445,10 +472,17 @@ mod tests {
         let slice = samples.unwrap_or_default();
         let source = samples.is_some().then_some(&slice as &dyn SampledContainment);
         let verifier = Verifier::new(config, &lanes, &sizes, source);
-        let views = BandViews::build(config, |slot| verifier.lanes(slot), &sizes);
+        let rep_of = representatives(&verifier);
+        let views = BandViews::build(config, |slot| verifier.lanes(slot), &sizes, &rep_of);
         let mut links = Vec::new();
+        for (copy, &rep) in rep_of.iter().enumerate() {
+            if rep as usize != copy {
+                let similarity = verifier.similarity(rep, copy as Slot);
+                links.push(Link { a: rep, b: copy as Slot, similarity });
+            }
+        }
         let mut set = CandidateSet::default();
-        for slot in 0..sizes.len() as Slot {
+        for slot in (0..sizes.len() as Slot).filter(|&slot| rep_of[slot as usize] == slot) {
             for &other in views.candidates_of(slot, &mut set) {
                 let similarity = verifier.similarity(slot, other);
                 if similarity.copy_kind(config).is_some() {
@@ -499,6 +533,32 @@ mod tests {
         let origins: Vec<usize> = assignments.iter().map(|a| a.origin).collect();
         assert_eq!(origins, [2, 1, 2, 2, 1]);
         assert_eq!(assignments[0].to_origin.jaccard, 1.0);
+    }
+
+    #[test]
+    fn identical_copies_join_the_first_one_and_link_to_it() {
+        // Copies of one story interleaved with near copies (one lane changed) that fill
+        // every bucket between them: each identical copy still links to the first.
+        let config = DetectorConfig::default();
+        let story: Vec<u32> = (0..config.num_perm as u32).map(|i| i * 7919 + 13).collect();
+        let mut fps = Vec::new();
+        for i in 0..200u32 {
+            let mut lanes = story.clone();
+            if i % 5 != 0 {
+                lanes[(i as usize * 31) % config.num_perm] ^= i + 1;
+            }
+            let signature = crate::minhash::Signature(lanes.into());
+            fps.push(Fingerprint { signature, shingle_count: 400 });
+        }
+        let published = vec![None; fps.len()];
+        let assignments = cluster_fingerprints(&config, &fps, None, &published);
+        for (doc, assignment) in assignments.iter().enumerate() {
+            assert_eq!(assignment.origin, 0, "document {doc}");
+            if doc % 5 == 0 && doc > 0 {
+                assert_eq!(assignment.link.map(|(other, _)| other), Some(0), "document {doc}");
+                assert_eq!(assignment.to_origin.jaccard, 1.0);
+            }
+        }
     }
 
     #[test]

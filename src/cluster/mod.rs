@@ -7,6 +7,8 @@
 #[cfg(feature = "scan")]
 mod candidates;
 #[cfg(feature = "scan")]
+mod collapse;
+#[cfg(feature = "scan")]
 mod guard;
 #[cfg(feature = "scan")]
 mod link;
@@ -19,6 +21,8 @@ mod union_find;
 #[cfg(feature = "scan")]
 mod verify;
 
+#[cfg(feature = "scan")]
+pub(crate) use collapse::representatives;
 #[cfg(feature = "scan")]
 pub use guard::Assignment;
 #[cfg(feature = "scan")]

@@ -150,12 +150,19 @@ fn count_common_blocks<const B: usize>(small: &[u32], large: &[u32]) -> usize {
 pub(crate) trait SampledContainment: Sync {
     /// Estimated containment of document `short` in document `long`.
     fn contained_in(&self, short: Slot, long: Slot) -> f64;
+
+    /// Whether documents `a` and `b` have the same shingle set.
+    fn same_shingles(&self, a: Slot, b: Slot) -> bool;
 }
 
 #[cfg(feature = "scan")]
 impl SampledContainment for &[ShingleSample] {
     fn contained_in(&self, short: Slot, long: Slot) -> f64 {
         self[short as usize].contained_in(&self[long as usize])
+    }
+
+    fn same_shingles(&self, a: Slot, b: Slot) -> bool {
+        self[a as usize].shingles == self[b as usize].shingles
     }
 }
 
@@ -246,6 +253,10 @@ impl SampledContainment for ScanSamples<'_> {
             cache.push((key, minima));
             contained
         })
+    }
+
+    fn same_shingles(&self, a: Slot, b: Slot) -> bool {
+        self.sets.get(a as usize) == self.sets.get(b as usize)
     }
 }
 

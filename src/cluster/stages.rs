@@ -4,13 +4,17 @@
 //! together they give exactly what [`super::cluster_fingerprints`] gives the whole
 //! corpus in one process:
 //!
-//! 1. [`band_rows`]: each document's bucket keys in both LSH views;
+//! 0. [`collapse`]: documents with identical signatures (and shingle counts and sets)
+//!    grouped, each copy linked to the first of its group, its representative (the
+//!    runner brings each group into one call, partitioning by signature);
+//! 1. [`band_rows`]: each representative's bucket keys in both LSH views (copies have
+//!    none: a story's identical copies put one row in a bucket, not one each);
 //! 2. [`bucket_pairs`]: the candidate pairs of one bucket (all of its rows, from
 //!    every part), by the rules of the scan's sorted buckets;
 //! 3. [`verify_pairs`]: candidate pairs verified (sampled containment included), one
 //!    link per pair of documents;
-//! 4. connected components of the links (the runner's job: any algorithm gives the same
-//!    components);
+//! 4. connected components of the links, the copies' links included (the runner's
+//!    job: any algorithm gives the same components);
 //! 5. [`cluster_component`]: the links of one component taken strongest first under
 //!    the chaining guard, and each member's origin.
 //!
@@ -186,6 +190,27 @@ impl SignedDocs {
     }
 }
 
+/// Stage 0: each document of `docs` that is a copy of an earlier one there (equal
+/// signature, shingle count and, when sampled, shingle set), linked to the first of
+/// them, its representative: `a` the representative, `b` the copy, at the similarity
+/// of identical signatures. Copies get no band rows; these links take their place, as in
+/// the batch scan. `docs` must hold every document of a group (partition by signature).
+pub fn collapse(config: &DetectorConfig, docs: &SignedDocs) -> Vec<VerifiedLink> {
+    docs.with_verifier(config, |verifier| {
+        let rep_of = super::link::representatives(verifier);
+        rep_of
+            .iter()
+            .enumerate()
+            .filter(|&(copy, &rep)| rep as usize != copy)
+            .map(|(copy, &rep)| VerifiedLink {
+                a: docs.ordinals[rep as usize],
+                b: docs.ordinals[copy],
+                similarity: verifier.similarity(rep, copy as Slot),
+            })
+            .collect()
+    })
+}
+
 /// A verified copy link between two documents, by ordinal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifiedLink {
@@ -355,10 +380,29 @@ mod tests {
         let doc = |i: usize| {
             (fingerprints[i].signature.lanes(), fingerprints[i].shingle_count, low(&sets[i]))
         };
-        // 1. Band rows, part by part.
+        let signed = |members: &[Slot]| {
+            let mut docs = SignedDocs::new(config);
+            for &m in members {
+                let (lanes, size, shingles) = doc(m as usize);
+                docs.push(m, lanes, size, published[m as usize], &shingles);
+            }
+            docs
+        };
+        // 0. Identical signatures collapsed, group by group.
+        let mut groups: HashMap<&[u32], Vec<Slot>> = HashMap::new();
+        for i in 0..n {
+            groups.entry(doc(i).0).or_default().push(i as Slot);
+        }
+        let mut links = Vec::new();
+        for members in groups.values() {
+            links.extend(collapse(config, &signed(members)));
+        }
+        let copies: Vec<Slot> = links.iter().map(|l| l.b).collect();
+        assert!(copies.len() > 20, "{} copies collapsed", copies.len());
+        // 1. Band rows of the representatives, part by part.
         let mut buckets: HashMap<(View, u32, u64), Vec<BandRow>> = HashMap::new();
         for part in (0..n).collect::<Vec<_>>().chunks(n.div_ceil(parts)) {
-            for &i in part {
+            for &i in part.iter().filter(|&&i| !copies.contains(&(i as Slot))) {
                 let (lanes, size, _) = doc(i);
                 for row in band_rows(config, i as Slot, lanes, size) {
                     buckets.entry((row.view, row.band, row.key)).or_default().push(row);
@@ -376,15 +420,6 @@ mod tests {
         for (a, b) in pairs {
             by_pair.entry((a.min(b), a.max(b))).or_default().push((a, b));
         }
-        let signed = |members: &[Slot]| {
-            let mut docs = SignedDocs::new(config);
-            for &m in members {
-                let (lanes, size, shingles) = doc(m as usize);
-                docs.push(m, lanes, size, published[m as usize], &shingles);
-            }
-            docs
-        };
-        let mut links = Vec::new();
         for ((x, y), pairs) in by_pair {
             links.extend(verify_pairs(config, &signed(&[x, y]), &pairs).unwrap());
         }

@@ -70,6 +70,17 @@ impl<'a> Verifier<'a> {
         &self.lanes[doc as usize * width..(doc as usize + 1) * width]
     }
 
+    /// Every document's shingle count.
+    pub(crate) fn sizes(&self) -> &'a [u32] {
+        self.sizes
+    }
+
+    /// Whether documents `a` and `b` have one shingle set, as far as sampled containment
+    /// can tell them apart (always, without sampling).
+    pub(crate) fn same_shingles(&self, a: Slot, b: Slot) -> bool {
+        self.samples.is_none_or(|samples| samples.same_shingles(a, b))
+    }
+
     /// The shingle count of document `doc`.
     pub(crate) fn size(&self, doc: Slot) -> u32 {
         self.sizes[doc as usize]

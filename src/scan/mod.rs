@@ -14,6 +14,8 @@
 //! stays a thin adapter.
 
 mod docs;
+#[cfg(feature = "parquet")]
+mod emit;
 pub mod input;
 mod output;
 #[cfg(feature = "store")]
@@ -35,6 +37,8 @@ use input::{Input, Location, ReadOptions, Reject, STDIN_NAME, Span, open};
 
 pub use docs::Docs;
 use docs::SignedDoc;
+#[cfg(feature = "parquet")]
+pub use emit::{Emitted, emit_parquet};
 pub use output::{write_assignments, write_clusters};
 #[cfg(feature = "store")]
 pub use save::save;

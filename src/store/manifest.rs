@@ -18,10 +18,7 @@ use crate::error::{Error, Result};
 /// chrome model in a checkpoint; version 1 directories are refused, with a message that
 /// says how to rebuild them.
 pub const FORMAT_VERSION: u32 = 2;
-/// The shingle hash family; its output is stable only within one major version.
-pub const HASH: &str = "gxhash";
-/// Major version of [`HASH`] (the `gxhash = "3"` dependency).
-pub const HASH_MAJOR_VERSION: u32 = 3;
+pub use crate::contract::{HASH, HASH_MAJOR_VERSION};
 /// File name of the manifest inside the data directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 

@@ -1,7 +1,8 @@
 //! End-to-end tests, built as one binary: exact laws (proptest), the CLI against real
 //! files in every input format, the gRPC service in-process and its HTTP/JSON face, the stories page in headless Chromium, the durable store on real
 //! files and processes, the service as operators run it (metrics, logs, config file, CLI
-//! client), matching in every writing system, `scan --explain`, and accuracy on the
+//! client), matching in every writing system, `scan --explain`, the stage tables of
+//! `scan --emit-parquet`, and accuracy on the
 //! shared evaluation corpora when they are present.
 
 #[cfg(all(feature = "server", feature = "cli"))]
@@ -10,6 +11,8 @@ mod cli;
 mod common;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod crash;
+#[cfg(feature = "cli")]
+mod emit;
 mod explain;
 #[cfg(all(feature = "server", feature = "cli"))]
 mod grpc;

@@ -431,6 +431,11 @@ pub(crate) struct ScanArgs {
     /// `neardup serve --data-dir` opens (the directory must not exist or be empty).
     #[arg(long, value_name = "DIR")]
     pub(crate) save: Option<PathBuf>,
+    /// Also write the signed documents and their band rows as Parquet stage tables,
+    /// DIR/documents.parquet and DIR/bands.parquet, for joining elsewhere
+    /// (`neardup-spark --emitted DIR`); see docs/stage-tables.md.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) emit_parquet: Option<PathBuf>,
     /// Add an `explain` object to each line: similarity to the origin (Jaccard and
     /// containment each way), the link that put the article in its cluster, and the
     /// chrome lines left out of its fingerprint.

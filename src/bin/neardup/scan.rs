@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::ScanArgs;
 use neardup::scan::{
-    OutputFormat, Progress, ProgressFn, ScanOptions, Sink, save, scan, write_assignments_to,
-    write_clusters_to, write_rejects,
+    OutputFormat, Progress, ProgressFn, ScanOptions, Sink, emit_parquet, save, scan,
+    write_assignments_to, write_clusters_to, write_rejects,
 };
 use neardup::store::now_millis;
 
@@ -55,6 +55,18 @@ pub(crate) fn run(args: &ScanArgs) -> Result<()> {
             let saved = save(&report, &config, dir, now_millis())
                 .with_context(|| format!("failed to save {}", dir.display()))?;
             eprintln!("neardup: saved {saved} articles to {}", dir.display());
+        }
+        if let Some(dir) = &args.emit_parquet {
+            let emitted = emit_parquet(&report, &config, dir).with_context(|| {
+                format!("failed to write the stage tables to {}", dir.display())
+            })?;
+            eprintln!(
+                "neardup: wrote {} documents ({} with band rows, {} band rows) to {}",
+                emitted.documents,
+                emitted.representatives,
+                emitted.band_rows,
+                dir.display()
+            );
         }
         eprintln!("neardup: {}", report.summary(&config));
         if let Some(path) = args.rejects.as_ref().filter(|_| !report.invalid.is_empty()) {
