@@ -297,6 +297,7 @@ mod tests {
     /// second scan in one process may get the first one's freed allocation) each get
     /// their own documents' minima, not the other's from the per-thread cache.
     #[cfg(feature = "scan")]
+    #[cfg(feature = "scan")]
     #[test]
     fn a_later_scan_at_the_same_address_gets_its_own_minima() {
         let hasher = MinHasher::new(128, 1);
@@ -360,6 +361,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "scan")]
     #[test]
     fn shingle_sets_are_found_again() {
         let mut sets = ShingleSets::default();
