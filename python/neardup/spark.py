@@ -173,7 +173,13 @@ def _output(path: str) -> tuple[Any, str]:
     import pyarrow.fs as pafs
 
     if "://" in path and not path.startswith("file://"):
-        return pafs.FileSystem.from_uri(path)
+        try:
+            return pafs.FileSystem.from_uri(path)
+        except (pa.ArrowException, OSError) as e:
+            raise errors.StorageError(
+                f"{path}: the stage tables are written with pyarrow, which cannot open it: {e}",
+                path=path,
+            ) from e
     return pafs.LocalFileSystem(), str(Path(path.removeprefix("file://")).absolute())
 
 
@@ -419,6 +425,9 @@ def _run(
         seconds[stage] = round(now - clock[0], 3)
         clock[0] = now
 
+    if out is not None:
+        # Refused before the job runs, not after it.
+        _output(f"{str(out).rstrip('/')}/stages")
     if emitted is not None:
         if inputs:
             raise errors.InvalidInput(

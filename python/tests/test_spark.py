@@ -204,6 +204,8 @@ def test_an_empty_stage_table_keeps_its_schema_and_a_bare_directory_is_refused(s
     assert ns.write_stage(empty, str(path), "links") == 0
     na.check_contract(str(path), "links")
     assert pq.read_table(path).num_rows == 0
+    with pytest.raises(neardup.StorageError, match="s3a://bucket/out/stages: the stage tables"):
+        ns.run(spark, [str(KREMLIN)], "s3a://bucket/out")
     bare = tmp_path / "bare"
     bare.mkdir()
     with pytest.raises(neardup.ContractMismatch, match="neardup.table = nothing"):
