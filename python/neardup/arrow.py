@@ -215,15 +215,33 @@ def schema(table: str, config: Config = None) -> pa.Schema:
 def check_contract(path: str, table: str, config: Config = None) -> None:
     """Refuses the Parquet file ``path`` unless its metadata says it holds ``table``
     written under this build's format and hash scheme and under ``config``: raises
-    :class:`neardup.ContractMismatch` naming the key, the value expected and the value
-    found."""
+    :class:`neardup.ContractMismatch` naming the file, the key, the value expected and
+    the value found. A directory of part files (as :mod:`neardup.spark` writes) is
+    checked file by file, names starting with ``.`` or ``_`` skipped; one without
+    part files is refused as carrying no metadata."""
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
-    filesystem, inner = pafs.FileSystem.from_uri(path) if "://" in path else (None, path)
-    found = pq.read_schema(inner, filesystem=filesystem).metadata or {}
-    metadata = {k.decode(): v.decode() for k, v in found.items() if k.startswith(b"neardup.")}
-    _neardup.check_contract(path, metadata, table, _config_json(config))
+    filesystem, inner = (
+        pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    )
+    config_json = _config_json(config)
+    files = [(path, inner)]
+    if filesystem.get_file_info(inner).type == pafs.FileType.Directory:
+        below = filesystem.get_file_info(pafs.FileSelector(inner, recursive=True))
+        base = inner.rstrip("/") + "/"
+        relative = {f.path: f.path.removeprefix(base) for f in below if f.is_file}
+        files = sorted(
+            (path.rstrip("/") + "/" + name, file)
+            for file, name in relative.items()
+            if not any(part.startswith((".", "_")) for part in name.split("/"))
+        )
+        if not files:
+            _neardup.check_contract(path, {}, table, config_json)
+    for name, file in files:
+        found = pq.read_schema(file, filesystem=filesystem).metadata or {}
+        metadata = {k.decode(): v.decode() for k, v in found.items() if k.startswith(b"neardup.")}
+        _neardup.check_contract(name, metadata, table, config_json)
 
 
 def components(ordinals: list[int], links: pa.Table) -> dict[int, int]:

@@ -18,7 +18,8 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 7. **connected components** of the links and the copies' links (large-star /
    small-star);
 8. each component's documents and links in one partition: **clusters** and origins;
-9. ids joined back; written as Parquet and JSONL, in input order.
+9. ids joined back; written as Parquet and JSONL, in input order, and the assignments
+   by ordinal as a stage table with the contract's metadata (``out/stages/``).
 
 ``neardup-spark INPUT... --out DIR`` runs it on ``local[*]`` (or on the cluster of
 ``spark-submit``); :func:`run` runs it in an existing session. ``neardup-spark
@@ -44,7 +45,7 @@ import pyarrow as pa
 from . import NeardupError, _config_json, _neardup, errors
 from . import arrow as na
 
-__all__ = ["run", "main", "session"]
+__all__ = ["run", "main", "session", "write_stage"]
 
 Config = Optional[Mapping[str, Any]]
 
@@ -166,6 +167,60 @@ def _whole(batches: Iterator[pa.RecordBatch]) -> Optional[pa.RecordBatch]:
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
+def _output(path: str) -> tuple[Any, str]:
+    """The pyarrow filesystem of output path ``path`` (a local path, or a URI pyarrow
+    opens: ``hdfs://``, ``s3://``, ``gs://``) and the path inside it."""
+    import pyarrow.fs as pafs
+
+    if "://" in path and not path.startswith("file://"):
+        try:
+            return pafs.FileSystem.from_uri(path)
+        except (pa.ArrowException, OSError) as e:
+            raise errors.StorageError(
+                f"{path}: the stage tables are written with pyarrow, which cannot open it: {e}",
+                path=path,
+            ) from e
+    return pafs.LocalFileSystem(), str(Path(path.removeprefix("file://")).absolute())
+
+
+def write_stage(df, path: str, table: str, config: Config = None) -> int:
+    """Writes ``df`` to ``path`` as stage table ``table`` of ``docs/stage-tables.md``:
+    a directory of part files (emptied first), one per partition in partition order,
+    each written by its Spark task with pyarrow under the contract's schema and footer
+    metadata (table, format version, hash scheme, ``config``), which Spark's own
+    Parquet writer cannot set. A table without rows still gets one file, for its
+    schema. Returns the rows written."""
+    import pyarrow.parquet as pq
+    from pyspark import TaskContext
+
+    config_json = _config_json(config)
+    schema = _neardup.schema(table, config_json)
+    filesystem, directory = _output(path)
+    filesystem.create_dir(directory, recursive=True)
+    filesystem.delete_dir_contents(directory)
+
+    def write_part(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # A retried task writes the same rows to the same name again.
+        filesystem, directory = _output(path)
+        name = f"{directory}/part-{TaskContext.get().partitionId():05d}.parquet"
+        writer, rows = None, 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                writer = pq.ParquetWriter(name, schema, filesystem=filesystem, compression="zstd")
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+            rows += batch.num_rows
+        if writer is not None:
+            writer.close()
+            yield pa.RecordBatch.from_pydict({"rows": pa.array([rows], pa.int64())})
+
+    written = df.select(*schema.names).mapInArrow(write_part, "rows long").collect()
+    if not written:
+        pq.write_table(schema.empty_table(), f"{directory}/part-00000.parquet", filesystem=filesystem)
+    return sum(row["rows"] for row in written)
+
+
 def _large_star(edges, F):
     both = edges.unionByName(edges.select(F.col("v").alias("u"), F.col("u").alias("v"))).distinct()
     low = both.groupBy("u").agg(F.least(F.min("v"), F.col("u")).alias("m"))
@@ -233,16 +288,20 @@ def run(
     ``neardup scan`` does, on ``spark``; or, with ``emitted`` (and no inputs), the signed
     documents and band rows ``neardup scan --emit-parquet`` wrote to that directory,
     skipping reading and signing (their contract is checked against ``config``). With
-    ``out``, writes ``out/assignments.parquet`` and ``out/assignments.jsonl``
-    (directories of part files, rows in input order).
+    ``out``, writes ``out/assignments.parquet`` and ``out/assignments.jsonl`` (the
+    output of ``neardup scan``, by id: directories of part files, rows in input order)
+    and ``out/stages/assignments.parquet``, the assignments by ordinal as a stage table
+    of ``docs/stage-tables.md`` carrying the contract's metadata (checked by
+    :func:`neardup.arrow.check_contract`); with ``keep_stages``, also the stage tables
+    ``out/stages/links.parquet`` and ``out/stages/components.parquet``.
     Returns a summary: documents, clusters, identical copies collapsed, band rows,
     candidate pairs, links (the copies' included), seconds per stage, and the
     assignments as a Spark DataFrame (``"assignments"``).
 
     Options: ``partitions`` (shuffle partitions; default the session's: the answer is
     the same at any number), ``id_field``, ``text_field``, ``date_field``,
-    ``source_field``, ``date_format`` (as ``neardup scan``'s flags). Raises the
-    :mod:`neardup.errors` exceptions, also for what a worker found."""
+    ``source_field``, ``date_format`` (as ``neardup scan``'s flags), ``keep_stages``.
+    Raises the :mod:`neardup.errors` exceptions, also for what a worker found."""
     with _worker_errors():
         return _run(spark, inputs, out, config, **options)
 
@@ -347,6 +406,7 @@ def _run(
     source_field: str = "source",
     date_format: Optional[str] = None,
     emitted: Optional[str] = None,
+    keep_stages: bool = False,
 ) -> dict[str, Any]:
     """The body of :func:`run`."""
     from pyspark import StorageLevel
@@ -365,6 +425,9 @@ def _run(
         seconds[stage] = round(now - clock[0], 3)
         clock[0] = now
 
+    if out is not None:
+        # Refused before the job runs, not after it.
+        _output(f"{str(out).rstrip('/')}/stages")
     if emitted is not None:
         if inputs:
             raise errors.InvalidInput(
@@ -492,7 +555,8 @@ def _run(
         F.lit(None).cast("double").alias("link_containment"),
         F.lit(None).cast("double").alias("link_containment_rev"),
     )
-    assigned = clustered.unionByName(alone)
+    # Persisted: the ids are joined to it, and the stage table is written from it.
+    assigned = clustered.unionByName(alone).persist(StorageLevel.MEMORY_AND_DISK)
     named = (
         assigned.join(ids, "ordinal")
         .join(ids.select(F.col("ordinal").alias("origin"), F.col("id").alias("origin_id")), "origin")
@@ -532,6 +596,12 @@ def _run(
         named.select(
             "id", "cluster", "origin", "kind", "jaccard", "containment", link.alias("link")
         ).write.mode("overwrite").json(str(Path(out) / "assignments.jsonl"))
+        stages = f"{str(out).rstrip('/')}/stages"
+        by_ordinal = assigned.orderBy("ordinal")
+        write_stage(by_ordinal, f"{stages}/assignments.parquet", "assignments", config)
+        if keep_stages:
+            write_stage(links, f"{stages}/links.parquet", "links", config)
+            write_stage(component_of, f"{stages}/components.parquet", "components", config)
         lap("write")
     return {
         "documents": documents,
@@ -559,7 +629,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         metavar="DIR",
         help="start from the stage tables `neardup scan --emit-parquet DIR` wrote, instead of inputs",
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="writes DIR/assignments.parquet and DIR/assignments.jsonl")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="writes DIR/assignments.parquet, DIR/assignments.jsonl and the stage table "
+        "DIR/stages/assignments.parquet",
+    )
+    parser.add_argument(
+        "--keep-stages",
+        action="store_true",
+        help="also write the links and components stage tables to DIR/stages/",
+    )
     parser.add_argument("--config", metavar="FILE", help="detector settings, the JSON of `neardup --config`")
     parser.add_argument("--master", default=None, help="Spark master (default: spark-submit's, else local[*])")
     parser.add_argument("--partitions", type=int, default=None, help="shuffle partitions")
@@ -592,6 +673,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             source_field=args.source_field,
             date_format=args.date_format,
             emitted=args.emitted,
+            keep_stages=args.keep_stages,
         )
     except NeardupError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,7 +2,8 @@
 at 7 shuffle partitions, on the example, the committed fixture, a skewed corpus (5,000
 identical copies, collapsed to one set of band rows, and 2,000 articles sharing one
 chrome line), the stage tables `neardup scan --emit-parquet` wrote and, when it is
-there, ../shared/data/synd-dev.jsonl."""
+there, ../shared/data/synd-dev.jsonl; the stage tables it writes carry the contract's
+metadata, and a reader under another config refuses them."""
 
 import json
 import random
@@ -16,6 +17,7 @@ from conftest import KREMLIN, SYND_DEV, SYND_SAMPLE
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed")
 
 import neardup  # noqa: E402
+import neardup.arrow as na  # noqa: E402
 import neardup.spark as ns  # noqa: E402
 
 
@@ -152,6 +154,62 @@ def test_console_script_writes_parquet_and_jsonl_as_the_cli(spark, cli_scan, nea
         [str(neardup_bin), "scan", str(KREMLIN)], check=True, capture_output=True, text=True
     ).stdout
     assert lines == [json.loads(line) for line in cli.splitlines()]
+    na.check_contract(str(out / "stages" / "assignments.parquet"), "assignments")
+    assert not (out / "stages" / "links.parquet").exists()
+
+
+def test_stage_tables_carry_the_contract_and_a_reader_refuses_another(spark, tmp_path):
+    out = tmp_path / "out"
+    config = {"seed": 7}
+    ns.run(spark, [str(KREMLIN)], str(out), config, partitions=3, keep_stages=True)
+    stages = out / "stages"
+    for table in ("assignments", "links", "components"):
+        parts = sorted((stages / f"{table}.parquet").glob("part-*.parquet"))
+        assert parts, table
+        for part in parts:
+            written = pq.read_schema(part)
+            assert written.metadata[b"neardup.table"] == table.encode()
+            assert json.loads(written.metadata[b"neardup.config"])["seed"] == 7
+            assert written.remove_metadata() == na.schema(table, config).remove_metadata()
+        na.check_contract(str(stages / f"{table}.parquet"), table, config)
+        na.check_contract(str(parts[0]), table, config)
+
+    # By ordinal, in input order, part files in order: the by-id results, renamed.
+    lines = KREMLIN.read_text(encoding="utf-8").splitlines()
+    ids = [json.loads(line)["id"] for line in lines if line.strip()]
+    parts = sorted((stages / "assignments.parquet").glob("part-*.parquet"))
+    by_ordinal = pa.concat_tables([pq.read_table(p) for p in parts])
+    assert by_ordinal["ordinal"].to_pylist() == list(range(len(ids)))
+    results = pq.read_table(out / "assignments.parquet")
+    assert [ids[o] for o in by_ordinal["origin"].to_pylist()] == results["origin"].to_pylist()
+    assert by_ordinal["kind"].to_pylist() == results["kind"].to_pylist()
+    linked = pq.read_table(stages / "links.parquet")
+    assert linked.num_rows > 0
+
+    # Under the default config (another seed), and as another table: refused, naming both.
+    with pytest.raises(neardup.ContractMismatch) as caught:
+        na.check_contract(str(stages / "assignments.parquet"), "assignments")
+    assert caught.value.key == "neardup.config.seed"
+    assert caught.value.found == "7"
+    assert caught.value.path.endswith("part-00000.parquet")
+    assert "written with neardup.config.seed = 7, but this reader expects" in str(caught.value)
+    expected = "neardup.table = links, but this reader expects neardup.table = components"
+    with pytest.raises(neardup.ContractMismatch, match=expected):
+        na.check_contract(str(stages / "links.parquet"), "components", config)
+
+
+def test_an_empty_stage_table_keeps_its_schema_and_a_bare_directory_is_refused(spark, tmp_path):
+    path = tmp_path / "links.parquet"
+    empty = spark.createDataFrame([], ns._LINKS)
+    assert ns.write_stage(empty, str(path), "links") == 0
+    na.check_contract(str(path), "links")
+    assert pq.read_table(path).num_rows == 0
+    with pytest.raises(neardup.StorageError, match="s3a://bucket/out/stages: the stage tables"):
+        ns.run(spark, [str(KREMLIN)], "s3a://bucket/out")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    with pytest.raises(neardup.ContractMismatch, match="neardup.table = nothing"):
+        na.check_contract(str(bare), "links")
 
 
 def test_bad_inputs_exit_2_naming_the_file_and_line(spark, tmp_path, capsys):
