@@ -187,6 +187,36 @@ impl Table {
     }
 }
 
+/// The columns of the bands table holding `rows`, in the table's order: the one
+/// encoding of band rows, for `neardup scan --emit-parquet` and the Python stages alike.
+#[cfg(feature = "parquet")]
+pub fn band_columns(rows: &[crate::cluster::stages::BandRow]) -> Vec<arrow_array::ArrayRef> {
+    use crate::cluster::stages::View;
+    use arrow_array::builder::{Int8Builder, Int32Builder, Int64Builder};
+    let mut view = Int8Builder::with_capacity(rows.len());
+    let mut band = Int32Builder::with_capacity(rows.len());
+    let mut key = Int64Builder::with_capacity(rows.len());
+    let mut ordinal = Int64Builder::with_capacity(rows.len());
+    let mut size = Int32Builder::with_capacity(rows.len());
+    for row in rows {
+        view.append_value(match row.view {
+            View::Jaccard => 0,
+            View::Containment => 1,
+        });
+        band.append_value(row.band as i32);
+        key.append_value(row.key as i64);
+        ordinal.append_value(i64::from(row.doc));
+        size.append_value(row.size as i32);
+    }
+    vec![
+        std::sync::Arc::new(view.finish()),
+        std::sync::Arc::new(band.finish()),
+        std::sync::Arc::new(key.finish()),
+        std::sync::Arc::new(ordinal.finish()),
+        std::sync::Arc::new(size.finish()),
+    ]
+}
+
 /// The metadata a file of `table` written under `config` carries.
 pub fn metadata(table: Table, config: &DetectorConfig) -> HashMap<String, String> {
     HashMap::from([

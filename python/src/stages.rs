@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Float64Builder, Int8Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int8Type, Int32Type, Int64Type};
@@ -25,7 +25,7 @@ use neardup::cluster::Similarity;
 use neardup::cluster::stages::{
     self, BandRow, SignedDocs, VerifiedLink, View, bucket_pairs, cluster_component, kind_of,
 };
-use neardup::contract::Table;
+use neardup::contract::{Table, band_columns};
 use neardup::fingerprint::Fingerprinter;
 use neardup::scan::input::{Format, Input};
 use neardup::{DetectorConfig, Error};
@@ -446,28 +446,8 @@ pub(crate) fn band_rows(
 }
 
 fn band_batch(rows: &[BandRow]) -> PyResult<Batch> {
-    let mut view = Int8Builder::with_capacity(rows.len());
-    let mut band = Int32Builder::with_capacity(rows.len());
-    let mut key = Int64Builder::with_capacity(rows.len());
-    let mut ordinal = Int64Builder::with_capacity(rows.len());
-    let mut size = Int32Builder::with_capacity(rows.len());
-    for row in rows {
-        view.append_value(match row.view {
-            View::Jaccard => 0,
-            View::Containment => 1,
-        });
-        band.append_value(row.band as i32);
-        key.append_value(row.key as i64);
-        ordinal.append_value(i64::from(row.doc));
-        size.append_value(row.size as i32);
-    }
-    batch(vec![
-        ("view", Arc::new(view.finish())),
-        ("band", Arc::new(band.finish())),
-        ("key", Arc::new(key.finish())),
-        ("ordinal", Arc::new(ordinal.finish())),
-        ("size", Arc::new(size.finish())),
-    ])
+    let names = Table::Bands.columns().iter().map(|column| column.name);
+    batch(names.zip(band_columns(rows)).collect())
 }
 
 /// Stage 4: the candidate pairs (`a` finds `b`) of whole buckets: `rows` holds every row

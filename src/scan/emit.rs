@@ -9,7 +9,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int8Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::builder::{Int32Builder, Int64Builder, ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -18,9 +18,9 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use super::ScanReport;
-use crate::cluster::stages::{BandRow, View, band_rows};
+use crate::cluster::stages::{BandRow, band_rows};
 use crate::config::DetectorConfig;
-use crate::contract::Table;
+use crate::contract::{self, Table};
 use crate::error::{Error, Result};
 use crate::lsh::Slot;
 
@@ -161,27 +161,5 @@ fn document_batch(
 }
 
 fn band_batch(config: &DetectorConfig, rows: &[BandRow]) -> Result<RecordBatch> {
-    let mut view = Int8Builder::with_capacity(rows.len());
-    let mut band = Int32Builder::with_capacity(rows.len());
-    let mut key = Int64Builder::with_capacity(rows.len());
-    let mut ordinal = Int64Builder::with_capacity(rows.len());
-    let mut size = Int32Builder::with_capacity(rows.len());
-    for row in rows {
-        view.append_value(match row.view {
-            View::Jaccard => 0,
-            View::Containment => 1,
-        });
-        band.append_value(row.band as i32);
-        key.append_value(row.key as i64);
-        ordinal.append_value(i64::from(row.doc));
-        size.append_value(row.size as i32);
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(view.finish()),
-        Arc::new(band.finish()),
-        Arc::new(key.finish()),
-        Arc::new(ordinal.finish()),
-        Arc::new(size.finish()),
-    ];
-    batch(Table::Bands, config, columns)
+    batch(Table::Bands, config, contract::band_columns(rows))
 }
