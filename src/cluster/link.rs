@@ -136,7 +136,7 @@ fn verify_candidates(
         if rep != copy {
             let size = verifier.size(copy);
             let identical = plain_similarity(num_perm as u32, num_perm, size, size);
-            let key = identical.containment_of_shorter();
+            let key = identical.containment_of_shorter() as f32;
             let equal = num_perm as u16;
             all.decided.push(Candidate { key, a: rep, b: copy, equal, flags: 0 });
         }
@@ -181,7 +181,8 @@ fn examine(
         if verifier.is_sampled() && needs_sampling(config, &plain, size_a, size_b) {
             let whole = Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
             let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
-            let candidate = Candidate { key: whole.jaccard, a: slot, b: other, equal: 0, flags };
+            let candidate =
+                Candidate { key: at_least(whole.jaccard), a: slot, b: other, equal: 0, flags };
             // A pair whose sample could make it a duplicate by Jaccard would have its
             // turn among the duplicates, before most documents are joined: sample it
             // now, in parallel. Below, its turn comes after them, and most such pairs
@@ -192,7 +193,7 @@ fn examine(
                 found.pending.push(candidate);
             }
         } else if plain.copy_kind(config).is_some() {
-            let key = plain.containment_of_shorter();
+            let key = plain.containment_of_shorter() as f32;
             found.decided.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
         }
     }
@@ -230,12 +231,16 @@ fn link_strongest_first(
     let VerifiedPairs { mut decided, pending, early } = pairs;
     let decided_turn = |c: &Candidate| Turn {
         jaccard: f64::from(c.equal) / config.num_perm as f64,
-        containment: c.key,
+        containment: f64::from(c.key),
         a: c.a,
         b: c.b,
     };
-    let pending_turn =
-        |c: &Candidate| Turn { jaccard: c.key, containment: f64::INFINITY, a: c.a, b: c.b };
+    let pending_turn = |c: &Candidate| Turn {
+        jaccard: f64::from(c.key),
+        containment: f64::INFINITY,
+        a: c.a,
+        b: c.b,
+    };
     let mut clusterer = Clusterer::new(verifier, published);
     let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
     let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
@@ -334,12 +339,20 @@ fn link_strongest_first(
     clusterer.finish()
 }
 
-/// A candidate pair as [`verify_candidates`] keeps it.
+/// The least `f32` not below `x`: an undecided pair placed at this bound still comes no
+/// later than the strongest it could be.
+fn at_least(x: f64) -> f32 {
+    let near = x as f32;
+    if f64::from(near) < x { near.next_up() } else { near }
+}
+
+/// A candidate pair as [`verify_candidates`] keeps it, in 16 bytes: the keys are `f32`,
+/// as the lists hold tens of millions of pairs on a million-article corpus.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     /// Its sort key after the equal lanes: a decided pair's containment of the shorter,
     /// an undecided pair's highest possible Jaccard.
-    key: f64,
+    key: f32,
     /// The document that found the pair.
     a: Slot,
     /// The other document.
