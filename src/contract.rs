@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// Version of the stage tables' layout; bumped when a column is added, removed or
 /// changes meaning.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The shingle hash family; its output is stable only within one major version.
 pub const HASH: &str = "gxhash";
 /// Major version of [`HASH`] (the `gxhash = "3"` dependency).

@@ -15,7 +15,8 @@ chrome keys   ``key`` (int64), ``ordinal``, ``story`` (int32): one row per disti
               another story than the first one's, the first one's story) they give
               the chrome model
 signed        ``ordinal``, ``size`` (int32 shingles), ``published``, ``lanes``
-              (list<int32>, the MinHash signature), ``shingles`` (list<int32>),
+              (list<int32>, the MinHash signature), ``shingles`` (list<int32>, the
+              shingle sketch: distinct top 16 bits of the shingles' low 32, ascending),
               ``chrome`` (int32 lines left out)
 copies        links (below) from each document to its identical copies (equal
               signature, size and shingles), which get no band rows

@@ -21,10 +21,10 @@ use arrow_array::{Array, ArrayRef, ListArray, RecordBatch};
 use arrow_pyarrow::PyArrowType;
 use arrow_schema::Schema;
 use neardup::chrome::{ChromeModel, KeyCount};
-use neardup::cluster::Similarity;
 use neardup::cluster::stages::{
     self, BandRow, SignedDocs, VerifiedLink, View, bucket_pairs, cluster_component, kind_of,
 };
+use neardup::cluster::{Similarity, shingle_sketch};
 use neardup::contract::{Table, band_columns};
 use neardup::fingerprint::Fingerprinter;
 use neardup::scan::input::{Format, Input};
@@ -327,8 +327,8 @@ fn list_builder() -> ListBuilder<Int32Builder> {
 
 /// Stage 2: each document signed as the scan signs it, chrome lines (of `chrome`, a
 /// model from [`chrome_model`]; none when `None`) left out: `ordinal`, `size` (shingle
-/// count), `published`, `lanes` (the MinHash signature), `shingles` (low 32 bits of
-/// the shingle hashes, sorted, for sampled containment; empty without it), `chrome`
+/// count), `published`, `lanes` (the MinHash signature), `shingles` (the shingle
+/// sketch, for sampled containment; empty without it), `chrome`
 /// (lines left out).
 #[pyfunction]
 #[pyo3(signature = (docs, config_json, chrome=None))]
@@ -376,8 +376,8 @@ pub(crate) fn sign(
                 let mut low: Vec<u32> = signed.shingles.iter().map(|&h| h as u32).collect();
                 low.sort_unstable();
                 low.dedup();
-                for v in low {
-                    shingles.values().append_value(v as i32);
+                for key in shingle_sketch(&low) {
+                    shingles.values().append_value(i32::from(key));
                 }
             }
             shingles.append(true);
@@ -533,6 +533,12 @@ fn signed_docs(config: &DetectorConfig, docs: HashMap<u32, DocColumns>) -> PyRes
             return Err(wrong(
                 "lanes",
                 &format!("list<int32> of num_perm = {} lanes", config.num_perm),
+            ));
+        }
+        if stages::sketch_keys(&shingles).is_none() {
+            return Err(wrong(
+                "shingles",
+                "list<int32> of shingle sketch keys (0 to 65535, ascending, at most 1024)",
             ));
         }
         out.push(doc, &lanes, size, published, &shingles);

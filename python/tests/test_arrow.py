@@ -55,9 +55,22 @@ def test_stages_refuse_tables_that_are_not_theirs():
     assert caught.value.field == "text" and '"x"' in str(caught.value)
 
 
+def test_signed_rows_carry_shingle_sketches_and_other_shingles_are_refused():
+    signed = pa.table(na.sign(documents(KREMLIN)))
+    for keys, size in zip(signed.column("shingles").to_pylist(), signed.column("size").to_pylist()):
+        assert keys == sorted(set(keys)) and all(0 <= k <= 0xFFFF for k in keys)
+        assert 0.9 * min(size, 1024) <= len(keys) <= min(size, 1024)
+    # A shingles column of 32-bit values (the layout before sketches) is not a sketch.
+    rows = signed.column("shingles").to_pylist()
+    rows[0] = [k + 70000 for k in rows[0]]
+    wide = signed.set_column(signed.schema.get_field_index("shingles"), "shingles", pa.array(rows, pa.list_(pa.int32())))
+    with pytest.raises(neardup.InvalidInput, match='column "shingles" of the stage table must be'):
+        na.collapse(wide)
+
+
 def test_contract_names_format_scheme_and_config():
     meta = na.contract({"num_perm": 64})
-    assert meta["neardup.format_version"] == "1"
+    assert meta["neardup.format_version"] == "2"
     assert '"num_perm":64' in meta["neardup.config"]
     assert meta["neardup.hash_scheme"].startswith("gxhash3/")
 

@@ -1,8 +1,9 @@
 //! Sampled containment: where a MinHash estimate of containment is too coarse (a short
-//! excerpt inside a long story), the shingles behind the shorter document's lane minima
-//! are a uniform sample of its set, and the share of them found in the longer
-//! document's whole set estimates the containment without its error growing with the
-//! length ratio. Costs the shingle sets in memory (low 32 bits, sorted).
+//! excerpt inside a long story), the shorter document's shingles are looked up in what
+//! is kept of the longer one's set, which measures the containment without its error
+//! growing with the length ratio. What is kept of a set is its sketch
+//! ([`shingle_sketch`], two bytes a shingle); the online detector also samples a
+//! stored shorter article by the shingles behind its lane minima ([`ShingleSample`]).
 
 use crate::config::DetectorConfig;
 #[cfg(feature = "scan")]
@@ -145,20 +146,25 @@ fn count_common_blocks<const B: usize>(small: &[u32], large: &[u32]) -> usize {
 }
 
 #[cfg(feature = "scan")]
-/// Where sampled containment looks shingles up: for a pair of documents, the share of
-/// the shorter's lane-minimum shingles found in the longer's whole set.
+/// Where a batch looks up what it keeps of each document's shingle set, to measure the
+/// containment of the shorter of a pair in the longer.
 pub(crate) trait SampledContainment: Sync {
     /// Estimated containment of document `short` in document `long`.
     fn contained_in(&self, short: Slot, long: Slot) -> f64;
 
-    /// Whether documents `a` and `b` have the same shingle set.
+    /// Whether documents `a` and `b` keep the same shingles.
     fn same_shingles(&self, a: Slot, b: Slot) -> bool;
 }
 
 #[cfg(feature = "scan")]
 impl SampledContainment for &[ShingleSample] {
+    /// As a batch measures it from [`ShingleSets`]: sketch against sketch.
     fn contained_in(&self, short: Slot, long: Slot) -> f64 {
-        self[short as usize].contained_in(&self[long as usize])
+        let short = shingle_sketch(&self[short as usize].shingles);
+        sketch_keys_containment(
+            short.iter().copied(),
+            &shingle_sketch(&self[long as usize].shingles),
+        )
     }
 
     fn same_shingles(&self, a: Slot, b: Slot) -> bool {
@@ -167,96 +173,54 @@ impl SampledContainment for &[ShingleSample] {
 }
 
 #[cfg(feature = "scan")]
-/// Every document's shingle set (low 32 bits, sorted) in one flat array, for sampled
-/// containment.
+/// Every document's [`shingle_sketch`] in one flat array: what a batch (the scan, the
+/// stages of a distributed runner) keeps of each shingle set, as the online detector
+/// keeps it of each stored article. Two bytes a shingle instead of the four of the
+/// shingles' low 32 bits, which on a million articles is half a gigabyte.
+///
+/// The containment of the shorter document of a pair in the longer is measured sketch
+/// against sketch ([`sketch_keys_containment`]): every shingle of the shorter that the
+/// longer's sketch covers is looked up, not only the ones behind its lane minima, so
+/// the estimate is at least as close as a sample of `num_perm` would make it.
 #[derive(Debug, Default)]
 pub(crate) struct ShingleSets {
-    shingles: Vec<u32>,
+    keys: Vec<u16>,
     ends: Vec<usize>,
 }
 
 #[cfg(feature = "scan")]
 impl ShingleSets {
+    /// Adds the next document's sketch, made from its shingle set (low 32 bits,
+    /// sorted and distinct).
     pub(crate) fn push(&mut self, shingles: &[u32]) {
-        self.shingles.extend_from_slice(shingles);
-        self.ends.push(self.shingles.len());
+        self.push_sketch(&shingle_sketch(shingles));
+    }
+
+    /// Adds the next document's sketch as [`shingle_sketch`] made it.
+    pub(crate) fn push_sketch(&mut self, sketch: &[u16]) {
+        self.keys.extend_from_slice(sketch);
+        self.ends.push(self.keys.len());
     }
 
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
-    pub(crate) fn get(&self, doc: usize) -> &[u32] {
+    /// Document `doc`'s sketch.
+    pub(crate) fn get(&self, doc: usize) -> &[u16] {
         let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
-        &self.shingles[start..self.ends[doc]]
+        &self.keys[start..self.ends[doc]]
     }
 }
 
 #[cfg(feature = "scan")]
-/// Sampled containment over [`ShingleSets`]; the lane minima of the shorter
-/// document are recovered from its signature when needed rather than stored.
-pub(crate) struct ScanSamples<'a> {
-    sets: &'a ShingleSets,
-    lanes: &'a [u32],
-    hasher: &'a crate::minhash::MinHasher,
-    /// Names this source in the per-thread cache: an address would not do, since a
-    /// later scan in the same process may get the same allocation for its lanes.
-    run: u64,
-}
-
-#[cfg(feature = "scan")]
-impl<'a> ScanSamples<'a> {
-    pub(crate) fn new(
-        sets: &'a ShingleSets,
-        lanes: &'a [u32],
-        hasher: &'a crate::minhash::MinHasher,
-    ) -> Self {
-        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ScanSamples { sets, lanes, hasher, run }
-    }
-}
-
-#[cfg(feature = "scan")]
-/// Lane minima recovered from one signature, keyed by source and slot.
-type CachedMinima = ((u64, Slot), Box<[u32]>);
-
-#[cfg(feature = "scan")]
-thread_local! {
-    /// Per thread, the lane minima last recovered: a short text is usually sampled
-    /// against several longer copies in a row.
-    static MINIMA: std::cell::RefCell<Vec<CachedMinima>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-#[cfg(feature = "scan")]
-/// Minima kept per thread.
-const MINIMA_CACHED: usize = 8;
-
-#[cfg(feature = "scan")]
-impl SampledContainment for ScanSamples<'_> {
+impl SampledContainment for ShingleSets {
     fn contained_in(&self, short: Slot, long: Slot) -> f64 {
-        let key = (self.run, short);
-        let set = self.sets.get(long as usize);
-        MINIMA.with(|cache| {
-            let cache = &mut *cache.borrow_mut();
-            if let Some((_, minima)) = cache.iter().find(|(k, _)| *k == key) {
-                return sampled_containment(minima, set);
-            }
-            let width = self.hasher.num_perm();
-            let lanes = &self.lanes[short as usize * width..(short as usize + 1) * width];
-            let minima = ShingleSample::minima(self.hasher, lanes);
-            let contained = sampled_containment(&minima, set);
-            if cache.len() == MINIMA_CACHED {
-                cache.remove(0);
-            }
-            cache.push((key, minima));
-            contained
-        })
+        sketch_keys_containment(self.get(short as usize).iter().copied(), self.get(long as usize))
     }
 
     fn same_shingles(&self, a: Slot, b: Slot) -> bool {
-        self.sets.get(a as usize) == self.sets.get(b as usize)
+        self.get(a as usize) == self.get(b as usize)
     }
 }
 
@@ -293,44 +257,6 @@ pub(crate) fn needs_sampling(
 mod tests {
     use super::*;
 
-    /// Two scans one after the other whose signatures lie at the same address (as a
-    /// second scan in one process may get the first one's freed allocation) each get
-    /// their own documents' minima, not the other's from the per-thread cache.
-    #[cfg(feature = "scan")]
-    #[cfg(feature = "scan")]
-    #[test]
-    fn a_later_scan_at_the_same_address_gets_its_own_minima() {
-        let hasher = MinHasher::new(128, 1);
-        let set = |seed: u64| -> Vec<u64> {
-            let mut set: Vec<u64> = (0..300u64)
-                .map(|i| (i + seed * 1000).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-                .collect();
-            set.sort_unstable();
-            set
-        };
-        let low = |set: &[u64]| -> Vec<u32> {
-            let mut low: Vec<u32> = set.iter().map(|&h| h as u32).collect();
-            low.sort_unstable();
-            low
-        };
-        let mut lanes = vec![0u32; 256];
-        for round in 0..2u64 {
-            let (short, long) = (set(1 + 2 * round), set(2 + 2 * round));
-            let mut long_with_short = long.clone();
-            long_with_short.extend_from_slice(&short[..150]);
-            long_with_short.sort_unstable();
-            hasher.signature_into(&short, &mut lanes[..128]);
-            hasher.signature_into(&long_with_short, &mut lanes[128..]);
-            let mut sets = ShingleSets::default();
-            sets.push(&low(&short));
-            sets.push(&low(&long_with_short));
-            let source = ScanSamples::new(&sets, &lanes, &hasher);
-            let expected = ShingleSample::new(&hasher, &short, &lanes[..128])
-                .contained_in(&ShingleSample::new(&hasher, &long_with_short, &lanes[128..]));
-            assert_eq!(source.contained_in(0, 1), expected, "round {round}");
-        }
-    }
-
     #[test]
     fn count_common_counts_the_intersection() {
         let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
@@ -363,13 +289,45 @@ mod tests {
 
     #[cfg(feature = "scan")]
     #[test]
-    fn shingle_sets_are_found_again() {
+    fn shingle_sets_keep_each_sketch() {
         let mut sets = ShingleSets::default();
-        sets.push(&[1, 5, 9]);
+        sets.push(&[1 << 16, 5 << 16 | 7, 5 << 16 | 9, 9 << 16]);
         sets.push(&[]);
-        sets.push(&[2, 3]);
+        sets.push_sketch(&[2, 3]);
         assert_eq!(sets.get(0), [1, 5, 9]);
-        assert_eq!(sets.get(1), [] as [u32; 0]);
+        assert_eq!(sets.get(1), [] as [u16; 0]);
         assert_eq!(sets.get(2), [2, 3]);
+        assert!(sets.same_shingles(0, 0) && !sets.same_shingles(0, 2));
+    }
+
+    /// Sketch against sketch measures the containment of a random set in another within
+    /// a few points of the exact share, for excerpts short and long.
+    #[cfg(feature = "scan")]
+    #[test]
+    fn sketch_containment_tracks_the_exact_share() {
+        let mut state = 11u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 32) as u32
+        };
+        for (short_len, long_len, inside) in [(40, 400, 40), (200, 600, 120), (300, 2500, 150)] {
+            let long: Vec<u32> = (0..long_len).map(|_| next()).collect();
+            let mut short: Vec<u32> = long[..inside].to_vec();
+            short.extend((inside..short_len).map(|_| next()));
+            let sorted = |mut v: Vec<u32>| {
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let mut sets = ShingleSets::default();
+            sets.push(&sorted(short));
+            sets.push(&sorted(long));
+            let exact = inside as f64 / short_len as f64;
+            let measured = sets.contained_in(0, 1);
+            assert!(
+                (measured - exact).abs() < 0.08,
+                "{short_len} in {long_len}: {measured} vs {exact}"
+            );
+        }
     }
 }

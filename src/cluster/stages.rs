@@ -26,11 +26,10 @@
 
 use crate::config::DetectorConfig;
 use crate::lsh::{Slot, band_key};
-use crate::minhash::MinHasher;
 
 use super::candidates::{CONTAINMENT_MIN_RATIO, CONTAINMENT_PER_BAND, JACCARD_PER_BAND};
 use super::guard::{Assignment, Link, cluster_links};
-use super::sample::{SampledContainment, ShingleSample};
+use super::sample::{SampledContainment, ShingleSets};
 use super::similarity::{CopyKind, Similarity};
 use super::verify::Verifier;
 
@@ -122,17 +121,15 @@ pub struct SignedDocs {
     lanes: Vec<u32>,
     sizes: Vec<u32>,
     published: Vec<Option<i64>>,
-    /// With sampled containment: each document's sample.
-    samples: Option<(MinHasher, Vec<ShingleSample>)>,
+    /// With sampled containment: each document's shingle sketch.
+    samples: Option<ShingleSets>,
 }
 
 impl SignedDocs {
     /// No documents yet, to be verified under `config`: with
     /// `config.sampled_containment`, documents come with their shingle sets.
     pub fn new(config: &DetectorConfig) -> Self {
-        let samples = config
-            .sampled_containment
-            .then(|| (MinHasher::new(config.num_perm, config.seed), Vec::new()));
+        let samples = config.sampled_containment.then(ShingleSets::default);
         SignedDocs {
             ordinals: Vec::new(),
             lanes: Vec::new(),
@@ -143,26 +140,25 @@ impl SignedDocs {
     }
 
     /// Adds a document: its ordinal (larger than any added before), signature, shingle
-    /// count, publication time, and (when sampled) the low 32 bits of its shingle hashes.
+    /// count, publication time, and (when sampled) its shingle sketch
+    /// ([`super::shingle_sketch`]: keys below 65,536, ascending; see [`sketch_keys`]).
     pub fn push(
         &mut self,
         ordinal: Slot,
         lanes: &[u32],
         size: u32,
         published: Option<i64>,
-        shingles: &[u32],
+        sketch: &[u32],
     ) {
         debug_assert!(self.ordinals.last().is_none_or(|&last| last < ordinal));
         self.ordinals.push(ordinal);
         self.lanes.extend_from_slice(lanes);
         self.sizes.push(size);
         self.published.push(published);
-        if let Some((hasher, samples)) = &mut self.samples {
-            let mut low = shingles.to_vec();
-            low.sort_unstable();
-            low.dedup();
-            let minima = ShingleSample::minima(hasher, lanes);
-            samples.push(ShingleSample { shingles: low.into(), minima });
+        if let Some(samples) = &mut self.samples {
+            debug_assert!(sketch_keys(sketch).is_some(), "not a sketch: {sketch:?}");
+            let keys: Vec<u16> = sketch.iter().map(|&key| key as u16).collect();
+            samples.push_sketch(&keys);
         }
     }
 
@@ -182,12 +178,18 @@ impl SignedDocs {
 
     /// Runs `f` with a verifier over these documents (local slots).
     fn with_verifier<T>(&self, config: &DetectorConfig, f: impl FnOnce(&Verifier<'_>) -> T) -> T {
-        // Samples kept per document, not recovered through a cache keyed by address:
-        // a runner makes and drops many small tables.
-        let samples = self.samples.as_ref().map(|(_, samples)| samples.as_slice());
-        let samples = samples.as_ref().map(|s| s as &dyn SampledContainment);
+        let samples = self.samples.as_ref().map(|s| s as &dyn SampledContainment);
         f(&Verifier::new(config, &self.lanes, &self.sizes, samples))
     }
+}
+
+/// The sketch a stage table's `shingles` column holds for one document, as
+/// [`super::shingle_sketch`] keys, or `None` when it is not one (a key above 65,535, or
+/// keys not strictly ascending): what a reader checks before [`SignedDocs::push`].
+pub fn sketch_keys(column: &[u32]) -> Option<Vec<u16>> {
+    let ascending = column.windows(2).all(|w| w[0] < w[1]);
+    let keys: Option<Vec<u16>> = column.iter().map(|&key| u16::try_from(key).ok()).collect();
+    keys.filter(|keys| ascending && keys.len() <= super::MAX_SKETCH)
 }
 
 /// Stage 0: each document of `docs` that is a copy of an earlier one there (equal
@@ -323,9 +325,10 @@ mod tests {
 
     use super::*;
     use crate::cluster::cluster_signatures;
-    use crate::cluster::sample::{ScanSamples, ShingleSets};
+    use crate::cluster::sample::ShingleSets;
     use crate::cluster::verify::flatten;
     use crate::fingerprint::Fingerprint;
+    use crate::minhash::MinHasher;
 
     /// Documents cut from a few stories at many sizes, with noise, and a flood of
     /// identical copies: pairs of every containment, big buckets.
@@ -362,8 +365,12 @@ mod tests {
         (fingerprints, sets)
     }
 
-    fn low(set: &[u64]) -> Vec<u32> {
-        set.iter().map(|&h| h as u32).collect()
+    /// A shingle set's sketch as a stage table's `shingles` column holds it.
+    fn sketch(set: &[u64]) -> Vec<u32> {
+        let mut low: Vec<u32> = set.iter().map(|&h| h as u32).collect();
+        low.sort_unstable();
+        low.dedup();
+        crate::cluster::shingle_sketch(&low).iter().map(|&key| u32::from(key)).collect()
     }
 
     /// Runs the stages over `parts` of the corpus as a distributed runner would: band rows
@@ -378,7 +385,7 @@ mod tests {
     ) -> Vec<Assignment> {
         let n = fingerprints.len();
         let doc = |i: usize| {
-            (fingerprints[i].signature.lanes(), fingerprints[i].shingle_count, low(&sets[i]))
+            (fingerprints[i].signature.lanes(), fingerprints[i].shingle_count, sketch(&sets[i]))
         };
         let signed = |members: &[Slot]| {
             let mut docs = SignedDocs::new(config);
@@ -459,17 +466,15 @@ mod tests {
         for (bands, rows) in [(28, 2), (16, 4)] {
             let config = DetectorConfig { bands, rows, ..DetectorConfig::default() };
             let (fingerprints, sets) = corpus(&config);
-            let hasher = MinHasher::new(config.num_perm, config.seed);
-            // The scan's own path: shingle sets kept as their low 32 bits.
-            let mut shingle_sets = ShingleSets::default();
+            // The scan's own path: each shingle set's low 32 bits, sketched as it is kept.
+            let mut samples = ShingleSets::default();
             for set in &sets {
-                let mut low = low(set);
+                let mut low: Vec<u32> = set.iter().map(|&h| h as u32).collect();
                 low.sort_unstable();
                 low.dedup();
-                shingle_sets.push(&low);
+                samples.push(&low);
             }
             let (lanes, sizes) = flatten(&fingerprints);
-            let samples = ScanSamples::new(&shingle_sets, &lanes, &hasher);
             let published: Vec<Option<i64>> = (0..fingerprints.len())
                 .map(|i| (i % 3 != 0).then_some((i as i64 * 7) % 50))
                 .collect();

@@ -142,8 +142,8 @@ fn document_batch(
         }
         lanes.append(true);
         if config.sampled_containment {
-            for &shingle in report.samples.get(doc) {
-                shingles.values().append_value(shingle as i32);
+            for &key in report.samples.get(doc) {
+                shingles.values().append_value(i32::from(key));
             }
         }
         shingles.append(true);

@@ -28,7 +28,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::chrome::{ChromeModel, DocKeys, LineProfile, ShardKeys};
-use crate::cluster::{Assignment, CopyKind, SampledContainment, ScanSamples, ShingleSets};
+use crate::cluster::{Assignment, CopyKind, SampledContainment, ShingleSets};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprinter, PreparedText};
@@ -140,7 +140,7 @@ impl ScanReport {
         if self.samples.len() <= doc {
             return Box::default();
         }
-        crate::cluster::shingle_sketch(self.samples.get(doc))
+        self.samples.get(doc).into()
     }
 
     /// Number of valid documents.
@@ -471,8 +471,7 @@ impl Run<'_> {
 fn cluster(fingerprinter: &Fingerprinter, docs: &Docs, samples: &ShingleSets) -> Vec<Assignment> {
     let config = fingerprinter.config();
     let (lanes, sizes) = docs.signatures();
-    let samples = ScanSamples::new(samples, lanes, fingerprinter.hasher());
-    let samples = config.sampled_containment.then_some(&samples as &dyn SampledContainment);
+    let samples = config.sampled_containment.then_some(samples as &dyn SampledContainment);
     crate::cluster::cluster_signatures(config, lanes, sizes, samples, docs.all_published())
 }
 
