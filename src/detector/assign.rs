@@ -10,7 +10,7 @@
 
 use crate::cluster::{
     CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment, sketch_containment,
-    sketch_keys_containment,
+    sketch_in_sketch,
 };
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -200,7 +200,7 @@ impl State {
         }
         let (short, long, flipped) =
             if ea.shingle_count <= eb.shingle_count { (ea, eb, false) } else { (eb, ea, true) };
-        let contained = sketch_keys_containment(short.sketch.iter().copied(), &long.sketch);
+        let contained = sketch_in_sketch(&short.sketch, &long.sketch);
         let similarity =
             Similarity::from_containment(contained, short.shingle_count, long.shingle_count);
         if flipped { similarity.reversed() } else { similarity }
