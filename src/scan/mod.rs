@@ -3,9 +3,11 @@
 //!
 //! 1. read: parse each record of every format [`input`] reads, check its id, normalize
 //!    its lines (in parallel batches whose mapped pages are released once done);
-//! 2. learn chrome keys from the whole corpus (sharded, in parallel);
-//! 3. sign what is not chrome (a second reading pass: normalizing twice costs less than
-//!    keeping every normalized text, about 2 KB an article, between the passes);
+//! 2. learn chrome keys (sharded, in parallel): from the whole corpus when it is small,
+//!    keeping its normalized texts from step 1; from an evenly spread sample of a
+//!    larger one, in a short pass before step 1 (`sample.rs` says how it is chosen);
+//! 3. sign what is not chrome: each record is read and normalized once, in step 1 (a
+//!    larger corpus) or from the kept texts (a small one);
 //! 4. cluster: band rows into sorted buckets, candidate pairs, verify, link strongest
 //!    first under the chaining guard, origin ([`crate::cluster::cluster_fingerprints`]).
 //!
@@ -18,6 +20,7 @@ mod docs;
 mod emit;
 pub mod input;
 mod output;
+mod sample;
 #[cfg(feature = "store")]
 mod save;
 mod tables;
@@ -34,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprinter, PreparedText};
 use crate::intern::NameIndex;
 use input::{Input, Location, ReadOptions, Reject, STDIN_NAME, Span, open};
+use sample::ChromeSample;
 
 pub use docs::Docs;
 use docs::SignedDoc;
@@ -120,7 +124,7 @@ pub struct ScanReport {
     /// Bytes of the records read (lines, CSV records, JSON elements, text; the text
     /// column of Parquet), after decompression.
     pub bytes: u64,
-    /// Seconds spent reading and fingerprinting (both passes and chrome learning).
+    /// Seconds spent reading and fingerprinting (chrome learning included).
     pub sign_seconds: f64,
     /// Lines learned as chrome over the whole corpus and left out of fingerprints.
     pub chrome_lines: u64,
@@ -208,8 +212,9 @@ const RELEASE_ALIGN: usize = 1 << 16;
 /// One record of the input: which input, and where in it.
 type Unit<'a> = (usize, Span<'a>);
 
-/// Scans `paths` with `config`: reads and signs every article (learning chrome from the
-/// whole corpus first unless it is off), then clusters them.
+/// Scans `paths` with `config`: reads and signs every article (learning chrome first,
+/// from the whole corpus or a sample of a large one, unless it is off), then clusters
+/// them.
 pub fn scan(
     paths: &[PathBuf],
     config: &DetectorConfig,
@@ -279,17 +284,44 @@ fn scan_inputs(
         chrome_lines: 0,
         invalid: Vec::new(),
     };
-    let learn = config.chrome.enabled;
-    let (name, passes) = if learn { ("learning chrome", 2) } else { ("reading and signing", 1) };
-    options.report(Progress::Pass { name, number: 1, of: passes, bytes });
-    let (valid, chrome) = run.read_pass(learn)?;
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
-    if let Some(chrome) = &chrome {
-        options.report(Progress::Pass { name: "signing", number: 2, of: 2, bytes });
-        run.sign_pass(&valid, chrome)?;
-    }
+    let chrome = if !config.chrome.enabled {
+        let pass = Progress::Pass { name: "reading and signing", number: 1, of: 1, bytes };
+        options.report(pass);
+        run.read_pass(Signing::Now(None))?;
+        None
+    } else {
+        match ChromeSample::choose(&units, sample::WHOLE, sample::SAMPLE) {
+            ChromeSample::Whole => {
+                let name = "reading, learning chrome";
+                options.report(Progress::Pass { name, number: 1, of: 1, bytes });
+                let Signing::Later(shards, kept) = run.read_pass(Signing::later(config))? else {
+                    unreachable!("a pass that signs later returns what it kept")
+                };
+                let chrome = ChromeModel::from_shards(&config.chrome, shards);
+                tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
+                run.sign_kept(kept, &chrome);
+                Some(chrome)
+            }
+            ChromeSample::Runs(runs) => {
+                let sampled: Vec<Unit<'_>> =
+                    runs.iter().flat_map(|run| units[run.clone()].iter().copied()).collect();
+                let name = "learning chrome from a sample";
+                let sample_bytes = batch_bytes(&sampled);
+                options.report(Progress::Pass { name, number: 1, of: 2, bytes: sample_bytes });
+                let chrome = run.learn_sample(&sampled);
+                tracing::debug!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    sampled = sampled.len(),
+                    "chrome learned from a sample"
+                );
+                let name = "reading and signing";
+                options.report(Progress::Pass { name, number: 2, of: 2, bytes });
+                run.read_pass(Signing::Now(Some(&chrome)))?;
+                Some(chrome)
+            }
+        }
+    };
     let Run { docs, samples, chrome_lines, invalid, .. } = run;
-    drop(valid);
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
@@ -328,24 +360,19 @@ impl Run<'_> {
         self.fingerprinter.config()
     }
 
-    /// Pass 1: parses every record, checks ids, and either counts each batch's lines into
-    /// the chrome model (`learn`, returned) or signs each batch at once. Returns the
-    /// units of the valid records, in order.
-    fn read_pass(&mut self, learn: bool) -> Result<(Vec<u32>, Option<ChromeModel>)> {
-        // `fingerprinter` is a shared reference: its config stays usable as `self` changes.
-        let config = self.fingerprinter.config();
-        let mut shards: Vec<ChromeModel> = if learn {
-            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect()
-        } else {
-            Vec::new()
-        };
+    /// The full pass: parses every record in order, checks its id, and signs each batch
+    /// at once or (`Signing::Later`) counts its lines into the chrome model and keeps
+    /// its prepared text. Returns `signing` with what it learned and kept.
+    fn read_pass<'m>(&mut self, mut signing: Signing<'m>) -> Result<Signing<'m>> {
+        // Slot `i` of `docs` is record `valid[i]`, for naming where a duplicate id was
+        // first seen.
         let mut valid: Vec<u32> = Vec::new();
         let mut ids = NameIndex::default();
         let mut pages = PageRelease::new(self.inputs);
         for (batch_no, batch) in self.units.chunks(PARSE_BATCH).enumerate() {
             let parsed: Vec<Result<Parsed>> =
                 batch.par_iter().with_min_len(64).map(|unit| self.parse(unit)).collect();
-            let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
+            let mut kept: Vec<PreparedText> = Vec::with_capacity(parsed.len());
             for (offset, result) in parsed.into_iter().enumerate() {
                 let unit = batch_no * PARSE_BATCH + offset;
                 let result = result.and_then(|doc| self.unique(doc, unit, &ids, &valid));
@@ -361,7 +388,7 @@ impl Run<'_> {
                             doc.text_hash,
                         );
                         valid.push(unit as u32);
-                        kept.push(doc);
+                        kept.push(doc.prepared);
                     }
                     Err(error) if self.options.skip_invalid => {
                         let (ix, span) = self.units[unit];
@@ -370,48 +397,64 @@ impl Run<'_> {
                     Err(error) => return Err(error),
                 }
             }
-            if learn {
-                let profiles: Vec<&LineProfile> =
-                    kept.iter().map(|doc| &doc.prepared.profile).collect();
-                learn_chrome_keys(&mut shards, &profiles);
-            } else {
-                let signed: Vec<SignedDoc> = kept
-                    .par_iter()
-                    .with_min_len(16)
-                    .map(|doc| self.sign(&doc.prepared, None))
-                    .collect();
-                self.push_signed(signed);
+            match &mut signing {
+                Signing::Now(chrome) => {
+                    let chrome = *chrome;
+                    let signed: Vec<SignedDoc> = kept
+                        .par_iter()
+                        .with_min_len(16)
+                        .map(|prepared| self.sign(prepared, chrome))
+                        .collect();
+                    self.push_signed(signed);
+                }
+                Signing::Later(shards, all) => {
+                    let profiles: Vec<&LineProfile> =
+                        kept.iter().map(|prepared| &prepared.profile).collect();
+                    learn_chrome_keys(shards, &profiles);
+                    all.append(&mut kept);
+                }
             }
             self.options.report(Progress::Read(batch_bytes(batch)));
             pages.done_with(batch);
         }
-        let chrome = learn.then(|| ChromeModel::from_shards(&config.chrome, shards));
-        Ok((valid, chrome))
+        Ok(signing)
     }
 
-    /// Pass 2: parses and normalizes the `valid` records again and signs what `chrome`
-    /// does not leave out.
-    fn sign_pass(&mut self, valid: &[u32], chrome: &ChromeModel) -> Result<()> {
+    /// Signs the prepared texts a `Signing::Later` pass kept, in order, with the model
+    /// learned from them.
+    fn sign_kept(&mut self, kept: Vec<PreparedText>, chrome: &ChromeModel) {
+        let signed: Vec<SignedDoc> = kept
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|prepared| self.sign(&prepared, Some(chrome)))
+            .collect();
+        self.push_signed(signed);
+    }
+
+    /// The sample pass: learns chrome from the `sampled` records (in input order). A
+    /// record that cannot be read is left out here; the full pass reports it.
+    fn learn_sample(&self, sampled: &[Unit<'_>]) -> ChromeModel {
+        let config = self.config();
+        let mut shards: Vec<ChromeModel> =
+            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect();
         let mut pages = PageRelease::new(self.inputs);
-        for batch in valid.chunks(PARSE_BATCH) {
-            let signed: Vec<SignedDoc> = batch
-                .par_iter()
-                .with_min_len(16)
-                .map(|&unit| {
-                    let (ix, span) = self.units[unit as usize];
-                    let record = self.inputs[ix].parse(span)?;
-                    let source = record.source.as_deref().unwrap_or("");
-                    let prepared = self.fingerprinter.prepare(&record.text, source)?;
-                    Ok(self.sign(&prepared, Some(chrome)))
-                })
-                .collect::<Result<_>>()?;
-            self.push_signed(signed);
-            let spans: Vec<Unit<'_>> =
-                batch.iter().map(|&unit| self.units[unit as usize]).collect();
-            self.options.report(Progress::Read(batch_bytes(&spans)));
-            pages.done_with(&spans);
+        for batch in sampled.chunks(PARSE_BATCH) {
+            let profiles: Vec<Option<LineProfile>> =
+                batch.par_iter().with_min_len(64).map(|unit| self.profile(unit)).collect();
+            let profiles: Vec<&LineProfile> = profiles.iter().flatten().collect();
+            learn_chrome_keys(&mut shards, &profiles);
+            self.options.report(Progress::Read(batch_bytes(batch)));
+            pages.done_with(batch);
         }
-        Ok(())
+        ChromeModel::from_shards(&config.chrome, shards)
+    }
+
+    /// The line profile of one record, if it is a valid article.
+    fn profile(&self, &(ix, span): &Unit<'_>) -> Option<LineProfile> {
+        let record = self.inputs[ix].parse(span).ok()?;
+        crate::article::validate_id(&record.id).ok()?;
+        let source = record.source.as_deref().unwrap_or("");
+        Some(self.fingerprinter.prepare(&record.text, source).ok()?.profile)
     }
 
     /// Parses one record and prepares its text (normalized lines and their profile).
@@ -511,6 +554,22 @@ impl<'a> PageRelease<'a> {
                 self.released[ix] = end;
             }
         }
+    }
+}
+
+/// What the full pass does with each valid record's prepared text.
+enum Signing<'m> {
+    /// Sign it at once, leaving out what this model calls chrome (if any).
+    Now(Option<&'m ChromeModel>),
+    /// Count its lines into these chrome model shards and keep it (all kept texts, in
+    /// order), to sign once the model is complete.
+    Later(Vec<ChromeModel>, Vec<PreparedText>),
+}
+
+impl Signing<'_> {
+    fn later(config: &DetectorConfig) -> Self {
+        let shards = (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect();
+        Signing::Later(shards, Vec::new())
     }
 }
 
