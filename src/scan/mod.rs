@@ -299,7 +299,7 @@ fn scan_inputs(
                 };
                 let chrome = ChromeModel::from_shards(&config.chrome, shards);
                 tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
-                run.sign_kept(kept, &chrome);
+                run.sign_kept(kept, &chrome.classifier());
                 Some(chrome)
             }
             ChromeSample::Runs(runs) => {
@@ -312,11 +312,13 @@ fn scan_inputs(
                 tracing::debug!(
                     seconds = started.elapsed().as_secs_f64(),
                     sampled = sampled.len(),
+                    lines = chrome.tracked_lines(),
+                    chrome = chrome.classifier().tracked_lines(),
                     "chrome learned from a sample"
                 );
                 let name = "reading and signing";
                 options.report(Progress::Pass { name, number: 2, of: 2, bytes });
-                run.read_pass(Signing::Now(Some(&chrome)))?;
+                run.read_pass(Signing::Now(Some(&chrome.classifier())))?;
                 Some(chrome)
             }
         }
@@ -360,19 +362,24 @@ impl Run<'_> {
         self.fingerprinter.config()
     }
 
-    /// The full pass: parses every record in order, checks its id, and signs each batch
-    /// at once or (`Signing::Later`) counts its lines into the chrome model and keeps
-    /// its prepared text. Returns `signing` with what it learned and kept.
+    /// The full pass: parses every record in order, checks its id, and signs it at once
+    /// or (`Signing::Later`) counts its lines into the chrome model and keeps its
+    /// prepared text. Returns `signing` with what it learned and kept.
     fn read_pass<'m>(&mut self, mut signing: Signing<'m>) -> Result<Signing<'m>> {
         // Slot `i` of `docs` is record `valid[i]`, for naming where a duplicate id was
         // first seen.
         let mut valid: Vec<u32> = Vec::new();
         let mut ids = NameIndex::default();
         let mut pages = PageRelease::new(self.inputs);
+        let sign_now = match &signing {
+            Signing::Now(chrome) => Some(*chrome),
+            Signing::Later(..) => None,
+        };
         for (batch_no, batch) in self.units.chunks(PARSE_BATCH).enumerate() {
             let parsed: Vec<Result<Parsed>> =
-                batch.par_iter().with_min_len(64).map(|unit| self.parse(unit)).collect();
-            let mut kept: Vec<PreparedText> = Vec::with_capacity(parsed.len());
+                batch.par_iter().with_min_len(16).map(|unit| self.parse(unit, sign_now)).collect();
+            let mut signed: Vec<SignedDoc> = Vec::with_capacity(parsed.len());
+            let mut kept: Vec<PreparedText> = Vec::new();
             for (offset, result) in parsed.into_iter().enumerate() {
                 let unit = batch_no * PARSE_BATCH + offset;
                 let result = result.and_then(|doc| self.unique(doc, unit, &ids, &valid));
@@ -388,7 +395,10 @@ impl Run<'_> {
                             doc.text_hash,
                         );
                         valid.push(unit as u32);
-                        kept.push(doc.prepared);
+                        match doc.text {
+                            Text::Signed(doc) => signed.push(doc),
+                            Text::Prepared(prepared) => kept.push(prepared),
+                        }
                     }
                     Err(error) if self.options.skip_invalid => {
                         let (ix, span) = self.units[unit];
@@ -397,22 +407,12 @@ impl Run<'_> {
                     Err(error) => return Err(error),
                 }
             }
-            match &mut signing {
-                Signing::Now(chrome) => {
-                    let chrome = *chrome;
-                    let signed: Vec<SignedDoc> = kept
-                        .par_iter()
-                        .with_min_len(16)
-                        .map(|prepared| self.sign(prepared, chrome))
-                        .collect();
-                    self.push_signed(signed);
-                }
-                Signing::Later(shards, all) => {
-                    let profiles: Vec<&LineProfile> =
-                        kept.iter().map(|prepared| &prepared.profile).collect();
-                    learn_chrome_keys(shards, &profiles);
-                    all.append(&mut kept);
-                }
+            self.push_signed(signed);
+            if let Signing::Later(shards, all) = &mut signing {
+                let profiles: Vec<&LineProfile> =
+                    kept.iter().map(|prepared| &prepared.profile).collect();
+                learn_chrome_keys(shards, &profiles);
+                all.append(&mut kept);
             }
             self.options.report(Progress::Read(batch_bytes(batch)));
             pages.done_with(batch);
@@ -457,20 +457,34 @@ impl Run<'_> {
         Some(self.fingerprinter.prepare(&record.text, source).ok()?.profile)
     }
 
-    /// Parses one record and prepares its text (normalized lines and their profile).
-    fn parse(&self, &(ix, span): &Unit<'_>) -> Result<Parsed> {
+    /// Parses one record and prepares its text (normalized lines and their profile),
+    /// then signs it at once with `sign_now`'s model (if any) or keeps the prepared text.
+    fn parse(
+        &self,
+        &(ix, span): &Unit<'_>,
+        sign_now: Option<Option<&ChromeModel>>,
+    ) -> Result<Parsed> {
         let input = &self.inputs[ix];
         let record = input.parse(span)?;
         let bad = |e: Error| input.error(span, e.to_string());
         crate::article::validate_id(&record.id).map_err(bad)?;
         let source = record.source.as_deref().unwrap_or("");
-        let prepared = self.fingerprinter.prepare(&record.text, source).map_err(bad)?;
+        let text = match sign_now {
+            // Signed at once, the prepared text is scratch: reusing one per thread spares
+            // the allocator a handful of buffers an article.
+            Some(chrome) => PREPARED.with(|prepared| {
+                let prepared = &mut *prepared.borrow_mut();
+                self.fingerprinter.prepare_into(&record.text, source, prepared).map_err(bad)?;
+                Ok(Text::Signed(self.sign(prepared, chrome)))
+            })?,
+            None => Text::Prepared(self.fingerprinter.prepare(&record.text, source).map_err(bad)?),
+        };
         Ok(Parsed {
             id: record.id.into_owned(),
             source: record.source.map(|s| s.into_owned()),
             published: record.published,
             text_hash: crate::article::text_hash(&record.text),
-            prepared,
+            text,
         })
     }
 
@@ -573,13 +587,24 @@ impl Signing<'_> {
     }
 }
 
-/// An article after the text stage, before its batch is signed.
+/// An article after the text stage.
 struct Parsed {
     id: String,
     source: Option<String>,
     published: Option<i64>,
     text_hash: u64,
-    prepared: PreparedText,
+    text: Text,
+}
+
+/// An article's text after the text stage: signed, or prepared to be signed later.
+enum Text {
+    Signed(SignedDoc),
+    Prepared(PreparedText),
+}
+
+thread_local! {
+    /// The prepared text of the article a thread is signing.
+    static PREPARED: std::cell::RefCell<PreparedText> = std::cell::RefCell::default();
 }
 
 /// Input bytes of `spans`, each with its line end.
