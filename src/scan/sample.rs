@@ -133,12 +133,12 @@ mod tests {
             assert!(runs.windows(2).all(|w| w[0].end <= w[1].start), "n {n}");
             assert!(runs.iter().all(|run| run.len() <= RUN && run.end <= n), "n {n}");
             // Evenly spaced: the first run starts the corpus, the gaps between run
-            // starts differ by at most one record, the last run lies in the last gap.
+            // starts differ by at most one record, and so does the one after the last.
             assert_eq!(runs[0].start, 0);
             let gaps: Vec<usize> = runs.windows(2).map(|w| w[1].start - w[0].start).collect();
             let (low, high) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
             assert!(high - low <= 1, "n {n}: gaps {low}..{high}");
-            assert!(runs.last().unwrap().start >= n - high, "n {n}");
+            assert!(n - runs.last().unwrap().start <= high + 1, "n {n}");
         }
     }
 
