@@ -25,6 +25,7 @@ mod sample;
 mod save;
 mod tables;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -274,16 +275,8 @@ fn scan_inputs(
         records = units.len(),
         "inputs opened"
     );
-    let mut run = Run {
-        fingerprinter: &fingerprinter,
-        options,
-        inputs: &inputs,
-        units: &units,
-        docs: Docs::new(config.num_perm),
-        samples: ShingleSets::default(),
-        chrome_lines: 0,
-        invalid: Vec::new(),
-    };
+    let reader = Reader { fingerprinter: &fingerprinter, options, inputs: &inputs, units: &units };
+    let mut run = Run::new(reader);
     let chrome = if !config.chrome.enabled {
         let pass = Progress::Pass { name: "reading and signing", number: 1, of: 1, bytes };
         options.report(pass);
@@ -308,7 +301,7 @@ fn scan_inputs(
                 let name = "learning chrome from a sample";
                 let sample_bytes = batch_bytes(&sampled);
                 options.report(Progress::Pass { name, number: 1, of: 2, bytes: sample_bytes });
-                let chrome = run.learn_sample(&sampled);
+                let chrome = reader.learn_sample(&sampled);
                 tracing::debug!(
                     seconds = started.elapsed().as_secs_f64(),
                     sampled = sampled.len(),
@@ -344,91 +337,162 @@ fn scan_inputs(
     })
 }
 
-/// The state of one scan between its stages.
-struct Run<'a> {
+/// What every stage of one scan reads, shared by the threads that parse.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
     fingerprinter: &'a Fingerprinter,
     options: &'a ScanOptions,
     inputs: &'a [Input],
     units: &'a [Unit<'a>],
+}
+
+/// The state of one scan between its stages.
+struct Run<'a> {
+    reader: Reader<'a>,
     docs: Docs,
     /// Each signed document's shingle set, for sampled containment.
     samples: ShingleSets,
     chrome_lines: u64,
     invalid: Vec<Reject>,
+    /// Slot `i` of `docs` is record `valid[i]`, for naming where a duplicate id was
+    /// first seen.
+    valid: Vec<u32>,
+    ids: NameIndex,
 }
 
-impl Run<'_> {
-    fn config(&self) -> &DetectorConfig {
-        self.fingerprinter.config()
+impl<'a> Run<'a> {
+    fn new(reader: Reader<'a>) -> Self {
+        Run {
+            reader,
+            docs: Docs::with_capacity(reader.config().num_perm, reader.units.len()),
+            samples: ShingleSets::default(),
+            chrome_lines: 0,
+            invalid: Vec::new(),
+            valid: Vec::new(),
+            ids: NameIndex::default(),
+        }
     }
 
     /// The full pass: parses every record in order, checks its id, and signs it at once
     /// or (`Signing::Later`) counts its lines into the chrome model and keeps its
     /// prepared text. Returns `signing` with what it learned and kept.
+    ///
+    /// Each batch is parsed in parallel, then taken in order (ids checked, columns
+    /// appended) on one thread while the next batch is parsed on the others.
     fn read_pass<'m>(&mut self, mut signing: Signing<'m>) -> Result<Signing<'m>> {
-        // Slot `i` of `docs` is record `valid[i]`, for naming where a duplicate id was
-        // first seen.
-        let mut valid: Vec<u32> = Vec::new();
-        let mut ids = NameIndex::default();
-        let mut pages = PageRelease::new(self.inputs);
+        let reader = self.reader;
         let sign_now = match &signing {
             Signing::Now(chrome) => Some(*chrome),
             Signing::Later(..) => None,
         };
-        for (batch_no, batch) in self.units.chunks(PARSE_BATCH).enumerate() {
-            let parsed: Vec<Result<Parsed>> =
-                batch.par_iter().with_min_len(16).map(|unit| self.parse(unit, sign_now)).collect();
-            let mut signed: Vec<SignedDoc> = Vec::with_capacity(parsed.len());
-            let mut kept: Vec<PreparedText> = Vec::new();
-            for (offset, result) in parsed.into_iter().enumerate() {
-                let unit = batch_no * PARSE_BATCH + offset;
-                let result = result.and_then(|doc| self.unique(doc, unit, &ids, &valid));
-                match result {
-                    Ok(doc) => {
-                        let docs = &self.docs;
-                        let slot = docs.records() as u32;
-                        ids.insert(&doc.id, slot, |s| Some(docs.id(s as usize)));
-                        self.docs.push_record(
-                            &doc.id,
-                            doc.source.as_deref(),
-                            doc.published,
-                            doc.text_hash,
-                        );
-                        valid.push(unit as u32);
-                        match doc.text {
-                            Text::Signed(doc) => signed.push(doc),
-                            Text::Prepared(prepared) => kept.push(prepared),
-                        }
-                    }
-                    Err(error) if self.options.skip_invalid => {
-                        let (ix, span) = self.units[unit];
-                        self.invalid.push(self.inputs[ix].reject(span, error));
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            self.push_signed(signed);
-            if let Signing::Later(shards, all) = &mut signing {
-                let profiles: Vec<&LineProfile> =
-                    kept.iter().map(|prepared| &prepared.profile).collect();
-                learn_chrome_keys(shards, &profiles);
-                all.append(&mut kept);
-            }
-            self.options.report(Progress::Read(batch_bytes(batch)));
+        let mut pages = PageRelease::new(reader.inputs);
+        let batches: Vec<&[Unit<'_>]> = reader.units.chunks(PARSE_BATCH).collect();
+        let mut parsed = batches.first().map(|batch| reader.parse_batch(batch, sign_now));
+        for (batch_no, batch) in batches.iter().enumerate() {
+            let this = parsed.take().unwrap_or_default();
+            let next = batches.get(batch_no + 1);
+            let (taken, next) = rayon::join(
+                || self.take_batch(this, batch_no * PARSE_BATCH, &mut signing),
+                || next.map(|batch| reader.parse_batch(batch, sign_now)),
+            );
+            taken?;
+            parsed = next;
+            reader.options.report(Progress::Read(batch_bytes(batch)));
             pages.done_with(batch);
         }
         Ok(signing)
     }
 
+    /// Takes one parsed batch, whose first record is unit `first`, in order: checks ids,
+    /// appends the valid records to the columns and signs them (or learns from them and
+    /// keeps them), and reports or returns the bad ones.
+    fn take_batch(
+        &mut self,
+        parsed: Vec<Result<Parsed<'_>>>,
+        first: usize,
+        signing: &mut Signing<'_>,
+    ) -> Result<()> {
+        let reader = self.reader;
+        let mut signed: Vec<SignedDoc> = Vec::with_capacity(parsed.len());
+        let mut kept: Vec<PreparedText> = Vec::new();
+        for (offset, result) in parsed.into_iter().enumerate() {
+            let unit = first + offset;
+            match result.and_then(|doc| self.unique(doc, unit)) {
+                Ok(doc) => {
+                    let docs = &self.docs;
+                    let slot = docs.records() as u32;
+                    self.ids.insert(&doc.id, slot, |s| Some(docs.id(s as usize)));
+                    self.docs.push_record(
+                        &doc.id,
+                        doc.source.as_deref(),
+                        doc.published,
+                        doc.text_hash,
+                    );
+                    self.valid.push(unit as u32);
+                    match doc.text {
+                        Text::Signed(doc) => signed.push(doc),
+                        Text::Prepared(prepared) => kept.push(prepared),
+                    }
+                }
+                Err(error) if reader.options.skip_invalid => {
+                    let (ix, span) = reader.units[unit];
+                    self.invalid.push(reader.inputs[ix].reject(span, error));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.push_signed(signed);
+        if let Signing::Later(shards, all) = signing {
+            let profiles: Vec<&LineProfile> =
+                kept.iter().map(|prepared| &prepared.profile).collect();
+            learn_chrome_keys(shards, &profiles);
+            all.append(&mut kept);
+        }
+        Ok(())
+    }
+
     /// Signs the prepared texts a `Signing::Later` pass kept, in order, with the model
     /// learned from them.
     fn sign_kept(&mut self, kept: Vec<PreparedText>, chrome: &ChromeModel) {
+        let reader = self.reader;
         let signed: Vec<SignedDoc> = kept
             .into_par_iter()
             .with_min_len(16)
-            .map(|prepared| self.sign(&prepared, Some(chrome)))
+            .map(|prepared| reader.sign(&prepared, Some(chrome)))
             .collect();
         self.push_signed(signed);
+    }
+
+    /// `doc` (record `unit`), unless its id was seen before.
+    fn unique<'r>(&self, doc: Parsed<'r>, unit: usize) -> Result<Parsed<'r>> {
+        let docs = &self.docs;
+        let Some(first) = self.ids.find(&doc.id, |s| Some(docs.id(s as usize))) else {
+            return Ok(doc);
+        };
+        let Reader { inputs, units, .. } = self.reader;
+        let (ix, span) = units[unit];
+        let (first_ix, first_span) = units[self.valid[first as usize] as usize];
+        let first = &inputs[first_ix];
+        let at = match first.location(first_span) {
+            Location::Line(line) => format!("{}:{line}", first.path.display()),
+            Location::Row(row) => format!("{} row {row}", first.path.display()),
+        };
+        Err(inputs[ix].error(span, format!("duplicate id {:?}, first seen at {at}", doc.id)))
+    }
+
+    /// Appends signed documents, in order.
+    fn push_signed(&mut self, signed: Vec<SignedDoc>) {
+        let sampled = self.reader.config().sampled_containment;
+        let explain = self.reader.options.explain;
+        for doc in signed {
+            self.docs.push_signed(doc, &mut self.samples, &mut self.chrome_lines, sampled, explain);
+        }
+    }
+}
+
+impl<'a> Reader<'a> {
+    fn config(&self) -> &DetectorConfig {
+        self.fingerprinter.config()
     }
 
     /// The sample pass: learns chrome from the `sampled` records (in input order). A
@@ -457,14 +521,23 @@ impl Run<'_> {
         Some(self.fingerprinter.prepare(&record.text, source).ok()?.profile)
     }
 
+    /// Parses the records of `batch` in parallel (see [`Reader::parse`]).
+    fn parse_batch(
+        &self,
+        batch: &[Unit<'a>],
+        sign_now: Option<Option<&ChromeModel>>,
+    ) -> Vec<Result<Parsed<'a>>> {
+        batch.par_iter().with_min_len(16).map(|unit| self.parse(unit, sign_now)).collect()
+    }
+
     /// Parses one record and prepares its text (normalized lines and their profile),
     /// then signs it at once with `sign_now`'s model (if any) or keeps the prepared text.
     fn parse(
         &self,
-        &(ix, span): &Unit<'_>,
+        &(ix, span): &Unit<'a>,
         sign_now: Option<Option<&ChromeModel>>,
-    ) -> Result<Parsed> {
-        let input = &self.inputs[ix];
+    ) -> Result<Parsed<'a>> {
+        let input: &'a Input = &self.inputs[ix];
         let record = input.parse(span)?;
         let bad = |e: Error| input.error(span, e.to_string());
         crate::article::validate_id(&record.id).map_err(bad)?;
@@ -480,47 +553,17 @@ impl Run<'_> {
             None => Text::Prepared(self.fingerprinter.prepare(&record.text, source).map_err(bad)?),
         };
         Ok(Parsed {
-            id: record.id.into_owned(),
-            source: record.source.map(|s| s.into_owned()),
-            published: record.published,
             text_hash: crate::article::text_hash(&record.text),
+            id: record.id,
+            source: record.source,
+            published: record.published,
             text,
         })
-    }
-
-    /// `doc` (record `unit`), unless its id was seen before.
-    fn unique(&self, doc: Parsed, unit: usize, ids: &NameIndex, valid: &[u32]) -> Result<Parsed> {
-        let docs = &self.docs;
-        let Some(first) = ids.find(&doc.id, |s| Some(docs.id(s as usize))) else {
-            return Ok(doc);
-        };
-        let (ix, span) = self.units[unit];
-        let (first_ix, first_span) = self.units[valid[first as usize] as usize];
-        let first = &self.inputs[first_ix];
-        let at = match first.location(first_span) {
-            Location::Line(line) => format!("{}:{line}", first.path.display()),
-            Location::Row(row) => format!("{} row {row}", first.path.display()),
-        };
-        Err(self.inputs[ix].error(span, format!("duplicate id {:?}, first seen at {at}", doc.id)))
     }
 
     fn sign(&self, prepared: &PreparedText, chrome: Option<&ChromeModel>) -> SignedDoc {
         let signed = self.fingerprinter.sign(prepared, chrome);
         SignedDoc::new(prepared, signed, self.config().sampled_containment, self.options.explain)
-    }
-
-    /// Appends signed documents, in order.
-    fn push_signed(&mut self, signed: Vec<SignedDoc>) {
-        let sampled = self.config().sampled_containment;
-        for doc in signed {
-            self.docs.push_signed(
-                doc,
-                &mut self.samples,
-                &mut self.chrome_lines,
-                sampled,
-                self.options.explain,
-            );
-        }
     }
 }
 
@@ -588,9 +631,10 @@ impl Signing<'_> {
 }
 
 /// An article after the text stage.
-struct Parsed {
-    id: String,
-    source: Option<String>,
+struct Parsed<'a> {
+    /// Borrowed from the input where JSON escapes allow, as the record's fields are.
+    id: Cow<'a, str>,
+    source: Option<Cow<'a, str>>,
     published: Option<i64>,
     text_hash: u64,
     text: Text,
