@@ -38,13 +38,13 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprinter, PreparedText};
 use crate::intern::NameIndex;
 use input::{Input, Location, ReadOptions, Reject, STDIN_NAME, Span, open};
-use sample::ChromeSample;
 
 pub use docs::Docs;
 use docs::SignedDoc;
 #[cfg(feature = "parquet")]
 pub use emit::{Emitted, emit_parquet};
 pub use output::{write_assignments, write_clusters};
+pub use sample::ChromeSample;
 #[cfg(feature = "store")]
 pub use save::save;
 #[cfg(feature = "parquet")]
@@ -283,7 +283,7 @@ fn scan_inputs(
         run.read_pass(Signing::Now(None))?;
         None
     } else {
-        match ChromeSample::choose(&units, sample::WHOLE, sample::SAMPLE) {
+        match ChromeSample::of(units.len(), bytes) {
             ChromeSample::Whole => {
                 let name = "reading, learning chrome";
                 options.report(Progress::Pass { name, number: 1, of: 1, bytes });

@@ -20,14 +20,12 @@
 
 use std::ops::Range;
 
-use super::{Unit, batch_bytes};
-
 /// How many records, and how many of their bytes, some part of a scan may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Budget {
     /// Records.
     pub docs: usize,
-    /// Input bytes (each record with its line end, as [`batch_bytes`] counts them).
+    /// Input bytes (each record with its line end).
     pub bytes: u64,
 }
 
@@ -48,9 +46,10 @@ pub(super) const MIN_SHARE: usize = 32;
 /// at a thousand places, so an outlet whose articles sit together is still sampled.
 pub(super) const RUN: usize = 64;
 
-/// What chrome is learned from.
+/// What a scan learns chrome from: a pure function of the number of records and their
+/// bytes, so that a runner that counts line keys elsewhere can learn from the same ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ChromeSample {
+pub enum ChromeSample {
     /// Every record, in the pass that signs them.
     Whole,
     /// These runs of records (indices into the units, ascending and disjoint), in a
@@ -59,11 +58,14 @@ pub(super) enum ChromeSample {
 }
 
 impl ChromeSample {
-    /// Chooses what to learn chrome from among `units` (every record of the scan, in
-    /// order), under `whole` and `sample` budgets.
-    pub(super) fn choose(units: &[Unit<'_>], whole: Budget, sample: Budget) -> ChromeSample {
-        let n = units.len();
-        let total = batch_bytes(units);
+    /// What a scan of `records` records of `bytes` input bytes in all (each with its
+    /// line end; for Parquet, the text column's bytes) learns chrome from.
+    pub fn of(records: usize, bytes: u64) -> ChromeSample {
+        ChromeSample::choose(records, bytes, WHOLE, SAMPLE)
+    }
+
+    /// [`ChromeSample::of`] under `whole` and `sample` budgets.
+    pub(super) fn choose(n: usize, total: u64, whole: Budget, sample: Budget) -> ChromeSample {
         if n <= whole.docs && total <= whole.bytes {
             return ChromeSample::Whole;
         }
@@ -92,11 +94,10 @@ impl ChromeSample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::input::Span;
 
-    /// `n` records of `len` bytes each (plus the line end), over one shared buffer.
-    fn units(buffer: &[u8], n: usize, len: usize) -> Vec<Unit<'_>> {
-        (0..n).map(|i| (0, Span { line: i + 1, bytes: &buffer[..len] })).collect()
+    /// The sample of `n` records of `len` bytes each (plus the line end).
+    fn choose(n: usize, len: u64, whole: Budget, sample: Budget) -> ChromeSample {
+        ChromeSample::choose(n, n as u64 * (len + 1), whole, sample)
     }
 
     fn runs(sample: ChromeSample) -> Vec<Range<usize>> {
@@ -114,22 +115,16 @@ mod tests {
 
     #[test]
     fn a_corpus_within_the_whole_budget_is_learned_whole() {
-        let buffer = vec![b'x'; 100];
-        let at_bound = units(&buffer, 100, 99);
-        assert_eq!(ChromeSample::choose(&at_bound, SMALL, SMALL), ChromeSample::Whole);
-        assert_eq!(ChromeSample::choose(&[], SMALL, SMALL), ChromeSample::Whole);
-        let one_more = units(&buffer, 101, 10);
-        assert!(matches!(ChromeSample::choose(&one_more, SMALL, SMALL), ChromeSample::Runs(_)));
-        let longer = units(&buffer, 100, 99 + 1);
-        assert!(matches!(ChromeSample::choose(&longer, SMALL, SMALL), ChromeSample::Runs(_)));
+        assert_eq!(choose(100, 99, SMALL, SMALL), ChromeSample::Whole);
+        assert_eq!(choose(0, 0, SMALL, SMALL), ChromeSample::Whole);
+        assert!(matches!(choose(101, 10, SMALL, SMALL), ChromeSample::Runs(_)));
+        assert!(matches!(choose(100, 100, SMALL, SMALL), ChromeSample::Runs(_)));
     }
 
     #[test]
     fn runs_are_ordered_disjoint_and_spread_over_the_whole_corpus() {
-        let buffer = vec![b'x'; 10];
         for n in [WHOLE.docs + 1, 100_003, 1_027_560, 5_000_000] {
-            let units = units(&buffer, n, 10);
-            let runs = runs(ChromeSample::choose(&units, WHOLE, SAMPLE));
+            let runs = runs(choose(n, 10, WHOLE, SAMPLE));
             assert!(runs.windows(2).all(|w| w[0].end <= w[1].start), "n {n}");
             assert!(runs.iter().all(|run| run.len() <= RUN && run.end <= n), "n {n}");
             // Evenly spaced: the first run starts the corpus, the gaps between run
@@ -144,21 +139,18 @@ mod tests {
 
     #[test]
     fn the_sample_keeps_to_its_budget_and_share() {
-        let buffer = vec![b'x'; 4000];
         // Short records: the document budget decides.
-        let short = units(&buffer, 1_000_000, 100);
-        assert_eq!(taken(&runs(ChromeSample::choose(&short, WHOLE, SAMPLE))), SAMPLE.docs);
+        assert_eq!(taken(&runs(choose(1_000_000, 100, WHOLE, SAMPLE))), SAMPLE.docs);
         // Long records: the byte budget decides.
-        let long = units(&buffer, 200_000, 3999);
-        let sample = runs(ChromeSample::choose(&long, WHOLE, SAMPLE));
+        let sample = runs(choose(200_000, 3999, WHOLE, SAMPLE));
         let bytes = taken(&sample) as u64 * 4000;
         assert!(bytes <= SAMPLE.bytes && bytes + 4000 * RUN as u64 > SAMPLE.bytes, "{bytes}");
         // A very large corpus: at least 1/MIN_SHARE of it.
-        let huge = units(&buffer, 8_000_000, 10);
-        assert_eq!(taken(&runs(ChromeSample::choose(&huge, WHOLE, SAMPLE))), 250_000);
+        assert_eq!(taken(&runs(choose(8_000_000, 10, WHOLE, SAMPLE))), 250_000);
         // Just above the whole budget: at most half.
-        let near = units(&buffer, WHOLE.docs + 2, 10);
-        assert_eq!(taken(&runs(ChromeSample::choose(&near, WHOLE, SAMPLE))), (WHOLE.docs + 2) / 2);
+        assert_eq!(taken(&runs(choose(WHOLE.docs + 2, 10, WHOLE, SAMPLE))), (WHOLE.docs + 2) / 2);
+        // The budgets scans use.
+        assert_eq!(ChromeSample::of(1_000_000, 101_000_000), choose(1_000_000, 100, WHOLE, SAMPLE));
     }
 
     #[test]
@@ -167,10 +159,8 @@ mod tests {
         // reads), 400 outlets of 2,500: the runs are about a thousand records apart,
         // so every outlet gets whole runs of its own records, more than the chrome
         // thresholds need.
-        let buffer = vec![b'x'; 10];
         let (outlets, per_outlet) = (400, 2500);
-        let units = units(&buffer, outlets * per_outlet, 10);
-        let runs = runs(ChromeSample::choose(&units, WHOLE, SAMPLE));
+        let runs = runs(choose(outlets * per_outlet, 10, WHOLE, SAMPLE));
         let mut sampled = vec![0usize; outlets];
         for run in &runs {
             for record in run.clone() {
