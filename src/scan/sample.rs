@@ -64,6 +64,17 @@ impl ChromeSample {
         ChromeSample::choose(records, bytes, WHOLE, SAMPLE)
     }
 
+    /// Whether record `record` (0-based, in input order) is learned from.
+    pub fn includes(&self, record: usize) -> bool {
+        match self {
+            ChromeSample::Whole => true,
+            ChromeSample::Runs(runs) => {
+                let after = runs.partition_point(|run| run.start <= record);
+                after > 0 && runs[after - 1].contains(&record)
+            }
+        }
+    }
+
     /// [`ChromeSample::of`] under `whole` and `sample` budgets.
     pub(super) fn choose(n: usize, total: u64, whole: Budget, sample: Budget) -> ChromeSample {
         if n <= whole.docs && total <= whole.bytes {
@@ -124,7 +135,18 @@ mod tests {
     #[test]
     fn runs_are_ordered_disjoint_and_spread_over_the_whole_corpus() {
         for n in [WHOLE.docs + 1, 100_003, 1_027_560, 5_000_000] {
-            let runs = runs(choose(n, 10, WHOLE, SAMPLE));
+            let sample = choose(n, 10, WHOLE, SAMPLE);
+            let included = (0..n).filter(|&record| sample.includes(record)).count();
+            let runs = runs(sample);
+            assert_eq!(included, taken(&runs), "n {n}");
+            let sample = ChromeSample::Runs(runs.clone());
+            for run in &runs {
+                assert!(sample.includes(run.start) && sample.includes(run.end - 1), "n {n}");
+                assert!(
+                    !sample.includes(run.end)
+                        && (run.start == 0 || !sample.includes(run.start - 1))
+                );
+            }
             assert!(runs.windows(2).all(|w| w[0].end <= w[1].start), "n {n}");
             assert!(runs.iter().all(|run| run.len() <= RUN && run.end <= n), "n {n}");
             // Evenly spaced: the first run starts the corpus, the gaps between run
