@@ -204,6 +204,7 @@ pub(crate) struct ShingleSets {
 impl ShingleSets {
     /// Adds the next document's sketch, made from its shingle set (low 32 bits,
     /// sorted and distinct).
+    #[cfg(test)]
     pub(crate) fn push(&mut self, shingles: &[u32]) {
         self.push_sketch(&shingle_sketch(shingles));
     }

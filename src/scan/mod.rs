@@ -3,9 +3,11 @@
 //!
 //! 1. read: parse each record of every format [`input`] reads, check its id, normalize
 //!    its lines (in parallel batches whose mapped pages are released once done);
-//! 2. learn chrome keys from the whole corpus (sharded, in parallel);
-//! 3. sign what is not chrome (a second reading pass: normalizing twice costs less than
-//!    keeping every normalized text, about 2 KB an article, between the passes);
+//! 2. learn chrome keys (sharded, in parallel): from the whole corpus when it is small,
+//!    keeping its normalized texts from step 1; from an evenly spread sample of a
+//!    larger one, in a short pass before step 1 (`sample.rs` says how it is chosen);
+//! 3. sign what is not chrome: each record is read and normalized once, in step 1 (a
+//!    larger corpus) or from the kept texts (a small one);
 //! 4. cluster: band rows into sorted buckets, candidate pairs, verify, link strongest
 //!    first under the chaining guard, origin ([`crate::cluster::cluster_fingerprints`]).
 //!
@@ -18,10 +20,12 @@ mod docs;
 mod emit;
 pub mod input;
 mod output;
+mod sample;
 #[cfg(feature = "store")]
 mod save;
 mod tables;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,6 +44,7 @@ use docs::SignedDoc;
 #[cfg(feature = "parquet")]
 pub use emit::{Emitted, emit_parquet};
 pub use output::{write_assignments, write_clusters};
+pub use sample::ChromeSample;
 #[cfg(feature = "store")]
 pub use save::save;
 #[cfg(feature = "parquet")]
@@ -120,7 +125,7 @@ pub struct ScanReport {
     /// Bytes of the records read (lines, CSV records, JSON elements, text; the text
     /// column of Parquet), after decompression.
     pub bytes: u64,
-    /// Seconds spent reading and fingerprinting (both passes and chrome learning).
+    /// Seconds spent reading and fingerprinting (chrome learning included).
     pub sign_seconds: f64,
     /// Lines learned as chrome over the whole corpus and left out of fingerprints.
     pub chrome_lines: u64,
@@ -208,8 +213,9 @@ const RELEASE_ALIGN: usize = 1 << 16;
 /// One record of the input: which input, and where in it.
 type Unit<'a> = (usize, Span<'a>);
 
-/// Scans `paths` with `config`: reads and signs every article (learning chrome from the
-/// whole corpus first unless it is off), then clusters them.
+/// Scans `paths` with `config`: reads and signs every article (learning chrome first,
+/// from the whole corpus or a sample of a large one, unless it is off), then clusters
+/// them.
 pub fn scan(
     paths: &[PathBuf],
     config: &DetectorConfig,
@@ -269,27 +275,48 @@ fn scan_inputs(
         records = units.len(),
         "inputs opened"
     );
-    let mut run = Run {
-        fingerprinter: &fingerprinter,
-        options,
-        inputs: &inputs,
-        units: &units,
-        docs: Docs::new(config.num_perm),
-        samples: ShingleSets::default(),
-        chrome_lines: 0,
-        invalid: Vec::new(),
+    let reader = Reader { fingerprinter: &fingerprinter, options, inputs: &inputs, units: &units };
+    let mut run = Run::new(reader);
+    let chrome = if !config.chrome.enabled {
+        let pass = Progress::Pass { name: "reading and signing", number: 1, of: 1, bytes };
+        options.report(pass);
+        run.read_pass(Signing::Now(None))?;
+        None
+    } else {
+        match ChromeSample::of(units.len(), bytes) {
+            ChromeSample::Whole => {
+                let name = "reading, learning chrome";
+                options.report(Progress::Pass { name, number: 1, of: 1, bytes });
+                let Signing::Later(shards, kept) = run.read_pass(Signing::later(config))? else {
+                    unreachable!("a pass that signs later returns what it kept")
+                };
+                let chrome = ChromeModel::from_shards(&config.chrome, shards);
+                tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
+                run.sign_kept(kept, &chrome.classifier());
+                Some(chrome)
+            }
+            ChromeSample::Runs(runs) => {
+                let sampled: Vec<Unit<'_>> =
+                    runs.iter().flat_map(|run| units[run.clone()].iter().copied()).collect();
+                let name = "learning chrome from a sample";
+                let sample_bytes = batch_bytes(&sampled);
+                options.report(Progress::Pass { name, number: 1, of: 2, bytes: sample_bytes });
+                let chrome = reader.learn_sample(&sampled);
+                tracing::debug!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    sampled = sampled.len(),
+                    lines = chrome.tracked_lines(),
+                    chrome = chrome.classifier().tracked_lines(),
+                    "chrome learned from a sample"
+                );
+                let name = "reading and signing";
+                options.report(Progress::Pass { name, number: 2, of: 2, bytes });
+                run.read_pass(Signing::Now(Some(&chrome.classifier())))?;
+                Some(chrome)
+            }
+        }
     };
-    let learn = config.chrome.enabled;
-    let (name, passes) = if learn { ("learning chrome", 2) } else { ("reading and signing", 1) };
-    options.report(Progress::Pass { name, number: 1, of: passes, bytes });
-    let (valid, chrome) = run.read_pass(learn)?;
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "read, chrome learned");
-    if let Some(chrome) = &chrome {
-        options.report(Progress::Pass { name: "signing", number: 2, of: 2, bytes });
-        run.sign_pass(&valid, chrome)?;
-    }
     let Run { docs, samples, chrome_lines, invalid, .. } = run;
-    drop(valid);
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
     tracing::debug!(seconds = sign_seconds, "signed");
@@ -310,160 +337,233 @@ fn scan_inputs(
     })
 }
 
-/// The state of one scan between its stages.
-struct Run<'a> {
+/// What every stage of one scan reads, shared by the threads that parse.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
     fingerprinter: &'a Fingerprinter,
     options: &'a ScanOptions,
     inputs: &'a [Input],
     units: &'a [Unit<'a>],
+}
+
+/// The state of one scan between its stages.
+struct Run<'a> {
+    reader: Reader<'a>,
     docs: Docs,
     /// Each signed document's shingle set, for sampled containment.
     samples: ShingleSets,
     chrome_lines: u64,
     invalid: Vec<Reject>,
+    /// Slot `i` of `docs` is record `valid[i]`, for naming where a duplicate id was
+    /// first seen.
+    valid: Vec<u32>,
+    ids: NameIndex,
 }
 
-impl Run<'_> {
-    fn config(&self) -> &DetectorConfig {
-        self.fingerprinter.config()
+impl<'a> Run<'a> {
+    fn new(reader: Reader<'a>) -> Self {
+        Run {
+            reader,
+            docs: Docs::with_capacity(reader.config().num_perm, reader.units.len()),
+            samples: ShingleSets::default(),
+            chrome_lines: 0,
+            invalid: Vec::new(),
+            valid: Vec::new(),
+            ids: NameIndex::default(),
+        }
     }
 
-    /// Pass 1: parses every record, checks ids, and either counts each batch's lines into
-    /// the chrome model (`learn`, returned) or signs each batch at once. Returns the
-    /// units of the valid records, in order.
-    fn read_pass(&mut self, learn: bool) -> Result<(Vec<u32>, Option<ChromeModel>)> {
-        // `fingerprinter` is a shared reference: its config stays usable as `self` changes.
-        let config = self.fingerprinter.config();
-        let mut shards: Vec<ChromeModel> = if learn {
-            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect()
-        } else {
-            Vec::new()
+    /// The full pass: parses every record in order, checks its id, and signs it at once
+    /// or (`Signing::Later`) counts its lines into the chrome model and keeps its
+    /// prepared text. Returns `signing` with what it learned and kept.
+    ///
+    /// Each batch is parsed in parallel, then taken in order (ids checked, columns
+    /// appended) on one thread while the next batch is parsed on the others.
+    fn read_pass<'m>(&mut self, mut signing: Signing<'m>) -> Result<Signing<'m>> {
+        let reader = self.reader;
+        let sign_now = match &signing {
+            Signing::Now(chrome) => Some(*chrome),
+            Signing::Later(..) => None,
         };
-        let mut valid: Vec<u32> = Vec::new();
-        let mut ids = NameIndex::default();
-        let mut pages = PageRelease::new(self.inputs);
-        for (batch_no, batch) in self.units.chunks(PARSE_BATCH).enumerate() {
-            let parsed: Vec<Result<Parsed>> =
-                batch.par_iter().with_min_len(64).map(|unit| self.parse(unit)).collect();
-            let mut kept: Vec<Parsed> = Vec::with_capacity(parsed.len());
-            for (offset, result) in parsed.into_iter().enumerate() {
-                let unit = batch_no * PARSE_BATCH + offset;
-                let result = result.and_then(|doc| self.unique(doc, unit, &ids, &valid));
-                match result {
-                    Ok(doc) => {
-                        let docs = &self.docs;
-                        let slot = docs.records() as u32;
-                        ids.insert(&doc.id, slot, |s| Some(docs.id(s as usize)));
-                        self.docs.push_record(
-                            &doc.id,
-                            doc.source.as_deref(),
-                            doc.published,
-                            doc.text_hash,
-                        );
-                        valid.push(unit as u32);
-                        kept.push(doc);
-                    }
-                    Err(error) if self.options.skip_invalid => {
-                        let (ix, span) = self.units[unit];
-                        self.invalid.push(self.inputs[ix].reject(span, error));
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            if learn {
-                let profiles: Vec<&LineProfile> =
-                    kept.iter().map(|doc| &doc.prepared.profile).collect();
-                learn_chrome_keys(&mut shards, &profiles);
-            } else {
-                let signed: Vec<SignedDoc> = kept
-                    .par_iter()
-                    .with_min_len(16)
-                    .map(|doc| self.sign(&doc.prepared, None))
-                    .collect();
-                self.push_signed(signed);
-            }
-            self.options.report(Progress::Read(batch_bytes(batch)));
+        let mut pages = PageRelease::new(reader.inputs);
+        let batches: Vec<&[Unit<'_>]> = reader.units.chunks(PARSE_BATCH).collect();
+        let mut parsed = batches.first().map(|batch| reader.parse_batch(batch, sign_now));
+        for (batch_no, batch) in batches.iter().enumerate() {
+            let this = parsed.take().unwrap_or_default();
+            let next = batches.get(batch_no + 1);
+            let (taken, next) = rayon::join(
+                || self.take_batch(this, batch_no * PARSE_BATCH, &mut signing),
+                || next.map(|batch| reader.parse_batch(batch, sign_now)),
+            );
+            taken?;
+            parsed = next;
+            reader.options.report(Progress::Read(batch_bytes(batch)));
             pages.done_with(batch);
         }
-        let chrome = learn.then(|| ChromeModel::from_shards(&config.chrome, shards));
-        Ok((valid, chrome))
+        Ok(signing)
     }
 
-    /// Pass 2: parses and normalizes the `valid` records again and signs what `chrome`
-    /// does not leave out.
-    fn sign_pass(&mut self, valid: &[u32], chrome: &ChromeModel) -> Result<()> {
-        let mut pages = PageRelease::new(self.inputs);
-        for batch in valid.chunks(PARSE_BATCH) {
-            let signed: Vec<SignedDoc> = batch
-                .par_iter()
-                .with_min_len(16)
-                .map(|&unit| {
-                    let (ix, span) = self.units[unit as usize];
-                    let record = self.inputs[ix].parse(span)?;
-                    let source = record.source.as_deref().unwrap_or("");
-                    let prepared = self.fingerprinter.prepare(&record.text, source)?;
-                    Ok(self.sign(&prepared, Some(chrome)))
-                })
-                .collect::<Result<_>>()?;
-            self.push_signed(signed);
-            let spans: Vec<Unit<'_>> =
-                batch.iter().map(|&unit| self.units[unit as usize]).collect();
-            self.options.report(Progress::Read(batch_bytes(&spans)));
-            pages.done_with(&spans);
+    /// Takes one parsed batch, whose first record is unit `first`, in order: checks ids,
+    /// appends the valid records to the columns and signs them (or learns from them and
+    /// keeps them), and reports or returns the bad ones.
+    fn take_batch(
+        &mut self,
+        parsed: Vec<Result<Parsed<'_>>>,
+        first: usize,
+        signing: &mut Signing<'_>,
+    ) -> Result<()> {
+        let reader = self.reader;
+        let mut signed: Vec<SignedDoc> = Vec::with_capacity(parsed.len());
+        let mut kept: Vec<PreparedText> = Vec::new();
+        for (offset, result) in parsed.into_iter().enumerate() {
+            let unit = first + offset;
+            match result.and_then(|doc| self.unique(doc, unit)) {
+                Ok(doc) => {
+                    let docs = &self.docs;
+                    let slot = docs.records() as u32;
+                    self.ids.insert(&doc.id, slot, |s| Some(docs.id(s as usize)));
+                    self.docs.push_record(
+                        &doc.id,
+                        doc.source.as_deref(),
+                        doc.published,
+                        doc.text_hash,
+                    );
+                    self.valid.push(unit as u32);
+                    match doc.text {
+                        Text::Signed(doc) => signed.push(doc),
+                        Text::Prepared(prepared) => kept.push(prepared),
+                    }
+                }
+                Err(error) if reader.options.skip_invalid => {
+                    let (ix, span) = reader.units[unit];
+                    self.invalid.push(reader.inputs[ix].reject(span, error));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.push_signed(signed);
+        if let Signing::Later(shards, all) = signing {
+            let profiles: Vec<&LineProfile> =
+                kept.iter().map(|prepared| &prepared.profile).collect();
+            learn_chrome_keys(shards, &profiles);
+            all.append(&mut kept);
         }
         Ok(())
     }
 
-    /// Parses one record and prepares its text (normalized lines and their profile).
-    fn parse(&self, &(ix, span): &Unit<'_>) -> Result<Parsed> {
-        let input = &self.inputs[ix];
-        let record = input.parse(span)?;
-        let bad = |e: Error| input.error(span, e.to_string());
-        crate::article::validate_id(&record.id).map_err(bad)?;
-        let source = record.source.as_deref().unwrap_or("");
-        let prepared = self.fingerprinter.prepare(&record.text, source).map_err(bad)?;
-        Ok(Parsed {
-            id: record.id.into_owned(),
-            source: record.source.map(|s| s.into_owned()),
-            published: record.published,
-            text_hash: crate::article::text_hash(&record.text),
-            prepared,
-        })
+    /// Signs the prepared texts a `Signing::Later` pass kept, in order, with the model
+    /// learned from them.
+    fn sign_kept(&mut self, kept: Vec<PreparedText>, chrome: &ChromeModel) {
+        let reader = self.reader;
+        let signed: Vec<SignedDoc> = kept
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|prepared| reader.sign(&prepared, Some(chrome)))
+            .collect();
+        self.push_signed(signed);
     }
 
     /// `doc` (record `unit`), unless its id was seen before.
-    fn unique(&self, doc: Parsed, unit: usize, ids: &NameIndex, valid: &[u32]) -> Result<Parsed> {
+    fn unique<'r>(&self, doc: Parsed<'r>, unit: usize) -> Result<Parsed<'r>> {
         let docs = &self.docs;
-        let Some(first) = ids.find(&doc.id, |s| Some(docs.id(s as usize))) else {
+        let Some(first) = self.ids.find(&doc.id, |s| Some(docs.id(s as usize))) else {
             return Ok(doc);
         };
-        let (ix, span) = self.units[unit];
-        let (first_ix, first_span) = self.units[valid[first as usize] as usize];
-        let first = &self.inputs[first_ix];
+        let Reader { inputs, units, .. } = self.reader;
+        let (ix, span) = units[unit];
+        let (first_ix, first_span) = units[self.valid[first as usize] as usize];
+        let first = &inputs[first_ix];
         let at = match first.location(first_span) {
             Location::Line(line) => format!("{}:{line}", first.path.display()),
             Location::Row(row) => format!("{} row {row}", first.path.display()),
         };
-        Err(self.inputs[ix].error(span, format!("duplicate id {:?}, first seen at {at}", doc.id)))
+        Err(inputs[ix].error(span, format!("duplicate id {:?}, first seen at {at}", doc.id)))
+    }
+
+    /// Appends signed documents, in order.
+    fn push_signed(&mut self, signed: Vec<SignedDoc>) {
+        let sampled = self.reader.config().sampled_containment;
+        let explain = self.reader.options.explain;
+        for doc in signed {
+            self.docs.push_signed(doc, &mut self.samples, &mut self.chrome_lines, sampled, explain);
+        }
+    }
+}
+
+impl<'a> Reader<'a> {
+    fn config(&self) -> &DetectorConfig {
+        self.fingerprinter.config()
+    }
+
+    /// The sample pass: learns chrome from the `sampled` records (in input order). A
+    /// record that cannot be read is left out here; the full pass reports it.
+    fn learn_sample(&self, sampled: &[Unit<'_>]) -> ChromeModel {
+        let config = self.config();
+        let mut shards: Vec<ChromeModel> =
+            (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect();
+        let mut pages = PageRelease::new(self.inputs);
+        for batch in sampled.chunks(PARSE_BATCH) {
+            let profiles: Vec<Option<LineProfile>> =
+                batch.par_iter().with_min_len(64).map(|unit| self.profile(unit)).collect();
+            let profiles: Vec<&LineProfile> = profiles.iter().flatten().collect();
+            learn_chrome_keys(&mut shards, &profiles);
+            self.options.report(Progress::Read(batch_bytes(batch)));
+            pages.done_with(batch);
+        }
+        ChromeModel::from_shards(&config.chrome, shards)
+    }
+
+    /// The line profile of one record, if it is a valid article.
+    fn profile(&self, &(ix, span): &Unit<'_>) -> Option<LineProfile> {
+        let record = self.inputs[ix].parse(span).ok()?;
+        crate::article::validate_id(&record.id).ok()?;
+        let source = record.source.as_deref().unwrap_or("");
+        Some(self.fingerprinter.prepare(&record.text, source).ok()?.profile)
+    }
+
+    /// Parses the records of `batch` in parallel (see [`Reader::parse`]).
+    fn parse_batch(
+        &self,
+        batch: &[Unit<'a>],
+        sign_now: Option<Option<&ChromeModel>>,
+    ) -> Vec<Result<Parsed<'a>>> {
+        batch.par_iter().with_min_len(16).map(|unit| self.parse(unit, sign_now)).collect()
+    }
+
+    /// Parses one record and prepares its text (normalized lines and their profile),
+    /// then signs it at once with `sign_now`'s model (if any) or keeps the prepared text.
+    fn parse(
+        &self,
+        &(ix, span): &Unit<'a>,
+        sign_now: Option<Option<&ChromeModel>>,
+    ) -> Result<Parsed<'a>> {
+        let input: &'a Input = &self.inputs[ix];
+        let record = input.parse(span)?;
+        let bad = |e: Error| input.error(span, e.to_string());
+        crate::article::validate_id(&record.id).map_err(bad)?;
+        let source = record.source.as_deref().unwrap_or("");
+        let text = match sign_now {
+            // Signed at once, the prepared text is scratch: reusing one per thread spares
+            // the allocator a handful of buffers an article.
+            Some(chrome) => PREPARED.with(|prepared| {
+                let prepared = &mut *prepared.borrow_mut();
+                self.fingerprinter.prepare_into(&record.text, source, prepared).map_err(bad)?;
+                Ok(Text::Signed(self.sign(prepared, chrome)))
+            })?,
+            None => Text::Prepared(self.fingerprinter.prepare(&record.text, source).map_err(bad)?),
+        };
+        Ok(Parsed {
+            text_hash: crate::article::text_hash(&record.text),
+            id: record.id,
+            source: record.source,
+            published: record.published,
+            text,
+        })
     }
 
     fn sign(&self, prepared: &PreparedText, chrome: Option<&ChromeModel>) -> SignedDoc {
         let signed = self.fingerprinter.sign(prepared, chrome);
         SignedDoc::new(prepared, signed, self.config().sampled_containment, self.options.explain)
-    }
-
-    /// Appends signed documents, in order.
-    fn push_signed(&mut self, signed: Vec<SignedDoc>) {
-        let sampled = self.config().sampled_containment;
-        for doc in signed {
-            self.docs.push_signed(
-                doc,
-                &mut self.samples,
-                &mut self.chrome_lines,
-                sampled,
-                self.options.explain,
-            );
-        }
     }
 }
 
@@ -513,13 +613,41 @@ impl<'a> PageRelease<'a> {
     }
 }
 
-/// An article after the text stage, before its batch is signed.
-struct Parsed {
-    id: String,
-    source: Option<String>,
+/// What the full pass does with each valid record's prepared text.
+enum Signing<'m> {
+    /// Sign it at once, leaving out what this model calls chrome (if any).
+    Now(Option<&'m ChromeModel>),
+    /// Count its lines into these chrome model shards and keep it (all kept texts, in
+    /// order), to sign once the model is complete.
+    Later(Vec<ChromeModel>, Vec<PreparedText>),
+}
+
+impl Signing<'_> {
+    fn later(config: &DetectorConfig) -> Self {
+        let shards = (0..ChromeModel::SHARDS).map(|_| ChromeModel::new(&config.chrome)).collect();
+        Signing::Later(shards, Vec::new())
+    }
+}
+
+/// An article after the text stage.
+struct Parsed<'a> {
+    /// Borrowed from the input where JSON escapes allow, as the record's fields are.
+    id: Cow<'a, str>,
+    source: Option<Cow<'a, str>>,
     published: Option<i64>,
     text_hash: u64,
-    prepared: PreparedText,
+    text: Text,
+}
+
+/// An article's text after the text stage: signed, or prepared to be signed later.
+enum Text {
+    Signed(SignedDoc),
+    Prepared(PreparedText),
+}
+
+thread_local! {
+    /// The prepared text of the article a thread is signing.
+    static PREPARED: std::cell::RefCell<PreparedText> = std::cell::RefCell::default();
 }
 
 /// Input bytes of `spans`, each with its line end.
