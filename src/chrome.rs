@@ -17,7 +17,11 @@
 //!
 //! Memory is bounded: at `capacity` tracked lines, lines seen by the fewest documents
 //! are forgotten first (lossy counting), which keeps chrome, seen again and again, while
-//! one-off body lines come and go. The model is plain data with serde support, so the
+//! one-off body lines come and go. A line met again after being forgotten is tracked
+//! as if seen by as many documents as were forgotten at most (so that it outlives the
+//! next round), but only the documents seen since count as evidence for the rule: a
+//! body line seen once is never chrome, however much the model has forgotten. The
+//! model is plain data with serde support, so the
 //! service can persist it next to its index and reload it at start-up.
 
 use std::collections::HashMap;
@@ -121,11 +125,16 @@ struct LineCount {
     other_story: u32,
     /// Story key of the first document seen with the line.
     story: u32,
+    /// Of `docs`, documents the line may have lost by being forgotten before it was met
+    /// again (the model's floor then): kept for its survival, not counted as evidence.
+    #[serde(default)]
+    lost: u32,
 }
 
 impl LineCount {
     fn is_chrome(&self, min_docs: u32) -> bool {
-        self.docs >= min_docs && 2 * self.other_story >= self.docs
+        let seen = self.docs - self.lost;
+        seen >= min_docs && 2 * self.other_story >= seen
     }
 }
 
@@ -286,8 +295,12 @@ impl ChromeModel {
         let mut per_shard = [0usize; Self::SHARDS];
         for count in counts {
             per_shard[shard_of(count.key)] += 1;
-            let line =
-                LineCount { docs: count.docs, other_story: count.other_story, story: count.story };
+            let line = LineCount {
+                docs: count.docs,
+                other_story: count.other_story,
+                story: count.story,
+                lost: 0,
+            };
             model.counts.insert(count.key, line);
         }
         let capacity = config.capacity.div_ceil(Self::SHARDS);
@@ -315,9 +328,10 @@ impl ChromeModel {
         use std::collections::hash_map::Entry;
         match self.counts.entry(key) {
             // A line met again after being forgotten may have lost up to `floor`
-            // documents; they are assumed to be of other stories, as chrome's are.
+            // documents: they keep it tracked, but are no evidence of chrome.
             Entry::Vacant(slot) => {
-                let count = LineCount { docs: self.floor + 1, other_story: self.floor, story };
+                let floor = self.floor;
+                let count = LineCount { docs: floor + 1, other_story: 0, story, lost: floor };
                 (None, *slot.insert(count))
             }
             Entry::Occupied(mut slot) => {
@@ -538,6 +552,27 @@ mod tests {
             }
         }
         assert!(changes > 0 && quiet > 0, "{changes} changes, {quiet} quiet");
+    }
+
+    #[test]
+    fn a_line_seen_once_is_not_chrome_however_much_was_forgotten() {
+        // A small capacity fills with one-off body lines until the model has forgotten
+        // several rounds; an outlet's footer must still need its own sightings.
+        let config = ChromeConfig { capacity: 64, ..ChromeConfig::default() };
+        let mut model = ChromeModel::new(&config);
+        for n in 0..400 {
+            model.observe(&profile("site-a", &story(n)));
+        }
+        assert!(model.floor >= config.min_docs_per_source, "floor {}", model.floor);
+        let first = profile("site-b", &format!("{}\nA line never seen before", story(1000)));
+        model.observe(&first);
+        assert!(model.classify(&first).iter().all(|&chrome| !chrome), "{first:?}");
+        // Seen under enough other stories since, it is chrome again.
+        for n in 1001..1001 + config.min_docs_per_source as usize {
+            model.observe(&profile("site-b", &format!("{}\nA line never seen before", story(n))));
+        }
+        let next = profile("site-b", &format!("{}\nA line never seen before", story(2000)));
+        assert_eq!(chrome_of(&model, &next), [false, false, true]);
     }
 
     #[test]
