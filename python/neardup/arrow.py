@@ -9,11 +9,12 @@ in one process. The tables, in order:
 
 ============  =====================================================================
 documents     ``ordinal`` (int64, input order), ``id``, ``text``, ``source``,
-              ``published`` (int64 Unix ms)
+              ``published`` (int64 Unix ms), ``bytes`` (int64: the record's input
+              bytes as ``neardup scan`` measures a corpus)
 chrome keys   ``key`` (int64), ``ordinal``, ``story`` (int32): one row per distinct
-              line key of a document; counted per key (documents, documents of
-              another story than the first one's, the first one's story) they give
-              the chrome model
+              line key of a document of the chrome sample; counted per key
+              (documents, documents of another story than the first one's, the
+              first one's story) they give the chrome model
 signed        ``ordinal``, ``size`` (int32 shingles), ``published``, ``lanes``
               (list<int32>, the MinHash signature), ``shingles`` (list<int32>, the
               shingle sketch: distinct top 16 bits of the shingles' low 32, ascending),
@@ -30,9 +31,17 @@ assignments   ``ordinal``, ``origin``, ``kind``, ``jaccard``, ``containment``,
 ============  =====================================================================
 
 Unsigned values (lanes, shingles, keys) are stored bit for bit in signed columns, the
-types Spark has. Ordinals must follow input order (gaps are fine) and stay below 2^32;
-ties everywhere break by ordinal, which is what makes every partitioning give the
-scan's answer. Tables stored between jobs follow the contract of
+types Spark has. Ordinals must follow input order and stay below 2^32; ties everywhere
+break by ordinal, which is what makes every partitioning give the scan's answer. The
+chrome sample is chosen by ordinal too: :func:`chrome_sample` numbers the corpus's
+records from 0 without gaps, as the readers (:func:`documents_from_lines`,
+:func:`documents_from_table`, given each part's first ordinal) do.
+
+A corpus above ``neardup scan``'s small-corpus bound (65,536 records or 64 MiB)
+learns chrome from an evenly spread sample of its records only; a runner gets it from
+:func:`chrome_sample` with the corpus's record count and byte count (the documents
+table's rows and its ``bytes`` sum), passes it to :func:`chrome_keys`, and gives
+:func:`chrome_model` the number of sampled documents. Tables stored between jobs follow the contract of
 ``docs/stage-tables.md``: :func:`schema` and :func:`contract` give their columns and
 metadata (table, format version, hash scheme, config), :func:`check_contract` refuses
 a file written under another.
@@ -51,6 +60,7 @@ from . import _config_json, _neardup
 __all__ = [
     "documents_from_lines",
     "documents_from_table",
+    "chrome_sample",
     "chrome_keys",
     "chrome_counts",
     "chrome_model",
@@ -101,8 +111,9 @@ def documents_from_lines(
     lines: Data, name: str, *, first_line: int = 1, first_ordinal: int = 0, **fields: Any
 ) -> pa.RecordBatch:
     """The documents of JSONL lines (column ``value``, blank lines included; the first
-    is line ``first_line`` of file ``name``), read as ``neardup scan`` reads them.
-    A line's ordinal is ``first_ordinal`` plus its place among the lines. Raises
+    is line ``first_line`` of file ``name``), read as ``neardup scan`` reads them. The
+    first record (blank lines are none) gets ordinal ``first_ordinal``, each next one
+    one more; ``bytes`` is the line's bytes plus its line end. Raises
     :class:`neardup.BadRecord` naming the file and line."""
     return _neardup.documents_from_lines(
         _batch(lines), name, _read(**fields), first_line, first_ordinal
@@ -114,15 +125,29 @@ def documents_from_table(
 ) -> pa.RecordBatch:
     """The documents of an Arrow table with article columns (as ``neardup scan`` reads a
     Parquet file): row ``r`` is row ``first_row + r - 1`` of ``name`` and gets ordinal
-    ``first_ordinal + r - 1``."""
+    ``first_ordinal + r - 1``; ``bytes`` is the text's bytes plus one, as the scan
+    measures a table."""
     return _neardup.documents_from_table(
         _batch(rows), name, _read(**fields), first_row, first_ordinal
     )
 
 
-def chrome_keys(docs: Data, config: Config = None) -> pa.RecordBatch:
-    """Each document's distinct chrome keys: ``key``, ``ordinal``, ``story``."""
-    return _neardup.chrome_keys(_batch(docs), _config_json(config))
+def chrome_sample(records: int, bytes: int) -> list[tuple[int, int]]:
+    """The records ``neardup scan`` learns chrome from in a corpus of ``records`` records
+    of ``bytes`` input bytes (the documents table's row count and ``bytes`` sum), as
+    half-open runs ``(start, end)`` of ordinals, ascending: ``[(0, records)]`` within
+    the small-corpus bound (65,536 records and 64 MiB), else evenly spread runs. Their
+    total length is the ``documents`` :func:`chrome_model` takes."""
+    return _neardup.chrome_sample(records, bytes)
+
+
+def chrome_keys(
+    docs: Data, config: Config = None, sample: Optional[list[tuple[int, int]]] = None
+) -> pa.RecordBatch:
+    """Each document's distinct chrome keys (``key``, ``ordinal``, ``story``), for the
+    documents whose ordinal lies in ``sample`` (runs from :func:`chrome_sample`; every
+    document when ``None``)."""
+    return _neardup.chrome_keys(_batch(docs), _config_json(config), sample)
 
 
 def chrome_counts(keys: Data) -> pa.Table:
@@ -153,8 +178,8 @@ def chrome_counts(keys: Data) -> pa.Table:
 
 
 def chrome_model(counts: Data, documents: int, config: Config = None) -> bytes:
-    """The scan's chrome model (JSON) of a corpus of ``documents`` documents from its key
-    counts (:func:`chrome_counts`). Raises :class:`neardup.InvalidConfig` when the corpus
+    """The scan's chrome model (JSON) learned from ``documents`` documents (those of the
+    chrome sample) from their key counts (:func:`chrome_counts`). Raises :class:`neardup.InvalidConfig` when the corpus
     has more distinct line keys than ``boilerplate.capacity`` lets a scan count exactly."""
     return bytes(_neardup.chrome_model(_batch(counts), documents, _config_json(config)))
 
@@ -272,13 +297,25 @@ _SIGNED = ["ordinal", "size", "published", "lanes", "shingles"]
 def run(docs: Data, config: Config = None) -> pa.Table:
     """The whole scan in this process through the stages, as a distributed runner runs
     it: the same assignment table as :func:`neardup.scan` on the same documents (a
-    reference for runners, and a test of the stages; :func:`neardup.scan` is faster)."""
+    reference for runners, and a test of the stages; :func:`neardup.scan` is faster).
+    The corpus's bytes, which choose the chrome sample, are the ``bytes`` column's sum;
+    a documents table without one is measured as the scan measures a table (each
+    text's bytes plus one)."""
     docs = pa.table(docs) if isinstance(docs, pa.RecordBatch) else docs
     settings = json.loads(contract(config)["neardup.config"])
     model = None
     if settings["boilerplate"]["enabled"]:
-        keys = pa.table(chrome_keys(docs, config))
-        model = chrome_model(chrome_counts(keys), docs.num_rows, config)
+        # The sample numbers records 0, 1, ... in input order: the ordinals' ranks.
+        ranked = docs.sort_by("ordinal")
+        ranked = ranked.set_column(
+            ranked.schema.get_field_index("ordinal"),
+            "ordinal",
+            pa.array(range(ranked.num_rows), pa.int64()),
+        )
+        sample = chrome_sample(ranked.num_rows, _corpus_bytes(docs))
+        keys = pa.table(chrome_keys(ranked, config, sample))
+        sampled = sum(end - start for start, end in sample)
+        model = chrome_model(chrome_counts(keys), sampled, config)
     signed = pa.table(sign(docs, config, model)).sort_by("ordinal")
     copies = pa.table(collapse(signed, config))
     reps = signed.filter(pc.invert(pc.is_in(signed["ordinal"], value_set=copies["b"])))
@@ -305,6 +342,14 @@ def run(docs: Data, config: Config = None) -> pa.Table:
     assigned = pa.table(cluster_components(rows, config)).sort_by("ordinal")
     id_of = dict(zip(docs["ordinal"].to_pylist(), docs["id"].to_pylist()))
     return assignment_table(assigned, id_of)
+
+
+def _corpus_bytes(docs: pa.Table) -> int:
+    """The input bytes of the documents, as ``neardup scan`` counts them."""
+    if "bytes" in docs.column_names:
+        return pc.sum(docs["bytes"]).as_py() or 0
+    text = pc.binary_length(pc.fill_null(docs["text"], ""))
+    return (pc.sum(text).as_py() or 0) + docs.num_rows
 
 
 def assignment_table(assigned: pa.Table, id_of: Mapping[int, str]) -> pa.Table:

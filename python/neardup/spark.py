@@ -7,8 +7,11 @@ small-star in DataFrame operations); every decision is neardup's, made by the st
 
 1. **documents**: each input read in order (JSONL as text lines, Parquet as rows) and
    parsed by neardup's own readers, ordinals following input order;
-2. **chrome**: each document's line keys, counted per key in a group-by; the counts
-   make the scan's chrome model on the driver, broadcast to the signers;
+2. **chrome**: the line keys of the documents the scan learns chrome from (all of a
+   corpus within its small-corpus bound, an evenly spread sample of a larger one,
+   chosen from the record and byte counts as the scan chooses it), counted per key in
+   a group-by; the counts make the scan's chrome model on the driver, broadcast to the
+   signers;
 3. **sign**: MinHash signatures, chrome lines left out;
 4. **collapse**: documents whose signature hash repeats partitioned by it, each
    identical copy linked to the first of its group (its representative), which alone
@@ -49,7 +52,9 @@ __all__ = ["run", "main", "session", "write_stage"]
 
 Config = Optional[Mapping[str, Any]]
 
-_DOCS = "ordinal long, id string, text string, source string, published long"
+_DOCS = "ordinal long, id string, text string, source string, published long, bytes long"
+# A JSONL line that is no record, as `neardup scan` reads lines: ASCII whitespace only.
+_BLANK = r"^[ \t\n\f\r]*$"
 # Repeated signature hashes (8 bytes each) broadcast to every executor at most.
 _BROADCAST_SIGNATURES = 2_000_000
 _KEYS = "key long, ordinal long, story int"
@@ -128,34 +133,44 @@ def _kind(path: str) -> str:
 
 
 def _documents(spark, path: str, base: int, read: dict):
-    """The documents of one input, ordinals from ``base``; and its row count. Each
-    partition's place in the file comes from a count per partition (its index taken
-    where the file is read, which a union later does not renumber)."""
+    """The documents of one input, ordinals from ``base`` numbering its records as the
+    scan does (blank lines are none); and its record count. Each partition's place in
+    the file (its first line and first record) comes from a count per partition (its
+    index taken where the file is read, which a union later does not renumber)."""
     from pyspark.sql import functions as F
 
     kind = _kind(path)
     df = spark.read.text(path) if kind == "jsonl" else spark.read.parquet(path)
     df = df.withColumn("_part", F.spark_partition_id())
-    counts = {row["_part"]: row["count"] for row in df.groupBy("_part").count().collect()}
-    starts, total = {}, 0
+    record = ~F.col("value").rlike(_BLANK) if kind == "jsonl" else F.lit(True)
+    counts = {
+        row["_part"]: (row["lines"], row["records"])
+        for row in df.groupBy("_part")
+        .agg(F.count("*").alias("lines"), F.count(F.when(record, 1)).alias("records"))
+        .collect()
+    }
+    starts, lines, records = {}, 0, 0
     for part in sorted(counts):
-        starts[part] = total
-        total += counts[part]
+        starts[part] = (lines, records)
+        lines += counts[part][0]
+        records += counts[part][1]
 
     def convert(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        offset = None
+        line = first = None
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            if offset is None:
-                offset = starts[batch.column("_part")[0].as_py()]
+            if line is None:
+                line, first = starts[batch.column("_part")[0].as_py()]
             if kind == "jsonl":
-                yield _neardup.documents_from_lines(batch, path, read, offset + 1, base + offset)
+                docs = _neardup.documents_from_lines(batch, path, read, line + 1, base + first)
             else:
-                yield _neardup.documents_from_table(batch, path, read, offset + 1, base + offset)
-            offset += batch.num_rows
+                docs = _neardup.documents_from_table(batch, path, read, line + 1, base + first)
+            line += batch.num_rows
+            first += docs.num_rows
+            yield docs
 
-    return df.mapInArrow(convert, _DOCS), total
+    return df.mapInArrow(convert, _DOCS), records
 
 
 def _whole(batches: Iterator[pa.RecordBatch]) -> Optional[pa.RecordBatch]:
@@ -307,8 +322,10 @@ def run(
 
 
 def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap):
-    """Reads ``inputs`` into documents, learns chrome and signs: the documents' ``ordinal``
-    and ``id``, the signed table (persisted) and the document count."""
+    """Reads ``inputs`` into documents, learns chrome (from the records ``neardup scan``
+    would learn it from: :func:`neardup.arrow.chrome_sample` of the corpus's record and
+    byte counts) and signs: the documents' ``ordinal`` and ``id``, the signed table
+    (persisted) and the document count."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -325,7 +342,8 @@ def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap
     if base >= 2**32:
         raise errors.InvalidInput("invalid input: more than 2^32 records", field="inputs")
     docs = docs.persist(StorageLevel.MEMORY_AND_DISK)
-    documents = docs.count()
+    measure = docs.agg(F.count("*").alias("records"), F.sum("bytes").alias("bytes")).first()
+    documents, corpus_bytes = measure["records"], measure["bytes"] or 0
     repeated = docs.groupBy("id").count().where(F.col("count") > 1).limit(1).collect()
     if repeated:
         seen = docs.where(F.col("id") == repeated[0]["id"]).orderBy("ordinal").limit(2).collect()
@@ -338,10 +356,15 @@ def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap
 
     chrome = None
     if settings["boilerplate"]["enabled"]:
+        # Every record is a document, numbered from 0 without gaps: the sample's
+        # ordinals are the scan's record numbers, and it holds as many documents as
+        # records.
+        sample = na.chrome_sample(documents, corpus_bytes)
+        sampled = sum(end - start for start, end in sample)
 
         def keys_of(batches):
             for batch in batches:
-                yield _neardup.chrome_keys(batch, config_json)
+                yield _neardup.chrome_keys(batch, config_json, sample)
 
         keys = docs.mapInArrow(keys_of, _KEYS)
         firsts = keys.groupBy("key").agg(
@@ -351,7 +374,7 @@ def _read_and_sign(spark, inputs: Sequence[str], config: Config, read: dict, lap
         counts = firsts.join(same, ["key", "story"]).select(
             "key", "docs", (F.col("docs") - F.col("same")).alias("other_story"), "story"
         )
-        chrome = na.chrome_model(counts.toArrow(), documents, config)
+        chrome = na.chrome_model(counts.toArrow(), sampled, config)
         lap("chrome")
     model = spark.sparkContext.broadcast(chrome)
 

@@ -27,6 +27,7 @@ use neardup::cluster::stages::{
 use neardup::cluster::{Similarity, shingle_sketch};
 use neardup::contract::{Table, band_columns};
 use neardup::fingerprint::Fingerprinter;
+use neardup::scan::ChromeSample;
 use neardup::scan::input::{Format, Input};
 use neardup::{DetectorConfig, Error};
 use pyo3::exceptions::PyRuntimeError;
@@ -122,6 +123,7 @@ struct DocumentsBuilder {
     text: StringBuilder,
     source: StringBuilder,
     published: Int64Builder,
+    bytes: Int64Builder,
 }
 
 impl DocumentsBuilder {
@@ -132,15 +134,20 @@ impl DocumentsBuilder {
             text: StringBuilder::new(),
             source: StringBuilder::new(),
             published: Int64Builder::new(),
+            bytes: Int64Builder::new(),
         }
     }
 
+    /// Appends the records of `input`, numbered from `first_ordinal` in input order as
+    /// the scan numbers them (blank lines are not records), each with its input bytes
+    /// as the scan measures a corpus (the record and its line end).
     fn read(&mut self, input: &Input, first_ordinal: i64) -> neardup::Result<()> {
-        for span in input.spans() {
+        for (ordinal, span) in (first_ordinal..).zip(input.spans()) {
             let record = input.parse(span)?;
             neardup::article::validate_id(&record.id)
                 .map_err(|e| input.error(span, e.to_string()))?;
-            self.ordinal.append_value(first_ordinal + span.line as i64 - 1);
+            self.ordinal.append_value(ordinal);
+            self.bytes.append_value(span.bytes.len() as i64 + 1);
             self.id.append_value(&record.id);
             self.text.append_value(&record.text);
             self.source.append_option(record.source.as_deref());
@@ -156,6 +163,7 @@ impl DocumentsBuilder {
             ("text", Arc::new(self.text.finish())),
             ("source", Arc::new(self.source.finish())),
             ("published", Arc::new(self.published.finish())),
+            ("bytes", Arc::new(self.bytes.finish())),
         ])
     }
 }
@@ -175,7 +183,8 @@ fn shift(error: Error, offset: usize) -> Error {
 /// Stage 0, JSONL: the lines of part of a JSONL file (column `value`, blank lines
 /// included, the first being line `first_line` of the file `name`) read as `neardup scan`
 /// reads them, into the documents table (`ordinal`, `id`, `text`, `source`,
-/// `published`). A line's ordinal is `first_ordinal` plus its place in the part.
+/// `published`, `bytes`). The part's first record (blank lines are none) gets ordinal
+/// `first_ordinal`, the next one more, and so on.
 #[pyfunction]
 pub(crate) fn documents_from_lines(
     py: Python<'_>,
@@ -257,22 +266,58 @@ fn documents(batch: &RecordBatch) -> PyResult<Documents> {
     })
 }
 
-/// Stage 1: each document's chrome keys (`key`, `ordinal`, `story`), one row per
-/// distinct key. Counted per key over the corpus (documents, documents of another story
-/// than the first one's, the first one's story), they make the scan's chrome model
-/// ([`chrome_model`]).
+/// Stage 1, before: the records a scan of `records` records of `bytes` input bytes in
+/// all (the documents table's row count and `bytes` sum) learns chrome from, as runs
+/// `(start, end)` of ordinals (half-open, ascending): `[(0, records)]` for a corpus
+/// within the small-corpus bound, evenly spread runs for a larger one.
 #[pyfunction]
+pub(crate) fn chrome_sample(records: usize, bytes: u64) -> Vec<(usize, usize)> {
+    match ChromeSample::of(records, bytes) {
+        ChromeSample::Whole => vec![(0, records)],
+        ChromeSample::Runs(runs) => runs.into_iter().map(|run| (run.start, run.end)).collect(),
+    }
+}
+
+/// `runs` from [`chrome_sample`] as the sample they stand for, refused unless ascending
+/// and disjoint (which is what lets the sample answer by binary search).
+fn sample_of(runs: Vec<(usize, usize)>) -> PyResult<ChromeSample> {
+    let ordered = runs.iter().all(|&(start, end)| start <= end)
+        && runs.windows(2).all(|pair| pair[0].1 <= pair[1].0);
+    if !ordered {
+        return Err(to_py(Error::InvalidInput {
+            field: "sample",
+            reason: "the runs must be ascending, disjoint (start, end) pairs, as \
+                     chrome_sample returns them"
+                .into(),
+        }));
+    }
+    Ok(ChromeSample::Runs(runs.into_iter().map(|(start, end)| start..end).collect()))
+}
+
+/// Stage 1: each document's chrome keys (`key`, `ordinal`, `story`), one row per
+/// distinct key, for the documents of `sample` (runs of ordinals from [`chrome_sample`];
+/// every document when `None`). Counted per key over the corpus (documents, documents
+/// of another story than the first one's, the first one's story), they make the scan's
+/// chrome model ([`chrome_model`]).
+#[pyfunction]
+#[pyo3(signature = (docs, config_json, sample=None))]
 pub(crate) fn chrome_keys(
     py: Python<'_>,
     docs: Batch,
     config_json: Option<&str>,
+    sample: Option<Vec<(usize, usize)>>,
 ) -> PyResult<Batch> {
     let fingerprinter = Fingerprinter::new(config(config_json)?).map_err(to_py)?;
+    let sample = sample.map(sample_of).transpose()?.unwrap_or(ChromeSample::Whole);
     let docs = documents(&docs.0)?;
     let (mut key, mut ordinal, mut story) =
         (Int64Builder::new(), Int64Builder::new(), Int32Builder::new());
     py.detach(|| -> neardup::Result<()> {
         for i in 0..docs.ordinal.len() {
+            let sampled = usize::try_from(docs.ordinal[i]).is_ok_and(|o| sample.includes(o));
+            if !sampled {
+                continue;
+            }
             let id = docs.id[i].as_deref().unwrap_or("");
             let source = docs.source[i].as_deref().unwrap_or("");
             let prepared =
@@ -293,7 +338,8 @@ pub(crate) fn chrome_keys(
     ])
 }
 
-/// Stage 1, joined: the chrome model of a corpus of `documents` documents from its key
+/// Stage 1, joined: the chrome model learned from `documents` documents (those of the
+/// sample [`chrome_keys`] kept) from their key
 /// counts (`key`, `docs`, `other_story`, `story`: int64, int64, int64, int32), as JSON
 /// for [`sign`]. Refused when the corpus has more distinct keys than the model's capacity
 /// lets a scan count exactly.
@@ -733,6 +779,7 @@ pub(crate) fn schema(table: &str, config_json: Option<&str>) -> PyResult<PyArrow
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(documents_from_lines, module)?)?;
     module.add_function(wrap_pyfunction!(documents_from_table, module)?)?;
+    module.add_function(wrap_pyfunction!(chrome_sample, module)?)?;
     module.add_function(wrap_pyfunction!(chrome_keys, module)?)?;
     module.add_function(wrap_pyfunction!(chrome_model, module)?)?;
     module.add_function(wrap_pyfunction!(sign, module)?)?;

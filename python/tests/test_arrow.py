@@ -1,13 +1,15 @@
 """neardup.arrow: the stages over Arrow batches, chained in one process by
-neardup.arrow.run, give the assignments of neardup.scan on the same corpus; each stage
-refuses what is not its table."""
+neardup.arrow.run, give the assignments of neardup.scan on the same corpus, also past
+the small-corpus bound where the scan learns chrome from a sample; each stage refuses
+what is not its table."""
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import neardup
 import neardup.arrow as na
-from conftest import KREMLIN, SYND_SAMPLE
+from conftest import GAP_OUTLET, KREMLIN, LARGE, SYND_SAMPLE
 
 
 def lines(path):
@@ -33,6 +35,56 @@ def test_documents_from_parts_keep_file_lines_in_errors():
     assert caught.value.line == 43 and str(caught.value).startswith("corpus.jsonl:43: ")
     docs = na.documents_from_lines(part.slice(0, 2), "corpus.jsonl", first_line=41, first_ordinal=40)
     assert docs.column("ordinal").to_pylist() == [40]
+
+
+def test_documents_are_numbered_and_measured_as_the_scan_counts_records():
+    records = ['{"id": "a", "text": "one two"}', '{"id": "b", "text": "tr\u00e8s bien"}']
+    part = pa.table({"value": [records[0], "", " \t", records[1]]})
+    docs = na.documents_from_lines(part, "corpus.jsonl", first_line=41, first_ordinal=40)
+    assert docs.column("ordinal").to_pylist() == [40, 41]
+    assert docs.column("bytes").to_pylist() == [len(r.encode()) + 1 for r in records]
+    table = pa.table({"id": ["a", "b"], "text": ["one two", "très bien"]})
+    docs = na.documents_from_table(table, "t", first_ordinal=7)
+    assert docs.column("ordinal").to_pylist() == [7, 8]
+    assert docs.column("bytes").to_pylist() == [8, 11]
+
+
+def test_the_chrome_sample_is_the_whole_corpus_within_the_bound_and_spread_past_it():
+    assert na.chrome_sample(65_536, 64 << 20) == [(0, 65_536)]
+    assert na.chrome_sample(0, 0) == [(0, 0)]
+    runs = na.chrome_sample(LARGE, 1)
+    assert runs[0][0] == 0 and runs[-1][1] <= LARGE
+    assert sum(end - start for start, end in runs) == LARGE // 2
+    assert all(a[1] < b[0] for a, b in zip(runs, runs[1:]))
+    # Past the byte bound alone, a corpus of few records is sampled too.
+    assert len(na.chrome_sample(1000, (64 << 20) + 1)) > 1
+
+
+def test_chrome_keys_keep_the_sampled_documents_and_refuse_runs_out_of_order():
+    docs = documents(SYND_SAMPLE)
+    every = pa.table(na.chrome_keys(docs))
+    some = pa.table(na.chrome_keys(docs, None, [(0, 5), (40, 45)]))
+    ordinals = set(some["ordinal"].to_pylist())
+    assert ordinals == set(range(5)) | set(range(40, 45))
+    assert some.num_rows == pc.sum(pc.is_in(every["ordinal"], pa.array(sorted(ordinals)))).as_py()
+    with pytest.raises(neardup.InvalidInput, match="ascending, disjoint") as caught:
+        na.chrome_keys(docs, None, [(40, 45), (0, 5)])
+    assert caught.value.field == "sample"
+
+
+def test_a_large_corpus_learns_chrome_from_the_scans_sample(large_corpus, cli_scan):
+    """Past the bound, the stages learn chrome from the records the scan samples: the
+    scan's answer (its gap outlet's articles in one cluster, their chrome unseen)."""
+    docs = documents(large_corpus)
+    assert docs.num_rows == LARGE
+    # The scan's measure: every record's bytes and line end, blank lines ("  \n", "\n")
+    # left out.
+    assert pc.sum(docs["bytes"]).as_py() == large_corpus.stat().st_size - 4
+    expected = cli_scan(large_corpus)
+    assert neardup.scan(large_corpus).equals(expected)
+    gap = expected.filter(pc.starts_with(expected["id"], "gap-"))
+    assert gap.num_rows == GAP_OUTLET and len(set(gap["cluster"].to_pylist())) == 1
+    assert na.run(docs).equals(expected)
 
 
 def test_chrome_counts_make_the_model_only_under_its_capacity():

@@ -1,8 +1,10 @@
 """neardup-spark gives the assignments of `neardup scan` (the release binary), at 1 and
 at 7 shuffle partitions, on the example, the committed fixture, a skewed corpus (5,000
 identical copies, collapsed to one set of band rows, and 2,000 articles sharing one
-chrome line), the stage tables `neardup scan --emit-parquet` wrote and, when it is
-there, ../shared/data/synd-dev.jsonl; the stage tables it writes carry the contract's
+chrome line), a corpus past the small-corpus bound (where chrome is learned from the
+scan's sample of records, read in several partitions with blank lines among them), the
+stage tables `neardup scan --emit-parquet` wrote and, when it is there,
+../shared/data/synd-dev.jsonl; the stage tables it writes carry the contract's
 metadata, and a reader under another config refuses them."""
 
 import json
@@ -12,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import KREMLIN, SYND_DEV, SYND_SAMPLE
+from conftest import GAP_OUTLET, KREMLIN, LARGE, SYND_DEV, SYND_SAMPLE
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed")
 
@@ -98,6 +100,26 @@ def test_skewed_corpus_collapses_its_copies_and_equals_the_scan(spark, cli_scan,
     assert summary["copies"] == 4999
     assert summary["band_rows"] == (7000 - 4999) * bands
     assert summary["band_rows"] < summary["documents"] * bands / 3
+
+
+def test_a_large_corpus_learns_chrome_from_the_scans_sample(spark, cli_scan, large_corpus):
+    """Past the bound, Spark counts the records and bytes as the scan does, numbers the
+    records of every partition as the scan does (blank lines are none), and so learns
+    chrome from the scan's sample: the same answer, the gap outlet's articles in one
+    cluster as the scan puts them."""
+    key = "spark.sql.files.maxPartitionBytes"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(1 << 20))
+    try:
+        summary = ns.run(spark, [str(large_corpus)], None, partitions=4)
+    finally:
+        spark.conf.set(key, before)
+    assert summary["documents"] == LARGE
+    table = summary["assignments"].toArrow()
+    expected = cli_scan(large_corpus)
+    same(table.cast(pa.schema([f.with_nullable(True) for f in table.schema])), expected)
+    gap = [row["cluster"] for row in expected.to_pylist() if row["id"].startswith("gap-")]
+    assert len(gap) == GAP_OUTLET and len(set(gap)) == 1
 
 
 @pytest.mark.parametrize("corpus", [KREMLIN, SYND_SAMPLE], ids=lambda p: p.name)
