@@ -111,8 +111,8 @@ pub fn sketch_keys_containment(keys: impl IntoIterator<Item = u16>, sketch: &[u1
 }
 
 /// [`sketch_keys_containment`] of one sketch in another, both as [`shingle_sketch`]
-/// makes them (distinct, ascending): the same value, found by the blocked search of
-/// [`count_common`] instead of a step per key.
+/// makes them (distinct, ascending): the same value, found by a blocked search
+/// instead of a step per key.
 pub fn sketch_in_sketch(short: &[u16], long: &[u16]) -> f64 {
     let top = if long.len() < MAX_SKETCH { u16::MAX } else { long[long.len() - 1] };
     let tested = short.partition_point(|&key| key <= top);
