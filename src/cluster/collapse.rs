@@ -1,5 +1,5 @@
 //! Identical signatures collapsed before banding. Documents whose signatures, shingle
-//! counts and (with sampled containment) shingle sets are all equal compare alike with
+//! counts and (with sampled containment) shingle sketches are all equal compare alike with
 //! every other document, so only the first of them in input order, the
 //! representative, enters the LSH buckets, and each later one is linked to it at the
 //! similarity of identical signatures (Jaccard 1). A story syndicated as thousands of

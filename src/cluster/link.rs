@@ -89,7 +89,7 @@ struct VerifiedPairs {
 }
 
 /// Each document's representative ([`super::collapse`]): documents compare alike when
-/// their signatures, shingle counts and (sampled) shingle sets are equal.
+/// their signatures, shingle counts and (sampled) shingle sketches are equal.
 pub(crate) fn representatives(verifier: &Verifier<'_>) -> Vec<Slot> {
     super::collapse::representatives(
         |doc| verifier.lanes(doc),

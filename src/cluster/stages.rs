@@ -127,7 +127,7 @@ pub struct SignedDocs {
 
 impl SignedDocs {
     /// No documents yet, to be verified under `config`: with
-    /// `config.sampled_containment`, documents come with their shingle sets.
+    /// `config.sampled_containment`, documents come with their shingle sketches.
     pub fn new(config: &DetectorConfig) -> Self {
         let samples = config.sampled_containment.then(ShingleSets::default);
         SignedDocs {
@@ -193,7 +193,7 @@ pub fn sketch_keys(column: &[u32]) -> Option<Vec<u16>> {
 }
 
 /// Stage 0: each document of `docs` that is a copy of an earlier one there (equal
-/// signature, shingle count and, when sampled, shingle set), linked to the first of
+/// signature, shingle count and, when sampled, shingle sketch), linked to the first of
 /// them, its representative: `a` the representative, `b` the copy, at the similarity
 /// of identical signatures. Copies get no band rows; these links take their place, as in
 /// the batch scan. `docs` must hold every document of a group (partition by signature).

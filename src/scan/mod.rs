@@ -131,7 +131,7 @@ pub struct ScanReport {
     pub chrome_lines: u64,
     /// The chrome model learned from the corpus (none with chrome learning off).
     pub chrome: Option<ChromeModel>,
-    /// Each document's shingle set (with `sampled_containment`), for
+    /// Each document's shingle sketch (with `sampled_containment`), for
     /// [`ScanReport::sketch`].
     samples: ShingleSets,
     /// Wall-clock seconds of the whole scan (without writing output).
@@ -350,7 +350,7 @@ struct Reader<'a> {
 struct Run<'a> {
     reader: Reader<'a>,
     docs: Docs,
-    /// Each signed document's shingle set, for sampled containment.
+    /// Each signed document's shingle sketch, for sampled containment.
     samples: ShingleSets,
     chrome_lines: u64,
     invalid: Vec<Reject>,
