@@ -581,13 +581,13 @@ fn signed_docs(config: &DetectorConfig, docs: HashMap<u32, DocColumns>) -> PyRes
                 &format!("list<int32> of num_perm = {} lanes", config.num_perm),
             ));
         }
-        if stages::sketch_keys(&shingles).is_none() {
+        let Some(sketch) = stages::sketch_keys(&shingles) else {
             return Err(wrong(
                 "shingles",
                 "list<int32> of shingle sketch keys (0 to 65535, ascending, at most 1024)",
             ));
-        }
-        out.push(doc, &lanes, size, published, &shingles);
+        };
+        out.push(doc, &lanes, size, published, &sketch);
     }
     Ok(out)
 }

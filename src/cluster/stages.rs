@@ -141,14 +141,15 @@ impl SignedDocs {
 
     /// Adds a document: its ordinal (larger than any added before), signature, shingle
     /// count, publication time, and (when sampled) its shingle sketch
-    /// ([`super::shingle_sketch`]: keys below 65,536, ascending; see [`sketch_keys`]).
+    /// ([`super::shingle_sketch`]; a stage table's column gives it through
+    /// [`sketch_keys`]).
     pub fn push(
         &mut self,
         ordinal: Slot,
         lanes: &[u32],
         size: u32,
         published: Option<i64>,
-        sketch: &[u32],
+        sketch: &[u16],
     ) {
         debug_assert!(self.ordinals.last().is_none_or(|&last| last < ordinal));
         self.ordinals.push(ordinal);
@@ -156,9 +157,8 @@ impl SignedDocs {
         self.sizes.push(size);
         self.published.push(published);
         if let Some(samples) = &mut self.samples {
-            debug_assert!(sketch_keys(sketch).is_some(), "not a sketch: {sketch:?}");
-            let keys: Vec<u16> = sketch.iter().map(|&key| key as u16).collect();
-            samples.push_sketch(&keys);
+            debug_assert!(sketch.windows(2).all(|w| w[0] < w[1]), "not a sketch: {sketch:?}");
+            samples.push_sketch(sketch);
         }
     }
 
@@ -334,11 +334,8 @@ mod tests {
     /// identical copies: pairs of every containment, big buckets.
     fn corpus(config: &DetectorConfig) -> (Vec<Fingerprint>, Vec<Vec<u64>>) {
         let hasher = MinHasher::new(config.num_perm, config.seed);
-        let mut state = 11u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            state >> 11
-        };
+        let mut lcg = crate::testing::lcg(11);
+        let mut next = || lcg() >> 11;
         let stories: Vec<Vec<u64>> = (0..6)
             .map(|_| (0..500).map(|_| next().wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect())
             .collect();
@@ -366,11 +363,11 @@ mod tests {
     }
 
     /// A shingle set's sketch as a stage table's `shingles` column holds it.
-    fn sketch(set: &[u64]) -> Vec<u32> {
+    fn sketch(set: &[u64]) -> Box<[u16]> {
         let mut low: Vec<u32> = set.iter().map(|&h| h as u32).collect();
         low.sort_unstable();
         low.dedup();
-        crate::cluster::shingle_sketch(&low).iter().map(|&key| u32::from(key)).collect()
+        crate::cluster::shingle_sketch(&low)
     }
 
     /// Runs the stages over `parts` of the corpus as a distributed runner would: band rows
