@@ -47,6 +47,8 @@ mod intern;
 pub mod lsh;
 pub mod minhash;
 pub mod shingle;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 #[cfg(feature = "scan")]

@@ -86,11 +86,8 @@ mod tests {
     fn each_document_is_represented_by_the_first_equal_one() {
         // Few distinct signatures and sizes over many documents, against the
         // definition checked pair by pair.
-        let mut state = 3u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
+        let mut lcg = crate::testing::lcg(3);
+        let mut next = || (lcg() >> 33) as u32;
         let lanes: Vec<[u32; 3]> = (0..3000).map(|_| [next() % 4, next() % 3, 7]).collect();
         let sizes: Vec<u32> = (0..lanes.len()).map(|_| 10 + next() % 2).collect();
         let rep_of = representatives(|doc| &lanes[doc as usize][..], &sizes, |_, _| true);

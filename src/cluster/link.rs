@@ -446,11 +446,8 @@ mod tests {
     /// containment, many close to the thresholds where sampling decides.
     fn corpus(config: &DetectorConfig) -> (Vec<Fingerprint>, Vec<ShingleSample>) {
         let hasher = MinHasher::new(config.num_perm, config.seed);
-        let mut state = 7u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            state >> 11
-        };
+        let mut lcg = crate::testing::lcg(7);
+        let mut next = || lcg() >> 11;
         let stories: Vec<Vec<u64>> = (0..4)
             .map(|_| (0..600).map(|_| next().wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect())
             .collect();

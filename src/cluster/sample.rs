@@ -331,11 +331,8 @@ mod tests {
     #[cfg(feature = "scan")]
     #[test]
     fn sketch_containment_tracks_the_exact_share() {
-        let mut state = 11u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 32) as u32
-        };
+        let mut lcg = crate::testing::lcg(11);
+        let mut next = || (lcg() >> 32) as u32;
         for (short_len, long_len, inside) in [(40, 400, 40), (200, 600, 120), (300, 2500, 150)] {
             let long: Vec<u32> = (0..long_len).map(|_| next()).collect();
             let mut short: Vec<u32> = long[..inside].to_vec();

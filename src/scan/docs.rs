@@ -253,12 +253,11 @@ mod tests {
 
     #[test]
     fn radix_sort_sorts() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = crate::testing::lcg(0x9E37_79B9_7F4A_7C15);
         for len in [0, 1, 2, 255, 256, 257, 1000] {
             let mut values: Vec<u16> = (0..len)
                 .map(|i| {
-                    state =
-                        state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let state = next();
                     // Some repeats and the extremes, as well as spread values.
                     match i % 7 {
                         0 => u16::MAX,
@@ -277,15 +276,9 @@ mod tests {
 
     #[test]
     fn sketch_of_hashes_is_the_sketch_of_their_low_bits() {
-        let mut state = 5u64;
+        let mut next = crate::testing::lcg(5);
         for len in [0, 1, 300, 3000] {
-            let hashes: Vec<u64> = (0..len)
-                .map(|_| {
-                    state =
-                        state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    state
-                })
-                .collect();
+            let hashes: Vec<u64> = (0..len).map(|_| next()).collect();
             let mut low: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
             low.sort_unstable();
             low.dedup();
