@@ -302,16 +302,17 @@ fn scan_inputs(
                 let sample_bytes = batch_bytes(&sampled);
                 options.report(Progress::Pass { name, number: 1, of: 2, bytes: sample_bytes });
                 let chrome = reader.learn_sample(&sampled);
+                let classifier = chrome.classifier();
                 tracing::debug!(
                     seconds = started.elapsed().as_secs_f64(),
                     sampled = sampled.len(),
                     lines = chrome.tracked_lines(),
-                    chrome = chrome.classifier().tracked_lines(),
+                    chrome = classifier.tracked_lines(),
                     "chrome learned from a sample"
                 );
                 let name = "reading and signing";
                 options.report(Progress::Pass { name, number: 2, of: 2, bytes });
-                run.read_pass(Signing::Now(Some(&chrome.classifier())))?;
+                run.read_pass(Signing::Now(Some(&classifier)))?;
                 Some(chrome)
             }
         }
