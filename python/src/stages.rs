@@ -147,7 +147,7 @@ impl DocumentsBuilder {
             neardup::article::validate_id(&record.id)
                 .map_err(|e| input.error(span, e.to_string()))?;
             self.ordinal.append_value(ordinal);
-            self.bytes.append_value(span.bytes.len() as i64 + 1);
+            self.bytes.append_value(span.input_bytes() as i64);
             self.id.append_value(&record.id);
             self.text.append_value(&record.text);
             self.source.append_option(record.source.as_deref());

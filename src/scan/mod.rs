@@ -653,5 +653,5 @@ thread_local! {
 
 /// Input bytes of `spans`, each with its line end.
 fn batch_bytes(spans: &[Unit<'_>]) -> u64 {
-    spans.iter().map(|(_, span)| span.bytes.len() as u64 + 1).sum()
+    spans.iter().map(|(_, span)| span.input_bytes()).sum()
 }

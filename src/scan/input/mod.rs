@@ -457,6 +457,14 @@ pub struct Span<'a> {
     pub bytes: &'a [u8],
 }
 
+impl Span<'_> {
+    /// What the record counts for in a corpus's size, by which a scan chooses its chrome
+    /// sample ([`crate::scan::ChromeSample::of`]): its bytes and its line end.
+    pub fn input_bytes(&self) -> u64 {
+        self.bytes.len() as u64 + 1
+    }
+}
+
 /// Bytes per chunk when [`Input::spans`] splits an input.
 const SPAN_CHUNK: usize = 8 << 20;
 
