@@ -31,12 +31,10 @@ pub use link::cluster_fingerprints;
 pub(crate) use link::cluster_signatures;
 #[cfg(feature = "scan")]
 pub(crate) use sample::SampledContainment;
-pub use sample::ShingleSample;
 #[cfg(feature = "scan")]
 pub(crate) use sample::ShingleSets;
-pub use sample::{
-    MAX_SKETCH, shingle_sketch, sketch_containment, sketch_in_sketch, sketch_keys_containment,
-};
-pub(crate) use sample::{needs_sampling, sampled_containment};
+pub use sample::{MAX_SKETCH, shingle_sketch, sketch_in_sketch, sketch_keys_containment};
+pub use sample::{ShingleKeys, ShingleSample};
+pub(crate) use sample::{needs_sampling, radix_sort, sampled_containment};
 pub(crate) use similarity::origin_key;
 pub use similarity::{CopyKind, Similarity};

@@ -64,6 +64,78 @@ pub(crate) fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
     count_common(minima, shingles) as f64 / minima.len() as f64
 }
 
+/// A new article's shingle set as the online detector measures containment with it:
+/// the low 32 bits of every shingle, sorted and distinct, where a stored shorter
+/// article's lane minima are looked up; and its [`shingle_sketch`], looked up in a
+/// stored longer article's sketch and stored with the article.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShingleKeys {
+    /// Every shingle's low 32 bits, sorted and distinct.
+    pub low: Box<[u32]>,
+    /// The sketch of `low`.
+    pub sketch: Box<[u16]>,
+}
+
+impl ShingleKeys {
+    /// The keys of the shingle set `shingles` (distinct hashes, in any order).
+    pub fn new(shingles: &[u64]) -> Self {
+        let mut low: Vec<u32> = shingles.iter().map(|&h| h as u32).collect();
+        radix_sort(&mut low, &mut Vec::new());
+        low.dedup();
+        let sketch = shingle_sketch(&low);
+        ShingleKeys { low: low.into_boxed_slice(), sketch }
+    }
+}
+
+/// Hash keys sorted by [`radix_sort`].
+pub(crate) trait RadixKey: Copy + Default {
+    const BYTES: usize;
+    /// Byte `at` of the key, least significant first.
+    fn byte(self, at: usize) -> usize;
+}
+
+impl RadixKey for u16 {
+    const BYTES: usize = 2;
+    fn byte(self, at: usize) -> usize {
+        usize::from((self >> (8 * at)) as u8)
+    }
+}
+
+impl RadixKey for u32 {
+    const BYTES: usize = 4;
+    fn byte(self, at: usize) -> usize {
+        usize::from((self >> (8 * at)) as u8)
+    }
+}
+
+/// Sorts `values` by their bytes, least significant first, through `buffer` (2 passes
+/// for 16-bit keys, 4 for 32-bit ones). On the 400 to 3,000 hashes of one article's
+/// shingle set it takes half to two thirds of the time of a comparison sort, and every
+/// article pays it once.
+pub(crate) fn radix_sort<T: RadixKey>(values: &mut Vec<T>, buffer: &mut Vec<T>) {
+    let mut counts = [[0u32; 256]; 4];
+    for &value in values.iter() {
+        for (at, count) in counts[..T::BYTES].iter_mut().enumerate() {
+            count[value.byte(at)] += 1;
+        }
+    }
+    buffer.clear();
+    buffer.resize(values.len(), T::default());
+    for (at, count) in counts[..T::BYTES].iter_mut().enumerate() {
+        let mut next = 0;
+        for slot in count.iter_mut() {
+            (*slot, next) = (next, next + *slot);
+        }
+        for &value in values.iter() {
+            let slot = &mut count[value.byte(at)];
+            buffer[*slot as usize] = value;
+            *slot += 1;
+        }
+        // The pass's output becomes the next pass's input; the last one ends in `values`.
+        std::mem::swap(values, buffer);
+    }
+}
+
 /// Most entries a [`shingle_sketch`] keeps: 2 KiB for an article of any length.
 pub const MAX_SKETCH: usize = 1024;
 
@@ -71,7 +143,7 @@ pub const MAX_SKETCH: usize = 1024;
 /// containment of a shorter newcomer in it can be measured rather than estimated from
 /// signatures: the distinct top 16 bits of the shingles' low 32 (sorted), at most
 /// [`MAX_SKETCH`] of them, the smallest first. Two bytes a shingle instead of four,
-/// at the cost of a false match rate of `len / 65536` that [`sketch_containment`]
+/// at the cost of a false match rate of `len / 65536` that [`sketch_keys_containment`]
 /// corrects for.
 pub fn shingle_sketch(shingles: &[u32]) -> Box<[u16]> {
     let mut sketch: Vec<u16> = shingles.iter().map(|&s| (s >> 16) as u16).collect();
@@ -80,15 +152,9 @@ pub fn shingle_sketch(shingles: &[u32]) -> Box<[u16]> {
     sketch.into_boxed_slice()
 }
 
-/// Containment of a document with shingle set `shingles` (low 32 bits, sorted) in the
-/// document `sketch` was made from: the share of its shingles inside the sketch's
-/// range found in the sketch, less the expected false matches.
-pub fn sketch_containment(shingles: &[u32], sketch: &[u16]) -> f64 {
-    sketch_keys_containment(shingles.iter().map(|&shingle| (shingle >> 16) as u16), sketch)
-}
-
-/// [`sketch_containment`] of a document given by its sketch keys (ascending, repeats
-/// allowed): another sketch, when both documents are stored.
+/// Containment of a document given by its shingles' sketch keys (ascending, repeats
+/// allowed) in the document `sketch` was made from: the share of its keys inside the
+/// sketch's range found in the sketch, less the expected false matches.
 pub fn sketch_keys_containment(keys: impl IntoIterator<Item = u16>, sketch: &[u16]) -> f64 {
     let top = if sketch.len() < MAX_SKETCH { u16::MAX } else { sketch[sketch.len() - 1] };
     let (mut tested, mut found, mut at) = (0usize, 0usize, 0usize);
@@ -283,6 +349,45 @@ pub(crate) fn needs_sampling(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both key widths sort as a comparison sort does, repeats and extremes included.
+    #[test]
+    fn radix_sort_sorts() {
+        fn check<T: RadixKey + Ord + std::fmt::Debug>(values: Vec<T>) {
+            let mut expected = values.clone();
+            expected.sort_unstable();
+            let mut values = values;
+            radix_sort(&mut values, &mut vec![T::default(); 3]);
+            assert_eq!(values, expected, "len {}", values.len());
+        }
+        let mut next = crate::testing::lcg(0x9E37_79B9_7F4A_7C15);
+        for len in [0, 1, 2, 255, 256, 257, 1000] {
+            let values: Vec<u64> = (0..len)
+                .map(|i| match i % 7 {
+                    0 => u64::MAX,
+                    1 => 0,
+                    2 => 0x01ff,
+                    _ => next(),
+                })
+                .collect();
+            check(values.iter().map(|&v| (v >> 48) as u16).collect());
+            check(values.iter().map(|&v| (v >> 32) as u32).collect());
+        }
+    }
+
+    #[test]
+    fn shingle_keys_are_the_sorted_low_bits_and_their_sketch() {
+        let mut next = crate::testing::lcg(17);
+        for len in [0, 1, 300, 3000] {
+            let hashes: Vec<u64> = (0..len).map(|_| next()).collect();
+            let mut low: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
+            low.sort_unstable();
+            low.dedup();
+            let keys = ShingleKeys::new(&hashes);
+            assert_eq!(*keys.low, *low, "len {len}");
+            assert_eq!(keys.sketch, shingle_sketch(&low), "len {len}");
+        }
+    }
 
     #[test]
     fn count_common_counts_the_intersection() {

@@ -9,7 +9,7 @@
 //! sketch.
 
 use crate::cluster::{
-    CopyKind, ShingleSample, Similarity, needs_sampling, sampled_containment, sketch_containment,
+    CopyKind, ShingleKeys, ShingleSample, Similarity, needs_sampling, sampled_containment,
     sketch_in_sketch,
 };
 use crate::error::{Error, Result};
@@ -63,7 +63,7 @@ impl State {
         &self,
         detector: &Detector,
         fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
+        sample: Option<&ShingleKeys>,
         slot: Slot,
     ) -> Similarity {
         let config = detector.config();
@@ -82,7 +82,7 @@ impl State {
             // say how much of the new text lies outside it.
             let sketch = &self.entry(slot).sketch;
             if !sketch.is_empty() {
-                let contained = sketch_containment(&sample.shingles, sketch);
+                let contained = sketch_in_sketch(&sample.sketch, sketch);
                 return Similarity::from_containment(contained, size, stored_size);
             }
             let shared = estimate_intersection(
@@ -98,7 +98,7 @@ impl State {
             );
         }
         let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
-        let contained = sampled_containment(&minima, &sample.shingles);
+        let contained = sampled_containment(&minima, &sample.low);
         Similarity::from_containment(contained, stored_size, size).reversed()
     }
 
@@ -109,7 +109,7 @@ impl State {
         &self,
         detector: &Detector,
         fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
+        sample: Option<&ShingleKeys>,
         exclude: Option<Slot>,
     ) -> (CopyKind, Vec<(Slot, Similarity)>) {
         let config = detector.config();
@@ -146,7 +146,7 @@ impl State {
         &self,
         detector: &Detector,
         fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
+        sample: Option<&ShingleKeys>,
         matches: &[(Slot, Similarity)],
     ) -> Option<(CopyKind, u32)> {
         let config = detector.config();

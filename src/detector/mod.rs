@@ -23,7 +23,7 @@ use std::sync::RwLock;
 
 use crate::article::{Article, text_hash};
 use crate::chrome::{ChromeModel, LineProfile};
-use crate::cluster::{CopyKind, ShingleSample, Similarity, shingle_sketch};
+use crate::cluster::{CopyKind, ShingleKeys, Similarity};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, PreparedText};
@@ -56,8 +56,8 @@ pub struct SignedArticle {
     pub fingerprint: Fingerprint,
     /// Hash of the raw text (tells a retried ingest from a conflicting one).
     pub text_hash: u64,
-    /// Its shingle set, for sampled containment of shorter stored articles.
-    sample: ShingleSample,
+    /// Its shingle set, for sampled containment against stored articles.
+    shingles: ShingleKeys,
     /// Lines left out as chrome (normalized text).
     pub chrome_ignored: Vec<String>,
     /// The normalized text and its line profile, kept to learn from and to sign again.
@@ -75,9 +75,9 @@ impl SignedArticle {
         &self.prepared.profile
     }
 
-    /// What the detector keeps of the shingle set (see [`shingle_sketch`]).
+    /// What the detector keeps of the shingle set (see [`crate::cluster::shingle_sketch`]).
     pub fn sketch(&self) -> Box<[u16]> {
-        shingle_sketch(&self.sample.shingles)
+        self.shingles.sketch.clone()
     }
 }
 
@@ -151,7 +151,7 @@ impl Detector {
         self.label(
             article,
             &signed.fingerprint,
-            Some(&signed.sample),
+            Some(&signed.shingles),
             signed.chrome_ignored.clone(),
         )
     }
@@ -160,7 +160,7 @@ impl Detector {
         &self,
         article: &Article<'_>,
         fingerprint: &Fingerprint,
-        sample: Option<&ShingleSample>,
+        sample: Option<&ShingleKeys>,
         chrome_ignored: Vec<String>,
     ) -> Result<Verdict> {
         let state = self.read();
@@ -210,7 +210,7 @@ impl Detector {
         let resigned = self.learn(signed);
         let signed = resigned.as_ref().unwrap_or(signed);
         let fingerprint = &signed.fingerprint;
-        let sample = Some(&signed.sample);
+        let sample = Some(&signed.shingles);
         let (_, matches) = state.matches(self, fingerprint, sample, None);
         let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
             Some(joined) => joined,
@@ -281,15 +281,11 @@ impl Detector {
         let lines: Vec<&str> = prepared.normalized.lines().collect();
         let chrome_ignored =
             signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect();
-        let sample = ShingleSample::new(
-            fingerprinter.hasher(),
-            &signed.shingles,
-            signed.fingerprint.signature.lanes(),
-        );
+        let shingles = ShingleKeys::new(&signed.shingles);
         SignedArticle {
             fingerprint: signed.fingerprint,
             text_hash,
-            sample,
+            shingles,
             chrome_ignored,
             prepared,
             classified,

@@ -5,7 +5,7 @@
 //! source interner.
 
 use crate::article::{Article, NO_DATE, validate_id};
-use crate::cluster::{CopyKind, ShingleSample, Similarity, origin_key};
+use crate::cluster::{CopyKind, ShingleKeys, Similarity, origin_key};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -60,7 +60,7 @@ pub(super) struct Entry {
 pub(super) struct Labelled<'a> {
     pub(super) id: &'a str,
     pub(super) fingerprint: &'a Fingerprint,
-    pub(super) sample: Option<&'a ShingleSample>,
+    pub(super) sample: Option<&'a ShingleKeys>,
 }
 
 pub(super) struct Story {
