@@ -181,8 +181,13 @@ fn examine(
         if verifier.is_sampled() && needs_sampling(config, &plain, size_a, size_b) {
             let whole = Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
             let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
-            let candidate =
-                Candidate { key: at_least(whole.jaccard), a: slot, b: other, equal: 0, flags };
+            let candidate = Candidate {
+                key: at_least(whole.jaccard),
+                a: slot,
+                b: other,
+                equal: equal as u16,
+                flags,
+            };
             // A pair whose sample could make it a duplicate by Jaccard would have its
             // turn among the duplicates, before most documents are joined: sample it
             // now, in parallel. Below, its turn comes after them, and most such pairs
@@ -200,15 +205,19 @@ fn examine(
 }
 
 /// An undecided pair's link, sampled: the pair as found, or else (when both ends found
-/// it) the other way round, as the scan always oriented links.
+/// it) the other way round, as the scan always oriented links. The pair's equal lanes
+/// were counted when it was found, and one sample measures it both ways round.
 fn resolve(verifier: &Verifier<'_>, views: &BandViews<'_>, c: &Candidate) -> Option<Link> {
-    let link = |a: Slot, b: Slot| {
-        let similarity = verifier.similarity(a, b);
-        similarity.copy_kind(verifier.config()).map(|_| Link { a, b, similarity })
+    let config = verifier.config();
+    let (size_a, size_b) = (verifier.size(c.a), verifier.size(c.b));
+    let plain = plain_similarity(u32::from(c.equal), config.num_perm, size_a, size_b);
+    let similarity = verifier.refine(c.a, c.b, plain);
+    let link = |a: Slot, b: Slot, similarity: Similarity| {
+        similarity.copy_kind(config).map(|_| Link { a, b, similarity })
     };
-    link(c.a, c.b).or_else(|| {
+    link(c.a, c.b, similarity).or_else(|| {
         let both = c.flags & MAYBE_BOTH != 0 && views.finds_by_jaccard(c.b, c.a);
-        if both { link(c.b, c.a) } else { None }
+        if both { link(c.b, c.a, similarity.reversed()) } else { None }
     })
 }
 
@@ -357,7 +366,7 @@ struct Candidate {
     a: Slot,
     /// The other document.
     b: Slot,
-    /// Equal lanes of a decided pair.
+    /// Equal lanes.
     equal: u16,
     /// [`PENDING`], [`MAYBE_BOTH`].
     flags: u8,

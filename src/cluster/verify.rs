@@ -89,11 +89,16 @@ impl<'a> Verifier<'a> {
     /// Similarity of document `a` to document `b`. Starts from the MinHash estimate. When
     /// samples are known and that estimate cannot tell on which side of a containment
     /// threshold (`containment_threshold`, `support_containment`) the pair falls, the
-    /// containment of the shorter in the longer is re-estimated by looking the shorter's
-    /// lane-minimum shingles up in the longer's set, and Jaccard is derived from it.
+    /// containment of the shorter in the longer is measured on their shingle sketches,
+    /// and Jaccard is derived from it.
     pub(crate) fn similarity(&self, a: Slot, b: Slot) -> Similarity {
         let (size_a, size_b) = (self.size(a), self.size(b));
-        let estimate = Similarity::of(self.lanes(a), size_a, self.lanes(b), size_b);
+        self.refine(a, b, Similarity::of(self.lanes(a), size_a, self.lanes(b), size_b))
+    }
+
+    /// [`Verifier::similarity`] of a pair whose MinHash `estimate` is known.
+    pub(crate) fn refine(&self, a: Slot, b: Slot, estimate: Similarity) -> Similarity {
+        let (size_a, size_b) = (self.size(a), self.size(b));
         let Some(samples) = self.samples else { return estimate };
         if !needs_sampling(self.config, &estimate, size_a, size_b) {
             return estimate;
