@@ -142,7 +142,7 @@ fn document_batch(
         }
         lanes.append(true);
         if config.sampled_containment {
-            for &key in report.samples.get(doc) {
+            for key in report.samples.keys(doc) {
                 shingles.values().append_value(i32::from(key));
             }
         }
