@@ -81,6 +81,12 @@ impl<'s> BandViews<'s> {
         BandViews { jaccard, containment, sizes, reps, place }
     }
 
+    /// Approximate heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let containment = self.containment.as_ref().map_or(0, SortedBands::heap_bytes);
+        self.jaccard.heap_bytes() + containment + (self.reps.capacity() + self.place.capacity()) * 4
+    }
+
     /// Representative `slot`'s number in the views.
     fn banded(&self, slot: Slot) -> Slot {
         let place = self.place[slot as usize];
@@ -217,13 +223,14 @@ impl CandidateSet {
 pub(crate) const PREFETCH_AHEAD: usize = 4;
 
 /// Asks the cache for a signature that is about to be compared.
-pub(crate) fn prefetch(lanes: &[u32]) {
+pub(crate) fn prefetch<T>(lanes: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    for line in lanes.chunks(16) {
-        // SAFETY: prefetching is a hint with no effect on memory; SSE is part of x86-64.
+    for offset in (0..std::mem::size_of_val(lanes)).step_by(64) {
+        // SAFETY: prefetching is a hint with no effect on memory, and the address is
+        // inside `lanes`; SSE is part of x86-64.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
+                lanes.as_ptr().cast::<i8>().add(offset),
             )
         };
     }

@@ -274,7 +274,8 @@ mod tests {
             let prints: Vec<Fingerprint> =
                 texts.iter().map(|t| fingerprinter.fingerprint(t).unwrap()).collect();
             let (lanes, sizes) = flatten(&prints);
-            let verifier = Verifier::new(&config, &lanes, &sizes, None);
+            let narrowed = crate::minhash::narrow(&lanes);
+            let verifier = Verifier::new(&config, &narrowed, &sizes, None);
             let mut links = Vec::new();
             for a in 0..4u32 {
                 for b in 0..a {

@@ -7,6 +7,7 @@
 //! candidate and clustering all links in order (a test checks it), at a fraction of the
 //! sampling: in a syndicated corpus most pairs join documents already joined.
 
+use std::borrow::Cow;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use rayon::prelude::*;
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
 use crate::lsh::Slot;
-use crate::minhash::{count_equal, estimate_containment};
+use crate::minhash::{count_equal, narrow, narrow_owned};
 
 use super::candidates::{BandViews, CandidateSet, PREFETCH_AHEAD, prefetch};
 use super::guard::{Assignment, Clusterer, Link};
@@ -39,27 +40,41 @@ pub fn cluster_fingerprints(
 ) -> Vec<Assignment> {
     let (lanes, sizes) = flatten(fingerprints);
     let samples = samples.as_ref().map(|s| s as &dyn SampledContainment);
-    cluster_signatures(config, &lanes, &sizes, samples, published)
+    cluster_signatures(config, lanes.into(), &sizes, samples, published)
 }
 
-/// [`cluster_fingerprints`] over signatures stored one after another in `all_lanes`
-/// (`num_perm` lanes each) with their shingle counts `sizes`.
+/// [`cluster_fingerprints`] over signatures stored one after another in `lanes`
+/// (`num_perm` lanes each) with their shingle counts `sizes`. Lanes given up (owned)
+/// are freed once the buckets are built: verification needs only their low halves
+/// ([`Verifier`]).
 ///
 /// Ties anywhere (bucket order, link order, origin) break by slot, so slots must follow
 /// input order; the answer then depends on nothing but the data, not on threads.
 pub(crate) fn cluster_signatures(
     config: &DetectorConfig,
-    all_lanes: &[u32],
+    lanes: Cow<'_, [u32]>,
     sizes: &[u32],
     samples: Option<&dyn SampledContainment>,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
     let started = Instant::now();
-    let verifier = Verifier::new(config, all_lanes, sizes, samples);
-    let rep_of = representatives(&verifier);
-    let views = BandViews::build(config, |slot| verifier.lanes(slot), sizes, &rep_of);
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "indexed");
+    let rep_of = representatives(config, &lanes, sizes, samples);
+    let width = config.num_perm;
+    let wide = |slot: Slot| &lanes[slot as usize * width..][..width];
+    let views = BandViews::build(config, wide, sizes, &rep_of);
+    let narrowed = match lanes {
+        Cow::Owned(lanes) => narrow_owned(lanes),
+        Cow::Borrowed(lanes) => narrow(lanes),
+    };
+    let verifier = Verifier::new(config, &narrowed, sizes, samples);
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        views_bytes = views.heap_bytes(),
+        "indexed"
+    );
     let pairs = verify_candidates(&verifier, &views, &rep_of);
+    // Linking reads only the pairs: the buckets go before it allocates the clusters.
+    drop(views);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         decided = pairs.decided.len(),
@@ -67,7 +82,7 @@ pub(crate) fn cluster_signatures(
         sampled = pairs.early.len(),
         "verified candidates"
     );
-    let mut assignments = link_strongest_first(&verifier, &views, pairs, published);
+    let mut assignments = link_strongest_first(&verifier, pairs, published);
     assignments
         .par_iter_mut()
         .enumerate()
@@ -88,13 +103,20 @@ struct VerifiedPairs {
     early: Vec<Link>,
 }
 
-/// Each document's representative ([`super::collapse`]): documents compare alike when
-/// their signatures, shingle counts and (sampled) shingle sketches are equal.
-pub(crate) fn representatives(verifier: &Verifier<'_>) -> Vec<Slot> {
+/// Each document's representative ([`super::collapse`]) among documents whose full
+/// lanes lie one after another in `lanes`: documents compare alike when their
+/// signatures, shingle counts and (sampled) shingle sketches are equal.
+pub(crate) fn representatives(
+    config: &DetectorConfig,
+    lanes: &[u32],
+    sizes: &[u32],
+    samples: Option<&dyn SampledContainment>,
+) -> Vec<Slot> {
+    let width = config.num_perm;
     super::collapse::representatives(
-        |doc| verifier.lanes(doc),
-        verifier.sizes(),
-        |a, b| verifier.same_shingles(a, b),
+        |doc| &lanes[doc as usize * width..][..width],
+        sizes,
+        |a, b| samples.is_none_or(|samples| samples.same_shingles(a, b)),
     )
 }
 
@@ -135,7 +157,7 @@ fn verify_candidates(
         let copy = copy as Slot;
         if rep != copy {
             let size = verifier.size(copy);
-            let identical = plain_similarity(num_perm as u32, num_perm, size, size);
+            let identical = Similarity::of_equal(num_perm as u32, num_perm, size, size);
             let key = identical.containment_of_shorter() as f32;
             let equal = num_perm as u16;
             all.decided.push(Candidate { key, a: rep, b: copy, equal, flags: 0 });
@@ -177,10 +199,13 @@ fn examine(
         }
         let equal = count_equal(verifier.lanes(slot), verifier.lanes(other));
         let (size_a, size_b) = (verifier.size(slot), verifier.size(other));
-        let plain = plain_similarity(equal, config.num_perm, size_a, size_b);
+        let plain = Similarity::of_equal(equal, config.num_perm, size_a, size_b);
         if verifier.is_sampled() && needs_sampling(config, &plain, size_a, size_b) {
             let whole = Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
-            let flags = if other > slot { PENDING | MAYBE_BOTH } else { PENDING };
+            // The later document may find the pair too, through the Jaccard view, and
+            // then its orientation counts when this one fails.
+            let both = other > slot && views.finds_by_jaccard(other, slot);
+            let flags = if both { PENDING | BOTH } else { PENDING };
             let candidate = Candidate {
                 key: at_least(whole.jaccard),
                 a: slot,
@@ -193,7 +218,7 @@ fn examine(
             // now, in parallel. Below, its turn comes after them, and most such pairs
             // (excerpts of a story whose copies are joined by then) are never sampled.
             if whole.jaccard >= config.jaccard_threshold {
-                found.early.extend(resolve(verifier, views, &candidate));
+                found.early.extend(resolve(verifier, &candidate));
             } else {
                 found.pending.push(candidate);
             }
@@ -207,18 +232,16 @@ fn examine(
 /// An undecided pair's link, sampled: the pair as found, or else (when both ends found
 /// it) the other way round, as the scan always oriented links. The pair's equal lanes
 /// were counted when it was found, and one sample measures it both ways round.
-fn resolve(verifier: &Verifier<'_>, views: &BandViews<'_>, c: &Candidate) -> Option<Link> {
+fn resolve(verifier: &Verifier<'_>, c: &Candidate) -> Option<Link> {
     let config = verifier.config();
     let (size_a, size_b) = (verifier.size(c.a), verifier.size(c.b));
-    let plain = plain_similarity(u32::from(c.equal), config.num_perm, size_a, size_b);
+    let plain = Similarity::of_equal(u32::from(c.equal), config.num_perm, size_a, size_b);
     let similarity = verifier.refine(c.a, c.b, plain);
     let link = |a: Slot, b: Slot, similarity: Similarity| {
         similarity.copy_kind(config).map(|_| Link { a, b, similarity })
     };
-    link(c.a, c.b, similarity).or_else(|| {
-        let both = c.flags & MAYBE_BOTH != 0 && views.finds_by_jaccard(c.b, c.a);
-        if both { link(c.b, c.a, similarity.reversed()) } else { None }
-    })
+    link(c.a, c.b, similarity)
+        .or_else(|| if c.flags & BOTH != 0 { link(c.b, c.a, similarity.reversed()) } else { None })
 }
 
 fn early_turn(link: &Link) -> Turn {
@@ -232,7 +255,6 @@ fn early_turn(link: &Link) -> Turn {
 /// joined, then placed again at its true strength.
 fn link_strongest_first(
     verifier: &Verifier<'_>,
-    views: &BandViews<'_>,
     pairs: VerifiedPairs,
     published: &[Option<i64>],
 ) -> Vec<Assignment> {
@@ -292,7 +314,7 @@ fn link_strongest_first(
                     break;
                 }
                 if !clusterer.joined(c.a, c.b) {
-                    let similarity = plain_similarity(
+                    let similarity = Similarity::of_equal(
                         u32::from(c.equal),
                         config.num_perm,
                         verifier.size(c.a),
@@ -316,9 +338,7 @@ fn link_strongest_first(
                     pending[block]
                         .par_iter()
                         .with_min_len(64)
-                        .map(|c| {
-                            (!clusterer.joined_now(c.a, c.b)).then(|| resolve(verifier, views, c))
-                        })
+                        .map(|c| (!clusterer.joined_now(c.a, c.b)).then(|| resolve(verifier, c)))
                         .collect_into_vec(&mut sampled_ahead);
                 }
                 let c = pending[next_pending];
@@ -328,7 +348,7 @@ fn link_strongest_first(
                     continue;
                 }
                 sampled_pairs += 1;
-                if let Some(link) = ahead.unwrap_or_else(|| resolve(verifier, views, &c)) {
+                if let Some(link) = ahead.unwrap_or_else(|| resolve(verifier, &c)) {
                     let turn = Turn::of(link.a, link.b, &link.similarity);
                     resolved.push(std::cmp::Reverse(Resolved { turn, link }));
                 }
@@ -368,7 +388,7 @@ struct Candidate {
     b: Slot,
     /// Equal lanes.
     equal: u16,
-    /// [`PENDING`], [`MAYBE_BOTH`].
+    /// [`PENDING`], [`BOTH`], [`JOINED`].
     flags: u8,
 }
 
@@ -378,9 +398,9 @@ const PENDING: u8 = 1;
 const JOINED: u8 = 4;
 /// Decided links checked in parallel for joined documents at a time.
 const SKIP_BLOCK: usize = 1 << 16;
-/// Found through the containment view by the earlier document: the later one may have
-/// found it too, and its orientation counts when this one fails.
-const MAYBE_BOTH: u8 = 2;
+/// Found through the containment view by the earlier document, and through the Jaccard
+/// view by the later: the later one's orientation counts when this one fails.
+const BOTH: u8 = 2;
 
 /// Where a link comes in the order the guard takes links: stronger first, ties by
 /// documents.
@@ -435,17 +455,6 @@ impl Ord for Resolved {
     }
 }
 
-/// The plain MinHash similarity of a pair with `equal` equal lanes out of `lanes`, as
-/// [`Similarity::of`] computes it.
-fn plain_similarity(equal: u32, lanes: usize, size_a: u32, size_b: u32) -> Similarity {
-    let jaccard = if lanes == 0 { 0.0 } else { f64::from(equal) / lanes as f64 };
-    Similarity {
-        jaccard,
-        containment: estimate_containment(jaccard, size_a, size_b),
-        containment_rev: estimate_containment(jaccard, size_b, size_a),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,9 +499,16 @@ mod tests {
         let (lanes, sizes) = flatten(fingerprints);
         let slice = samples.unwrap_or_default();
         let source = samples.is_some().then_some(&slice as &dyn SampledContainment);
-        let verifier = Verifier::new(config, &lanes, &sizes, source);
-        let rep_of = representatives(&verifier);
-        let views = BandViews::build(config, |slot| verifier.lanes(slot), &sizes, &rep_of);
+        let rep_of = representatives(config, &lanes, &sizes, source);
+        let width = config.num_perm;
+        let views = BandViews::build(
+            config,
+            |slot| &lanes[slot as usize * width..][..width],
+            &sizes,
+            &rep_of,
+        );
+        let narrowed = narrow(&lanes);
+        let verifier = Verifier::new(config, &narrowed, &sizes, source);
         let mut links = Vec::new();
         for (copy, &rep) in rep_of.iter().enumerate() {
             if rep as usize != copy {

@@ -22,13 +22,11 @@ mod union_find;
 mod verify;
 
 #[cfg(feature = "scan")]
-pub(crate) use collapse::representatives;
-#[cfg(feature = "scan")]
 pub use guard::Assignment;
 #[cfg(feature = "scan")]
 pub use link::cluster_fingerprints;
 #[cfg(feature = "scan")]
-pub(crate) use link::cluster_signatures;
+pub(crate) use link::{cluster_signatures, representatives};
 #[cfg(feature = "scan")]
 pub(crate) use sample::SampledContainment;
 #[cfg(feature = "scan")]

@@ -322,6 +322,11 @@ impl ShingleSets {
         self.ends.len()
     }
 
+    /// Approximate heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * size_of::<usize>()
+    }
+
     fn encoded(&self, doc: usize) -> &[u8] {
         let start = if doc == 0 { 0 } else { self.ends[doc - 1] };
         &self.bytes[start..self.ends[doc]]

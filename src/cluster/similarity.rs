@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
-use crate::minhash::{estimate_containment, estimate_jaccard};
+use crate::minhash::{count_equal, estimate_containment};
 
 /// How one article relates to another it was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,7 +42,13 @@ impl Similarity {
 
     /// Compares raw signature lanes with their shingle counts.
     pub fn of(a: &[u32], size_a: u32, b: &[u32], size_b: u32) -> Self {
-        let jaccard = estimate_jaccard(a, b);
+        debug_assert_eq!(a.len(), b.len());
+        Self::of_equal(count_equal(a, b), a.len(), size_a, size_b)
+    }
+
+    /// The similarity of a pair whose signatures agree in `equal` of `lanes` lanes.
+    pub fn of_equal(equal: u32, lanes: usize, size_a: u32, size_b: u32) -> Self {
+        let jaccard = if lanes == 0 { 0.0 } else { f64::from(equal) / lanes as f64 };
         Similarity {
             jaccard,
             containment: estimate_containment(jaccard, size_a, size_b),

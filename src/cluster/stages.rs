@@ -176,10 +176,14 @@ impl SignedDocs {
         self.ordinals.binary_search(&ordinal).ok().map(|i| i as Slot)
     }
 
+    fn samples(&self) -> Option<&dyn SampledContainment> {
+        self.samples.as_ref().map(|s| s as &dyn SampledContainment)
+    }
+
     /// Runs `f` with a verifier over these documents (local slots).
     fn with_verifier<T>(&self, config: &DetectorConfig, f: impl FnOnce(&Verifier<'_>) -> T) -> T {
-        let samples = self.samples.as_ref().map(|s| s as &dyn SampledContainment);
-        f(&Verifier::new(config, &self.lanes, &self.sizes, samples))
+        let narrowed = crate::minhash::narrow(&self.lanes);
+        f(&Verifier::new(config, &narrowed, &self.sizes, self.samples()))
     }
 }
 
@@ -198,8 +202,8 @@ pub fn sketch_keys(column: &[u32]) -> Option<Vec<u16>> {
 /// of identical signatures. Copies get no band rows; these links take their place, as in
 /// the batch scan. `docs` must hold every document of a group (partition by signature).
 pub fn collapse(config: &DetectorConfig, docs: &SignedDocs) -> Vec<VerifiedLink> {
+    let rep_of = super::link::representatives(config, &docs.lanes, &docs.sizes, docs.samples());
     docs.with_verifier(config, |verifier| {
-        let rep_of = super::link::representatives(verifier);
         rep_of
             .iter()
             .enumerate()
@@ -475,7 +479,8 @@ mod tests {
             let published: Vec<Option<i64>> = (0..fingerprints.len())
                 .map(|i| (i % 3 != 0).then_some((i as i64 * 7) % 50))
                 .collect();
-            let whole = cluster_signatures(&config, &lanes, &sizes, Some(&samples), &published);
+            let whole =
+                cluster_signatures(&config, lanes.into(), &sizes, Some(&samples), &published);
             let linked = whole.iter().filter(|a| a.link.is_some()).count();
             assert!(linked > 60, "{linked} documents linked");
             for parts in [1, 7] {

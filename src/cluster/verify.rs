@@ -1,17 +1,20 @@
 //! Verification: the similarity of a candidate pair from their signatures, refined by
 //! sampled containment where the MinHash estimate cannot tell on which side of a
 //! threshold the pair falls. The batch scan and the chaining guard ask it; it reads
-//! flat signature arrays so that a million documents cost one allocation.
+//! flat signature arrays so that a million documents cost one allocation, and only the
+//! low 16 bits of each lane ([`crate::minhash::narrow`]): once the LSH buckets are
+//! built from the full lanes, a batch keeps half of its signatures' memory.
 
 use crate::config::DetectorConfig;
 use crate::fingerprint::Fingerprint;
 use crate::lsh::Slot;
+use crate::minhash::count_equal;
 
 use super::sample::{SampledContainment, needs_sampling};
 use super::similarity::Similarity;
 
-/// `fingerprints` as the flat arrays a [`Verifier`] reads: every signature's lanes one
-/// after another, and the shingle counts.
+/// `fingerprints` as flat arrays: every signature's lanes one after another, and the
+/// shingle counts.
 pub(crate) fn flatten(fingerprints: &[Fingerprint]) -> (Vec<u32>, Vec<u32>) {
     let lanes = fingerprints.iter().flat_map(|f| f.signature.lanes().iter().copied()).collect();
     let sizes = fingerprints.iter().map(|f| f.shingle_count).collect();
@@ -19,13 +22,13 @@ pub(crate) fn flatten(fingerprints: &[Fingerprint]) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// What batch verification knows about the documents: their signatures (one flat array
-/// of `num_perm` lanes per document) and shingle counts and, optionally, a
+/// of `num_perm` narrowed lanes per document) and shingle counts and, optionally, a
 /// [`SampledContainment`], which turns the noisy Jaccard-based containment estimate into
 /// a sampled one.
 #[derive(Clone, Copy)]
 pub(crate) struct Verifier<'a> {
     config: &'a DetectorConfig,
-    lanes: &'a [u32],
+    lanes: &'a [u16],
     sizes: &'a [u32],
     samples: Option<&'a dyn SampledContainment>,
 }
@@ -37,11 +40,11 @@ impl std::fmt::Debug for Verifier<'_> {
 }
 
 impl<'a> Verifier<'a> {
-    /// A verifier over documents whose signatures lie one after another in `lanes`
-    /// (`num_perm` each) with shingle counts `sizes`.
+    /// A verifier over documents whose narrowed signatures lie one after another in
+    /// `lanes` (`num_perm` each) with shingle counts `sizes`.
     pub(crate) fn new(
         config: &'a DetectorConfig,
-        lanes: &'a [u32],
+        lanes: &'a [u16],
         sizes: &'a [u32],
         samples: Option<&'a dyn SampledContainment>,
     ) -> Self {
@@ -64,21 +67,10 @@ impl<'a> Verifier<'a> {
         self.sizes.len()
     }
 
-    /// The signature lanes of document `doc`.
-    pub(crate) fn lanes(&self, doc: Slot) -> &'a [u32] {
+    /// The narrowed signature lanes of document `doc`.
+    pub(crate) fn lanes(&self, doc: Slot) -> &'a [u16] {
         let width = self.config.num_perm;
         &self.lanes[doc as usize * width..(doc as usize + 1) * width]
-    }
-
-    /// Every document's shingle count.
-    pub(crate) fn sizes(&self) -> &'a [u32] {
-        self.sizes
-    }
-
-    /// Whether documents `a` and `b` have one shingle set, as far as sampled containment
-    /// can tell them apart (always, without sampling).
-    pub(crate) fn same_shingles(&self, a: Slot, b: Slot) -> bool {
-        self.samples.is_none_or(|samples| samples.same_shingles(a, b))
     }
 
     /// The shingle count of document `doc`.
@@ -93,7 +85,8 @@ impl<'a> Verifier<'a> {
     /// and Jaccard is derived from it.
     pub(crate) fn similarity(&self, a: Slot, b: Slot) -> Similarity {
         let (size_a, size_b) = (self.size(a), self.size(b));
-        self.refine(a, b, Similarity::of(self.lanes(a), size_a, self.lanes(b), size_b))
+        let equal = count_equal(self.lanes(a), self.lanes(b));
+        self.refine(a, b, Similarity::of_equal(equal, self.config.num_perm, size_a, size_b))
     }
 
     /// [`Verifier::similarity`] of a pair whose MinHash `estimate` is known.

@@ -3,7 +3,7 @@
 //! signatures, and the clustering stage reads the lanes as one slice.
 
 use crate::cluster::{ShingleSets, radix_sort};
-use crate::fingerprint::{Fingerprint, PreparedText, SignedText};
+use crate::fingerprint::{PreparedText, SignedText};
 use crate::intern::Interner;
 
 /// The indexed articles of a scan in input order.
@@ -68,9 +68,19 @@ impl Docs {
         &self.published
     }
 
-    /// Every signature, one after another, and the shingle counts.
+    /// Every signature, one after another (none once given up), and the shingle counts.
     pub(crate) fn signatures(&self) -> (&[u32], &[u32]) {
         (&self.lanes, &self.sizes)
+    }
+
+    /// Gives up every signature, for clustering to narrow and free.
+    pub(crate) fn take_lanes(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.lanes)
+    }
+
+    /// Whether the signatures were kept ([`super::ScanOptions::keep_signatures`]).
+    pub fn has_signatures(&self) -> bool {
+        self.lanes.len() == self.sizes.len() * self.num_perm
     }
 
     /// Number of documents.
@@ -106,22 +116,15 @@ impl Docs {
         self.text_hashes[doc]
     }
 
-    /// Its signature lanes (chrome left out).
+    /// Its signature lanes (chrome left out); empty unless the scan kept them
+    /// ([`super::ScanOptions::keep_signatures`]).
     pub fn lanes(&self, doc: usize) -> &[u32] {
-        &self.lanes[doc * self.num_perm..(doc + 1) * self.num_perm]
+        self.lanes.get(doc * self.num_perm..(doc + 1) * self.num_perm).unwrap_or_default()
     }
 
     /// Distinct shingles its signature was computed from.
     pub fn shingle_count(&self, doc: usize) -> u32 {
         self.sizes[doc]
-    }
-
-    /// Its fingerprint, assembled.
-    pub fn fingerprint(&self, doc: usize) -> Fingerprint {
-        Fingerprint {
-            signature: crate::minhash::Signature(self.lanes(doc).into()),
-            shingle_count: self.sizes[doc],
-        }
     }
 
     /// The normalized text of the lines left out of its fingerprint as chrome; kept only

@@ -18,6 +18,7 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use super::ScanReport;
+use crate::cluster::SampledContainment;
 use crate::cluster::stages::{BandRow, band_rows};
 use crate::config::DetectorConfig;
 use crate::contract::{self, Table};
@@ -41,17 +42,13 @@ pub struct Emitted {
 /// Writes `dir/documents.parquet` and `dir/bands.parquet` (creating `dir`) for the
 /// documents of `report`, scanned under `config`, with the contract's metadata.
 pub fn emit_parquet(report: &ScanReport, config: &DetectorConfig, dir: &Path) -> Result<Emitted> {
+    report.signatures_kept("writing stage tables")?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let docs = &report.docs;
     let n = docs.len();
-    let sets = config.sampled_containment.then_some(&report.samples);
     let (lanes, sizes) = docs.signatures();
-    let width = config.num_perm;
-    let rep_of = crate::cluster::representatives(
-        |doc| &lanes[doc as usize * width..(doc as usize + 1) * width],
-        sizes,
-        |a, b| sets.is_none_or(|s| s.get(a as usize) == s.get(b as usize)),
-    );
+    let sets = config.sampled_containment.then_some(&report.samples as &dyn SampledContainment);
+    let rep_of = crate::cluster::representatives(config, lanes, sizes, sets);
     let starts: Vec<usize> = (0..n).step_by(BATCH_DOCS).collect();
 
     let path = dir.join("documents.parquet");

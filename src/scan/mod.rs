@@ -89,6 +89,10 @@ pub struct ScanOptions {
     /// Keep the text of each document's chrome lines for [`write_assignments`]'s
     /// explanations.
     pub explain: bool,
+    /// Keep every document's signature in the report ([`Docs::lanes`]), as [`save`] and
+    /// [`emit_parquet`] need. Otherwise the scan frees the signatures once its buckets
+    /// are built and verifies on their low halves: a quarter less memory at its peak.
+    pub keep_signatures: bool,
 }
 
 impl std::fmt::Debug for ScanOptions {
@@ -98,6 +102,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("skip_invalid", &self.skip_invalid)
             .field("progress", &self.progress.is_some())
             .field("explain", &self.explain)
+            .field("keep_signatures", &self.keep_signatures)
             .finish()
     }
 }
@@ -139,6 +144,18 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// An error naming [`ScanOptions::keep_signatures`] when the scan gave up its
+    /// signatures, for what needs them (`what`).
+    fn signatures_kept(&self, what: &str) -> Result<()> {
+        if self.docs.has_signatures() {
+            return Ok(());
+        }
+        Err(Error::config(
+            "keep_signatures",
+            format!("{what} needs every signature: scan with keep_signatures set"),
+        ))
+    }
+
     /// What the online detector keeps of document `doc`'s shingle set
     /// ([`crate::cluster::shingle_sketch`]); empty without `sampled_containment`.
     pub fn sketch(&self, doc: usize) -> Box<[u16]> {
@@ -317,12 +334,17 @@ fn scan_inputs(
             }
         }
     };
-    let Run { docs, samples, chrome_lines, invalid, .. } = run;
+    let Run { mut docs, samples, chrome_lines, invalid, .. } = run;
     drop(units);
     let sign_seconds = started.elapsed().as_secs_f64();
-    tracing::debug!(seconds = sign_seconds, "signed");
+    tracing::debug!(
+        seconds = sign_seconds,
+        docs_bytes = docs.heap_bytes(),
+        sketch_bytes = samples.heap_bytes(),
+        "signed"
+    );
     options.report(Progress::Clustering);
-    let assignments = cluster(&fingerprinter, &docs, &samples);
+    let assignments = cluster(&fingerprinter, &mut docs, &samples, options.keep_signatures);
     options.report(Progress::Done);
     Ok(ScanReport {
         chrome_lines,
@@ -568,12 +590,19 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Stage 4: clusters the signed documents.
-fn cluster(fingerprinter: &Fingerprinter, docs: &Docs, samples: &ShingleSets) -> Vec<Assignment> {
+/// Stage 4: clusters the signed documents, giving up their signatures unless `keep`.
+fn cluster(
+    fingerprinter: &Fingerprinter,
+    docs: &mut Docs,
+    samples: &ShingleSets,
+    keep: bool,
+) -> Vec<Assignment> {
     let config = fingerprinter.config();
-    let (lanes, sizes) = docs.signatures();
     let samples = config.sampled_containment.then_some(samples as &dyn SampledContainment);
-    crate::cluster::cluster_signatures(config, lanes, sizes, samples, docs.all_published())
+    let lanes =
+        if keep { Cow::Borrowed(docs.signatures().0) } else { Cow::Owned(docs.take_lanes()) };
+    let (sizes, published) = (docs.signatures().1, docs.all_published());
+    crate::cluster::cluster_signatures(config, lanes, sizes, samples, published)
 }
 
 /// Stage 2 for one batch of documents (in order): their line keys hashed in parallel and

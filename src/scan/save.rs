@@ -19,6 +19,7 @@ pub fn save(
     dir: &Path,
     ingested_at: i64,
 ) -> Result<u64> {
+    report.signatures_kept("saving a data directory")?;
     let mut writer = crate::store::BulkWriter::create(dir, config)?;
     for (ix, assignment) in report.assignments.iter().enumerate() {
         let docs = &report.docs;

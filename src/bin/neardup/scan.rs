@@ -34,6 +34,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<()> {
             skip_invalid: args.skip_invalid || args.rejects.is_some(),
             progress: (!args.no_progress).then(progress_bar),
             explain: args.explain,
+            keep_signatures: args.save.is_some() || args.emit_parquet.is_some(),
         };
         let report = scan(&args.inputs, &config, &options)?;
         for warning in &report.warnings {
