@@ -77,7 +77,7 @@ pub(crate) fn cluster_signatures(
     drop(views);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        decided = pairs.decided.len(),
+        decided = pairs.decided.iter().map(Vec::len).sum::<usize>(),
         pending = pairs.pending.len(),
         sampled = pairs.early.len(),
         "verified candidates"
@@ -95,8 +95,10 @@ pub(crate) fn cluster_signatures(
 /// taken.
 #[derive(Debug, Default)]
 struct VerifiedPairs {
-    /// Pairs the plain MinHash estimate decides are copies, with their equal lanes.
-    decided: Vec<Candidate>,
+    /// Pairs the plain MinHash estimate decides are copies, by their equal lanes: tens of
+    /// millions on a million-article corpus, so each is kept in 12 bytes, its equal lanes
+    /// told by its group.
+    decided: Vec<Vec<Decided>>,
     /// Pairs in the sampling window, placed at the strongest they could be.
     pending: Vec<Candidate>,
     /// Pairs in the sampling window that could be duplicates by Jaccard, sampled at once.
@@ -131,14 +133,15 @@ fn verify_candidates(
     rep_of: &[Slot],
 ) -> VerifiedPairs {
     let order = views.locality_order();
-    let mut all = VerifiedPairs::default();
+    let num_perm = verifier.config().num_perm;
+    let mut all = VerifiedPairs { decided: vec![Vec::new(); num_perm + 1], ..Default::default() };
     // Stretch by stretch, so that collecting in parallel never holds a second copy of
     // the whole candidate list.
-    for stretch in order.chunks(1 << 16) {
-        let runs: Vec<VerifiedPairs> = stretch
+    for stretch in order.chunks(STRETCH) {
+        let runs: Vec<Found> = stretch
             .par_chunks(64)
             .map_init(CandidateSet::default, |scratch, run| {
-                let mut found = VerifiedPairs::default();
+                let mut found = Found::default();
                 for &slot in run {
                     examine(verifier, views, slot, scratch, &mut found);
                 }
@@ -146,30 +149,39 @@ fn verify_candidates(
             })
             .collect();
         for found in runs {
-            all.decided.extend_from_slice(&found.decided);
+            for c in found.decided {
+                all.decided[usize::from(c.equal)].push(Decided { key: c.key, a: c.a, b: c.b });
+            }
             all.pending.extend_from_slice(&found.pending);
             all.early.extend_from_slice(&found.early);
         }
     }
     drop(order);
-    let num_perm = verifier.config().num_perm;
     for (copy, &rep) in rep_of.iter().enumerate() {
         let copy = copy as Slot;
         if rep != copy {
             let size = verifier.size(copy);
             let identical = Similarity::of_equal(num_perm as u32, num_perm, size, size);
             let key = identical.containment_of_shorter() as f32;
-            let equal = num_perm as u16;
-            all.decided.push(Candidate { key, a: rep, b: copy, equal, flags: 0 });
+            all.decided[num_perm].push(Decided { key, a: rep, b: copy });
         }
     }
-    all.decided.par_sort_unstable_by(|x, y| {
-        y.equal.cmp(&x.equal).then(y.key.total_cmp(&x.key)).then((x.a, x.b).cmp(&(y.a, y.b)))
-    });
+    for group in &mut all.decided {
+        group
+            .par_sort_unstable_by(|x, y| y.key.total_cmp(&x.key).then((x.a, x.b).cmp(&(y.a, y.b))));
+    }
     all.pending
         .par_sort_unstable_by(|x, y| y.key.total_cmp(&x.key).then((x.a, x.b).cmp(&(y.a, y.b))));
     all.early.par_sort_unstable_by(|x, y| early_turn(x).cmp(&early_turn(y)));
     all
+}
+
+/// What one run of [`examine`] found, before the decided pairs join their groups.
+#[derive(Debug, Default)]
+struct Found {
+    decided: Vec<Candidate>,
+    pending: Vec<Candidate>,
+    early: Vec<Link>,
 }
 
 /// Verifies the candidates of `slot` into `found`.
@@ -178,7 +190,7 @@ fn examine(
     views: &BandViews<'_>,
     slot: Slot,
     scratch: &mut CandidateSet,
-    found: &mut VerifiedPairs,
+    found: &mut Found,
 ) {
     let config = verifier.config();
     let candidates = views.candidates_of(slot, scratch);
@@ -260,8 +272,8 @@ fn link_strongest_first(
 ) -> Vec<Assignment> {
     let config = verifier.config();
     let VerifiedPairs { mut decided, pending, early } = pairs;
-    let decided_turn = |c: &Candidate| Turn {
-        jaccard: f64::from(c.equal) / config.num_perm as f64,
+    let decided_turn = |equal: usize, c: &Decided| Turn {
+        jaccard: equal as f64 / config.num_perm as f64,
         containment: f64::from(c.key),
         a: c.a,
         b: c.b,
@@ -274,10 +286,13 @@ fn link_strongest_first(
     };
     let mut clusterer = Clusterer::new(verifier, published);
     let mut resolved: BinaryHeap<std::cmp::Reverse<Resolved>> = BinaryHeap::new();
-    let (mut next_decided, mut next_pending, mut next_early) = (0, 0, 0);
+    // The decided pairs are walked group by group, most equal lanes first; `equal` is
+    // the group walked, `next_decided` the place in it.
+    let (mut equal, mut next_decided, mut next_pending, mut next_early) = (decided.len(), 0, 0, 0);
     let mut sampled_pairs = 0usize;
     let mut sampled_ahead: Vec<Option<Option<Link>>> = Vec::new();
-    let mut marked_until = 0;
+    let (mut marked_from, mut marked_until) = (0, 0);
+    let mut joined_ahead: Vec<bool> = Vec::new();
     loop {
         // The earliest head of the three small streams; they change only when one of
         // them is taken, so the long run of decided links between takes is walked
@@ -292,30 +307,39 @@ fn link_strongest_first(
         .enumerate()
         .filter_map(|(i, t)| t.map(|t| (i, t)))
         .min_by(|x, y| x.1.cmp(&y.1));
-        while next_decided < decided.len() {
+        loop {
+            if equal > 0 && next_decided == decided[equal - 1].len() {
+                // A group walked is freed: the clusters grow as the pairs go.
+                decided[equal - 1] = Vec::new();
+                (equal, next_decided, marked_from, marked_until) = (equal - 1, 0, 0, 0);
+                continue;
+            }
+            if equal == 0 {
+                break;
+            }
+            let group = &decided[equal - 1];
             if next_decided == marked_until {
                 // Links whose documents are joined already change nothing when their
                 // turn comes: mark the next block's in parallel, so that the
                 // sequential walk passes them by without a lookup.
-                marked_until = (next_decided + SKIP_BLOCK).min(decided.len());
+                (marked_from, marked_until) =
+                    (next_decided, (next_decided + SKIP_BLOCK).min(group.len()));
                 let clusterer = &clusterer;
-                decided[next_decided..marked_until].par_iter_mut().with_min_len(4096).for_each(
-                    |c| {
-                        if clusterer.joined_now(c.a, c.b) {
-                            c.flags |= JOINED;
-                        }
-                    },
-                );
+                group[marked_from..marked_until]
+                    .par_iter()
+                    .with_min_len(4096)
+                    .map(|c| clusterer.joined_now(c.a, c.b))
+                    .collect_into_vec(&mut joined_ahead);
             }
-            let c = decided[next_decided];
+            let c = group[next_decided];
             // A joined link is passed by wherever it falls: at its turn it would do nothing.
-            if c.flags & JOINED == 0 {
-                if other.is_some_and(|(_, t)| decided_turn(&c).cmp(&t).is_gt()) {
+            if !joined_ahead[next_decided - marked_from] {
+                if other.is_some_and(|(_, t)| decided_turn(equal - 1, &c).cmp(&t).is_gt()) {
                     break;
                 }
                 if !clusterer.joined(c.a, c.b) {
                     let similarity = Similarity::of_equal(
-                        u32::from(c.equal),
+                        (equal - 1) as u32,
                         config.num_perm,
                         verifier.size(c.a),
                         verifier.size(c.b),
@@ -375,8 +399,19 @@ fn at_least(x: f64) -> f32 {
     if f64::from(near) < x { near.next_up() } else { near }
 }
 
-/// A candidate pair as [`verify_candidates`] keeps it, in 16 bytes: the keys are `f32`,
-/// as the lists hold tens of millions of pairs on a million-article corpus.
+/// A decided pair as [`verify_candidates`] keeps it, its equal lanes told by its group.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    /// Its containment of the shorter, the order within its group.
+    key: f32,
+    /// The document that found the pair.
+    a: Slot,
+    /// The other document.
+    b: Slot,
+}
+
+/// A candidate pair as [`examine`] finds it, in 16 bytes: the keys are `f32`, as the
+/// lists hold millions of pairs on a million-article corpus.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     /// Its sort key after the equal lanes: a decided pair's containment of the shorter,
@@ -388,14 +423,16 @@ struct Candidate {
     b: Slot,
     /// Equal lanes.
     equal: u16,
-    /// [`PENDING`], [`BOTH`], [`JOINED`].
+    /// [`PENDING`], [`BOTH`].
     flags: u8,
 }
 
 /// The plain estimate falls in the sampling window: decided only when its turn comes.
 const PENDING: u8 = 1;
-/// Its documents were joined before its turn (see [`SKIP_BLOCK`]).
-const JOINED: u8 = 4;
+/// Documents whose candidates are verified in parallel before they join the lists: the
+/// stretch's pairs are held twice for a moment, so it stays a small share of the lists
+/// (on a corpus of copies, ~20 pairs a document).
+const STRETCH: usize = 1 << 14;
 /// Decided links checked in parallel for joined documents at a time.
 const SKIP_BLOCK: usize = 1 << 16;
 /// Found through the containment view by the earlier document, and through the Jaccard
