@@ -132,14 +132,6 @@ impl<'s> BandViews<'s> {
         &set.found
     }
 
-    /// Whether representative `later` finds the earlier `earlier` among its nearest
-    /// members of a Jaccard bucket.
-    pub(crate) fn finds_by_jaccard(&self, later: Slot, earlier: Slot) -> bool {
-        let (later, earlier) = (self.banded(later), self.banded(earlier));
-        (0..self.jaccard.bands())
-            .any(|band| self.jaccard.is_near_before(later, earlier, band, JACCARD_PER_BAND))
-    }
-
     /// Whether representative `short` finds `long` through the containment view.
     pub(crate) fn finds_by_containment(&self, short: Slot, long: Slot) -> bool {
         let Some(view) = &self.containment else { return false };

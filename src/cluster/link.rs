@@ -214,17 +214,8 @@ fn examine(
         let plain = Similarity::of_equal(equal, config.num_perm, size_a, size_b);
         if verifier.is_sampled() && needs_sampling(config, &plain, size_a, size_b) {
             let whole = Similarity::from_containment(1.0, size_a.min(size_b), size_a.max(size_b));
-            // The later document may find the pair too, through the Jaccard view, and
-            // then its orientation counts when this one fails.
-            let both = other > slot && views.finds_by_jaccard(other, slot);
-            let flags = if both { PENDING | BOTH } else { PENDING };
-            let candidate = Candidate {
-                key: at_least(whole.jaccard),
-                a: slot,
-                b: other,
-                equal: equal as u16,
-                flags,
-            };
+            let candidate =
+                Candidate { key: at_least(whole.jaccard), a: slot, b: other, equal: equal as u16 };
             // A pair whose sample could make it a duplicate by Jaccard would have its
             // turn among the duplicates, before most documents are joined: sample it
             // now, in parallel. Below, its turn comes after them, and most such pairs
@@ -236,24 +227,21 @@ fn examine(
             }
         } else if plain.copy_kind(config).is_some() {
             let key = plain.containment_of_shorter() as f32;
-            found.decided.push(Candidate { key, a: slot, b: other, equal: equal as u16, flags: 0 });
+            found.decided.push(Candidate { key, a: slot, b: other, equal: equal as u16 });
         }
     }
 }
 
-/// An undecided pair's link, sampled: the pair as found, or else (when both ends found
-/// it) the other way round, as the scan always oriented links. The pair's equal lanes
-/// were counted when it was found, and one sample measures it both ways round.
+/// An undecided pair's link, sampled, as the pair was found: its equal lanes were
+/// counted then. Whether a pair links does not depend on which end found it (the copy
+/// kind reads the Jaccard and the containment of the shorter, both symmetric), so the
+/// other orientation never needs a look.
 fn resolve(verifier: &Verifier<'_>, c: &Candidate) -> Option<Link> {
     let config = verifier.config();
     let (size_a, size_b) = (verifier.size(c.a), verifier.size(c.b));
     let plain = Similarity::of_equal(u32::from(c.equal), config.num_perm, size_a, size_b);
     let similarity = verifier.refine(c.a, c.b, plain);
-    let link = |a: Slot, b: Slot, similarity: Similarity| {
-        similarity.copy_kind(config).map(|_| Link { a, b, similarity })
-    };
-    link(c.a, c.b, similarity)
-        .or_else(|| if c.flags & BOTH != 0 { link(c.b, c.a, similarity.reversed()) } else { None })
+    similarity.copy_kind(config).map(|_| Link { a: c.a, b: c.b, similarity })
 }
 
 fn early_turn(link: &Link) -> Turn {
@@ -423,21 +411,14 @@ struct Candidate {
     b: Slot,
     /// Equal lanes.
     equal: u16,
-    /// [`PENDING`], [`BOTH`].
-    flags: u8,
 }
 
-/// The plain estimate falls in the sampling window: decided only when its turn comes.
-const PENDING: u8 = 1;
 /// Documents whose candidates are verified in parallel before they join the lists: the
 /// stretch's pairs are held twice for a moment, so it stays a small share of the lists
 /// (on a corpus of copies, ~20 pairs a document).
 const STRETCH: usize = 1 << 14;
 /// Decided links checked in parallel for joined documents at a time.
 const SKIP_BLOCK: usize = 1 << 16;
-/// Found through the containment view by the earlier document, and through the Jaccard
-/// view by the later: the later one's orientation counts when this one fails.
-const BOTH: u8 = 2;
 
 /// Where a link comes in the order the guard takes links: stronger first, ties by
 /// documents.
