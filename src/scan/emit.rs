@@ -139,7 +139,7 @@ fn document_batch(
         }
         lanes.append(true);
         if config.sampled_containment {
-            for key in report.samples.keys(doc) {
+            for key in report.samples.get(doc) {
                 shingles.values().append_value(i32::from(key));
             }
         }
