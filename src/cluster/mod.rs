@@ -33,6 +33,8 @@ pub(crate) use sample::SampledContainment;
 pub(crate) use sample::ShingleSets;
 pub use sample::{MAX_SKETCH, shingle_sketch, sketch_in_sketch, sketch_keys_containment};
 pub use sample::{ShingleKeys, ShingleSample};
-pub(crate) use sample::{needs_sampling, radix_sort, sampled_containment};
+pub(crate) use sample::{
+    decode_sketch, encode_sketch, needs_sampling, radix_sort, sampled_containment,
+};
 pub(crate) use similarity::origin_key;
 pub use similarity::{CopyKind, Similarity};

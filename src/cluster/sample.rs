@@ -240,6 +240,46 @@ fn count_common_blocks<T: Copy + Ord, const B: usize>(small: &[T], large: &[T]) 
     hits
 }
 
+/// Appends `sketch` (as [`shingle_sketch`] makes it: at most [`MAX_SKETCH`] distinct
+/// keys, ascending) to `out`, Elias-Fano coded, which its sorted distinct 16-bit keys
+/// allow: a 2-byte key count, each key's low byte, then its high byte in unary (key `i`
+/// with high byte `h` sets bit `h + i` of a bitmap of `n + 256` bits). A sketch of `n`
+/// keys takes `n + (n + 255) / 8 + 2` bytes instead of `2n`: about 1.2 bytes a key for
+/// the few hundred shingles of a news article, a quarter of a gigabyte less on a
+/// million articles. The code is canonical, so equal sketches have equal bytes.
+pub(crate) fn encode_sketch(sketch: &[u16], out: &mut Vec<u8>) {
+    debug_assert!(sketch.len() <= MAX_SKETCH && sketch.is_sorted());
+    let n = sketch.len();
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    out.extend(sketch.iter().map(|&key| key as u8));
+    let highs = out.len();
+    out.resize(highs + (n + 255).div_ceil(8), 0);
+    for (i, &key) in sketch.iter().enumerate() {
+        let bit = usize::from(key >> 8) + i;
+        out[highs + bit / 8] |= 1 << (bit % 8);
+    }
+}
+
+/// The sketch [`encode_sketch`] coded as `encoded`, decoded into `buffer`: one tight
+/// loop over the high bitmap, a step per key.
+pub(crate) fn decode_sketch<'b>(encoded: &[u8], buffer: &'b mut [u16; MAX_SKETCH]) -> &'b [u16] {
+    let n = usize::from(u16::from_le_bytes([encoded[0], encoded[1]]));
+    let (lows, highs) = encoded[2..].split_at(n);
+    let mut taken = 0;
+    for (at, chunk) in highs.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        let mut word = u64::from_le_bytes(word);
+        while word != 0 {
+            let bit = at * 64 + word.trailing_zeros() as usize;
+            buffer[taken] = ((bit - taken) as u16) << 8 | u16::from(lows[taken]);
+            taken += 1;
+            word &= word - 1;
+        }
+    }
+    &buffer[..taken]
+}
+
 #[cfg(feature = "scan")]
 /// Where a batch looks up what it keeps of each document's shingle set, to measure the
 /// containment of the shorter of a pair in the longer.
@@ -265,16 +305,9 @@ impl SampledContainment for &[ShingleSample] {
 }
 
 #[cfg(feature = "scan")]
-/// Every document's [`shingle_sketch`] in one flat byte array: what a batch (the scan,
-/// the stages of a distributed runner) keeps of each shingle set, as the online detector
-/// keeps it of each stored article.
-///
-/// Each sketch is Elias-Fano coded, which its sorted distinct 16-bit keys allow: a
-/// 2-byte key count, each key's low byte, then its high byte in unary (key `i` with high
-/// byte `h` sets bit `h + i` of a bitmap of `n + 256` bits). A sketch of `n` keys takes
-/// `n + (n + 255) / 8 + 2` bytes instead of `2n`: about 1.2 bytes a key for the few
-/// hundred shingles of a news article, a quarter of a gigabyte less on a million
-/// articles. The code is canonical, so equal sketches have equal bytes.
+/// Every document's [`shingle_sketch`] in one flat byte array, each coded by
+/// [`encode_sketch`]: what a batch (the scan, the stages of a distributed runner) keeps
+/// of each shingle set, as the online detector keeps it of each stored article.
 ///
 /// The containment of the shorter document of a pair in the longer is measured sketch
 /// against sketch ([`sketch_keys_containment`]): every shingle of the shorter that the
@@ -298,16 +331,7 @@ impl ShingleSets {
     /// Adds the next document's sketch as [`shingle_sketch`] made it (at most
     /// [`MAX_SKETCH`] distinct keys, ascending).
     pub(crate) fn push_sketch(&mut self, sketch: &[u16]) {
-        debug_assert!(sketch.len() <= MAX_SKETCH && sketch.is_sorted());
-        let n = sketch.len();
-        self.bytes.extend_from_slice(&(n as u16).to_le_bytes());
-        self.bytes.extend(sketch.iter().map(|&key| key as u8));
-        let highs = self.bytes.len();
-        self.bytes.resize(highs + (n + 255).div_ceil(8), 0);
-        for (i, &key) in sketch.iter().enumerate() {
-            let bit = usize::from(key >> 8) + i;
-            self.bytes[highs + bit / 8] |= 1 << (bit % 8);
-        }
+        encode_sketch(sketch, &mut self.bytes);
         self.ends.push(self.bytes.len());
     }
 
@@ -330,25 +354,8 @@ impl ShingleSets {
         self.decode(doc, &mut [0; MAX_SKETCH]).to_vec()
     }
 
-    /// Document `doc`'s sketch decoded into `buffer`: one tight loop over the high
-    /// bitmap, a step per key.
     fn decode<'b>(&self, doc: usize, buffer: &'b mut [u16; MAX_SKETCH]) -> &'b [u16] {
-        let encoded = self.encoded(doc);
-        let n = usize::from(u16::from_le_bytes([encoded[0], encoded[1]]));
-        let (lows, highs) = encoded[2..].split_at(n);
-        let mut taken = 0;
-        for (at, chunk) in highs.chunks(8).enumerate() {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            let mut word = u64::from_le_bytes(word);
-            while word != 0 {
-                let bit = at * 64 + word.trailing_zeros() as usize;
-                buffer[taken] = ((bit - taken) as u16) << 8 | u16::from(lows[taken]);
-                taken += 1;
-                word &= word - 1;
-            }
-        }
-        &buffer[..taken]
+        decode_sketch(self.encoded(doc), buffer)
     }
 }
 
@@ -478,6 +485,20 @@ mod tests {
             let small: Vec<u16> = small.into_iter().collect();
             let large: Vec<u16> = large.into_iter().collect();
             proptest::prop_assert_eq!(count_common_keys(&small, &large), expected);
+        }
+
+        /// A coded sketch decodes to its keys, alone or after others in one buffer.
+        #[test]
+        fn coded_sketches_decode_to_their_keys(
+            keys in proptest::collection::btree_set(proptest::prelude::any::<u16>(), 0..1100),
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            let keys: Vec<u16> = keys.into_iter().take(MAX_SKETCH).collect();
+            let mut coded = before.clone();
+            encode_sketch(&keys, &mut coded);
+            let mut buffer = [0; MAX_SKETCH];
+            let decoded = decode_sketch(&coded[before.len()..], &mut buffer);
+            proptest::prop_assert_eq!(decoded, &keys[..]);
         }
 
         /// Coded sketches give back their keys, and measure containment and equality

@@ -9,8 +9,8 @@
 //! sketch.
 
 use crate::cluster::{
-    CopyKind, ShingleKeys, ShingleSample, Similarity, needs_sampling, sampled_containment,
-    sketch_in_sketch,
+    CopyKind, MAX_SKETCH, ShingleKeys, ShingleSample, Similarity, needs_sampling,
+    sampled_containment, sketch_in_sketch,
 };
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -80,8 +80,7 @@ impl State {
             // The stored text is the longer: look the new text's shingles up in what is
             // kept of its set; without that, the lanes where each side is lower still
             // say how much of the new text lies outside it.
-            let sketch = &self.entry(slot).sketch;
-            if !sketch.is_empty() {
+            if let Some(sketch) = self.sketch(slot, &mut [0; MAX_SKETCH]) {
                 let contained = sketch_in_sketch(&sample.sketch, sketch);
                 return Similarity::from_containment(contained, size, stored_size);
             }
@@ -192,15 +191,19 @@ impl State {
             self.lanes(config, b),
             eb.shingle_count,
         );
-        if ea.sketch.is_empty()
-            || eb.sketch.is_empty()
-            || !needs_sampling(config, &estimate, ea.shingle_count, eb.shingle_count)
-        {
+        if !needs_sampling(config, &estimate, ea.shingle_count, eb.shingle_count) {
             return estimate;
         }
         let (short, long, flipped) =
-            if ea.shingle_count <= eb.shingle_count { (ea, eb, false) } else { (eb, ea, true) };
-        let contained = sketch_in_sketch(&short.sketch, &long.sketch);
+            if ea.shingle_count <= eb.shingle_count { (a, b, false) } else { (b, a, true) };
+        let (mut short_keys, mut long_keys) = ([0; MAX_SKETCH], [0; MAX_SKETCH]);
+        let (Some(short_sketch), Some(long_sketch)) =
+            (self.sketch(short, &mut short_keys), self.sketch(long, &mut long_keys))
+        else {
+            return estimate;
+        };
+        let contained = sketch_in_sketch(short_sketch, long_sketch);
+        let (short, long) = (self.entry(short), self.entry(long));
         let similarity =
             Similarity::from_containment(contained, short.shingle_count, long.shingle_count);
         if flipped { similarity.reversed() } else { similarity }

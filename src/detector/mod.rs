@@ -217,7 +217,7 @@ impl Detector {
             None => (CopyKind::NewStory, state.new_story(article.id)),
         };
         let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
-        state.insert(config, article, signed.text_hash, (fingerprint, sketch.clone()), kind, story);
+        state.insert(config, article, signed.text_hash, (fingerprint, &sketch), kind, story);
         let story = state.merge_linked(self, story, &matches);
         let to = Labelled { id: article.id, fingerprint, sample };
         let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
@@ -473,12 +473,7 @@ impl Detector {
         let state = self.read();
         let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
             + state.by_id.heap_bytes()
-            + state
-                .entries
-                .iter()
-                .flatten()
-                .map(|e| e.id.len() + 2 * e.sketch.len())
-                .sum::<usize>()
+            + state.entries.iter().flatten().map(|e| e.id.len() + e.sketch.len()).sum::<usize>()
             + state.sources.heap_bytes();
         DetectorStats {
             documents: state.by_id.len(),

@@ -5,7 +5,9 @@
 //! source interner.
 
 use crate::article::{Article, NO_DATE, validate_id};
-use crate::cluster::{CopyKind, ShingleKeys, Similarity, origin_key};
+use crate::cluster::{
+    CopyKind, MAX_SKETCH, ShingleKeys, Similarity, decode_sketch, encode_sketch, origin_key,
+};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
@@ -50,8 +52,9 @@ pub(super) struct Entry {
     pub(super) seq: u64,
     pub(super) text_hash: u64,
     pub(super) shingle_count: u32,
-    /// See [`crate::cluster::shingle_sketch`].
-    pub(super) sketch: Box<[u16]>,
+    /// Its [`crate::cluster::shingle_sketch`] as [`crate::cluster::encode_sketch`] codes
+    /// it (about 1.2 bytes a key instead of 2); empty when none is kept.
+    pub(super) sketch: Box<[u8]>,
     pub(super) kind: CopyKind,
     pub(super) cluster: u32,
 }
@@ -202,6 +205,17 @@ impl State {
         self.sources.get(entry.source)
     }
 
+    /// The shingle sketch kept of the article in `slot`, decoded into `buffer`; `None`
+    /// when none is kept.
+    pub(super) fn sketch<'b>(
+        &self,
+        slot: Slot,
+        buffer: &'b mut [u16; MAX_SKETCH],
+    ) -> Option<&'b [u16]> {
+        let coded = &self.entry(slot).sketch;
+        (!coded.is_empty()).then(|| decode_sketch(coded, buffer))
+    }
+
     pub(super) fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
         let start = slot as usize * config.num_perm;
         &self.signatures[start..start + config.num_perm]
@@ -258,7 +272,7 @@ impl State {
         };
         let article =
             Article { id: stored.id, text: "", source: stored.source, published: stored.published };
-        let signature = (stored.lanes, stored.shingle_count, stored.sketch.into());
+        let signature = (stored.lanes, stored.shingle_count, stored.sketch);
         let (hash, kind) = (stored.text_hash, stored.kind);
         slots.push(self.insert_unindexed(config, &article, hash, signature, kind, story));
         Ok(())
@@ -302,7 +316,7 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        (fingerprint, sketch): (&Fingerprint, Box<[u16]>),
+        (fingerprint, sketch): (&Fingerprint, &[u16]),
         kind: CopyKind,
         story: u32,
     ) -> Slot {
@@ -321,7 +335,7 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        (lanes, shingle_count, sketch): (&[u32], u32, Box<[u16]>),
+        (lanes, shingle_count, sketch): (&[u32], u32, &[u16]),
         kind: CopyKind,
         story: u32,
     ) -> Slot {
@@ -333,6 +347,10 @@ impl State {
         }
         self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
         let source = self.intern_source(article.source);
+        let mut coded = Vec::new();
+        if !sketch.is_empty() {
+            encode_sketch(sketch, &mut coded);
+        }
         self.entries[slot as usize] = Some(Entry {
             id: article.id.into(),
             source,
@@ -340,7 +358,7 @@ impl State {
             seq: self.next_seq,
             text_hash,
             shingle_count,
-            sketch,
+            sketch: coded.into_boxed_slice(),
             kind,
             cluster: story,
         });
