@@ -134,66 +134,6 @@ pub fn estimate_containment(jaccard: f64, size_a: u32, size_b: u32) -> f64 {
     c.clamp(0.0, 1.0)
 }
 
-/// Maximum-likelihood estimate of `|A ∩ B|` from two signatures and the set sizes.
-///
-/// Each lane's minimum over `A ∪ B` comes from `A ∩ B` (the lanes agree), from `A \ B`
-/// (A's lane is lower) or from `B \ A` (B's is lower), with probabilities `I / U`,
-/// `(|A| - I) / U` and `(|B| - I) / U` for `U = |A| + |B| - I`. The Jaccard estimate
-/// reads only the first count; for a short text inside a long one it sees a handful of
-/// agreeing lanes and its containment error grows with the length ratio, while the
-/// count of lanes where the short text is lower stays near zero for a real excerpt and
-/// pins the estimate down. Lanes must come from the same classic (one permutation per
-/// lane) hasher so that their values compare.
-pub fn estimate_intersection(a: &[u32], size_a: u32, b: &[u32], size_b: u32) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    let (mut equal, mut a_lower) = (0u32, 0u32);
-    for (x, y) in a.iter().zip(b) {
-        equal += u32::from(x == y);
-        a_lower += u32::from(x < y);
-    }
-    let b_lower = a.len() as u32 - equal - a_lower;
-    let (sa, sb) = (f64::from(size_a), f64::from(size_b));
-    let upper = sa.min(sb);
-    if upper <= 0.0 || a.is_empty() {
-        return 0.0;
-    }
-    let (eq, al, bl, n) =
-        (f64::from(equal), f64::from(a_lower), f64::from(b_lower), a.len() as f64);
-    let log_likelihood = |i: f64| {
-        let term = |count: f64, part: f64| if count > 0.0 { count * part.ln() } else { 0.0 };
-        term(eq, i) + term(al, sa - i) + term(bl, sb - i) - n * (sa + sb - i).ln()
-    };
-    // Golden-section search over [0, min(|A|, |B|)]; the likelihood is unimodal there
-    // for any counts a signature pair can give.
-    let ratio = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut lo, mut hi) = (0.0, upper);
-    let mut x1 = hi - ratio * (hi - lo);
-    let mut x2 = lo + ratio * (hi - lo);
-    let (mut f1, mut f2) = (log_likelihood(x1), log_likelihood(x2));
-    for _ in 0..48 {
-        if f1 < f2 {
-            lo = x1;
-            (x1, f1) = (x2, f2);
-            x2 = lo + ratio * (hi - lo);
-            f2 = log_likelihood(x2);
-        } else {
-            hi = x2;
-            (x2, f2) = (x1, f1);
-            x1 = hi - ratio * (hi - lo);
-            f1 = log_likelihood(x1);
-        }
-    }
-    let best = (lo + hi) / 2.0;
-    // The ends are candidates too (all agree, or none), where a log term is infinite.
-    [0.0, best, upper]
-        .into_iter()
-        .max_by(|&x, &y| {
-            let finite = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
-            finite(log_likelihood(x)).total_cmp(&finite(log_likelihood(y)))
-        })
-        .unwrap_or(best)
-}
-
 /// Computes signatures for one seed and permutation count.
 #[derive(Debug, Clone)]
 pub struct MinHasher {

@@ -29,12 +29,12 @@ pub use link::cluster_fingerprints;
 pub(crate) use link::{cluster_signatures, representatives};
 #[cfg(feature = "scan")]
 pub(crate) use sample::SampledContainment;
+pub use sample::ShingleSample;
 #[cfg(feature = "scan")]
 pub(crate) use sample::ShingleSets;
-pub use sample::{MAX_SKETCH, shingle_sketch, sketch_in_sketch, sketch_keys_containment};
-pub use sample::{ShingleKeys, ShingleSample};
-pub(crate) use sample::{
-    decode_sketch, encode_sketch, needs_sampling, radix_sort, sampled_containment,
+pub use sample::{
+    MAX_SKETCH, shingle_sketch, sketch_in_sketch, sketch_keys_containment, sketch_of_hashes,
 };
+pub(crate) use sample::{decode_sketch, encode_sketch, needs_sampling};
 pub(crate) use similarity::origin_key;
 pub use similarity::{CopyKind, Similarity};

@@ -64,29 +64,6 @@ pub(crate) fn sampled_containment(minima: &[u32], shingles: &[u32]) -> f64 {
     count_common(minima, shingles) as f64 / minima.len() as f64
 }
 
-/// A new article's shingle set as the online detector measures containment with it:
-/// the low 32 bits of every shingle, sorted and distinct, where a stored shorter
-/// article's lane minima are looked up; and its [`shingle_sketch`], looked up in a
-/// stored longer article's sketch and stored with the article.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShingleKeys {
-    /// Every shingle's low 32 bits, sorted and distinct.
-    pub low: Box<[u32]>,
-    /// The sketch of `low`.
-    pub sketch: Box<[u16]>,
-}
-
-impl ShingleKeys {
-    /// The keys of the shingle set `shingles` (distinct hashes, in any order).
-    pub fn new(shingles: &[u64]) -> Self {
-        let mut low: Vec<u32> = shingles.iter().map(|&h| h as u32).collect();
-        radix_sort(&mut low, &mut Vec::new());
-        low.dedup();
-        let sketch = shingle_sketch(&low);
-        ShingleKeys { low: low.into_boxed_slice(), sketch }
-    }
-}
-
 /// Hash keys sorted by [`radix_sort`].
 pub(crate) trait RadixKey: Copy + Default {
     const BYTES: usize;
@@ -150,6 +127,21 @@ pub fn shingle_sketch(shingles: &[u32]) -> Box<[u16]> {
     sketch.dedup();
     sketch.truncate(MAX_SKETCH);
     sketch.into_boxed_slice()
+}
+
+/// The sketch of the shingle set `shingles` (hashes, distinct): the same keys as
+/// [`shingle_sketch`] of the sorted low 32 bits, made by sorting the keys themselves,
+/// 16 bits each, rather than the 32-bit values.
+pub fn sketch_of_hashes(shingles: &[u64]) -> Box<[u16]> {
+    let mut keys: Vec<u16> = shingles.iter().map(|&h| (h as u32 >> 16) as u16).collect();
+    thread_local! {
+        /// The other buffer of the sort, kept per thread.
+        static BUFFER: std::cell::RefCell<Vec<u16>> = std::cell::RefCell::default();
+    }
+    BUFFER.with(|buffer| radix_sort(&mut keys, &mut buffer.borrow_mut()));
+    keys.dedup();
+    keys.truncate(MAX_SKETCH);
+    keys.into_boxed_slice()
 }
 
 /// Containment of a document given by its shingles' sketch keys (ascending, repeats
@@ -432,16 +424,14 @@ mod tests {
     }
 
     #[test]
-    fn shingle_keys_are_the_sorted_low_bits_and_their_sketch() {
-        let mut next = crate::testing::lcg(17);
+    fn sketch_of_hashes_is_the_sketch_of_their_low_bits() {
+        let mut next = crate::testing::lcg(5);
         for len in [0, 1, 300, 3000] {
             let hashes: Vec<u64> = (0..len).map(|_| next()).collect();
             let mut low: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
             low.sort_unstable();
             low.dedup();
-            let keys = ShingleKeys::new(&hashes);
-            assert_eq!(*keys.low, *low, "len {len}");
-            assert_eq!(keys.sketch, shingle_sketch(&low), "len {len}");
+            assert_eq!(sketch_of_hashes(&hashes), shingle_sketch(&low), "len {len}");
         }
     }
 

@@ -41,7 +41,7 @@ impl Similarity {
     }
 
     /// Compares raw signature lanes with their shingle counts.
-    pub fn of(a: &[u32], size_a: u32, b: &[u32], size_b: u32) -> Self {
+    pub fn of<T: Copy + Eq>(a: &[T], size_a: u32, b: &[T], size_b: u32) -> Self {
         debug_assert_eq!(a.len(), b.len());
         Self::of_equal(count_equal(a, b), a.len(), size_a, size_b)
     }

@@ -6,19 +6,15 @@
 //! story of its own. Other stories its matches reach are then merged with that story
 //! when the two pass the guard as two batch clusters would. A short newcomer is
 //! verified against a longer stored article through the stored article's shingle
-//! sketch.
+//! sketch, and a short stored article through its sketch in the newcomer's, as the
+//! batch scan measures the shorter of a pair.
 
-use crate::cluster::{
-    CopyKind, MAX_SKETCH, ShingleKeys, ShingleSample, Similarity, needs_sampling,
-    sampled_containment, sketch_in_sketch,
-};
+use crate::cluster::{CopyKind, MAX_SKETCH, Similarity, needs_sampling, sketch_in_sketch};
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
 use crate::lsh::Slot;
-use crate::minhash::estimate_intersection;
 
 use super::Detector;
-use super::state::{Labelled, State, entry_fingerprint};
+use super::state::{Labelled, Probe, State};
 use super::verdict::Verdict;
 
 /// The containment bands take at most this many (newest) members of a bucket: a bucket
@@ -50,69 +46,50 @@ impl State {
             });
         }
         let config = detector.config();
-        let stored = entry_fingerprint(self, config, slot);
-        let (_, matches) = self.matches(detector, &stored, None, Some(slot));
-        let to = Labelled { id, fingerprint: &stored, sample: None };
+        let stored = self.stored_probe(config, slot);
+        let (_, matches) = self.matches(detector, &stored, Some(slot));
+        let to = Labelled { id, probe: &stored };
         Ok(Some(self.verdict(detector, &to, entry.kind, matches, Some(entry.cluster))))
     }
 
-    /// Similarity of the article (`fingerprint`, and its `sample` when known) to the
-    /// stored article in `slot`. When the stored article is the shorter and the MinHash
-    /// estimate cannot decide, its containment in the article is sampled, as in a scan.
+    /// Similarity of the article `probe` to the stored article in `slot`: the signature
+    /// estimate, and where it cannot decide, the shorter one's sketch looked up in the
+    /// longer one's (when the probe's sketch is known), as in a scan.
     pub(super) fn similarity_to(
         &self,
         detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleKeys>,
+        probe: &Probe<'_>,
         slot: Slot,
     ) -> Similarity {
         let config = detector.config();
-        let stored_lanes = self.lanes(config, slot);
         let stored_size = self.entry(slot).shingle_count;
-        let size = fingerprint.shingle_count;
-        let estimate =
-            Similarity::of(fingerprint.signature.lanes(), size, stored_lanes, stored_size);
-        let Some(sample) = sample else { return estimate };
+        let size = probe.shingle_count;
+        let estimate = Similarity::of(&probe.lanes, size, self.lanes(config, slot), stored_size);
+        let Some(sketch) = probe.sketch else { return estimate };
         if !needs_sampling(config, &estimate, size, stored_size) {
             return estimate;
         }
+        let mut buffer = [0; MAX_SKETCH];
+        let Some(stored) = self.sketch(slot, &mut buffer) else { return estimate };
         if stored_size > size {
-            // The stored text is the longer: look the new text's shingles up in what is
-            // kept of its set; without that, the lanes where each side is lower still
-            // say how much of the new text lies outside it.
-            if let Some(sketch) = self.sketch(slot, &mut [0; MAX_SKETCH]) {
-                let contained = sketch_in_sketch(&sample.sketch, sketch);
-                return Similarity::from_containment(contained, size, stored_size);
-            }
-            let shared = estimate_intersection(
-                fingerprint.signature.lanes(),
-                size,
-                stored_lanes,
-                stored_size,
-            );
-            return Similarity::from_containment(
-                shared / f64::from(size.max(1)),
-                size,
-                stored_size,
-            );
+            Similarity::from_containment(sketch_in_sketch(sketch, stored), size, stored_size)
+        } else {
+            let contained = sketch_in_sketch(stored, sketch);
+            Similarity::from_containment(contained, stored_size, size).reversed()
         }
-        let minima = ShingleSample::minima(detector.fingerprinter.hasher(), stored_lanes);
-        let contained = sampled_containment(&minima, &sample.low);
-        Similarity::from_containment(contained, stored_size, size).reversed()
     }
 
-    /// Verified copies of `fingerprint` among indexed articles (except `exclude`), best
+    /// Verified copies of `probe` among indexed articles (except `exclude`), best
     /// first, and the kind the best one implies. Candidates come from the Jaccard bands
     /// and the containment bands (newest few per bucket).
     pub(super) fn matches(
         &self,
         detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleKeys>,
+        probe: &Probe<'_>,
         exclude: Option<Slot>,
     ) -> (CopyKind, Vec<(Slot, Similarity)>) {
         let config = detector.config();
-        let lanes = fingerprint.signature.lanes();
+        let lanes = &probe.keys;
         let mut candidates = Vec::new();
         self.lsh.for_each_candidate_capped(lanes, MAX_BUCKET_WALK, |slot| candidates.push(slot));
         if let Some(view) = &self.containment {
@@ -126,7 +103,7 @@ impl State {
         let mut found: Vec<(Slot, Similarity)> = candidates
             .into_iter()
             .filter_map(|slot| {
-                let sim = self.similarity_to(detector, fingerprint, sample, slot);
+                let sim = self.similarity_to(detector, probe, slot);
                 sim.copy_kind(config).map(|_| (slot, sim))
             })
             .collect();
@@ -144,8 +121,7 @@ impl State {
     pub(super) fn joined_story(
         &self,
         detector: &Detector,
-        fingerprint: &Fingerprint,
-        sample: Option<&ShingleKeys>,
+        probe: &Probe<'_>,
         matches: &[(Slot, Similarity)],
     ) -> Option<(CopyKind, u32)> {
         let config = detector.config();
@@ -164,9 +140,7 @@ impl State {
             let earliest = &story.earliest;
             let related = |member: Slot| {
                 member == *slot
-                    || self
-                        .similarity_to(detector, fingerprint, sample, member)
-                        .containment_of_shorter()
+                    || self.similarity_to(detector, probe, member).containment_of_shorter()
                         >= config.support_containment
             };
             if related(earliest[0]) {

@@ -23,12 +23,12 @@ use std::sync::RwLock;
 
 use crate::article::{Article, text_hash};
 use crate::chrome::{ChromeModel, LineProfile};
-use crate::cluster::{CopyKind, ShingleKeys, Similarity};
+use crate::cluster::{CopyKind, Similarity, sketch_of_hashes};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter, PreparedText};
 use crate::lsh::{LshIndex, Slot};
-use state::{Entry, Labelled, State};
+use state::{Entry, Labelled, State, index_keys};
 
 pub use state::StoredArticle;
 pub use stories::{
@@ -57,7 +57,8 @@ pub struct SignedArticle {
     /// Hash of the raw text (tells a retried ingest from a conflicting one).
     pub text_hash: u64,
     /// Its shingle set, for sampled containment against stored articles.
-    shingles: ShingleKeys,
+    /// What is kept of its shingle set ([`crate::cluster::shingle_sketch`]).
+    sketch: Box<[u16]>,
     /// Lines left out as chrome (normalized text).
     pub chrome_ignored: Vec<String>,
     /// The normalized text and its line profile, kept to learn from and to sign again.
@@ -76,8 +77,8 @@ impl SignedArticle {
     }
 
     /// What the detector keeps of the shingle set (see [`crate::cluster::shingle_sketch`]).
-    pub fn sketch(&self) -> Box<[u16]> {
-        self.shingles.sketch.clone()
+    pub fn sketch(&self) -> &[u16] {
+        &self.sketch
     }
 }
 
@@ -151,7 +152,7 @@ impl Detector {
         self.label(
             article,
             &signed.fingerprint,
-            Some(&signed.shingles),
+            Some(&signed.sketch),
             signed.chrome_ignored.clone(),
         )
     }
@@ -160,16 +161,17 @@ impl Detector {
         &self,
         article: &Article<'_>,
         fingerprint: &Fingerprint,
-        sample: Option<&ShingleKeys>,
+        sketch: Option<&[u16]>,
         chrome_ignored: Vec<String>,
     ) -> Result<Verdict> {
         let state = self.read();
-        let (_, matches) = state.matches(self, fingerprint, sample, None);
-        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+        let probe = state.probe(self.config(), fingerprint, sketch);
+        let (_, matches) = state.matches(self, &probe, None);
+        let (kind, story) = match state.joined_story(self, &probe, &matches) {
             Some((kind, story)) => (kind, Some(story)),
             None => (CopyKind::NewStory, None),
         };
-        let to = Labelled { id: article.id, fingerprint, sample };
+        let to = Labelled { id: article.id, probe: &probe };
         let mut verdict = state.verdict(self, &to, kind, matches, story);
         verdict.chrome_ignored = chrome_ignored;
         Ok(verdict)
@@ -209,17 +211,17 @@ impl Detector {
         }
         let resigned = self.learn(signed);
         let signed = resigned.as_ref().unwrap_or(signed);
-        let fingerprint = &signed.fingerprint;
-        let sample = Some(&signed.shingles);
-        let (_, matches) = state.matches(self, fingerprint, sample, None);
-        let (kind, story) = match state.joined_story(self, fingerprint, sample, &matches) {
+        let probe = state.probe(config, &signed.fingerprint, Some(&signed.sketch));
+        let (_, matches) = state.matches(self, &probe, None);
+        let (kind, story) = match state.joined_story(self, &probe, &matches) {
             Some(joined) => joined,
             None => (CopyKind::NewStory, state.new_story(article.id)),
         };
-        let sketch = if config.sampled_containment { signed.sketch() } else { Box::default() };
-        state.insert(config, article, signed.text_hash, (fingerprint, &sketch), kind, story);
+        let sketch: Box<[u16]> =
+            if config.sampled_containment { signed.sketch.clone() } else { Box::default() };
+        state.insert(config, article, signed.text_hash, (&probe, &sketch), kind, story);
         let story = state.merge_linked(self, story, &matches);
-        let to = Labelled { id: article.id, fingerprint, sample };
+        let to = Labelled { id: article.id, probe: &probe };
         let mut verdict = state.verdict(self, &to, kind, matches, Some(story));
         verdict.chrome_ignored = signed.chrome_ignored.clone();
         let merged = std::mem::take(&mut state.merged);
@@ -281,11 +283,11 @@ impl Detector {
         let lines: Vec<&str> = prepared.normalized.lines().collect();
         let chrome_ignored =
             signed.chrome_lines.iter().map(|&i| lines[i as usize].to_owned()).collect();
-        let shingles = ShingleKeys::new(&signed.shingles);
+        let sketch = sketch_of_hashes(&signed.shingles);
         SignedArticle {
             fingerprint: signed.fingerprint,
             text_hash,
-            shingles,
+            sketch,
             chrome_ignored,
             prepared,
             classified,
@@ -298,10 +300,10 @@ impl Detector {
         let config = self.config();
         let mut state = self.write();
         let Some(slot) = state.unindex_id(id) else { return false };
-        let lanes = state.lanes(config, slot).to_vec();
-        state.lsh.remove(slot, &lanes);
+        let keys = state.stored_probe(config, slot).keys;
+        state.lsh.remove(slot, &keys);
         if let Some(view) = &mut state.containment {
-            view.remove(slot, &lanes);
+            view.remove(slot, &keys);
         }
         let entry = state.entries[slot as usize].take().expect("indexed slot has an entry");
         state.free_slots.push(slot);
@@ -433,20 +435,21 @@ impl Detector {
             }
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The restored articles are the batch's first `slots.len()`, in order.
+        let full = state.full_lanes(config);
+        let keys: Vec<Vec<u32>> =
+            batch[..slots.len()].iter().map(|stored| index_keys(stored.lanes, full)).collect();
         let state = &mut *state;
-        let (lsh, signatures) = (&mut state.lsh, &state.signatures);
-        let num_perm = config.num_perm;
-        let lanes = |slot: Slot| &signatures[slot as usize * num_perm..][..num_perm];
         if slots.len() < 1024 {
-            for &slot in &slots {
-                lsh.insert(slot, lanes(slot));
+            for (&slot, keys) in slots.iter().zip(&keys) {
+                state.lsh.insert(slot, keys);
             }
         } else {
-            lsh.insert_many(&slots, lanes, threads);
+            state.lsh.insert_many(&slots, |i| &keys[i], threads);
         }
         if let Some(view) = &mut state.containment {
-            for &slot in &slots {
-                view.insert(slot, lanes(slot));
+            for (&slot, keys) in slots.iter().zip(&keys) {
+                view.insert(slot, keys);
             }
         }
         outcome
@@ -480,7 +483,7 @@ impl Detector {
             clusters: state.story_by_id.len(),
             heap_bytes: state.lsh.heap_bytes()
                 + state.containment.as_ref().map_or(0, LshIndex::heap_bytes)
-                + state.signatures.capacity() * 4
+                + (state.signatures.capacity() + state.high.capacity()) * 2
                 + entry_bytes
                 + self.chrome.read().unwrap_or_else(|e| e.into_inner()).heap_bytes(),
         }

@@ -3,16 +3,23 @@
 //! and story numbers are reused after removals, so memory follows the live articles.
 //! Names are kept once ([`crate::intern`]): an id lives in its entry, an outlet in the
 //! source interner.
+//!
+//! A stored signature keeps the low 16 bits of each lane, as batch verification reads
+//! them ([`crate::minhash::narrow`]), and the high 16 bits only of the lanes the one-row
+//! containment bands key on: a one-row band keyed by 16 bits would put one article in
+//! 65,536 in every bucket. The Jaccard bands key on the rest of their rows' low halves,
+//! which still makes two unrelated articles share a band once in 2^64 (see
+//! [`index_keys`]). That is 320 bytes an article instead of 512, and what a stored
+//! article's keys are can still be told for its removal.
 
 use crate::article::{Article, NO_DATE, validate_id};
-use crate::cluster::{
-    CopyKind, MAX_SKETCH, ShingleKeys, Similarity, decode_sketch, encode_sketch, origin_key,
-};
+use crate::cluster::{CopyKind, MAX_SKETCH, Similarity, decode_sketch, encode_sketch, origin_key};
 use crate::config::DetectorConfig;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::intern::{Interner, NameIndex};
 use crate::lsh::{LshIndex, Slot};
+use crate::minhash::narrow;
 
 use super::verdict::{Match, Verdict};
 
@@ -62,8 +69,29 @@ pub(super) struct Entry {
 /// The article a verdict is about: its id and what it is compared by.
 pub(super) struct Labelled<'a> {
     pub(super) id: &'a str,
-    pub(super) fingerprint: &'a Fingerprint,
-    pub(super) sample: Option<&'a ShingleKeys>,
+    pub(super) probe: &'a Probe<'a>,
+}
+
+/// An article as stored ones are compared with it.
+pub(super) struct Probe<'a> {
+    /// Its lanes as the LSH views key on them ([`index_keys`]).
+    pub(super) keys: Vec<u32>,
+    /// The low 16 bits of each lane, as stored articles keep them.
+    pub(super) lanes: Vec<u16>,
+    pub(super) shingle_count: u32,
+    /// Its shingle sketch, when known: an incoming article's, measured against stored
+    /// sketches where MinHash cannot decide.
+    pub(super) sketch: Option<&'a [u16]>,
+}
+
+/// The lanes `lanes` as the LSH views key on them: the first `full` (the one-row
+/// containment bands' lanes) whole, the others' low 16 bits.
+pub(super) fn index_keys(lanes: &[u32], full: usize) -> Vec<u32> {
+    let mut keys = lanes.to_vec();
+    for lane in keys.iter_mut().skip(full) {
+        *lane &= 0xFFFF;
+    }
+    keys
 }
 
 pub(super) struct Story {
@@ -82,8 +110,12 @@ pub(super) struct State {
     pub(super) lsh: LshIndex,
     /// One-row bands for excerpts of long stories (`containment_bands`), if on.
     pub(super) containment: Option<LshIndex>,
-    /// `signatures[slot * num_perm ..][..num_perm]`; flat so lookups touch one allocation.
-    pub(super) signatures: Vec<u32>,
+    /// `signatures[slot * num_perm ..][..num_perm]`: the low 16 bits of each lane; flat
+    /// so lookups touch one allocation.
+    pub(super) signatures: Vec<u16>,
+    /// `high[slot * full ..][..full]`: the high 16 bits of the first `full` lanes, which
+    /// the containment view keys on whole ([`State::full_lanes`]).
+    pub(super) high: Vec<u16>,
     pub(super) entries: Vec<Option<Entry>>,
     pub(super) free_slots: Vec<Slot>,
     /// Slots by their entry's id: a 4-byte slot per article instead of a second copy
@@ -106,13 +138,6 @@ pub(super) struct State {
 impl Entry {
     pub(super) fn published(&self) -> Option<i64> {
         (self.published != NO_DATE).then_some(self.published)
-    }
-}
-
-pub(super) fn entry_fingerprint(state: &State, config: &DetectorConfig, slot: Slot) -> Fingerprint {
-    Fingerprint {
-        signature: crate::minhash::Signature(state.lanes(config, slot).into()),
-        shingle_count: state.entry(slot).shingle_count,
     }
 }
 
@@ -216,9 +241,49 @@ impl State {
         (!coded.is_empty()).then(|| decode_sketch(coded, buffer))
     }
 
-    pub(super) fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u32] {
+    /// The low 16 bits of the lanes of the article in `slot`.
+    pub(super) fn lanes(&self, config: &DetectorConfig, slot: Slot) -> &[u16] {
         let start = slot as usize * config.num_perm;
         &self.signatures[start..start + config.num_perm]
+    }
+
+    /// How many leading lanes the LSH views key on whole: the containment view's.
+    pub(super) fn full_lanes(&self, config: &DetectorConfig) -> usize {
+        if self.containment.is_some() { config.containment_bands } else { 0 }
+    }
+
+    /// An article with signature `fingerprint` (and its shingle `sketch`, when known)
+    /// as stored articles are compared with it.
+    pub(super) fn probe<'a>(
+        &self,
+        config: &DetectorConfig,
+        fingerprint: &Fingerprint,
+        sketch: Option<&'a [u16]>,
+    ) -> Probe<'a> {
+        let lanes = fingerprint.signature.lanes();
+        Probe {
+            keys: index_keys(lanes, self.full_lanes(config)),
+            lanes: narrow(lanes),
+            shingle_count: fingerprint.shingle_count,
+            sketch,
+        }
+    }
+
+    /// The stored article in `slot` as other stored articles are compared with it.
+    pub(super) fn stored_probe(&self, config: &DetectorConfig, slot: Slot) -> Probe<'static> {
+        let lanes = self.lanes(config, slot);
+        let full = self.full_lanes(config);
+        let high = &self.high[slot as usize * full..][..full];
+        let mut keys: Vec<u32> = lanes.iter().map(|&low| u32::from(low)).collect();
+        for (key, &high) in keys.iter_mut().zip(high) {
+            *key |= u32::from(high) << 16;
+        }
+        Probe {
+            keys,
+            lanes: lanes.to_vec(),
+            shingle_count: self.entry(slot).shingle_count,
+            sketch: None,
+        }
     }
 
     pub(super) fn order_key(&self, slot: Slot) -> (i64, usize) {
@@ -316,20 +381,22 @@ impl State {
         config: &DetectorConfig,
         article: &Article<'_>,
         text_hash: u64,
-        (fingerprint, sketch): (&Fingerprint, &[u16]),
+        (probe, sketch): (&Probe<'_>, &[u16]),
         kind: CopyKind,
         story: u32,
     ) -> Slot {
-        let signature = (fingerprint.signature.lanes(), fingerprint.shingle_count, sketch);
+        let signature = (&probe.keys[..], probe.shingle_count, sketch);
         let slot = self.insert_unindexed(config, article, text_hash, signature, kind, story);
-        self.lsh.insert(slot, fingerprint.signature.lanes());
+        self.lsh.insert(slot, &probe.keys);
         if let Some(view) = &mut self.containment {
-            view.insert(slot, fingerprint.signature.lanes());
+            view.insert(slot, &probe.keys);
         }
         slot
     }
 
     /// [`State::insert`] without the LSH index (bulk restores index many at once).
+    /// Of `lanes`, the low halves are kept, and the high halves of the first
+    /// [`State::full_lanes`].
     pub(super) fn insert_unindexed(
         &mut self,
         config: &DetectorConfig,
@@ -340,12 +407,18 @@ impl State {
         story: u32,
     ) -> Slot {
         let slot = self.free_slots.pop().unwrap_or(self.entries.len() as Slot);
-        let start = slot as usize * config.num_perm;
+        let (start, full) = (slot as usize * config.num_perm, self.full_lanes(config));
         if self.signatures.len() < start + config.num_perm {
             self.signatures.resize(start + config.num_perm, 0);
+            self.high.resize((slot as usize + 1) * full, 0);
             self.entries.resize_with(slot as usize + 1, || None);
         }
-        self.signatures[start..start + config.num_perm].copy_from_slice(lanes);
+        for (low, &lane) in self.signatures[start..start + config.num_perm].iter_mut().zip(lanes) {
+            *low = lane as u16;
+        }
+        for (high, &lane) in self.high[slot as usize * full..][..full].iter_mut().zip(lanes) {
+            *high = (lane >> 16) as u16;
+        }
         let source = self.intern_source(article.source);
         let mut coded = Vec::new();
         if !sketch.is_empty() {
@@ -396,7 +469,7 @@ impl State {
                 let origin = self.origin(story);
                 let origin_entry = self.entry(origin);
                 let to_origin = (&*origin_entry.id != to.id)
-                    .then(|| self.similarity_to(detector, to.fingerprint, to.sample, origin));
+                    .then(|| self.similarity_to(detector, to.probe, origin));
                 (story.id.to_string(), origin_entry.id.to_string(), to_origin)
             }
             None => (to.id.to_owned(), to.id.to_owned(), None),

@@ -179,12 +179,12 @@ impl LshIndex {
 
     /// Inserts many slots at once, the same as calling [`LshIndex::insert`] for each in
     /// order, but band by band on up to `threads` threads (each band's map is touched by
-    /// one thread only). `lanes(slot)` gives a slot's signature. Used to restore a large
-    /// index quickly.
+    /// one thread only). `lanes(i)` gives the signature of `slots[i]`. Used to restore a
+    /// large index quickly.
     pub fn insert_many<'s>(
         &mut self,
         slots: &[Slot],
-        lanes: impl Fn(Slot) -> &'s [u32] + Sync,
+        lanes: impl Fn(usize) -> &'s [u32] + Sync,
         threads: usize,
     ) {
         let Some(&top) = slots.iter().max() else { return };
@@ -196,8 +196,8 @@ impl LshIndex {
         // Keys band-major, computed reading each signature once: every band's thread
         // then streams through its own array instead of striding across signatures.
         let mut keys: Vec<Vec<u64>> = (0..bands).map(|_| Vec::with_capacity(slots.len())).collect();
-        for &slot in slots {
-            for (band, key) in self.band_keys(lanes(slot)).enumerate() {
+        for i in 0..slots.len() {
+            for (band, key) in self.band_keys(lanes(i)).enumerate() {
                 keys[band].push(key);
             }
         }
@@ -386,7 +386,7 @@ mod tests {
         for &slot in &slots[100..] {
             one.insert(slot, &signatures[slot as usize]);
         }
-        many.insert_many(&slots[100..], |slot| &signatures[slot as usize], 2);
+        many.insert_many(&slots[100..], |i| &signatures[slots[100 + i] as usize], 2);
         for signature in &signatures {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             one.for_each_candidate(signature, |slot| a.push(slot));

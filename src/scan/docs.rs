@@ -2,7 +2,7 @@
 //! one byte arena, outlets interned. A million articles cost little more than their
 //! signatures, and the clustering stage reads the lanes as one slice.
 
-use crate::cluster::{ShingleSets, radix_sort};
+use crate::cluster::{ShingleSets, sketch_of_hashes};
 use crate::fingerprint::{PreparedText, SignedText};
 use crate::intern::Interner;
 
@@ -195,7 +195,7 @@ impl SignedDoc {
         } else {
             Vec::new()
         };
-        let sketch = if sampled { sketch_of(&signed.shingles) } else { Box::default() };
+        let sketch = if sampled { sketch_of_hashes(&signed.shingles) } else { Box::default() };
         SignedDoc {
             lanes: signed.fingerprint.signature.0,
             shingle_count: signed.fingerprint.shingle_count,
@@ -206,36 +206,9 @@ impl SignedDoc {
     }
 }
 
-/// The sketch of the shingle set `shingles` (hashes, distinct): the same keys as
-/// [`crate::cluster::shingle_sketch`] of the sorted low 32 bits, made by sorting the
-/// keys themselves, 16 bits each, rather than the 32-bit values.
-fn sketch_of(shingles: &[u64]) -> Box<[u16]> {
-    let mut keys: Vec<u16> = shingles.iter().map(|&h| (h as u32 >> 16) as u16).collect();
-    thread_local! {
-        /// The other buffer of the sort, kept per thread.
-        static BUFFER: std::cell::RefCell<Vec<u16>> = std::cell::RefCell::default();
-    }
-    BUFFER.with(|buffer| radix_sort(&mut keys, &mut buffer.borrow_mut()));
-    keys.dedup();
-    keys.truncate(crate::cluster::MAX_SKETCH);
-    keys.into_boxed_slice()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sketch_of_hashes_is_the_sketch_of_their_low_bits() {
-        let mut next = crate::testing::lcg(5);
-        for len in [0, 1, 300, 3000] {
-            let hashes: Vec<u64> = (0..len).map(|_| next()).collect();
-            let mut low: Vec<u32> = hashes.iter().map(|&h| h as u32).collect();
-            low.sort_unstable();
-            low.dedup();
-            assert_eq!(sketch_of(&hashes), crate::cluster::shingle_sketch(&low), "len {len}");
-        }
-    }
 
     #[test]
     fn records_keep_ids_and_interned_sources() {
