@@ -615,6 +615,69 @@ mod tests {
         assert_eq!(detector.stats().documents, 1);
     }
 
+    /// Removal recomputes a stored article's band keys from its narrowed lanes: after
+    /// removals and slot reuse, both views give every live article the candidates a
+    /// detector holding only the live articles gives.
+    #[test]
+    fn removal_unlinks_every_bucket_from_narrowed_lanes() {
+        let mut next = crate::testing::lcg(11);
+        let words: Vec<String> = (0..400).map(|i| format!("w{i}")).collect();
+        let mut texts: Vec<String> = Vec::new();
+        for _ in 0..30 {
+            let base: Vec<&str> = (0..60).map(|_| &*words[(next() % 400) as usize]).collect();
+            for copy in 0..3 {
+                let mut text = base.clone();
+                text.truncate(60 - 10 * copy);
+                texts.push(text.join(" "));
+            }
+        }
+        let ids: Vec<String> = (0..texts.len()).map(|i| format!("d{i}")).collect();
+        let churned = Detector::new(DetectorConfig::default()).unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            churned.ingest(&article(&ids[i], text, i as i64)).unwrap();
+        }
+        let live: Vec<usize> = (0..texts.len()).filter(|i| i % 3 != 1).collect();
+        for i in (0..texts.len()).filter(|i| i % 3 == 1) {
+            assert!(churned.remove(&ids[i]));
+        }
+        let fresh = Detector::new(DetectorConfig::default()).unwrap();
+        for &i in &live {
+            fresh.ingest(&article(&ids[i], &texts[i], i as i64)).unwrap();
+        }
+        // New articles take the freed slots in both.
+        for (i, text) in texts.iter().enumerate().filter(|(i, _)| i % 3 == 1).take(12) {
+            let id = format!("again{i}");
+            churned.ingest(&article(&id, text, 1000)).unwrap();
+            fresh.ingest(&article(&id, text, 1000)).unwrap();
+        }
+        let candidates = |detector: &Detector, id: &str| {
+            let state = detector.read();
+            let keys = state.stored_probe(detector.config(), state.slot_of(id).unwrap()).keys;
+            let mut found: Vec<String> = state
+                .lsh
+                .candidates(&keys)
+                .into_iter()
+                .chain(state.containment.as_ref().unwrap().candidates(&keys))
+                .map(|slot| state.entry(slot).id.to_string())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
+        let fresh_ids: Vec<String> = {
+            let state = fresh.read();
+            state.entries.iter().flatten().map(|entry| entry.id.to_string()).collect()
+        };
+        assert_eq!(fresh_ids.len(), live.len() + 12);
+        let mut linked = 0;
+        for id in &fresh_ids {
+            let found = candidates(&churned, id);
+            linked += usize::from(found.len() > 1);
+            assert_eq!(found, candidates(&fresh, id), "{id}");
+        }
+        assert!(linked > 30, "the texts share buckets: {linked}");
+    }
+
     const LONG: &str = "The finance ministry said on Monday that tax revenue rose for the third \
         quarter in a row, helped by higher fuel duties and a recovery in corporate profits. \
         Officials expect the budget deficit to narrow to two percent of output next year. \
