@@ -2,8 +2,8 @@
 //! excerpt inside a long story), the shorter document's shingles are looked up in what
 //! is kept of the longer one's set, which measures the containment without its error
 //! growing with the length ratio. What is kept of a set is its sketch
-//! ([`shingle_sketch`], two bytes a shingle); the online detector also samples a
-//! stored shorter article by the shingles behind its lane minima ([`ShingleSample`]).
+//! ([`shingle_sketch`]: 16-bit keys, Elias-Fano coded by [`encode_sketch`] where many
+//! are kept), online and in a batch alike.
 
 use crate::config::DetectorConfig;
 #[cfg(feature = "scan")]
