@@ -308,7 +308,7 @@ impl Detector {
         let entry = state.entries[slot as usize].take().expect("indexed slot has an entry");
         state.free_slots.push(slot);
         let story = state.stories[entry.cluster as usize].as_mut().expect("member's story exists");
-        story.members.retain(|&member| member != slot);
+        story.members.retain(|member| *member != slot);
         if story.earliest.contains(&slot) {
             let story = state.stories[entry.cluster as usize].as_ref().expect("story exists");
             let earliest = state.earliest_of(&story.members, config.support_sample);
@@ -485,6 +485,7 @@ impl Detector {
                 + state.containment.as_ref().map_or(0, LshIndex::heap_bytes)
                 + (state.signatures.capacity() + state.high.capacity()) * 2
                 + entry_bytes
+                + state.story_bytes()
                 + self.chrome.read().unwrap_or_else(|e| e.into_inner()).heap_bytes(),
         }
     }

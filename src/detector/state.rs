@@ -98,12 +98,18 @@ pub(super) struct Story {
     pub(super) id: Box<str>,
     /// Ids of stories merged into this one; each still names it.
     pub(super) aliases: Vec<Box<str>>,
-    pub(super) members: Vec<Slot>,
+    pub(super) members: Members,
     /// The earliest `support_sample` members by [`State::order_key`], earliest first,
     /// kept up to date on insert and remove: the origin and the chaining guard's sample
     /// without scanning a story that may have millions of members.
-    pub(super) earliest: Vec<Slot>,
+    pub(super) earliest: Members,
 }
+
+/// Slots of a story, inline up to four (24 bytes either way): a story's lists cost no
+/// allocation until it has five members, and a feed of mostly unique articles is mostly
+/// one-member stories.
+pub(super) type Members = smallvec::SmallVec<[Slot; 4]>;
+const _: () = assert!(std::mem::size_of::<Members>() == 24);
 
 #[derive(Default)]
 pub(super) struct State {
@@ -292,7 +298,7 @@ impl State {
     }
 
     /// The `count` earliest of `members` by [`State::order_key`], earliest first.
-    pub(super) fn earliest_of(&self, members: &[Slot], count: usize) -> Vec<Slot> {
+    pub(super) fn earliest_of(&self, members: &[Slot], count: usize) -> Members {
         let mut keyed: Vec<((i64, usize), Slot)> =
             members.iter().map(|&member| (self.order_key(member), member)).collect();
         if keyed.len() > count {
@@ -301,6 +307,20 @@ impl State {
         }
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, member)| member).collect()
+    }
+
+    /// Approximate heap bytes of the stories and their tables.
+    pub(super) fn story_bytes(&self) -> usize {
+        let spilled = |list: &Members| if list.spilled() { list.capacity() * 4 } else { 0 };
+        let stories = self.stories.iter().flatten().map(|story| {
+            story.id.len()
+                + story.aliases.iter().map(|alias| alias.len() + 16).sum::<usize>()
+                + spilled(&story.members)
+                + spilled(&story.earliest)
+        });
+        self.stories.capacity() * std::mem::size_of::<Option<Story>>()
+            + stories.sum::<usize>()
+            + self.story_by_id.heap_bytes()
     }
 
     pub(super) fn origin(&self, story: &Story) -> Slot {
@@ -358,8 +378,12 @@ impl State {
 
     /// A new story named exactly `name` (a restored one keeps the name it had).
     pub(super) fn found_story(&mut self, name: Box<str>) -> u32 {
-        let story =
-            Story { id: name, aliases: Vec::new(), members: Vec::new(), earliest: Vec::new() };
+        let story = Story {
+            id: name,
+            aliases: Vec::new(),
+            members: Members::new(),
+            earliest: Members::new(),
+        };
         let ix = match self.free_stories.pop() {
             Some(ix) => {
                 self.stories[ix as usize] = Some(story);

@@ -162,7 +162,7 @@ pub(super) fn list(state: &State, query: &StoryQuery) -> Result<StoryPage> {
 
 fn summary(state: &State, ix: u32) -> StorySummary {
     let story = state.stories[ix as usize].as_ref().expect("chosen story exists");
-    let mut members: Vec<Slot> = story.members.clone();
+    let mut members: Vec<Slot> = story.members.to_vec();
     members.sort_by_key(|&slot| state.order_key(slot));
     let mut sources: Vec<u32> = Vec::new();
     for &slot in &members {
