@@ -349,7 +349,7 @@ impl Detector {
                     origin_entry.shingle_count,
                 );
                 let member = Member {
-                    id: entry.id.to_string(),
+                    id: entry.id().to_string(),
                     source: state.source(entry).to_owned(),
                     published: entry.published(),
                     jaccard: sim.jaccard,
@@ -367,7 +367,7 @@ impl Detector {
         members.sort_by_key(|(slot, _)| state.order_key(*slot));
         Ok(ClusterView {
             cluster_id: story.id.to_string(),
-            origin_id: origin_entry.id.to_string(),
+            origin_id: origin_entry.id().to_string(),
             members: members.into_iter().map(|(_, m)| m).collect(),
         })
     }
@@ -391,7 +391,7 @@ impl Detector {
             .entries
             .iter()
             .flatten()
-            .filter_map(|e| e.published().map(|t| (t, e.seq, &e.id)))
+            .filter_map(|e| e.published().map(|t| (t, e.seq, e.id())))
             .min()
             .map(|(t, _, id)| (id.to_string(), t))
     }
@@ -476,7 +476,7 @@ impl Detector {
         let state = self.read();
         let entry_bytes = state.entries.capacity() * std::mem::size_of::<Option<Entry>>()
             + state.by_id.heap_bytes()
-            + state.entries.iter().flatten().map(|e| e.id.len() + e.sketch.len()).sum::<usize>()
+            + state.entries.iter().flatten().map(Entry::names_bytes).sum::<usize>()
             + state.sources.heap_bytes();
         DetectorStats {
             documents: state.by_id.len(),
@@ -659,7 +659,7 @@ mod tests {
                 .candidates(&keys)
                 .into_iter()
                 .chain(state.containment.as_ref().unwrap().candidates(&keys))
-                .map(|slot| state.entry(slot).id.to_string())
+                .map(|slot| state.entry(slot).id().to_string())
                 .collect();
             found.sort_unstable();
             found.dedup();
@@ -667,7 +667,7 @@ mod tests {
         };
         let fresh_ids: Vec<String> = {
             let state = fresh.read();
-            state.entries.iter().flatten().map(|entry| entry.id.to_string()).collect()
+            state.entries.iter().flatten().map(|entry| entry.id().to_string()).collect()
         };
         assert_eq!(fresh_ids.len(), live.len() + 12);
         let mut linked = 0;

@@ -49,7 +49,12 @@ pub struct StoredArticle<'a> {
 }
 
 pub(super) struct Entry {
-    pub(super) id: Box<str>,
+    /// The id's bytes, then the shingle sketch as [`crate::cluster::encode_sketch`]
+    /// codes it (about 1.2 bytes a key instead of 2; nothing when none is kept): one
+    /// allocation for both, as [`Entry::id`] and [`Entry::coded_sketch`] read them.
+    names: Box<[u8]>,
+    /// Bytes of `names` that are the id (at most [`crate::article::MAX_ID_BYTES`]).
+    id_len: u16,
     /// Number in [`State::sources`]: outlets repeat across millions of articles.
     pub(super) source: u32,
     /// Publication time, [`NO_DATE`] for none (an `Option` would cost 8 bytes more per
@@ -59,9 +64,6 @@ pub(super) struct Entry {
     pub(super) seq: u64,
     pub(super) text_hash: u64,
     pub(super) shingle_count: u32,
-    /// Its [`crate::cluster::shingle_sketch`] as [`crate::cluster::encode_sketch`] codes
-    /// it (about 1.2 bytes a key instead of 2); empty when none is kept.
-    pub(super) sketch: Box<[u8]>,
     pub(super) kind: CopyKind,
     pub(super) cluster: u32,
 }
@@ -142,6 +144,22 @@ pub(super) struct State {
 }
 
 impl Entry {
+    /// The article's id.
+    pub(super) fn id(&self) -> &str {
+        // SAFETY: the first `id_len` bytes were copied from a `str` of that length.
+        unsafe { std::str::from_utf8_unchecked(&self.names[..usize::from(self.id_len)]) }
+    }
+
+    /// Its coded [`crate::cluster::shingle_sketch`]; empty when none is kept.
+    pub(super) fn coded_sketch(&self) -> &[u8] {
+        &self.names[usize::from(self.id_len)..]
+    }
+
+    /// Heap bytes of its id and sketch.
+    pub(super) fn names_bytes(&self) -> usize {
+        self.names.len()
+    }
+
     pub(super) fn published(&self) -> Option<i64> {
         (self.published != NO_DATE).then_some(self.published)
     }
@@ -149,7 +167,7 @@ impl Entry {
 
 /// The id table's view of the entries: the id stored in `slot`, if it is in use.
 pub(super) fn entry_id(entries: &[Option<Entry>], slot: u32) -> Option<&str> {
-    entries[slot as usize].as_ref().map(|entry| &*entry.id)
+    entries[slot as usize].as_ref().map(Entry::id)
 }
 
 /// The story table's view of the stories.
@@ -243,7 +261,7 @@ impl State {
         slot: Slot,
         buffer: &'b mut [u16; MAX_SKETCH],
     ) -> Option<&'b [u16]> {
-        let coded = &self.entry(slot).sketch;
+        let coded = self.entry(slot).coded_sketch();
         (!coded.is_empty()).then(|| decode_sketch(coded, buffer))
     }
 
@@ -444,18 +462,19 @@ impl State {
             *high = (lane >> 16) as u16;
         }
         let source = self.intern_source(article.source);
-        let mut coded = Vec::new();
+        let mut names = Vec::with_capacity(article.id.len() + 2 + sketch.len() * 5 / 4 + 32);
+        names.extend_from_slice(article.id.as_bytes());
         if !sketch.is_empty() {
-            encode_sketch(sketch, &mut coded);
+            encode_sketch(sketch, &mut names);
         }
         self.entries[slot as usize] = Some(Entry {
-            id: article.id.into(),
+            names: names.into_boxed_slice(),
+            id_len: u16::try_from(article.id.len()).expect("ids are validated short"),
             source,
             published: article.published.unwrap_or(NO_DATE),
             seq: self.next_seq,
             text_hash,
             shingle_count,
-            sketch: coded.into_boxed_slice(),
             kind,
             cluster: story,
         });
@@ -492,16 +511,16 @@ impl State {
             Some(story) => {
                 let origin = self.origin(story);
                 let origin_entry = self.entry(origin);
-                let to_origin = (&*origin_entry.id != to.id)
+                let to_origin = (origin_entry.id() != to.id)
                     .then(|| self.similarity_to(detector, to.probe, origin));
-                (story.id.to_string(), origin_entry.id.to_string(), to_origin)
+                (story.id.to_string(), origin_entry.id().to_string(), to_origin)
             }
             None => (to.id.to_owned(), to.id.to_owned(), None),
         };
         let to_match = |(slot, sim): &(Slot, Similarity)| {
             let entry = self.entry(*slot);
             Match {
-                id: entry.id.to_string(),
+                id: entry.id().to_string(),
                 source: self.source(entry).to_owned(),
                 jaccard: sim.jaccard,
                 containment: sim.containment,

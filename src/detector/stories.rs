@@ -175,7 +175,7 @@ fn summary(state: &State, ix: u32) -> StorySummary {
     let latest = members.iter().map(|&m| state.entry(m).published).max().unwrap_or(NO_DATE);
     StorySummary {
         cluster_id: story.id.to_string(),
-        origin_id: origin.id.to_string(),
+        origin_id: origin.id().to_string(),
         origin_source: state.source(origin).to_owned(),
         members: members.len(),
         sources: sources.into_iter().map(|s| state.sources.get(s).to_owned()).collect(),
